@@ -1,0 +1,64 @@
+"""The base of every Maestro API view: tenant and role resolved before the handler runs
+(see :class:`maestro.permissions.TenantRolePermission`), body validation into the one
+error shape, ETag/If-Match helpers and keyset-paged list responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from maestro.exceptions import PreconditionFailed, ValidationFailed
+from maestro.pagination import keyset_page, next_link, parse_limit
+from maestro.tenancy.access import Access
+
+
+class MaestroAPIView(APIView):
+    resource_type = "api"
+
+    @property
+    def access(self) -> Access:
+        return self.request.access  # type: ignore[attr-defined, no-any-return]
+
+    def validated(self, serializer_class: type[serializers.Serializer], data: Any = None,
+                  *, partial: bool = False) -> dict[str, Any]:
+        payload = self.request.data if data is None else data
+        if not isinstance(payload, dict):
+            raise ValidationFailed("Request body must be a JSON object")
+        serializer = serializer_class(data=payload, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        # Update serializers declare no defaults, so only the keys the client sent come back:
+        # a PATCH never resets what it did not mention.
+        return dict(serializer.validated_data)
+
+    def paged(self, request: Request, qs: Any, *, time_field: str, present: Any) -> Response:
+        page = keyset_page(qs, time_field=time_field, limit=parse_limit(request.query_params.get("limit")),
+                           cursor=request.query_params.get("cursor"))
+        response = Response([present(item) for item in page.items])
+        if page.next_cursor:
+            response["Link"] = next_link(request, page.next_cursor)
+        return response
+
+
+def if_match_version(request: Request) -> int | None:
+    """``If-Match: "3"`` (or W/"3", or 3) → 3. A malformed value is a 412, never ignored."""
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        return None
+    value = raw.strip()
+    if value == "*":
+        return None
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed("If-Match must carry the ETag (version) of the resource", details={"ifMatch": raw})
+    return int(value)
+
+
+def with_etag(response: Response, version: int) -> Response:
+    response["ETag"] = f'"{version}"'
+    return response

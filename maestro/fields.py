@@ -1,0 +1,63 @@
+"""Strict DRF fields: the API refuses a number where a string belongs (DRF's own fields
+coerce), so a wrong type is a 400 instead of silently stored garbage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class StringListField(serializers.ListField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", StrictCharField(max_length=200, allow_blank=False))
+        kwargs.setdefault("max_length", 1000)
+        super().__init__(**kwargs)
+
+
+class JSONObjectField(serializers.JSONField):
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        return super().to_internal_value(data)
+
+
+class StringMapField(serializers.DictField):
+    """``env``: string keys and string values, as a process environment has."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", StrictCharField(allow_blank=True, max_length=65536))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Expected a JSON object of strings.")
+        return super().to_internal_value(data)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from maestro.exceptions import Forbidden
+from maestro.tenancy.access import resolve_access
+from maestro.tenancy.models import Role
+from maestro.write_path import record_denied
+
+
+class TenantRolePermission(BasePermission):
+    """Default deny: authenticated, a member of the tenant, and holding the role the view asks
+    for (``read_role`` for safe methods, ``write_role`` otherwise). A refused write is audited."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False  # DRF answers 401
+        access = resolve_access(request.user, request.auth, request.META)
+        request.access = access  # type: ignore[attr-defined]
+        needed = getattr(view, "read_role", Role.VIEWER) if request.method in SAFE_METHODS \
+            else getattr(view, "write_role", Role.OPERATOR)
+        if access.allows(needed):
+            return True
+        if request.method not in SAFE_METHODS:
+            record_denied(tenant=access.tenant, actor=access.actor, action=f"{request.method} {request.path}",
+                          resource_type=getattr(view, "resource_type", "api"),
+                          resource_id=str(view.kwargs.get(getattr(view, "lookup_url_kwarg", "pk"), "")
+                                          or next(iter(view.kwargs.values()), "")),
+                          policy_id=f"rbac.requires_{needed}",
+                          details=f"{access.actor.name} ({access.role}) needs {needed}")
+        raise Forbidden(f"Requires the {needed} role", details={"role": access.role, "required": needed})

@@ -1,0 +1,186 @@
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(os.environ.get("MAESTRO_VAR_DIR", BASE_DIR / "var"))
+
+MAESTRO_ENV = os.environ.get("MAESTRO_ENV", "dev")
+SECRET_KEY = os.environ.get("MAESTRO_SECRET_KEY", "")
+DEBUG = False
+ALLOWED_HOSTS = [h for h in os.environ.get("MAESTRO_ALLOWED_HOSTS", "*").split(",") if h]
+MAESTRO_HOST = os.environ.get("MAESTRO_HOST", "127.0.0.1")
+MAESTRO_PORT = int(os.environ.get("MAESTRO_PORT", "8000"))
+MAESTRO_PUBLIC_URL = os.environ.get("MAESTRO_PUBLIC_URL", f"http://{MAESTRO_HOST}:{MAESTRO_PORT}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "channels",
+    "maestro.tenancy",
+    "realtime",
+    "orchestration",
+    "ledger",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "maestro.middleware.RequestIdMiddleware",
+    "maestro.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "maestro.middleware.ApiErrorMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "maestro.urls"
+ASGI_APPLICATION = "maestro.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- stores -------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("MAESTRO_DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "maestro.sqlite3",
+            # WAL + a busy timeout let the embedded web, worker and scheduler threads share it.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+        }
+    }
+DATABASES["default"].setdefault("TEST", {})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("MAESTRO_REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": os.environ.get("MAESTRO_CHANNELS_PREFIX", "maestro"),
+                "capacity": 5000,
+                "expiry": 30,
+            },
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "maestro"
+# Without a broker the embedded default runs jobs in-process, right after the commit that
+# enqueued them (see docs/decisions.md).
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+
+# --- auth / API ---------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "maestro.auth.ApiTokenAuthentication",
+        "maestro.auth.OidcJwtAuthentication",
+        "maestro.auth.SessionAuthentication",
+        "maestro.auth.DevLoopbackAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["maestro.permissions.TenantRolePermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "maestro.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Maestro API",
+    "DESCRIPTION": "Orchestration control plane: projects, tasks, sessions, control state, ledger.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+MAESTRO_DEV_LOOPBACK_AUTH = False
+MAESTRO_MAX_BODY_BYTES = int(os.environ.get("MAESTRO_MAX_BODY_BYTES", str(1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAESTRO_MAX_BODY_BYTES
+MAESTRO_LIST_DEFAULT_LIMIT = 500
+MAESTRO_LIST_MAX_LIMIT = 5000
+MAESTRO_EVENT_RETENTION_SECONDS = int(os.environ.get("MAESTRO_EVENT_RETENTION_SECONDS", str(7 * 24 * 3600)))
+MAESTRO_EVENT_RETENTION_COUNT = int(os.environ.get("MAESTRO_EVENT_RETENTION_COUNT", "100000"))
+
+OIDC_ISSUER = os.environ.get("MAESTRO_OIDC_ISSUER", "")
+OIDC_AUDIENCE = os.environ.get("MAESTRO_OIDC_AUDIENCE", "")
+OIDC_JWKS_URL = os.environ.get("MAESTRO_OIDC_JWKS_URL", "")
+OIDC_TENANT_CLAIM = os.environ.get("MAESTRO_OIDC_TENANT_CLAIM", "maestro_tenant")
+OIDC_ROLE_CLAIM = os.environ.get("MAESTRO_OIDC_ROLE_CLAIM", "maestro_role")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+LOGIN_URL = "/admin/login/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "maestro.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("MAESTRO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
+}
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,70 @@
+"""Which tenant a request acts in, and with which role. Decided once per request, before
+the view runs, so no list, detail or bulk path can reach another tenant's rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from maestro.actors import Actor
+from maestro.exceptions import Forbidden
+from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Role, Tenant
+
+TENANT_HEADER = "HTTP_X_MAESTRO_TENANT"
+
+
+@dataclass(frozen=True)
+class Access:
+    tenant: Tenant
+    role: str
+    actor: Actor
+
+    def allows(self, role: str) -> bool:
+        return Role.rank(self.role) >= Role.rank(role)
+
+
+def resolve_access(user: Any, auth: Any, meta: dict[str, Any]) -> Access:
+    from maestro.auth import DevLoopback, OidcClaims
+
+    requested = (meta.get(TENANT_HEADER) or "").strip() or None
+    if isinstance(auth, ApiToken):
+        if requested and requested != auth.tenant.slug:
+            raise Forbidden("This API token belongs to another tenant", details={"tenant": requested})
+        tenant = auth.tenant
+        role = _membership_role(user, tenant)
+        return Access(tenant=tenant, role=role, actor=Actor.for_user(user, via_api=True))
+    if isinstance(auth, OidcClaims):
+        slug = requested or auth.tenant or DEFAULT_TENANT_SLUG
+        if auth.tenant and slug != auth.tenant:
+            raise Forbidden("Your token does not grant this tenant", details={"tenant": slug})
+        tenant = _tenant(slug)
+        role = auth.role if auth.role in Role.values else _membership_role(user, tenant)
+        return Access(tenant=tenant, role=role, actor=Actor.for_user(user, via_api=True))
+    via_api = not isinstance(auth, DevLoopback) and auth is not None
+    if requested:
+        tenant = _tenant(requested)
+    else:
+        memberships = list(Membership.objects.filter(user=user).select_related("tenant")[:2])
+        tenant = memberships[0].tenant if len(memberships) == 1 else _tenant(DEFAULT_TENANT_SLUG)
+    role = Role.ADMIN if getattr(user, "is_superuser", False) else _membership_role(user, tenant)
+    return Access(tenant=tenant, role=role, actor=Actor.for_user(user, via_api=via_api))
+
+
+def _tenant(slug: str) -> Tenant:
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        if slug == DEFAULT_TENANT_SLUG:
+            from maestro.tenancy.services import default_tenant
+
+            return default_tenant()
+        raise Forbidden("Unknown tenant or no access to it", details={"tenant": slug})
+    return tenant
+
+
+def _membership_role(user: Any, tenant: Tenant) -> str:
+    role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+    if role is None:
+        if getattr(user, "is_superuser", False):
+            return Role.ADMIN
+        raise Forbidden("You are not a member of this tenant", details={"tenant": tenant.slug})
+    return role

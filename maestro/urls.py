@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from maestro import ops
+from realtime.api import EventListView
+
+urlpatterns = [
+    path("healthz", ops.healthz),
+    path("readyz", ops.readyz),
+    path("health", ops.legacy_health),
+    path("", include("django_prometheus.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/events", EventListView.as_view()),
+    path("api/", include("orchestration.api.urls")),
+]

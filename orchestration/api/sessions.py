@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from maestro.api import MaestroAPIView
+from maestro.exceptions import MaestroError, NotFound, ValidationFailed
+from orchestration.api.serializers import (
+    SessionCreateIn,
+    SessionEventIn,
+    SessionTimelineIn,
+    SessionUpdateIn,
+    SpawnIn,
+)
+from orchestration.models import Session
+from orchestration.representations import session_repr
+from orchestration.selectors.projects import project_get
+from orchestration.selectors.sessions import session_get, session_list
+from orchestration.services import sessions as services
+
+
+def _present(tenant: object, session_id: str) -> Response:
+    return Response(session_repr(session_get(tenant=tenant, session_id=session_id)))
+
+
+class SessionListView(MaestroAPIView):
+    resource_type = "session"
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        status_filter = params.get("status") or None
+        if status_filter and status_filter not in Session.Status.values:
+            raise ValidationFailed(f"Unknown status {status_filter!r}", details={"status": status_filter})
+        qs = session_list(tenant=self.access.tenant, project_id=params.get("projectId") or None,
+                          task_id=params.get("taskId") or None, status=status_filter,
+                          active=params.get("active") == "true")
+        return self.paged(request, qs, time_field="started_at", present=session_repr)
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(SessionCreateIn)
+        project = project_get(tenant=self.access.tenant, project_id=data["projectId"])
+        session = services.session_create(
+            tenant=self.access.tenant, actor=self.access.actor, project=project, task_ids=data["taskIds"],
+            session_id=data.get("id"), name=data.get("name"), agent_id=data.get("agentId"), status=data["status"],
+            env=data["env"], metadata=data["metadata"], hostname=data["hostname"], platform=data["platform"],
+        )
+        response = _present(self.access.tenant, session.id)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+
+class SessionDetailView(MaestroAPIView):
+    resource_type = "session"
+
+    def get(self, request: Request, session_id: str) -> Response:
+        return _present(self.access.tenant, session_id)
+
+    def patch(self, request: Request, session_id: str) -> Response:
+        data = self.validated(SessionUpdateIn, partial=True)
+        task_ids = data.pop("taskIds", None)
+        events = data.pop("events", None)
+        timeline = data.pop("timeline", None)
+        services.session_update(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
+                                changes=data, task_ids=task_ids, events=events, timeline=timeline)
+        return _present(self.access.tenant, session_id)
+
+    put = patch
+
+    def delete(self, request: Request, session_id: str) -> Response:
+        services.session_delete(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor)
+        return Response({"success": True, "id": session_id})
+
+
+class SessionEventsView(MaestroAPIView):
+    resource_type = "session"
+
+    def post(self, request: Request, session_id: str) -> Response:
+        data = self.validated(SessionEventIn)
+        services.session_event_add(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
+                                   type=data["type"], data=data.get("data"))
+        return _present(self.access.tenant, session_id)
+
+
+class SessionTimelineView(MaestroAPIView):
+    resource_type = "session"
+
+    def post(self, request: Request, session_id: str) -> Response:
+        data = self.validated(SessionTimelineIn)
+        services.session_timeline_add(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
+                                      type=data["type"], message=data["message"], task_id=data.get("taskId"),
+                                      metadata=data.get("metadata"))
+        return _present(self.access.tenant, session_id)
+
+
+class SessionTaskView(MaestroAPIView):
+    resource_type = "session"
+
+    def post(self, request: Request, session_id: str, task_id: str) -> Response:
+        services.session_task_add(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
+                                  actor=self.access.actor)
+        return _present(self.access.tenant, session_id)
+
+    def delete(self, request: Request, session_id: str, task_id: str) -> Response:
+        services.session_task_remove(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
+                                     actor=self.access.actor)
+        return _present(self.access.tenant, session_id)
+
+
+def _spawn_error(code: str, message: str, status_code: int = 400, **details: object) -> MaestroError:
+    # The spawn endpoint keeps the old lowercase codes its clients switch on.
+    return MaestroError(message, code=code, status_code=status_code, details=dict(details))
+
+
+class SessionSpawnView(MaestroAPIView):
+    resource_type = "session"
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(SpawnIn)
+        project_id = data.get("projectId")
+        if not project_id or not isinstance(project_id, str):
+            raise _spawn_error("missing_project_id", "projectId is required")
+        task_ids = data.get("taskIds")
+        if (not isinstance(task_ids, list) or not task_ids
+                or not all(isinstance(t, str) and t and len(t) <= 40 for t in task_ids)):
+            raise _spawn_error("invalid_task_ids", "taskIds must be a non-empty array of task ids")
+        try:
+            project = project_get(tenant=self.access.tenant, project_id=project_id)
+        except NotFound:
+            raise _spawn_error("project_not_found", f"Project {project_id} not found", 404,
+                               projectId=project_id) from None
+        try:
+            session, manifest = services.session_spawn(
+                tenant=self.access.tenant, actor=self.access.actor, project=project, task_ids=task_ids,
+                role=data["role"], skills=data.get("skills"), model=data.get("model"),
+                session_name=data.get("sessionName"), spawn_source=data.get("spawnSource"),
+                spawned_by=data.get("spawnedBy"), context=data.get("context"),
+            )
+        except MaestroError as exc:
+            if exc.code == "TASK_NOT_FOUND":
+                raise _spawn_error("task_not_found", "One or more tasks were not found", 404, **exc.details) from None
+            raise
+        session_data = session_repr(session_get(tenant=self.access.tenant, session_id=session.id))
+        return Response({"success": True, "sessionId": session.id, "manifest": manifest, "session": session_data},
+                        status=status.HTTP_201_CREATED)

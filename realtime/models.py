@@ -1,0 +1,36 @@
+from django.db import models
+
+
+class EventStream(models.Model):
+    """Per-tenant event counter. Its row is updated as the last statement of a write
+    transaction, so the lock is held only until that commit and seqs are gapless."""
+
+    tenant = models.OneToOneField("tenancy.Tenant", on_delete=models.CASCADE, primary_key=True,
+                                  related_name="event_stream")
+    last_seq = models.BigIntegerField(default=0)
+
+
+class Event(models.Model):
+    """The event log: what the UI and WebSocket clients see, replayable by ``seq``."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=64)
+    data = models.JSONField()
+    project_id = models.CharField(max_length=40, blank=True, default="")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="uniq_event_tenant_seq")]
+        indexes = [models.Index(fields=["created_at"], name="event_created_idx")]
+
+    def envelope(self) -> dict:
+        return {
+            "type": self.type,
+            "event": self.type,
+            "data": self.data,
+            "timestamp": int(self.created_at.timestamp() * 1000),
+            "seq": self.seq,
+        }

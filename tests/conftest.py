@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+os.environ.setdefault("MAESTRO_ENV", "test")
+
+from tests.factories import make_token  # noqa: E402
+
+
+@pytest.fixture
+def tenant(db):
+    from maestro.tenancy.services import default_tenant
+
+    return default_tenant()
+
+
+@pytest.fixture
+def other_tenant(db):
+    from maestro.tenancy.services import tenant_get_or_create
+
+    return tenant_get_or_create(slug="other")
+
+
+def _client(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def operator_token(tenant) -> str:
+    return make_token(username="olivia", tenant=tenant, role="operator")
+
+
+@pytest.fixture
+def api_client(operator_token) -> APIClient:
+    """An operator of the default tenant."""
+    return _client(operator_token)
+
+
+@pytest.fixture
+def viewer_client(tenant) -> APIClient:
+    return _client(make_token(username="victor", tenant=tenant, role="viewer"))
+
+
+@pytest.fixture
+def admin_client(tenant) -> APIClient:
+    return _client(make_token(username="ada", tenant=tenant, role="admin"))
+
+
+@pytest.fixture
+def other_client(other_tenant) -> APIClient:
+    """An operator of another tenant."""
+    return _client(make_token(username="oscar", tenant=other_tenant, role="operator"))
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
