@@ -24,7 +24,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Final
 
@@ -108,11 +108,11 @@ def canonical_json(obj: object) -> bytes:
     try:
         return rfc8785.dumps(obj)  # type: ignore[arg-type]
     except rfc8785.CanonicalizationError as exc:
-        raise LedgerHashError("value is not canonical JSON: %s" % (exc,)) from exc
+        raise LedgerHashError(f"value is not canonical JSON: {exc}") from exc
     except RecursionError as exc:
         raise LedgerHashError("value is nested too deeply to canonicalise") from exc
     except (TypeError, ValueError, AttributeError) as exc:
-        raise LedgerHashError("value is not JSON-serialisable: %r" % (exc,)) from exc
+        raise LedgerHashError(f"value is not JSON-serialisable: {exc!r}") from exc
 
 
 def payload_hash(payload: object) -> str:
@@ -128,19 +128,11 @@ def format_timestamp(dt: datetime) -> str:
     does not zero-pad years below 1000 on every platform.
     """
     if not isinstance(dt, datetime):
-        raise TypeError("timestamp must be a datetime, not %s" % (type(dt).__name__,))
+        raise TypeError(f"timestamp must be a datetime, not {type(dt).__name__}")
     if dt.tzinfo is None or dt.utcoffset() is None:
-        raise LedgerHashError("timestamp must be timezone-aware, got %r" % (dt,))
-    u = dt.astimezone(timezone.utc)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
-        u.year,
-        u.month,
-        u.day,
-        u.hour,
-        u.minute,
-        u.second,
-        u.microsecond,
-    )
+        raise LedgerHashError(f"timestamp must be timezone-aware, got {dt!r}")
+    u = dt.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -150,15 +142,11 @@ def parse_timestamp(value: str) -> datetime:
     (no offsets other than ``Z``, exactly six fractional digits, no 25:00).
     """
     if not isinstance(value, str) or _TIMESTAMP.fullmatch(value) is None:
-        raise LedgerHashError(
-            "timestamp must look like 2026-11-22T10:00:00.123456Z, got %r" % (value,)
-        )
+        raise LedgerHashError(f"timestamp must look like 2026-11-22T10:00:00.123456Z, got {value!r}")
     try:
         return datetime.fromisoformat(value)  # Python >= 3.11 understands "Z"
     except ValueError as exc:
-        raise LedgerHashError(
-            "timestamp %r is not a real date/time" % (value,)
-        ) from exc
+        raise LedgerHashError(f"timestamp {value!r} is not a real date/time") from exc
 
 
 # JCS orders members by the UTF-16 code units of their keys.  _encode_entry
@@ -178,9 +166,7 @@ _JCS_ORDER: Final = (
     "timestamp",
 )
 if tuple(sorted(ENTRY_FIELDS, key=lambda k: k.encode("utf-16-be"))) != _JCS_ORDER:
-    raise ImportError(
-        "ledger.hashing: _JCS_ORDER is not the JCS order"
-    )  # pragma: no cover
+    raise ImportError("ledger.hashing: _JCS_ORDER is not the JCS order")  # pragma: no cover
 _K = {key: b',"' + key.encode("ascii") + b'":' for key in _JCS_ORDER}
 _OPEN: Final = b'{"actionType":'
 
@@ -191,7 +177,7 @@ def _encode_str(value: str, field: str) -> bytes:
         try:
             return b'"' + value.encode("utf-8") + b'"'
         except UnicodeEncodeError as exc:
-            raise LedgerHashError("%s contains a lone surrogate" % (field,)) from exc
+            raise LedgerHashError(f"{field} contains a lone surrogate") from exc
     return canonical_json(value)
 
 
@@ -203,28 +189,22 @@ def _encode_id(value: object, field: str, *, nullable: bool) -> bytes:
     if isinstance(value, int) and not isinstance(value, bool):
         if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
             return str(int(value)).encode("ascii")
-        raise LedgerHashError(
-            "%s %d is outside the JSON safe-integer range" % (field, value)
-        )
+        raise LedgerHashError(f"{field} {value} is outside the JSON safe-integer range")
     if value is None and nullable:
         return b"null"
     kind = "str, int, UUID or None" if nullable else "str, int or UUID"
-    raise LedgerHashError(
-        "%s must be a %s, not %s" % (field, kind, type(value).__name__)
-    )
+    raise LedgerHashError(f"{field} must be a {kind}, not {type(value).__name__}")
 
 
 def _encode_name(value: object, field: str) -> bytes:
     if not isinstance(value, str) or not value:
-        raise LedgerHashError("%s must be a non-empty str, got %r" % (field, value))
+        raise LedgerHashError(f"{field} must be a non-empty str, got {value!r}")
     return _encode_str(value, field)
 
 
 def _encode_hex64(value: object, field: str) -> bytes:
     if not isinstance(value, str) or _HEX64.fullmatch(value) is None:
-        raise LedgerHashError(
-            "%s must be 64 lowercase hex digits, got %r" % (field, value)
-        )
+        raise LedgerHashError(f"{field} must be 64 lowercase hex digits, got {value!r}")
     return b'"' + value.encode("ascii") + b'"'
 
 
@@ -232,7 +212,7 @@ def _encode_timestamp(value: object) -> bytes:
     if isinstance(value, datetime):
         return b'"' + format_timestamp(value).encode("ascii") + b'"'
     if not isinstance(value, str):
-        raise LedgerHashError("timestamp must be a str or datetime, got %r" % (value,))
+        raise LedgerHashError(f"timestamp must be a str or datetime, got {value!r}")
     parse_timestamp(value)  # exact format *and* a real instant; well under 1 us
     return b'"' + value.encode("ascii") + b'"'
 
@@ -257,28 +237,19 @@ def _encode_entry(
     :func:`chain` can call it with one ``itemgetter`` per entry.
     """
     seq = sequence_number
-    if (
-        not isinstance(seq, int)
-        or isinstance(seq, bool)
-        or not 0 < seq <= _MAX_SAFE_INT
-    ):
-        raise LedgerHashError("sequence_number must be an int >= 1, got %r" % (seq,))
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq <= _MAX_SAFE_INT:
+        raise LedgerHashError(f"sequence_number must be an int >= 1, got {seq!r}")
     prev = _encode_hex64(previous_hash, "previous_hash")
     if (seq == 1) != (previous_hash == GENESIS_HASH):
         raise LedgerHashError(
-            "previous_hash must be GENESIS_HASH exactly when sequence_number is 1 "
-            "(sequence_number=%d)" % (seq,)
+            f"previous_hash must be GENESIS_HASH exactly when sequence_number is 1 (sequence_number={seq})"
         )
     if not isinstance(actor_type, str) or actor_type not in ACTOR_TYPES:
-        raise LedgerHashError(
-            "actor_type must be one of %s, got %r" % (sorted(ACTOR_TYPES), actor_type)
-        )
+        raise LedgerHashError(f"actor_type must be one of {sorted(ACTOR_TYPES)}, got {actor_type!r}")
     if isinstance(metadata, Mapping):
-        meta = canonical_json(
-            metadata if isinstance(metadata, dict) else dict(metadata)
-        )
+        meta = canonical_json(metadata if isinstance(metadata, dict) else dict(metadata))
     else:
-        raise LedgerHashError("metadata must be a JSON object, got %r" % (metadata,))
+        raise LedgerHashError(f"metadata must be a JSON object, got {metadata!r}")
     k = _K
     return b"".join((
         _OPEN, _encode_name(action_type, "action_type"),
@@ -352,27 +323,17 @@ def chain(entries: Iterable[Mapping[str, object]], previous_hash: str) -> list[s
         try:
             values: Any = fields(entry)
         except KeyError as exc:
-            raise LedgerHashError(
-                "chain entry %d lacks field %s" % (position, exc)
-            ) from exc
+            raise LedgerHashError(f"chain entry {position} lacks field {exc}") from exc
         data = encode(prev, *values)  # validates, so values[2] is now an int
         if position:
             if values[2] != seq + 1:
-                raise LedgerHashError(
-                    "chain entry %d has sequence_number %r, expected %r"
-                    % (position, values[2], seq + 1)
-                )
+                raise LedgerHashError(f"chain entry {position} has sequence_number {values[2]!r}, expected {seq + 1}")
             if values[1] != tenant:
-                raise LedgerHashError(
-                    "chain entry %d has another tenant_id" % (position,)
-                )
+                raise LedgerHashError(f"chain entry {position} has another tenant_id")
         else:
             tenant = values[1]
         if "previous_hash" in entry and entry["previous_hash"] != prev:
-            raise LedgerHashError(
-                "chain entry %d carries a previous_hash that breaks the chain"
-                % (position,)
-            )
+            raise LedgerHashError(f"chain entry {position} carries a previous_hash that breaks the chain")
         seq = values[2]
         prev = sha256(data).hexdigest()
         hashes.append(prev)

@@ -88,7 +88,7 @@ def entry_leaf_hash(current_hash: str) -> bytes:
 
 def _unhex(value: str, what: str) -> bytes:
     if not isinstance(value, str) or _HEX64.fullmatch(value) is None:
-        raise MerkleError("%s must be 64 lowercase hex digits, got %r" % (what, value))
+        raise MerkleError(f"{what} must be 64 lowercase hex digits, got {value!r}")
     return bytes.fromhex(value)
 
 
@@ -114,10 +114,7 @@ def root_from_hashes(hashes: Sequence[bytes]) -> bytes:
     level = list(hashes)
     sha, node = _sha256, _NODE
     while len(level) > 1:
-        nxt = [
-            sha(node + level[i] + level[i + 1]).digest()
-            for i in range(0, len(level) - 1, 2)
-        ]
+        nxt = [sha(node + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
         if len(level) & 1:
             nxt.append(level[-1])
         level = nxt
@@ -132,9 +129,7 @@ def root(leaves: Sequence[bytes]) -> bytes:
 def subtree_root(hashes: Sequence[bytes], start: int, end: int) -> bytes:
     """Return MTH of ``hashes[start:end]`` (bind ``hashes`` for a SubtreeRoot)."""
     if not 0 <= start < end <= len(hashes):
-        raise MerkleError(
-            "bad subtree [%d, %d) of %d leaves" % (start, end, len(hashes))
-        )
+        raise MerkleError(f"bad subtree [{start}, {end}) of {len(hashes)} leaves")
     return root_from_hashes(hashes[start:end])
 
 
@@ -148,7 +143,7 @@ def inclusion_proof_from(subtree: SubtreeRoot, index: int, size: int) -> list[by
     """
     _check_size(size)
     if not isinstance(index, int) or not 0 <= index < size:
-        raise MerkleError("leaf index %d is outside a tree of size %d" % (index, size))
+        raise MerkleError(f"leaf index {index} is outside a tree of size {size}")
     path: list[bytes] = []
     lo, hi = 0, size
     while hi - lo > 1:
@@ -163,9 +158,7 @@ def inclusion_proof_from(subtree: SubtreeRoot, index: int, size: int) -> list[by
     return path
 
 
-def consistency_proof_from(
-    subtree: SubtreeRoot, first: int, second: int
-) -> list[bytes]:
+def consistency_proof_from(subtree: SubtreeRoot, first: int, second: int) -> list[bytes]:
     """Return PROOF(first, D[second]) of RFC 9162 section 2.1.4.1.
 
     ``subtree(start, end)`` must return the MTH of leaves ``[start, end)``.
@@ -175,7 +168,7 @@ def consistency_proof_from(
     _check_size(first)
     _check_size(second)
     if first > second:
-        raise MerkleError("first size %d exceeds second size %d" % (first, second))
+        raise MerkleError(f"first size {first} exceeds second size {second}")
     proof: list[bytes] = []
     if first in (0, second):
         return proof
@@ -207,16 +200,14 @@ def consistency_proof(leaves: Sequence[bytes], first: int, second: int) -> list[
     """Consistency proof between the trees of ``leaves[:first]`` and ``leaves[:second]``."""
     _check_size(second)
     if second > len(leaves):
-        raise MerkleError(
-            "second size %d exceeds the %d leaves given" % (second, len(leaves))
-        )
+        raise MerkleError(f"second size {second} exceeds the {len(leaves)} leaves given")
     hashes = leaf_hashes(leaves[:second])
     return consistency_proof_from(partial(subtree_root, hashes), first, second)
 
 
 def _check_size(size: int) -> None:
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise MerkleError("tree size must be a non-negative int, got %r" % (size,))
+        raise MerkleError(f"tree size must be a non-negative int, got {size!r}")
 
 
 def _valid_hashes(*hashes: bytes) -> bool:
@@ -236,9 +227,7 @@ def verify_inclusion(
     ``entry_leaf_hash(currentHash)``).  Returns ``False`` for any failure,
     including an out-of-range index and hashes that are not 32 bytes.
     """
-    if not 0 <= leaf_index < tree_size or not _valid_hashes(
-        leaf_hash, root, *audit_path
-    ):
+    if not 0 <= leaf_index < tree_size or not _valid_hashes(leaf_hash, root, *audit_path):
         return False
     sha, node = _sha256, _NODE
     fn, sn, r = leaf_index, tree_size - 1, leaf_hash
@@ -333,7 +322,7 @@ class Frontier:
     def append(self, leaf_hash: bytes) -> None:
         """Append one leaf given its *leaf hash* (see :func:`entry_leaf_hash`)."""
         if not isinstance(leaf_hash, bytes) or len(leaf_hash) != HASH_SIZE:
-            raise MerkleError("leaf hash must be %d bytes" % HASH_SIZE)
+            raise MerkleError(f"leaf hash must be {HASH_SIZE} bytes")
         nodes, h, s = self._nodes, leaf_hash, self._size
         while s & 1:
             h = _sha256(_NODE + nodes.pop() + h).digest()
@@ -348,7 +337,7 @@ class Frontier:
         try:
             for h in leaf_hashes:
                 if not isinstance(h, bytes) or len(h) != HASH_SIZE:
-                    raise MerkleError("leaf hash must be %d bytes" % HASH_SIZE)
+                    raise MerkleError(f"leaf hash must be {HASH_SIZE} bytes")
                 s = size
                 while s & 1:
                     h = sha(node + pop() + h).digest()
@@ -385,9 +374,7 @@ class Frontier:
         """
         _check_size(size)
         if len(nodes) != size.bit_count():
-            raise MerkleError(
-                "size %d needs %d nodes, got %d" % (size, size.bit_count(), len(nodes))
-            )
+            raise MerkleError(f"size {size} needs {size.bit_count()} nodes, got {len(nodes)}")
         return cls._make(size, [_unhex(n, "frontier node") for n in nodes])
 
     @classmethod
@@ -409,4 +396,4 @@ class Frontier:
         return self._size == other._size and self._nodes == other._nodes
 
     def __repr__(self) -> str:
-        return "Frontier(size=%d, root=%s)" % (self._size, self.root().hex())
+        return f"Frontier(size={self._size}, root={self.root().hex()})"

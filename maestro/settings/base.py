@@ -184,3 +184,10 @@ LOGGING = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+
+# --- scheduler ------------------------------------------------------------------------------
+# Periodic jobs by stable Celery name -> interval in seconds. Apps add theirs here.
+MAESTRO_PERIODIC_JOBS = {
+    "realtime.prune_events": 300.0,
+}
+MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))

@@ -1,0 +1,52 @@
+"""Shared set-up for benchmarks: a dedicated PostgreSQL database, migrated, per benchmark."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def use_bench_database(name: str) -> str:
+    """Points MAESTRO_DATABASE_URL at a fresh database ``name`` on the configured server and
+    sets Django up. Requires PostgreSQL: budgets are about the production store."""
+    base = os.environ.get("MAESTRO_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    parsed = urlparse(base)
+    if not parsed.scheme.startswith("postgres"):
+        sys.exit("benchmarks need PostgreSQL: set MAESTRO_DATABASE_URL=postgres://…")
+    import psycopg
+
+    admin_url = urlunparse(parsed._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["MAESTRO_DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{name}"))
+    os.environ.setdefault("MAESTRO_ENV", "dev")
+    os.environ.setdefault("MAESTRO_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    return os.environ["MAESTRO_DATABASE_URL"]
+
+
+def drop_bench_database(name: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    parsed = urlparse(os.environ["MAESTRO_DATABASE_URL"])
+    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
