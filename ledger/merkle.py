@@ -330,15 +330,15 @@ class Frontier:
         nodes.append(h)
         self._size += 1
 
-    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+    def extend(self, hashes: Iterable[bytes]) -> None:
         """Append many leaf hashes; same result as repeated :meth:`append`."""
         nodes, size, sha, node = self._nodes, self._size, _sha256, _NODE
         pop, push = nodes.pop, nodes.append
         try:
-            for h in leaf_hashes:
-                if not isinstance(h, bytes) or len(h) != HASH_SIZE:
+            for leaf in hashes:
+                if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
                     raise MerkleError(f"leaf hash must be {HASH_SIZE} bytes")
-                s = size
+                h, s = leaf, size
                 while s & 1:
                     h = sha(node + pop() + h).digest()
                     s >>= 1
@@ -359,7 +359,7 @@ class Frontier:
 
     def copy(self) -> Frontier:
         """Return an independent copy (e.g. to compute a tentative head)."""
-        return Frontier._make(self._size, list(self._nodes))
+        return type(self)._make(self._size, list(self._nodes))
 
     def to_list(self) -> list[str]:
         """Return the nodes as lowercase hex strings, JSON-storable."""

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from maestro import ops
+from maestro import openapi, ops  # noqa: F401  (openapi registers schema extensions)
 from realtime.api import EventListView
 
 urlpatterns = [

@@ -26,6 +26,11 @@ def actor_of(request: HttpRequest) -> Actor:
 class ServiceAdminMixin:
     """Turns a service's refusal into a message on the page instead of a 500."""
 
+    @staticmethod
+    def _mark_saved_by_service(formset: Any) -> None:
+        # The admin's change message reads these; the service wrote (and audited) the rows.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
     def _call(self, request: HttpRequest, fn: Any, **kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
@@ -73,8 +78,8 @@ class ProjectAdmin(ServiceAdminMixin, admin.ModelAdmin):
         obj.pk = saved.pk
         obj.__dict__.update(saved.__dict__)
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        pass  # the task inline is read-only
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        self._mark_saved_by_service(formset)  # the task inline is read-only
 
     def delete_model(self, request: HttpRequest, obj: Project) -> None:
         self._call(request, project_services.project_delete, tenant=obj.tenant, project_id=obj.id,
@@ -152,6 +157,7 @@ class TaskAdmin(ServiceAdminMixin, admin.ModelAdmin):
         obj.__dict__.update(saved.__dict__)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        self._mark_saved_by_service(formset)
         if formset.model is not Subtask:
             return
         task: Task = form.instance

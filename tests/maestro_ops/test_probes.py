@@ -1,0 +1,64 @@
+import json
+import logging
+
+from django.test import Client
+
+
+def test_healthz_and_legacy_health(db):
+    c = Client()
+    assert c.get("/healthz").json() == {"status": "ok"}
+    body = c.get("/health").json()
+    assert body["status"] == "ok" and isinstance(body["timestamp"], int) and body["uptime"] >= 0
+
+
+def test_readyz_reports_each_check(db):
+    r = Client().get("/readyz")
+    assert r.status_code == 200
+    assert set(r.json()["checks"]) == {"database", "migrations", "redis", "broker"}
+
+
+def test_readyz_names_the_failing_check(db, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    r = Client().get("/readyz")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["code"] == "NOT_READY" and body["details"]["failing"] == ["redis", "broker"] or \
+        body["details"]["failing"][0] == "redis"
+
+
+def test_metrics_exposes_prometheus_text(db):
+    r = Client().get("/metrics")
+    assert r.status_code == 200
+    assert b"django_http_requests_latency_seconds_by_view_method" in r.content
+
+
+def test_request_id_is_echoed_and_logged(db, api_client, caplog):
+    caplog.set_level(logging.INFO)
+    r = api_client.post("/api/projects", {"name": "x"}, format="json", HTTP_X_REQUEST_ID="req-abc-123")
+    assert r["X-Request-ID"] == "req-abc-123"
+    from orchestration.models import AuditEvent
+
+    assert AuditEvent.objects.get(action="project.create").request_id == "req-abc-123"
+
+
+def test_json_log_line_carries_request_id():
+    from pythonjsonlogger.json import JsonFormatter
+
+    from maestro.context import bound_request_id
+    from maestro.logging import RequestIdFilter
+
+    record = logging.LogRecord("maestro", logging.INFO, __file__, 1, "run started", None, None)
+    with bound_request_id("rid-42"):
+        RequestIdFilter().filter(record)
+    line = JsonFormatter("%(levelname)s %(name)s %(message)s %(request_id)s").format(record)
+    assert json.loads(line) == {"levelname": "INFO", "name": "maestro", "message": "run started",
+                                "request_id": "rid-42"}
+
+
+def test_openapi_schema_and_docs(api_client):
+    r = api_client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert r.status_code == 200
+    paths = json.loads(r.content)["paths"]
+    for p in ["/api/projects", "/api/tasks/{task_id}", "/api/sessions/spawn"]:
+        assert p in paths
+    assert api_client.get("/api/docs/").status_code == 200

@@ -1,0 +1,98 @@
+"""Admin edits go through the services: the same audit row, ledger intake and event as the API."""
+
+import pytest
+from django.test import Client
+
+from ledger.models import IntakeEntry
+from orchestration.models import AuditEvent, Project, Session, Subtask, Task
+from realtime.models import Event
+from tests.factories import SYSTEM, make_project, make_task
+
+
+@pytest.fixture
+def staff(db, tenant, django_user_model):
+    user = django_user_model.objects.create_superuser("root", "", "pw-123456")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_admin_create_project_is_audited_ledgered_and_broadcast(staff, tenant):
+    # when
+    r = staff.post("/admin/orchestration/project/add/",
+                   {"tenant": tenant.pk, "name": "From admin", "working_dir": "/srv", "description": "d",
+                    "tasks-TOTAL_FORMS": 0, "tasks-INITIAL_FORMS": 0})
+    # then
+    assert r.status_code == 302, r.content[:2000]
+    project = Project.objects.get(name="From admin")
+    audit = AuditEvent.objects.get(action="project.create", resource=project.id)
+    assert (audit.actor, audit.actor_type, audit.status) == ("root", "user", "allowed")
+    assert IntakeEntry.objects.filter(action_type="project.create", resource_id=project.id).count() == 1
+    assert list(Event.objects.filter(tenant=tenant).order_by("seq").values_list("type", flat=True))[-2:] == [
+        "audit:created", "project:created"]
+
+
+def test_admin_edit_task_and_subtasks_use_services(staff, tenant):
+    # given
+    project = make_project(tenant)
+    task = make_task(tenant, project, "Original")
+    # when: rename the task, mark it in progress, add a subtask inline
+    r = staff.post(f"/admin/orchestration/task/{task.id}/change/", {
+        "title": "Renamed", "description": "", "initial_prompt": "", "status": "in_progress", "priority": "high",
+        "skill_ids": "[]", "agent_ids": "[]", "dependencies": "[]",
+        "subtasks-TOTAL_FORMS": 1, "subtasks-INITIAL_FORMS": 0,
+        "subtasks-0-title": "Step one", "subtasks-0-description": "", "subtasks-0-order": 0,
+        "timeline-TOTAL_FORMS": 1, "timeline-INITIAL_FORMS": 1, "timeline-0-pk_id": task.timeline.first().pk_id,
+        "timeline-0-task": task.id,
+    })
+    # then
+    assert r.status_code == 302, r.content[:3000]
+    task.refresh_from_db()
+    assert (task.title, task.status, task.priority) == ("Renamed", "in_progress", "high")
+    assert task.started_at is not None
+    assert list(Subtask.objects.filter(task=task).values_list("title", flat=True)) == ["Step one"]
+    actions = list(AuditEvent.objects.filter(actor="root").order_by("id").values_list("action", flat=True))
+    assert actions == ["task.update", "subtask.create"]
+    types = list(Event.objects.filter(tenant=tenant).order_by("seq").values_list("type", flat=True))
+    assert types[-5:] == ["audit:created", "task:updated", "audit:created", "subtask:created", "task:updated"]
+
+
+def test_admin_delete_project_with_tasks_is_refused(staff, tenant):
+    # given
+    project = make_project(tenant)
+    make_task(tenant, project)
+    # when
+    r = staff.post(f"/admin/orchestration/project/{project.id}/delete/", {"post": "yes"}, follow=True)
+    # then: the admin names the protected tasks instead of deleting
+    assert r.status_code == 200
+    assert Project.objects.filter(pk=project.pk).exists()
+    assert b"Cannot delete project" in r.content
+    assert not AuditEvent.objects.filter(action="project.delete").exists()
+
+
+def test_admin_session_relink_tasks(staff, tenant):
+    # given
+    from orchestration.services.sessions import session_create
+
+    project = make_project(tenant)
+    a, b = make_task(tenant, project, "A"), make_task(tenant, project, "B")
+    session = session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[a.id])
+    # when: move the session from task A to task B
+    r = staff.post(f"/admin/orchestration/session/{session.id}/change/", {
+        "name": session.name, "status": "running", "agent_id": "", "env": "{}", "metadata": "{}",
+        "hostname": "", "platform": "", "linked_tasks": [b.id],
+    })
+    # then
+    assert r.status_code == 302, r.content[:3000]
+    assert list(Session.objects.get(pk=session.pk).task_links.values_list("task_id", flat=True)) == [b.id]
+    assert list(a.timeline.values_list("type", flat=True)) == ["created", "session_started", "session_ended"]
+    assert list(Task.objects.get(pk=b.pk).timeline.values_list("type", flat=True)) == ["created", "session_started"]
+
+
+def test_admin_pages_render(staff, tenant):
+    project = make_project(tenant)
+    task = make_task(tenant, project)
+    for url in ["/admin/", "/admin/orchestration/project/", f"/admin/orchestration/project/{project.id}/change/",
+                "/admin/orchestration/task/?status__exact=pending", f"/admin/orchestration/task/{task.id}/change/",
+                "/admin/orchestration/session/", "/admin/tenancy/apitoken/", "/admin/orchestration/task/?q=Do"]:
+        assert staff.get(url).status_code == 200, url
