@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import before_task_publish, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
 
@@ -8,3 +9,40 @@ app = Celery("maestro")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Jobs live in `jobs.py` modules: Maestro has a Task model, and `tasks.py` would confuse.
 app.autodiscover_tasks(related_name="jobs")
+
+REQUEST_ID_HEADER = "maestro_request_id"
+
+
+@before_task_publish.connect
+def _carry_request_id(headers: dict | None = None, **_: object) -> None:
+    """A job enqueued while handling a request carries that request's id (DESIGN §4)."""
+    from maestro.context import current_request_id
+
+    request_id = current_request_id()
+    if headers is not None and request_id:
+        headers.setdefault(REQUEST_ID_HEADER, request_id)
+
+
+_tokens: dict[str, object] = {}
+
+
+@task_prerun.connect
+def _bind_request_id(task_id: str | None = None, task: object = None, **_: object) -> None:
+    from maestro.context import new_request_id, request_id_var
+
+    request = getattr(task, "request", None)
+    request_id = getattr(request, REQUEST_ID_HEADER, None) or (getattr(request, "headers", None) or {}).get(
+        REQUEST_ID_HEADER)
+    if getattr(request, "is_eager", False) and not request_id:
+        return  # eager jobs run inside the request's context already
+    if task_id:
+        _tokens[task_id] = request_id_var.set(request_id or f"job-{new_request_id()}")
+
+
+@task_postrun.connect
+def _unbind_request_id(task_id: str | None = None, **_: object) -> None:
+    from maestro.context import request_id_var
+
+    token = _tokens.pop(task_id or "", None)
+    if token is not None:
+        request_id_var.reset(token)  # type: ignore[arg-type]

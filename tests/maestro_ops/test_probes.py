@@ -62,3 +62,31 @@ def test_openapi_schema_and_docs(api_client):
     for p in ["/api/projects", "/api/tasks/{task_id}", "/api/sessions/spawn"]:
         assert p in paths
     assert api_client.get("/api/docs/").status_code == 200
+
+
+def test_metrics_report_queue_depth_from_the_broker(db, settings):
+    import redis
+
+    if not settings.REDIS_URL:
+        import pytest
+
+        pytest.skip("needs Redis")
+    settings.MAESTRO_METRIC_QUEUES = ["maestro-test-depth"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete("maestro-test-depth")
+    client.rpush("maestro-test-depth", "a", "b", "c")
+    try:
+        r = Client().get("/metrics")
+        assert b'maestro_queue_depth{queue="maestro-test-depth"} 3.0' in r.content
+    finally:
+        client.delete("maestro-test-depth")
+
+
+def test_celery_job_carries_the_request_id(db):
+    from maestro.celery import REQUEST_ID_HEADER, _carry_request_id
+    from maestro.context import bound_request_id
+
+    headers: dict = {}
+    with bound_request_id("rid-job-7"):
+        _carry_request_id(headers=headers)
+    assert headers == {REQUEST_ID_HEADER: "rid-job-7"}

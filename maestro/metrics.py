@@ -1,0 +1,43 @@
+"""Process-independent gauges, computed at scrape time so every web replica reports the truth
+of the shared stores rather than its own counters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from django.conf import settings
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+
+class QueueDepthCollector(Collector):
+    """Celery queue depth: the length of the broker's Redis list per queue."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("maestro_queue_depth", "Jobs waiting in the broker queue", labels=["queue"])
+        if settings.REDIS_URL:
+            import redis
+
+            try:
+                client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+                try:
+                    for queue in settings.MAESTRO_METRIC_QUEUES:
+                        gauge.add_metric([queue], float(client.llen(queue)))
+                finally:
+                    client.close()
+            except Exception:  # a scrape must not fail because the broker is down: /readyz says so
+                log.warning("queue depth unavailable", extra={"event": "metrics.queue_depth_failed"})
+        yield gauge
+
+
+_registered = False
+
+
+def register() -> None:
+    global _registered
+    if not _registered:
+        REGISTRY.register(QueueDepthCollector())
+        _registered = True
