@@ -14,7 +14,10 @@ def new_id(prefix: str) -> str:
 
 def ms(dt):  # type: ignore[no-untyped-def]
     """Epoch milliseconds, as the old Maestro Server API returns timestamps."""
-    return None if dt is None else int(dt.timestamp() * 1000)
+    from datetime import UTC, datetime, timedelta
+
+    # Integer arithmetic: int(dt.timestamp() * 1000) is 1 ms short for some instants (float rounding).
+    return None if dt is None else (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def from_ms(value):  # type: ignore[no-untyped-def]

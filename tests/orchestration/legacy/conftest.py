@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.orchestration.legacy.helpers import DATA
+
+
+@pytest.fixture
+def legacy_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"legacy sample data not found at {DATA.resolve()} (it lives in ../shared, outside the repo)")
+    return DATA
+
+
+@pytest.fixture
+def legacy_copy(legacy_dir: Path, tmp_path: Path) -> Path:
+    """A writable copy of the sample data directory."""
+    target = tmp_path / "data"
+    shutil.copytree(legacy_dir, target)
+    return target

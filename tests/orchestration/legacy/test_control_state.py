@@ -1,0 +1,114 @@
+"""The --maestro-db wiring: the control-state import/export itself is tested with its module
+(orchestration.services.legacy_control)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestration.management.commands import maestro_import
+from orchestration.models import Project
+from tests.orchestration.legacy.helpers import LEGACY, counts, run, write_json
+
+pytestmark = pytest.mark.django_db
+
+HAS_CONTROL = importlib.util.find_spec("orchestration.services.legacy_control") is not None
+needs_control = pytest.mark.skipif(
+    not HAS_CONTROL, reason="orchestration.services.legacy_control (import_maestro_db/export_maestro_db) "
+                            "is not in this tree yet")
+
+
+@pytest.fixture
+def maestro_db() -> Path:
+    path = LEGACY / "maestro_db.json"
+    if not path.is_file():
+        pytest.skip(f"legacy sample maestro_db.json not found at {path.resolve()}")
+    return path
+
+
+def test_maestro_db_without_the_control_module_fails_before_writing(db, maestro_db: Path, legacy_dir: Path,
+                                                                    monkeypatch):
+    # given: the module name points nowhere, as in a tree without legacy_control
+    monkeypatch.setattr(maestro_import, "CONTROL_MODULE", "orchestration.services.no_such_module")
+    rows = counts()
+
+    # when
+    result = run("maestro_import", "--maestro-db", str(maestro_db), "--data-dir", str(legacy_dir))
+
+    # then
+    assert str(result.error) == "--maestro-db needs orchestration.services.no_such_module, which is not installed"
+    assert counts() == rows
+
+
+def test_a_maestro_db_that_is_not_json_is_reported_and_the_data_dir_still_imported(tenant, legacy_dir: Path,
+                                                                                    tmp_path: Path):
+    if not HAS_CONTROL:
+        pytest.skip("orchestration.services.legacy_control is not in this tree yet")
+    # given
+    broken = write_json(tmp_path / "maestro_db.json", "{not json")
+
+    # when
+    result = run("maestro_import", "--maestro-db", str(broken), "--data-dir", str(legacy_dir))
+
+    # then
+    assert result.error is not None
+    assert f"SKIPPED {broken}: unreadable or invalid JSON" in result.err
+    assert Project.objects.filter(tenant=tenant).count() == 2
+
+
+@needs_control
+def test_maestro_db_and_data_dir_import_together(tenant, maestro_db: Path, legacy_dir: Path):
+    # when
+    result = run("maestro_import", "--maestro-db", str(maestro_db), "--data-dir", str(legacy_dir))
+
+    # then
+    assert result.error is None, result.err
+    assert f"control state ({maestro_db}):" in result.out
+    assert Project.objects.filter(tenant=tenant).count() == 2
+
+
+@needs_control
+def test_maestro_db_only_does_not_read_the_default_data_dir(tenant, maestro_db: Path, tmp_path: Path, monkeypatch):
+    # given: a home with no ~/.maestro/data
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    # when
+    result = run("maestro_import", "--maestro-db", str(maestro_db))
+
+    # then
+    assert result.error is None, result.err
+    assert "data directory" not in result.out
+    assert Project.objects.count() == 0
+
+
+@needs_control
+def test_maestro_db_dry_run_writes_nothing(db, maestro_db: Path):
+    # given
+    rows = counts()
+
+    # when
+    result = run("maestro_import", "--maestro-db", str(maestro_db), "--tenant", "acme", "--dry-run")
+
+    # then
+    assert result.error is None, result.err
+    assert counts() == rows
+
+
+@needs_control
+def test_export_writes_the_control_state_as_a_json_object(tenant, maestro_db: Path, tmp_path: Path):
+    # given
+    run("maestro_import", "--maestro-db", str(maestro_db))
+    target = tmp_path / "out" / "maestro_db.json"
+
+    # when
+    result = run("maestro_export", "--maestro-db", str(target))
+
+    # then
+    assert result.error is None, result.err
+    data = json.loads(target.read_text())
+    assert isinstance(data, dict)
+    assert {loop["id"] for loop in data.get("loops", [])} >= {
+        loop["id"] for loop in json.loads(maestro_db.read_text())["loops"]}
