@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from maestro import openapi, ops  # noqa: F401  (openapi registers schema extensions)
+from maestro import metrics, openapi, ops  # noqa: F401  (openapi registers schema extensions)
 from realtime.api import EventListView
+
+metrics.register()
 
 urlpatterns = [
     path("healthz", ops.healthz),
@@ -14,5 +16,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/events", EventListView.as_view()),
+    path("api/maestro/", include("orchestration.api.maestro.urls")),
     path("api/", include("orchestration.api.urls")),
 ]

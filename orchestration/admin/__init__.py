@@ -1,3 +1,3 @@
 """Admin registrations; each module registers its own models."""
 
-from orchestration.admin import core  # noqa: F401
+from orchestration.admin import audit, control, core, experiments, merge_trains, runs  # noqa: F401

@@ -1,0 +1,159 @@
+"""The admin side of the write path: forms that refuse a stale save (the version the form was
+opened at travels with it as a hidden field) and a ModelAdmin whose save, delete and actions
+call services, so an admin edit writes the same audit row, ledger entry and event as the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from maestro.actors import Actor
+from maestro.exceptions import MaestroError
+from maestro.write_path import record_denied
+from orchestration.services.audit import OPTIMISTIC_CONCURRENCY
+
+STALE = ("{name} was changed by someone else since you opened this form (you edited version {expected}, "
+         "it is now version {current}). Nothing was saved: reload the page to see their changes.")
+
+
+class VersionedForm(forms.ModelForm):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Set by ServiceAdmin.get_form, so a refused stale save is audited with who tried it.
+    maestro_request: HttpRequest | None = None
+    maestro_resource_type = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["expected_version"].initial = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk:
+            model = type(self.instance)
+            current = model.objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
+            expected = data.get("expected_version")
+            if current is not None and expected != current:
+                self._audit_stale(expected, current)
+                raise forms.ValidationError(STALE.format(name=model._meta.verbose_name.capitalize(),
+                                                         expected=expected, current=current), code="stale")
+        return data
+
+    def _audit_stale(self, expected: int | None, current: int) -> None:
+        if self.maestro_request is None:
+            return
+        record_denied(tenant=self.instance.tenant, actor=actor_of(self.maestro_request),
+                      action=f"{self.maestro_resource_type}.update", resource_type=self.maestro_resource_type,
+                      resource_id=self.instance.slug, policy_id=OPTIMISTIC_CONCURRENCY,
+                      details=f"admin form opened at version {expected}, current version {current}")
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user, via_api=False)
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Subclasses name ``service_fields`` (form fields an edit may change) and implement
+    ``create``, ``update`` and ``delete`` by calling their services."""
+
+    form = VersionedForm
+    resource_type = ""
+    service_fields: tuple[str, ...] = ()
+    identity_fields: tuple[str, ...] = ("tenant", "slug")
+    bookkeeping = ("version", "created_at", "updated_at")
+
+    def create(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Any:
+        raise NotImplementedError
+
+    def update(self, request: HttpRequest, obj: Any, changes: dict[str, Any], expected_version: int | None) -> Any:
+        raise NotImplementedError
+
+    def delete(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if issubclass(form, VersionedForm):
+            form = type(form.__name__, (form,), {"maestro_request": request,
+                                                 "maestro_resource_type": self.resource_type})
+        return form
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = [*super().get_readonly_fields(request, obj), *self.bookkeeping]
+        if obj is not None:
+            fields += list(self.identity_fields)
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        try:
+            if change:
+                changes = {f: form.cleaned_data[f] for f in form.changed_data if f in self.service_fields}
+                if not changes:
+                    return
+                saved = self.update(request, obj, changes, form.cleaned_data.get("expected_version"))
+            else:
+                saved = self.create(request, obj, form)
+        except MaestroError as exc:
+            request._maestro_refused = exc  # type: ignore[attr-defined]
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+            return
+        obj.pk, obj.version = saved.pk, saved.version
+
+    def refused(self, request: HttpRequest) -> bool:
+        return getattr(request, "_maestro_refused", None) is not None
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if not self.refused(request):
+            super().save_related(request, form, formsets, change)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None if self.refused(request) else super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None if self.refused(request) else super().log_change(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        if self.refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if self.refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        try:
+            self.delete(request, obj)
+        except MaestroError as exc:
+            self.message_user(request, f"{obj} was not deleted: {exc.message}", messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def run_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str,
+                   call: Callable[[Any], Any], skip: Callable[[Any], str | None] | None = None) -> None:
+        """Calls ``call(obj)`` for each selected object and reports what happened to which."""
+        done, skipped, failed = [], [], []
+        for obj in queryset:
+            name = getattr(obj, "slug", None) or str(obj.pk)
+            reason = skip(obj) if skip else None
+            if reason:
+                skipped.append(f"{name} ({reason})")
+                continue
+            try:
+                call(obj)
+                done.append(name)
+            except MaestroError as exc:
+                failed.append(f"{name}: {exc.message}")
+        if done:
+            self.message_user(request, f"{verb} {len(done)}: {', '.join(done)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Unchanged {len(skipped)}: {', '.join(skipped)}.", messages.INFO)
+        if failed:
+            self.message_user(request, f"Refused {len(failed)}: {'; '.join(failed)}.", messages.ERROR)

@@ -1,0 +1,157 @@
+"""Experiments (DESIGN §7.3) and playbooks."""
+
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from maestro.api import MaestroAPIView, with_etag
+from maestro.exceptions import ValidationFailed
+from orchestration.api.maestro.serializers import (
+    ExperimentActionIn,
+    ExperimentCreateIn,
+    ExperimentUpdateIn,
+    ObservationIn,
+    PlaybookCreateIn,
+    PlaybookUpdateIn,
+)
+from orchestration.api.maestro.views_control import _same_id, doc, expected_version
+from orchestration.representations_control import experiment_repr, playbook_repr
+from orchestration.selectors.experiments import (
+    experiment_assignment,
+    experiment_get,
+    experiment_list,
+    experiment_results,
+)
+from orchestration.selectors.playbooks import playbook_get, playbook_list
+from orchestration.services.experiments import (
+    experiment_create,
+    experiment_observe,
+    experiment_run,
+    experiment_stop,
+    experiment_update,
+)
+from orchestration.services.playbooks import playbook_create, playbook_update
+
+
+class ExperimentListView(MaestroAPIView):
+    resource_type = "experiment"
+
+    @doc(many=True, op="maestro_experiments_list")
+    def get(self, request: Request) -> Response:
+        return self.paged(request, experiment_list(tenant=self.access.tenant), time_field="created_at",
+                          present=experiment_repr)
+
+    @doc(ExperimentCreateIn, status=201)
+    def post(self, request: Request) -> Response:
+        data = self.validated(ExperimentCreateIn)
+        experiment = experiment_create(tenant=self.access.tenant, actor=self.access.actor,
+                                       experiment_id=data.pop("id", None), **data)
+        return with_etag(Response(experiment_repr(experiment), status=status.HTTP_201_CREATED), experiment.version)
+
+
+class ExperimentDetailView(MaestroAPIView):
+    resource_type = "experiment"
+
+    @doc()
+    def get(self, request: Request, experiment_id: str) -> Response:
+        experiment = experiment_get(tenant=self.access.tenant, experiment_id=experiment_id)
+        return with_etag(Response(experiment_repr(experiment)), experiment.version)
+
+    @doc(ExperimentUpdateIn)
+    def patch(self, request: Request, experiment_id: str) -> Response:
+        data = self.validated(ExperimentUpdateIn, partial=True)
+        version = expected_version(request, data)
+        _same_id(request, experiment_id)
+        if not data:
+            raise ValidationFailed("Nothing to update")
+        experiment = experiment_update(tenant=self.access.tenant, actor=self.access.actor,
+                                       experiment_id=experiment_id, changes=data, expected_version=version)
+        return with_etag(Response(experiment_repr(experiment)), experiment.version)
+
+
+class ExperimentRunView(MaestroAPIView):
+    resource_type = "experiment"
+    transition = staticmethod(experiment_run)
+
+    @doc(ExperimentActionIn)
+    def post(self, request: Request, experiment_id: str) -> Response:
+        data = self.validated(ExperimentActionIn, data=request.data if request.data else {})
+        experiment = self.transition(tenant=self.access.tenant, actor=self.access.actor, experiment_id=experiment_id,
+                                     expected_version=expected_version(request, data))
+        return with_etag(Response(experiment_repr(experiment)), experiment.version)
+
+
+class ExperimentStopView(ExperimentRunView):
+    transition = staticmethod(experiment_stop)
+
+
+class ExperimentAssignmentView(MaestroAPIView):
+    resource_type = "experiment"
+
+    @doc()
+    def get(self, request: Request, experiment_id: str) -> Response:
+        entity_id = request.query_params.get("entityId", "")
+        if not entity_id or len(entity_id) > 200:
+            raise ValidationFailed("entityId is required (1-200 characters)", details={"entityId": entity_id})
+        experiment = experiment_get(tenant=self.access.tenant, experiment_id=experiment_id)
+        return Response(experiment_assignment(experiment=experiment, entity_id=entity_id))
+
+
+class ExperimentObservationsView(MaestroAPIView):
+    resource_type = "experiment"
+
+    @doc(ObservationIn, status=201)
+    def post(self, request: Request, experiment_id: str) -> Response:
+        data = self.validated(ObservationIn)
+        experiment, met = experiment_observe(tenant=self.access.tenant, actor=self.access.actor,
+                                             experiment_id=experiment_id, metrics=data["metrics"],
+                                             variant=data.get("variant"), entity_id=data.get("entity_id", ""))
+        return Response({"recorded": len(data["metrics"]), "experiment": experiment_repr(experiment),
+                         "stopConditionsMet": met}, status=status.HTTP_201_CREATED)
+
+
+class ExperimentResultsView(MaestroAPIView):
+    resource_type = "experiment"
+
+    @doc()
+    def get(self, request: Request, experiment_id: str) -> Response:
+        experiment = experiment_get(tenant=self.access.tenant, experiment_id=experiment_id)
+        return Response(experiment_results(experiment=experiment))
+
+
+class PlaybookListView(MaestroAPIView):
+    resource_type = "playbook"
+
+    @doc(many=True, op="maestro_playbooks_list")
+    def get(self, request: Request) -> Response:
+        return self.paged(request, playbook_list(tenant=self.access.tenant), time_field="created_at",
+                          present=playbook_repr)
+
+    @doc(PlaybookCreateIn, status=201)
+    def post(self, request: Request) -> Response:
+        data = self.validated(PlaybookCreateIn)
+        playbook = playbook_create(tenant=self.access.tenant, actor=self.access.actor,
+                                   playbook_id=data.pop("id", None), **data)
+        return with_etag(Response(playbook_repr(playbook), status=status.HTTP_201_CREATED), playbook.version)
+
+
+class PlaybookDetailView(MaestroAPIView):
+    resource_type = "playbook"
+
+    @doc()
+    def get(self, request: Request, playbook_id: str) -> Response:
+        playbook = playbook_get(tenant=self.access.tenant, playbook_id=playbook_id)
+        return with_etag(Response(playbook_repr(playbook)), playbook.version)
+
+    @doc(PlaybookUpdateIn)
+    def patch(self, request: Request, playbook_id: str) -> Response:
+        data = self.validated(PlaybookUpdateIn, partial=True)
+        version = expected_version(request, data)
+        _same_id(request, playbook_id)
+        if not data:
+            raise ValidationFailed("Nothing to update")
+        playbook = playbook_update(tenant=self.access.tenant, actor=self.access.actor, playbook_id=playbook_id,
+                                   changes=data, expected_version=version)
+        return with_etag(Response(playbook_repr(playbook)), playbook.version)
