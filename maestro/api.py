@@ -23,12 +23,25 @@ class MaestroAPIView(APIView):
     def access(self) -> Access:
         return self.request.access  # type: ignore[attr-defined, no-any-return]
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # PostgreSQL refuses NUL in any string it is sent, so an id or filter carrying one would
+        # fail deep in a query (or in the audit row of a denial); refuse it first, as bad input.
+        params = [request.path, *request.query_params.keys(),
+                  *(v for _, values in request.query_params.lists() for v in values)]
+        if any("\x00" in value for value in params):
+            raise ValidationFailed("Null characters are not allowed in the path or query")
+        super().initial(request, *args, **kwargs)
+
     def validated(self, serializer_class: type[serializers.Serializer], data: Any = None,
                   *, partial: bool = False) -> dict[str, Any]:
-        payload = self.request.data if data is None else data
-        if not isinstance(payload, dict):
+        if data is None:
+            try:
+                data = self.request.data
+            except RecursionError:
+                raise ValidationFailed("Malformed JSON: nested too deeply") from None
+        if not isinstance(data, dict):
             raise ValidationFailed("Request body must be a JSON object")
-        serializer = serializer_class(data=payload, partial=partial)
+        serializer = serializer_class(data=data, partial=partial)
         serializer.is_valid(raise_exception=True)
         # Update serializers declare no defaults, so only the keys the client sent come back:
         # a PATCH never resets what it did not mention.

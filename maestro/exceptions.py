@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -84,7 +85,10 @@ def _first_message(detail: Any) -> str:
     if isinstance(detail, dict):
         for key, value in detail.items():
             inner = _first_message(value)
-            return inner if key in ("non_field_errors", "detail") else f"{key}: {inner}"
+            # "name is required" already names its field; old clients match on that exact text.
+            if key in ("non_field_errors", "detail") or inner.startswith(f"{key} "):
+                return inner
+            return f"{key}: {inner}"
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
     return str(detail)
@@ -95,6 +99,10 @@ def _map(exc: Exception) -> tuple[int, str, str, dict[str, Any]] | None:
         return exc.status_code, exc.code, exc.message, exc.details
     if isinstance(exc, drf.ValidationError):
         return 400, "VALIDATION_ERROR", _first_message(exc.detail), {"fields": exc.detail}
+    if isinstance(exc, DjangoValidationError):
+        # A model's full_clean() refusing what the API's own validation let through.
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return 400, "VALIDATION_ERROR", _first_message(fields), {"fields": fields}
     if isinstance(exc, drf.ParseError):
         return 400, "VALIDATION_ERROR", f"Malformed JSON: {exc.detail}", {}
     if isinstance(exc, RequestDataTooBig):

@@ -43,11 +43,41 @@ class StringListField(serializers.ListField):
         super().__init__(**kwargs)
 
 
-class JSONObjectField(serializers.JSONField):
+MAX_JSON_DEPTH = 64
+
+
+def check_storable(value: Any, *, depth: int = 0) -> None:
+    """Refuses what PostgreSQL cannot store in text or jsonb — NUL characters and lone
+    surrogates (SQLite would take them, so the two stores would disagree) — and absurd nesting."""
+    if depth > MAX_JSON_DEPTH:
+        raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise serializers.ValidationError("Null characters are not allowed.")
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise serializers.ValidationError("Surrogate characters are not allowed.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, depth=depth + 1)
+            check_storable(item, depth=depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_storable(item, depth=depth + 1)
+
+
+class StrictJSONField(serializers.JSONField):
+    """Any JSON value that both stores can hold."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        check_storable(data)
+        return super().to_internal_value(data)
+
+
+class JSONObjectField(StrictJSONField):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise serializers.ValidationError("Expected a JSON object.")
-        return super().to_internal_value(data)
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
 
 
 class StringMapField(serializers.DictField):
@@ -60,4 +90,6 @@ class StringMapField(serializers.DictField):
     def to_internal_value(self, data: Any) -> dict[str, str]:
         if not isinstance(data, dict):
             raise serializers.ValidationError("Expected a JSON object of strings.")
+        for key in data:
+            check_storable(key)
         return super().to_internal_value(data)

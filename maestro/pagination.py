@@ -44,7 +44,10 @@ def _decode(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts, pk = json.loads(raw)
-        return datetime.fromisoformat(ts), str(pk)
+        at = datetime.fromisoformat(ts)
+        if at.tzinfo is None or not isinstance(pk, str):
+            raise ValueError("not a cursor this server made")
+        return at, pk
     except (ValueError, TypeError):
         raise ValidationFailed("cursor is invalid", details={"cursor": cursor}) from None
 

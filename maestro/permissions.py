@@ -25,10 +25,12 @@ class TenantRolePermission(BasePermission):
         if access.allows(needed):
             return True
         if request.method not in SAFE_METHODS:
-            record_denied(tenant=access.tenant, actor=access.actor, action=f"{request.method} {request.path}",
-                          resource_type=getattr(view, "resource_type", "api"),
-                          resource_id=str(view.kwargs.get(getattr(view, "lookup_url_kwarg", "pk"), "")
-                                          or next(iter(view.kwargs.values()), "")),
+            resource_id = str(view.kwargs.get(getattr(view, "lookup_url_kwarg", "pk"), "")
+                              or next(iter(view.kwargs.values()), ""))
+            # Cut to the audit/ledger column widths: a long id in the URL must not turn the
+            # denial into a 500.
+            record_denied(tenant=access.tenant, actor=access.actor, action=f"{request.method} {request.path}"[:100],
+                          resource_type=getattr(view, "resource_type", "api"), resource_id=resource_id[:200],
                           policy_id=f"rbac.requires_{needed}",
                           details=f"{access.actor.name} ({access.role}) needs {needed}")
         raise Forbidden(f"Requires the {needed} role", details={"role": access.role, "required": needed})

@@ -48,8 +48,15 @@ def service() -> Iterator[None]:
     outermost block sequences and flushes."""
     outer = _unit.get()
     if outer is not None:
-        with transaction.atomic():
-            yield
+        buffered = len(outer.events)
+        try:
+            with transaction.atomic():
+                yield
+        except BaseException:
+            # The savepoint rolled back this block's audit rows; its events must go with them
+            # even when the caller catches the error and the outer unit commits.
+            del outer.events[buffered:]
+            raise
         return
     unit = _Unit()
     token = _unit.set(unit)
@@ -96,9 +103,12 @@ def record(
         metadata={"requestId": request_id, "auditId": audit.id},
     )
     unit.ledger_tenants.add(tenant.pk)
-    unit.events.append((tenant, "audit:created", audit.to_api(), ""))
+    # The audit event belongs to the change's project, so a project subscription sees it
+    # and other projects' subscriptions do not.
+    event_project = project_id or (_project_of(event[0], event[1]) if event is not None else "")
+    unit.events.append((tenant, "audit:created", audit.to_api(), event_project))
     if event is not None:
-        unit.events.append((tenant, event[0], event[1], project_id or _project_of(event[0], event[1])))
+        unit.events.append((tenant, event[0], event[1], event_project))
 
 
 def emit(*, tenant: Any, type: str, data: dict[str, Any], project_id: str = "") -> None:

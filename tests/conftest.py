@@ -60,3 +60,7 @@ def other_client(other_tenant) -> APIClient:
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
+
+
+# Rich assertion messages from the shared write-path helpers.
+pytest.register_assert_rewrite("tests.orchestration.api.helpers")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from maestro.fields import (
@@ -13,12 +14,14 @@ from maestro.fields import (
     StrictCharField,
     StrictChoiceField,
     StrictIntegerField,
+    StrictJSONField,
     StringListField,
     StringMapField,
 )
 from orchestration.models import Session, Task, TaskTimelineEvent
 
 ID = {"max_length": 40, "allow_blank": False}
+URL_SAFE_ID = RegexValidator(r"^[A-Za-z0-9_.:-]+$", "id may hold only letters, digits and _.:-")
 
 
 class StatusAliasField(StrictChoiceField):
@@ -28,6 +31,32 @@ class StatusAliasField(StrictChoiceField):
         if data == "todo":
             data = Task.Status.PENDING
         return super().to_internal_value(data)
+
+
+class ItemsOf(serializers.ListField):
+    """A list of objects, each validated in full by ``serializer`` — even inside a PATCH, where
+    DRF would apply the root's ``partial`` to a nested serializer and skip its required fields."""
+
+    def __init__(self, serializer: type[serializers.Serializer], **kwargs: Any) -> None:
+        self.item_serializer = serializer
+        kwargs.setdefault("max_length", 1000)
+        super().__init__(child=serializers.JSONField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        items = super().to_internal_value(data)
+        validated, errors = [], {}
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                errors[index] = ["Expected a JSON object."]
+                continue
+            serializer = self.item_serializer(data=item)
+            if serializer.is_valid():
+                validated.append(dict(serializer.validated_data))
+            else:
+                errors[index] = serializer.errors
+        if errors:
+            raise serializers.ValidationError(errors)
+        return validated
 
 
 class ProjectCreateIn(serializers.Serializer):
@@ -69,7 +98,7 @@ class TaskUpdateIn(serializers.Serializer):
     skillIds = StringListField(required=False, source="skill_ids")
     agentIds = StringListField(required=False, source="agent_ids")
     dependencies = StringListField(required=False)
-    timeline = TimelineItemIn(many=True, required=False)
+    timeline = ItemsOf(TimelineItemIn, required=False)
 
 
 class TaskTimelineIn(TimelineItemIn):
@@ -93,7 +122,7 @@ class SubtaskUpdateIn(serializers.Serializer):
 
 class SessionEventIn(serializers.Serializer):
     type = StrictCharField(max_length=100, allow_blank=False, error_messages={"required": "type is required"})
-    data = serializers.JSONField(required=False, allow_null=True, default=None)
+    data = StrictJSONField(required=False, allow_null=True, default=None)
 
 
 class SessionTimelineIn(serializers.Serializer):
@@ -107,7 +136,9 @@ class SessionCreateIn(serializers.Serializer):
     projectId = StrictCharField(**ID, error_messages={"required": "projectId is required"})
     taskIds = StringListField(required=False, max_length=500)
     taskId = StrictCharField(required=False, **ID)  # legacy single-task form
-    id = StrictCharField(required=False, max_length=40, allow_blank=False)
+    # Client-chosen ids (the old clients send their own sess_…) must stay usable in a URL path.
+    id = StrictCharField(required=False, max_length=40, allow_blank=False,
+                         validators=[URL_SAFE_ID])
     name = StrictCharField(required=False, max_length=500, allow_blank=False)
     agentId = StrictCharField(required=False, allow_null=True, max_length=200)
     status = StrictChoiceField(choices=Session.Status.choices, required=False, default=Session.Status.RUNNING)
@@ -135,13 +166,13 @@ class SessionUpdateIn(serializers.Serializer):
     metadata = JSONObjectField(required=False)
     hostname = StrictCharField(required=False, allow_blank=True, max_length=255)
     platform = StrictCharField(required=False, allow_blank=True, max_length=64)
-    events = SessionEventIn(many=True, required=False)
-    timeline = SessionTimelineIn(many=True, required=False)
+    events = ItemsOf(SessionEventIn, required=False)
+    timeline = ItemsOf(SessionTimelineIn, required=False)
 
 
 class SpawnIn(serializers.Serializer):
-    projectId = serializers.JSONField(required=False)
-    taskIds = serializers.JSONField(required=False)
+    projectId = StrictJSONField(required=False)
+    taskIds = StrictJSONField(required=False)
     role = StrictChoiceField(choices=[("worker", "worker"), ("orchestrator", "orchestrator")], required=False,
                              default="worker")
     skills = StringListField(required=False)

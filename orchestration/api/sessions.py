@@ -139,6 +139,8 @@ class SessionSpawnView(MaestroAPIView):
         except MaestroError as exc:
             if exc.code == "TASK_NOT_FOUND":
                 raise _spawn_error("task_not_found", "One or more tasks were not found", 404, **exc.details) from None
+            if "taskIds" in exc.details:
+                raise _spawn_error("invalid_task_ids", exc.message, **exc.details) from None
             raise
         session_data = session_repr(session_get(tenant=self.access.tenant, session_id=session.id))
         return Response({"success": True, "sessionId": session.id, "manifest": manifest, "session": session_data},

@@ -28,10 +28,13 @@ def session_list(*, tenant: Any, project_id: str | None = None, task_id: str | N
     return _with_relations(qs)
 
 
-def session_get(*, tenant: Any, session_id: str, for_update: bool = False) -> Session:
+def session_get(*, tenant: Any, session_id: str, for_update: bool = False, for_delete: bool = False) -> Session:
+    """``for_update``: FOR NO KEY UPDATE (edits); ``for_delete``: FOR UPDATE (see project_get)."""
     qs = Session.objects.filter(tenant=tenant, id=session_id)
-    if for_update:
+    if for_delete:
         qs = qs.select_for_update()
+    elif for_update:
+        qs = qs.select_for_update(no_key=True)
     session = _with_relations(qs).first()
     if session is None:
         raise NotFound("session", session_id)

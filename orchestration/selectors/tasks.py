@@ -10,7 +10,8 @@ from orchestration.models import SessionTask, Task
 
 def _with_relations(qs: QuerySet[Task]) -> QuerySet[Task]:
     return qs.prefetch_related(
-        "timeline", "subtasks", Prefetch("session_links", queryset=SessionTask.objects.only("id", "task_id", "session_id"))
+        "timeline", "subtasks",
+        Prefetch("session_links", queryset=SessionTask.objects.only("id", "task_id", "session_id")),
     )
 
 
@@ -30,15 +31,32 @@ def task_list(*, tenant: Any, project_id: str | None = None, status: str | None 
     return _with_relations(qs)
 
 
-def task_get(*, tenant: Any, task_id: str, for_update: bool = False) -> Task:
+def task_get(*, tenant: Any, task_id: str, for_update: bool = False, for_delete: bool = False) -> Task:
+    """``for_update``: FOR NO KEY UPDATE (edits); ``for_delete``: FOR UPDATE (see project_get)."""
     qs = Task.objects.filter(tenant=tenant, id=task_id)
-    if for_update:
+    if for_delete:
         qs = qs.select_for_update()
+    elif for_update:
+        qs = qs.select_for_update(no_key=True)
     task = _with_relations(qs).first()
     if task is None:
         raise NotFound("task", task_id)
     return task
 
 
+def task_list_by_ids(*, tenant: Any, task_ids: list[str]) -> QuerySet[Task]:
+    return _with_relations(Task.objects.filter(tenant=tenant, id__in=task_ids))
+
+
 def tasks_get_many(*, tenant: Any, task_ids: list[str]) -> dict[str, Task]:
     return {t.id: t for t in Task.objects.filter(tenant=tenant, id__in=task_ids)}
+
+
+def tasks_lock(*, tenant: Any, task_ids: list[str]) -> set[str]:
+    """Row-locks the tasks (FOR NO KEY UPDATE) in id order — the one lock order of the
+    session/task services is: session, then its tasks by id, then the link rows — and returns
+    the ids that still exist."""
+    if not task_ids:
+        return set()
+    return set(Task.objects.filter(tenant=tenant, id__in=task_ids).order_by("id").select_for_update(no_key=True)
+               .values_list("id", flat=True))

@@ -59,9 +59,10 @@ def project_update(*, tenant: Any, project_id: str, actor: Actor, changes: dict[
 def project_delete(*, tenant: Any, project_id: str, actor: Actor, expected_version: int | None = None) -> str:
     try:
         with service():
-            project = project_get(tenant=tenant, project_id=project_id, for_update=True)
+            project = project_get(tenant=tenant, project_id=project_id, for_delete=True)
             if expected_version is not None and project.version != expected_version:
-                raise PreconditionFailed(details={"currentVersion": project.version})
+                raise PreconditionFailed(details={"currentVersion": project.version,
+                                                  "expectedVersion": expected_version})
             tasks = Task.objects.filter(project=project).count()
             sessions = Session.objects.filter(project=project).count()
             if tasks or sessions:

@@ -1,13 +1,25 @@
+"""Sessions and their links to tasks.
+
+Lock order (every function here, and task_delete, follows it so that concurrent writers wait
+instead of deadlocking): the session row, then its tasks in id order, then the link rows; the
+tenant's event counter is always last (see write_path).
+
+Events: each change writes its audit row and its own event first (``session:created|updated|
+deleted``), then per task whose link changed ``session:task_added|removed`` (only when an
+existing session gains or loses the task), ``task:session_added|removed`` and ``task:updated``.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from maestro.actors import Actor
-from maestro.exceptions import MaestroError, ValidationFailed
+from maestro.exceptions import Conflict, NotFound, ValidationFailed
 from maestro.write_path import emit, record, service
 from orchestration.ids import new_id
 from orchestration.models import (
@@ -20,49 +32,78 @@ from orchestration.models import (
     TaskTimelineEvent,
 )
 from orchestration.representations import session_repr, task_repr
+from orchestration.selectors.projects import key_share
 from orchestration.selectors.sessions import session_get
-from orchestration.selectors.tasks import task_get, tasks_get_many
+from orchestration.selectors.tasks import task_list_by_ids, tasks_get_many, tasks_lock
 
 SESSION_FIELDS = ("name", "agent_id", "status", "env", "metadata", "hostname", "platform")
+
+# (change, task id) in the order they happened; change is "added" or "removed".
+LinkChanges = list[tuple[str, str]]
 
 
 def _fresh(session: Session) -> dict[str, Any]:
     return session_repr(session_get(tenant=session.tenant_id, session_id=session.id))
 
 
-def _tasks_of_project(*, tenant: Any, project: Project, task_ids: list[str]) -> list[Task]:
-    """The tasks, in the order given; every id must name a task of this project."""
+def _tasks_of_project(*, tenant: Any, project_id: str, task_ids: list[str]) -> list[Task]:
+    """Locks the tasks (id order) and returns them in the order given, without duplicates;
+    every id must name a task of this tenant and project."""
+    task_ids = list(dict.fromkeys(task_ids))
+    tasks_lock(tenant=tenant, task_ids=task_ids)
     found = tasks_get_many(tenant=tenant, task_ids=task_ids)
     missing = [t for t in task_ids if t not in found]
     if missing:
         raise ValidationFailed("taskIds name unknown tasks", code="TASK_NOT_FOUND", status_code=404,
                                details={"taskIds": missing})
-    foreign = [t for t in task_ids if found[t].project_id != project.id]
+    foreign = [t for t in task_ids if found[t].project_id != project_id]
     if foreign:
         raise ValidationFailed("taskIds name tasks of another project", details={"taskIds": foreign})
-    return [found[t] for t in dict.fromkeys(task_ids)]
+    return [found[t] for t in task_ids]
 
 
-def _link(*, tenant: Any, session: Session, tasks: list[Task], now: datetime) -> list[Task]:
-    """Links tasks to the session (idempotent on both sides: a unique row per pair). Returns
-    the tasks that were newly linked; each gains a ``session_started`` timeline entry."""
-    if not tasks:
-        return []
+def _link(*, session: Session, tasks: list[Task], now: datetime, changes: LinkChanges) -> None:
+    """Links the tasks not linked yet; each gains one ``session_started`` entry. Idempotent
+    because the caller holds the session's row lock: no one else can link to it meanwhile."""
     existing = set(SessionTask.objects.filter(session=session, task__in=tasks).values_list("task_id", flat=True))
     fresh = [t for t in tasks if t.id not in existing]
-    # ON CONFLICT DO NOTHING: a concurrent writer linking the same pair is not an error.
-    SessionTask.objects.bulk_create([SessionTask(session=session, task=t) for t in fresh], ignore_conflicts=True)
+    if not fresh:
+        return
+    SessionTask.objects.bulk_create([SessionTask(session=session, task=t) for t in fresh])
     TaskTimelineEvent.objects.bulk_create([
         TaskTimelineEvent(task=t, type=TaskTimelineEvent.Type.SESSION_STARTED, timestamp=now,
                           message=f"Session {session.id} started", session_id=session.id)
         for t in fresh
     ])
     Task.objects.filter(id__in=[t.id for t in fresh]).update(updated_at=now)
-    for t in fresh:
-        emit(tenant=tenant, type="task:session_added", data={"sessionId": session.id, "taskId": t.id},
-             project_id=session.project_id)
-        emit(tenant=tenant, type="task:updated", data=task_repr(task_get(tenant=tenant, task_id=t.id)))
-    return fresh
+    changes.extend(("added", t.id) for t in fresh)
+
+
+def _unlink(*, session: Session, task_ids: list[str], now: datetime, changes: LinkChanges,
+            reason: str = "removed") -> None:
+    linked = set(SessionTask.objects.filter(session=session, task_id__in=task_ids).values_list("task_id", flat=True))
+    gone = [t for t in task_ids if t in linked]
+    if not gone:
+        return
+    SessionTask.objects.filter(session=session, task_id__in=gone).delete()
+    TaskTimelineEvent.objects.bulk_create([
+        TaskTimelineEvent(task_id=t, type=TaskTimelineEvent.Type.SESSION_ENDED, timestamp=now,
+                          message=f"Session {session.id} {reason}", session_id=session.id)
+        for t in gone
+    ])
+    Task.objects.filter(id__in=gone).update(updated_at=now)
+    changes.extend(("removed", t) for t in gone)
+
+
+def _emit_link_events(*, tenant: Any, session: Session, changes: LinkChanges, session_side: bool) -> None:
+    tasks = {t.id: t for t in task_list_by_ids(tenant=tenant, task_ids=[t for _, t in changes])}
+    for change, task_id in changes:
+        pair = {"sessionId": session.id, "taskId": task_id}
+        if session_side:
+            emit(tenant=tenant, type=f"session:task_{change}", data=pair, project_id=session.project_id)
+        emit(tenant=tenant, type=f"task:session_{change}", data=pair, project_id=session.project_id)
+        if task_id in tasks:
+            emit(tenant=tenant, type="task:updated", data=task_repr(tasks[task_id]))
 
 
 def session_create(*, tenant: Any, actor: Actor, project: Project, task_ids: list[str], session_id: str | None = None,
@@ -71,51 +112,57 @@ def session_create(*, tenant: Any, actor: Actor, project: Project, task_ids: lis
                    hostname: str = "", platform: str = "", action: str = "session.create") -> Session:
     now = timezone.now()
     with service():
-        tasks = _tasks_of_project(tenant=tenant, project=project, task_ids=task_ids)
+        if not key_share(Project, [project.id]):
+            raise NotFound("project", project.id)
+        tasks = _tasks_of_project(tenant=tenant, project_id=project.id, task_ids=task_ids)
         if session_id and Session.objects.filter(id=session_id).exists():
-            raise MaestroError("A session with this id already exists", code="CONFLICT", status_code=409,
-                               details={"id": session_id})
+            raise Conflict("A session with this id already exists", details={"id": session_id})
         session = Session(tenant=tenant, project=project, agent_id=agent_id, status=status, env=env or {},
                           metadata=metadata or {}, hostname=hostname, platform=platform, started_at=now,
                           last_activity=now, completed_at=now if status in Session.ENDED else None)
         if session_id:
             session.id = session_id
         session.name = name or f"Session {session.id}"
-        session.full_clean(exclude=["tenant", "project"])
-        session.save(force_insert=True)
-        SessionTask.objects.bulk_create([SessionTask(session=session, task=t) for t in tasks])
-        TaskTimelineEvent.objects.bulk_create([
-            TaskTimelineEvent(task=t, type=TaskTimelineEvent.Type.SESSION_STARTED, timestamp=now,
-                              message=f"Session {session.id} started", session_id=session.id)
-            for t in tasks
-        ])
-        Task.objects.filter(id__in=[t.id for t in tasks]).update(updated_at=now)
+        session.full_clean(exclude=["tenant", "project"], validate_unique=False)
+        try:
+            with transaction.atomic():
+                session.save(force_insert=True)
+        except IntegrityError:
+            # Another request created a session with this client-chosen id after our check.
+            raise Conflict("A session with this id already exists", details={"id": session.id}) from None
+        changes: LinkChanges = []
+        _link(session=session, tasks=tasks, now=now, changes=changes)
         record(tenant=tenant, actor=actor, action=action, resource_type="session", resource_id=session.id,
                details=f"Created session {session.name} for {len(tasks)} task(s)",
                event=("session:created", _fresh(session)))
-        for t in tasks:
-            emit(tenant=tenant, type="task:session_added", data={"sessionId": session.id, "taskId": t.id},
-                 project_id=project.id)
-            emit(tenant=tenant, type="task:updated", data=task_repr(task_get(tenant=tenant, task_id=t.id)))
+        _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=False)
     return session
 
 
 def session_update(*, tenant: Any, session_id: str, actor: Actor, changes: dict[str, Any],
                    task_ids: list[str] | None = None, events: list[dict[str, Any]] | None = None,
-                   timeline: list[dict[str, Any]] | None = None) -> Session:
+                   timeline: list[dict[str, Any]] | None = None, action: str = "session.update") -> Session:
     """Partial update; ``events`` and ``timeline`` are appended; ``task_ids`` replaces the
     linked set (removed tasks get ``session_ended``, added ones ``session_started``)."""
     now = timezone.now()
     with service():
         session = session_get(tenant=tenant, session_id=session_id, for_update=True)
+        link_changes: LinkChanges = []
+        if task_ids is not None:
+            current = [link.task_id for link in session.task_links.all()]
+            tasks_lock(tenant=tenant, task_ids=list(dict.fromkeys([*current, *task_ids])))
+            wanted = _tasks_of_project(tenant=tenant, project_id=session.project_id, task_ids=task_ids)
+            wanted_ids = {t.id for t in wanted}
+            _unlink(session=session, task_ids=[t for t in current if t not in wanted_ids], now=now,
+                    changes=link_changes)
+            _link(session=session, tasks=wanted, now=now, changes=link_changes)
         for field in SESSION_FIELDS:
             if field in changes:
                 setattr(session, field, changes[field])
-        if "status" in changes:
-            if session.status in Session.ENDED and session.completed_at is None:
-                session.completed_at = now
+        if "status" in changes and session.status in Session.ENDED and session.completed_at is None:
+            session.completed_at = now
         session.last_activity = now
-        session.full_clean(exclude=["tenant", "project"])
+        session.full_clean(exclude=["tenant", "project"], validate_unique=False)
         session.save(update_fields=[*SESSION_FIELDS, "last_activity", "completed_at"])
         SessionEvent.objects.bulk_create([
             SessionEvent(session=session, type=e["type"], data=e.get("data"), timestamp=now) for e in events or []
@@ -125,29 +172,12 @@ def session_update(*, tenant: Any, session_id: str, actor: Actor, changes: dict[
                                  task_id=t.get("taskId"), metadata=t.get("metadata"), timestamp=now)
             for t in timeline or []
         ])
-        if task_ids is not None:
-            wanted = _tasks_of_project(tenant=tenant, project=session.project, task_ids=task_ids)
-            current = [link.task_id for link in session.task_links.all()]
-            for task_id in current:
-                if task_id not in {t.id for t in wanted}:
-                    _unlink(tenant=tenant, session=session, task_id=task_id, now=now)
-            _link(tenant=tenant, session=session, tasks=wanted, now=now)
-        record(tenant=tenant, actor=actor, action="session.update", resource_type="session", resource_id=session.id,
-               details=f"Updated {', '.join(sorted(changes)) or 'activity'}", event=("session:updated", _fresh(session)))
+        what = sorted(changes) + (["taskIds"] if task_ids is not None else []) + (["events"] if events else []) \
+            + (["timeline"] if timeline else [])
+        record(tenant=tenant, actor=actor, action=action, resource_type="session", resource_id=session.id,
+               details=f"Updated {', '.join(what) or 'activity'}", event=("session:updated", _fresh(session)))
+        _emit_link_events(tenant=tenant, session=session, changes=link_changes, session_side=True)
     return session
-
-
-def _unlink(*, tenant: Any, session: Session, task_id: str, now: datetime, reason: str = "removed") -> bool:
-    deleted, _ = SessionTask.objects.filter(session=session, task_id=task_id).delete()
-    if not deleted:
-        return False
-    TaskTimelineEvent.objects.create(task_id=task_id, type=TaskTimelineEvent.Type.SESSION_ENDED, timestamp=now,
-                                     message=f"Session {session.id} {reason}", session_id=session.id)
-    Task.objects.filter(id=task_id).update(updated_at=now)
-    emit(tenant=tenant, type="task:session_removed", data={"sessionId": session.id, "taskId": task_id},
-         project_id=session.project_id)
-    emit(tenant=tenant, type="task:updated", data=task_repr(task_get(tenant=tenant, task_id=task_id)))
-    return True
 
 
 def session_delete(*, tenant: Any, session_id: str, actor: Actor) -> str:
@@ -155,41 +185,46 @@ def session_delete(*, tenant: Any, session_id: str, actor: Actor) -> str:
     timelines (old policy)."""
     now = timezone.now()
     with service():
-        session = session_get(tenant=tenant, session_id=session_id, for_update=True)
-        for link in list(session.task_links.all()):
-            _unlink(tenant=tenant, session=session, task_id=link.task_id, now=now, reason="ended (deleted)")
+        session = session_get(tenant=tenant, session_id=session_id, for_delete=True)
+        linked = [link.task_id for link in session.task_links.all()]
+        tasks_lock(tenant=tenant, task_ids=linked)
+        changes: LinkChanges = []
+        _unlink(session=session, task_ids=linked, now=now, changes=changes, reason="ended (deleted)")
         project_id = session.project_id
         session.delete()
         record(tenant=tenant, actor=actor, action="session.delete", resource_type="session", resource_id=session_id,
                details=f"Deleted session {session.name}", event=("session:deleted", {"id": session_id}),
                project_id=project_id)
+        session.id = session_id  # delete() cleared it; the link events name it
+        _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=False)
     return session_id
 
 
 def session_event_add(*, tenant: Any, session_id: str, actor: Actor, type: str, data: Any = None) -> Session:
     return session_update(tenant=tenant, session_id=session_id, actor=actor, changes={},
-                          events=[{"type": type, "data": data}])
+                          events=[{"type": type, "data": data}], action="session.event_add")
 
 
 def session_timeline_add(*, tenant: Any, session_id: str, actor: Actor, type: str, message: str,
                          task_id: str | None = None, metadata: dict[str, Any] | None = None) -> Session:
     return session_update(tenant=tenant, session_id=session_id, actor=actor, changes={},
-                          timeline=[{"type": type, "message": message, "taskId": task_id, "metadata": metadata}])
+                          timeline=[{"type": type, "message": message, "taskId": task_id, "metadata": metadata}],
+                          action="session.timeline_add")
 
 
 def session_task_add(*, tenant: Any, session_id: str, task_id: str, actor: Actor) -> Session:
+    """Idempotent on both sides: a second add changes nothing but the session's lastActivity."""
     now = timezone.now()
     with service():
         session = session_get(tenant=tenant, session_id=session_id, for_update=True)
-        tasks = _tasks_of_project(tenant=tenant, project=session.project, task_ids=[task_id])
-        added = _link(tenant=tenant, session=session, tasks=tasks, now=now)
+        tasks = _tasks_of_project(tenant=tenant, project_id=session.project_id, task_ids=[task_id])
+        changes: LinkChanges = []
+        _link(session=session, tasks=tasks, now=now, changes=changes)
         Session.objects.filter(pk=session.pk).update(last_activity=now)
-        if added:
-            emit(tenant=tenant, type="session:task_added", data={"sessionId": session.id, "taskId": task_id},
-                 project_id=session.project_id)
         record(tenant=tenant, actor=actor, action="session.task_add", resource_type="session",
-               resource_id=session.id, details=f"Task {task_id} {'added' if added else 'already linked'}",
+               resource_id=session.id, details=f"Task {task_id} {'added' if changes else 'already linked'}",
                event=("session:updated", _fresh(session)))
+        _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=True)
     return session
 
 
@@ -197,15 +232,15 @@ def session_task_remove(*, tenant: Any, session_id: str, task_id: str, actor: Ac
     now = timezone.now()
     with service():
         session = session_get(tenant=tenant, session_id=session_id, for_update=True)
-        task_get(tenant=tenant, task_id=task_id)
-        removed = _unlink(tenant=tenant, session=session, task_id=task_id, now=now)
+        if not tasks_lock(tenant=tenant, task_ids=[task_id]):
+            raise NotFound("task", task_id)
+        changes: LinkChanges = []
+        _unlink(session=session, task_ids=[task_id], now=now, changes=changes)
         Session.objects.filter(pk=session.pk).update(last_activity=now)
-        if removed:
-            emit(tenant=tenant, type="session:task_removed", data={"sessionId": session.id, "taskId": task_id},
-                 project_id=session.project_id)
         record(tenant=tenant, actor=actor, action="session.task_remove", resource_type="session",
-               resource_id=session.id, details=f"Task {task_id} {'removed' if removed else 'was not linked'}",
+               resource_id=session.id, details=f"Task {task_id} {'removed' if changes else 'was not linked'}",
                event=("session:updated", _fresh(session)))
+        _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=True)
     return session
 
 
@@ -215,11 +250,12 @@ def session_spawn(*, tenant: Any, actor: Actor, project: Project, task_ids: list
                   context: dict[str, Any] | None = None) -> tuple[Session, dict[str, Any]]:
     """Creates a ``spawning`` session and the manifest an agent runner needs to start it."""
     skills = skills if skills is not None else ["maestro-worker"]
+    task_ids = list(dict.fromkeys(task_ids))
     session_id = new_id("sess")
     env = {
         "MAESTRO_SESSION_ID": session_id,
         "MAESTRO_PROJECT_ID": project.id,
-        "MAESTRO_TASK_IDS": ",".join(dict.fromkeys(task_ids)),
+        "MAESTRO_TASK_IDS": ",".join(task_ids),
         "MAESTRO_SERVER_URL": settings.MAESTRO_PUBLIC_URL,
         "MAESTRO_SKILLS": ",".join(skills),
     }
@@ -230,7 +266,7 @@ def session_spawn(*, tenant: Any, actor: Actor, project: Project, task_ids: list
             metadata={"role": role, "skills": skills, "model": model, "spawnSource": spawn_source,
                       "spawnedBy": spawned_by, "context": context or {}},
         )
-        tasks = [task_get(tenant=tenant, task_id=t) for t in dict.fromkeys(task_ids)]
+        tasks = {t.id: t for t in task_list_by_ids(tenant=tenant, task_ids=task_ids)}
         manifest = {
             "manifestVersion": 1,
             "sessionId": session.id,
@@ -241,14 +277,14 @@ def session_spawn(*, tenant: Any, actor: Actor, project: Project, task_ids: list
             "project": {"id": project.id, "name": project.name, "workingDir": project.working_dir},
             "tasks": [{"id": t.id, "title": t.title, "description": t.description,
                        "initialPrompt": t.initial_prompt, "priority": t.priority, "status": t.status,
-                       "parentId": t.parent_id} for t in tasks],
+                       "parentId": t.parent_id} for t in (tasks[i] for i in task_ids)],
             "env": env,
             "context": context or {},
             "spawnSource": spawn_source,
             "spawnedBy": spawned_by,
             "serverUrl": settings.MAESTRO_PUBLIC_URL,
         }
-        session_data = _fresh(session)
         emit(tenant=tenant, type="session:spawn_request",
-             data={"sessionId": session.id, "projectId": project.id, "manifest": manifest, "session": session_data})
+             data={"sessionId": session.id, "projectId": project.id, "manifest": manifest, "session": _fresh(session)})
     return session, manifest
+

@@ -6,11 +6,12 @@ from typing import Any
 from django.utils import timezone
 
 from maestro.actors import Actor
-from maestro.exceptions import ValidationFailed
+from maestro.exceptions import NotFound, ValidationFailed
 from maestro.write_path import emit, record, service
 from orchestration.models import Project, Subtask, Task, TaskTimelineEvent
 from orchestration.representations import subtask_repr, task_repr
-from orchestration.selectors.tasks import task_get
+from orchestration.selectors.projects import key_share
+from orchestration.selectors.tasks import task_get, task_list_by_ids
 
 TASK_FIELDS = ("title", "description", "status", "priority", "skill_ids", "agent_ids", "dependencies",
                "initial_prompt")
@@ -26,17 +27,20 @@ def task_create(*, tenant: Any, actor: Actor, project: Project, title: str, pare
                 dependencies: list[str] | None = None) -> Task:
     now = timezone.now()
     with service():
+        # Lock what the new row references before the event counter (see selectors.key_share).
+        if not key_share(Project, [project.id]):
+            raise NotFound("project", project.id)
         parent = None
         if parent_id:
             parent = Task.objects.filter(tenant=tenant, id=parent_id).only("id", "project_id").first()
-            if parent is None:
+            if parent is None or not key_share(Task, [parent.id]):
                 raise ValidationFailed("parentId does not name a task", details={"parentId": parent_id})
             if parent.project_id != project.id:
                 raise ValidationFailed("parentId names a task of another project", details={"parentId": parent_id})
         task = Task(tenant=tenant, project=project, parent=parent, title=title, description=description,
                     priority=priority, initial_prompt=initial_prompt, skill_ids=skill_ids or [],
                     agent_ids=agent_ids or [], dependencies=dependencies or [], created_at=now, updated_at=now)
-        task.full_clean(exclude=["tenant", "project", "parent"])
+        task.full_clean(exclude=["tenant", "project", "parent"], validate_unique=False)
         task.save(force_insert=True)
         TaskTimelineEvent.objects.create(task=task, type=TaskTimelineEvent.Type.CREATED, timestamp=now,
                                          message="Task created")
@@ -79,7 +83,7 @@ def task_update(*, tenant: Any, task_id: str, actor: Actor, changes: dict[str, A
             new_events.append(TaskTimelineEvent(task=task, type=item.get("type") or "update", timestamp=now,
                                                 message=item.get("message", ""), session_id=item.get("sessionId")))
         task.updated_at = now
-        task.full_clean(exclude=["tenant", "project", "parent"])
+        task.full_clean(exclude=["tenant", "project", "parent"], validate_unique=False)
         task.save(update_fields=[*TASK_FIELDS, "updated_at", "started_at", "completed_at"])
         TaskTimelineEvent.objects.bulk_create(new_events)
         record(tenant=tenant, actor=actor, action="task.update", resource_type="task", resource_id=task.id,
@@ -90,16 +94,22 @@ def task_update(*, tenant: Any, task_id: str, actor: Actor, changes: dict[str, A
 def task_delete(*, tenant: Any, task_id: str, actor: Actor) -> str:
     """Deletes the task, its subtasks and timeline; children become roots, sessions lose the
     link (their other tasks are untouched)."""
+    now = timezone.now()
     with service():
-        task = task_get(tenant=tenant, task_id=task_id, for_update=True)
+        task = task_get(tenant=tenant, task_id=task_id, for_delete=True)
         session_ids = [link.session_id for link in task.session_links.all()]
+        child_ids = list(Task.objects.filter(parent_id=task_id).values_list("id", flat=True))
         project_id = task.project_id
         task.delete()
+        Task.objects.filter(id__in=child_ids).update(updated_at=now)
         record(tenant=tenant, actor=actor, action="task.delete", resource_type="task", resource_id=task_id,
                details=f"Deleted task {task.title}", event=("task:deleted", {"id": task_id}), project_id=project_id)
         for session_id in session_ids:
             emit(tenant=tenant, type="session:task_removed", data={"sessionId": session_id, "taskId": task_id},
                  project_id=project_id)
+        # The children became roots: their parentId changed, so clients must hear about it.
+        for child in task_list_by_ids(tenant=tenant, task_ids=child_ids):
+            emit(tenant=tenant, type="task:updated", data=task_repr(child))
     return task_id
 
 
@@ -129,14 +139,13 @@ def subtask_create(*, tenant: Any, task_id: str, actor: Actor, title: str, descr
         Task.objects.filter(pk=task.pk).update(updated_at=now)
         data = subtask_repr(subtask)
         record(tenant=tenant, actor=actor, action="subtask.create", resource_type="subtask", resource_id=subtask.id,
-               details=f"Created subtask {title} on {task.id}", event=("subtask:created", data), project_id=task.project_id)
+               details=f"Created subtask {title} on {task.id}", event=("subtask:created", data),
+               project_id=task.project_id)
         emit(tenant=tenant, type="task:updated", data=_fresh(task))
     return subtask
 
 
 def _subtask(task: Task, subtask_id: str) -> Subtask:
-    from maestro.exceptions import NotFound
-
     subtask = Subtask.objects.filter(task=task, id=subtask_id).first()
     if subtask is None:
         raise NotFound("subtask", subtask_id)
@@ -160,7 +169,8 @@ def subtask_update(*, tenant: Any, task_id: str, subtask_id: str, actor: Actor, 
         Task.objects.filter(pk=task.pk).update(updated_at=now)
         data = subtask_repr(subtask)
         record(tenant=tenant, actor=actor, action="subtask.update", resource_type="subtask", resource_id=subtask.id,
-               details=f"Updated {', '.join(sorted(changes))}", event=("subtask:updated", data), project_id=task.project_id)
+               details=f"Updated {', '.join(sorted(changes))}", event=("subtask:updated", data),
+               project_id=task.project_id)
         emit(tenant=tenant, type="task:updated", data=_fresh(task))
     return subtask
 
