@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 
@@ -40,8 +41,8 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses declared oversized bodies before anything reads them (undeclared ones are cut off
-    by DATA_UPLOAD_MAX_MEMORY_SIZE when read)."""
+    """Refuses oversized bodies: a declared Content-Length before anything reads the body, and a
+    body sent without one (chunked) by reading at most one byte past the limit."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -52,9 +53,20 @@ class BodySizeLimitMiddleware:
         except ValueError:
             return error_response(400, "VALIDATION_ERROR", "Invalid Content-Length")
         limit = settings.MAESTRO_MAX_BODY_BYTES
-        if length > limit and not request.path.startswith("/admin/"):
+        if request.path.startswith("/admin/"):
+            return self.get_response(request)
+        if length > limit:
             return error_response(400, "VALIDATION_ERROR", "Request body too large",
                                   {"maxBytes": limit, "contentLength": length})
+        if "CONTENT_LENGTH" not in request.META and request.method in ("POST", "PUT", "PATCH"):
+            data = request.read(limit + 1)
+            if len(data) > limit:
+                return error_response(400, "VALIDATION_ERROR", "Request body too large", {"maxBytes": limit})
+            # Hand the body on as if it had been declared, so every parser sees the same bytes.
+            request._body = data  # type: ignore[attr-defined]
+            request._stream = io.BytesIO(data)  # type: ignore[attr-defined]
+            request._read_started = False  # type: ignore[attr-defined]
+            request.META["CONTENT_LENGTH"] = str(len(data))
         return self.get_response(request)
 
 
