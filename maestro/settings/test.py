@@ -6,6 +6,8 @@ from .base import DATABASES
 SECRET_KEY = "test-secret-key-not-for-production-0123456789"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAESTRO_DEV_LOOPBACK_AUTH = False
-# Concurrent test runs on one server must not share a test database.
-DATABASES["default"]["TEST"]["NAME"] = os.environ.get("MAESTRO_TEST_DB_NAME", "test_maestro")
+# Concurrent test runs on one server must not share a test database. (SQLite tests use an
+# in-memory database, which is private to the run already.)
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"]["NAME"] = os.environ.get("MAESTRO_TEST_DB_NAME", "test_maestro")
 LOGGING["root"]["level"] = os.environ.get("MAESTRO_LOG_LEVEL", "WARNING")  # noqa: F405
