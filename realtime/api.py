@@ -1,33 +1,40 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api import MaestroAPIView
 from maestro.exceptions import ValidationFailed
 from maestro.pagination import parse_limit
-from realtime.selectors import events_after
+from realtime.selectors import events_after, events_oldest_seq
 
 
 class EventListView(MaestroAPIView):
-    """REST twin of the WebSocket resume: ``GET /api/events?afterSeq=N&limit=``."""
+    """REST twin of the WebSocket resume: ``GET /api/events?afterSeq=N&limit=`` → the
+    envelopes with ``seq > N`` in order (a JSON array); ``X-Maestro-Event-Head`` carries the
+    tenant's head; a full page links the next one. Events already pruned → 410
+    ``RESYNC_REQUIRED``: reload state, then continue from the head it names."""
 
     resource_type = "event"
 
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("afterSeq", "0")
-        try:
-            after = int(raw)
-        except ValueError:
-            raise ValidationFailed("afterSeq must be an integer", details={"afterSeq": raw}) from None
-        if after < 0:
-            raise ValidationFailed("afterSeq must be >= 0", details={"afterSeq": after})
+        if not (raw.isascii() and raw.isdigit()):
+            raise ValidationFailed("afterSeq must be a non-negative integer", details={"afterSeq": raw})
+        after = int(raw)
         limit = parse_limit(request.query_params.get("limit"))
-        page = events_after(tenant_id=self.access.tenant.pk, after_seq=after, limit=limit)
+        tenant_id = self.access.tenant.pk
+        page = events_after(tenant_id=tenant_id, after_seq=after, limit=limit)
         if page.resync_required:
             return Response({"error": True, "code": "RESYNC_REQUIRED",
-                             "message": "Events after this seq were pruned; reload state and resume from head",
-                             "details": {"head": page.head}}, status=410)
+                             "message": "Events after this seq are no longer kept; reload state and resume from head",
+                             "details": {"afterSeq": after, "head": page.head,
+                                         "oldestSeq": events_oldest_seq(tenant_id)}}, status=410)
         response = Response([e.envelope() for e in page.events])
         response["X-Maestro-Event-Head"] = str(page.head)
+        if len(page.events) == limit and page.events[-1].seq < page.head:
+            query = urlencode({"afterSeq": page.events[-1].seq, "limit": limit})
+            response["Link"] = f'<{request.build_absolute_uri(request.path)}?{query}>; rel="next"'
         return response

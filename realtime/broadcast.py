@@ -2,31 +2,104 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
+import threading
+from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from realtime import metrics
 from realtime.groups import tenant_group
 from realtime.models import Event
 
 log = logging.getLogger(__name__)
 
+MESSAGE_TYPE = "maestro.events"
+
+
+def wire_text(envelope: dict[str, Any]) -> str:
+    return json.dumps(envelope, separators=(",", ":"))
+
+
+def wire_item(event: Event) -> dict[str, Any]:
+    """One event as the consumers need it. The envelope travels encoded once, so a process
+    with a thousand clients does not serialise it a thousand times."""
+    return {"seq": event.seq, "event": event.type, "project_id": event.project_id, "text": wire_text(event.envelope())}
+
+
+def commit_messages(events: list[Event]) -> list[tuple[str, dict[str, Any]]]:
+    """One channel-layer message per tenant per commit, its events in seq order: the fan-out
+    cost (a layer receive and a consumer dispatch per client) is paid per commit, not per
+    event, and a commit's events never arrive split."""
+    by_tenant: dict[int, list[Event]] = {}
+    for event in events:
+        by_tenant.setdefault(event.tenant_id, []).append(event)
+    return [(tenant_group(tenant_id), {"type": MESSAGE_TYPE,
+                                       "events": [wire_item(e) for e in sorted(items, key=lambda e: e.seq)]})
+            for tenant_id, items in by_tenant.items()]
+
 
 def broadcast_on_commit(events: list[Event]) -> None:
-    payloads = [(e.tenant_id, e.envelope(), e.project_id) for e in events]
-    transaction.on_commit(lambda: _send(payloads))
+    messages = commit_messages(events)
+    transaction.on_commit(lambda: _send(messages))
 
 
-def _send(payloads: list[tuple[int, dict, str]]) -> None:
+async def _group_send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, message in messages:
+        await layer.group_send(group, message)
+
+
+# The loop that serves WebSockets in this process, if any (set by the consumer). Commits made
+# in other threads (the embedded scheduler's, a job's, a shell's) hand their broadcast to it:
+# the in-memory layer's queues belong to that loop and wake its consumers only from it, and
+# a Redis layer reuses that loop's connection instead of one per commit.
+_serving_loop: asyncio.AbstractEventLoop | None = None
+# Otherwise one private loop thread per process (re-made after a fork: Celery's prefork pool).
+_private: tuple[int, asyncio.AbstractEventLoop] | None = None
+_private_lock = threading.Lock()
+SEND_TIMEOUT_SECONDS = 10.0
+
+
+def bind_serving_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _serving_loop
+    _serving_loop = loop
+
+
+def _private_loop() -> asyncio.AbstractEventLoop:
+    global _private
+    with _private_lock:
+        if _private is None or _private[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="maestro-broadcast", daemon=True).start()
+            _private = (os.getpid(), loop)
+        return _private[1]
+
+
+def _target_loop() -> asyncio.AbstractEventLoop:
+    loop = _serving_loop
+    if loop is not None and loop.is_running() and not loop.is_closed():
+        return loop
+    return _private_loop()
+
+
+def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        send = async_to_sync(layer.group_send)
-        for tenant_id, envelope, project_id in payloads:
-            send(tenant_group(tenant_id), {"type": "maestro.event", "envelope": envelope, "project_id": project_id})
+        loop = _target_loop()
+        try:
+            in_loop_thread = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            in_loop_thread = False
+        if in_loop_thread:  # would deadlock; sync services belong in sync_to_async threads
+            raise RuntimeError("broadcast from the event loop's own thread")
+        asyncio.run_coroutine_threadsafe(_group_send_all(layer, messages), loop).result(SEND_TIMEOUT_SECONDS)
     except Exception:  # a broadcast failure must never fail the committed write
         # Clients still get these events: a consumer fills any gap in seq from the event log.
-        log.exception("broadcast failed", extra={"event": "realtime.broadcast_failed"})
+        metrics.BROADCAST_FAILURES.inc()
+        log.exception("broadcast failed", extra={"event": "realtime.broadcast_failed", "count": len(messages)})

@@ -1,8 +1,29 @@
 """The WebSocket stream (DESIGN §5): every event of the tenant, in ``seq`` order with no gap,
-optionally narrowed by topics and project; ``resume`` replays what a client missed."""
+optionally narrowed by topics and project; ``resume`` replays what a client missed.
+
+Server → client: first ``{"type": "connected", "tenant", "role", "seq", "timestamp"}`` (``seq``:
+the head; live events follow above it), then event envelopes ``{"type", "event", "data",
+"timestamp", "seq"}``, and answers: ``pong {timestamp, seq}``, ``subscribed {topics,
+projectId}``, ``resumed {seq}``, ``resync_required {seq}`` (events the client asked for are
+no longer kept: reload state over REST; the stream continues above ``seq``), ``error {code,
+message}`` (the connection stays usable). Client → server: ``ping``; ``subscribe {topics,
+projectId}`` (replaces the subscription); ``resume {afterSeq}``, or ``?afterSeq=`` in the URL,
+which resumes before any live event can be sent.
+
+Delivery guarantee, per connection: each seq is sent at most once and, unless the client is
+told ``resync_required``, none above its starting point is skipped; live events arrive in
+seq order (a resume's replay of older ones may follow live ones that were already sent).
+The channel layer is only a fast path: it may lose messages (pub/sub in transit, a full or
+expired channel) or deliver them out of order (commits in different processes), so when a
+broadcast arrives ahead of the next expected seq the gap is read from the event log, and a
+ping reads any tail the layer lost. Channels dispatches one message at a time per consumer,
+so a resume never interleaves with live delivery.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -11,51 +32,128 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from realtime import metrics
-from realtime.auth import authenticate_scope
+from realtime.auth import authenticate_scope, scope_query
+from realtime.broadcast import MESSAGE_TYPE, bind_serving_loop, wire_text
 from realtime.groups import tenant_group
-from realtime.selectors import event_stream_head_of, events_after, events_between
+from realtime.selectors import EventPage, event_stream_head_of, events_after
+from realtime.subscriptions import BadSubscription, Subscription, parse_subscribe
 
 log = logging.getLogger(__name__)
 
-CLOSE_UNAUTHENTICATED = 4401
 REPLAY_PAGE = 1000
+# A ping reads the log head at most this often; pings are the client's heartbeat.
+PING_CATCH_UP_SECONDS = 5.0
 
 
-def topic_matches(topics: list[str] | None, event_type: str) -> bool:
-    if not topics:
-        return True
-    for topic in topics:
-        if topic in ("*", event_type):
-            return True
-        if topic.endswith(":*") and event_type.startswith(topic[:-1]):
-            return True
-    return False
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class EventStreamConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self) -> None:
-        self.access = await authenticate_scope(self.scope)
-        await self.accept()
-        if self.access is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+    tenant_id: int | None = None
+    group: str | None = None
+    counted = False
+    client_gone = False
+    subscription = Subscription()
+    # (live_from, last_seq] has been processed (sent or filtered out) on this connection.
+    live_from = 0
+    last_seq = 0
+    checked_at = 0.0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def watched_receive() -> dict[str, Any]:
+            message: dict[str, Any] = await receive()
+            # Seen as soon as the server reports it while a broadcast is being handled (the
+            # client's receive is pending then); from here on sends are skipped. While a
+            # client message is handled, the first failing send marks it instead.
+            if message["type"] == "websocket.disconnect":
+                self.client_gone = True
+            return message
+
+        try:
+            await super().__call__(scope, watched_receive, send)
+        finally:
+            # Also when a handler raised: the gauge and the group must not keep a dead client.
+            await self._release()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == MESSAGE_TYPE:
+            # The fan-out hot path skips Channels' per-message close_old_connections thread
+            # hop; maestro_events reaches the database only via database_sync_to_async,
+            # which closes stale connections itself.
+            await self.maestro_events(message)
             return
-        self.tenant_id = self.access.tenant.pk
-        self.group = tenant_group(self.tenant_id)
-        self.topics: list[str] | None = None
-        self.project_id: str | None = None
+        await super().dispatch(message)
+
+    async def connect(self) -> None:
+        result = await authenticate_scope(self.scope)
+        # Accept first: a close before accept is an HTTP 403 and the client never sees the code.
+        await self.accept()
+        if result.access is None:
+            await self.close(code=result.close_code)
+            return
+        access = result.access
+        bind_serving_loop(asyncio.get_running_loop())
+        self.tenant_id = access.tenant.pk
+        self.group = tenant_group(access.tenant.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        self.last_seq = await database_sync_to_async(event_stream_head_of)(self.tenant_id)
+        # Joined before reading the head: every event above it reaches this channel.
+        self.live_from = self.last_seq = await database_sync_to_async(event_stream_head_of)(self.tenant_id)
         metrics.WS_CLIENTS.inc()
         self.counted = True
-        await self.send_json({"type": "connected", "tenant": self.access.tenant.slug, "seq": self.last_seq,
-                              "timestamp": int(time.time() * 1000)})
+        await self.send_json({"type": "connected", "tenant": access.tenant.slug, "role": access.role,
+                              "seq": self.last_seq, "timestamp": _now_ms()})
+        raw = scope_query(self.scope).get("afterSeq")
+        if raw:
+            # Resuming in the handshake leaves no window for live events to come first.
+            after = int(raw[0]) if raw[0].isascii() and raw[0].isdigit() else None
+            if after is None:
+                await self._error("afterSeq must be a non-negative integer")
+            else:
+                await self._resume(after)
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "counted", False):
-            metrics.WS_CLIENTS.dec()
+        await self._release()
+
+    async def _release(self) -> None:
+        if self.counted:
             self.counted = False
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            metrics.WS_CLIENTS.dec()
+        group, self.group = self.group, None
+        if group is not None:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # the layer's group expiry removes it eventually
+                log.warning("group_discard failed", extra={"event": "realtime.group_discard_failed"})
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        if self.client_gone:
+            return
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except OSError:  # the ASGI server's "client disconnected" (uvicorn's ClientDisconnected)
+            self.client_gone = True
+
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        # The base class's send_json bypasses send() above.
+        await self.send(text_data=json.dumps(content), close=close)
+
+    # --- client → server ------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if self.tenant_id is None:
+            return  # closed with 4401/4403; the close frame is on its way
+        if text_data is None:
+            await self._error("messages must be JSON text frames")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._error("message is not valid JSON")
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
@@ -63,7 +161,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             return
         kind = content.get("type")
         if kind == "ping":
-            await self.send_json({"type": "pong", "timestamp": int(time.time() * 1000)})
+            await self._ping()
         elif kind == "subscribe":
             await self._subscribe(content)
         elif kind == "resume":
@@ -73,69 +171,112 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
                 return
             await self._resume(after)
         else:
-            await self._error(f"unknown message type {kind!r}")
+            await self._error(f"unknown message type {kind!r}" if isinstance(kind, str) else "type is required")
 
-    async def _error(self, message: str) -> None:
-        await self.send_json({"type": "error", "code": "VALIDATION_ERROR", "message": message})
+    async def _error(self, message: str, code: str = "VALIDATION_ERROR") -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    async def _ping(self) -> None:
+        if time.monotonic() - self.checked_at >= PING_CATCH_UP_SECONDS:
+            before = self.last_seq
+            if await self._catch_up():
+                metrics.WS_GAP_FILLED.inc(self.last_seq - before)
+        await self.send_json({"type": "pong", "timestamp": _now_ms(), "seq": self.last_seq})
 
     async def _subscribe(self, content: dict[str, Any]) -> None:
-        topics = content.get("topics")
-        project_id = content.get("projectId")
-        if topics is not None and (not isinstance(topics, list) or not all(isinstance(t, str) for t in topics)):
-            await self._error("topics must be a list of strings")
+        try:
+            topics, project_id = parse_subscribe(content)
+        except BadSubscription as exc:
+            await self._error(str(exc))
             return
-        if project_id is not None:
-            if not isinstance(project_id, str):
-                await self._error("projectId must be a string")
-                return
-            if not await database_sync_to_async(_project_visible)(self.tenant_id, project_id):
-                await self.send_json({"type": "error", "code": "PROJECT_NOT_FOUND", "message": "Project not found"})
-                return
-        self.topics = topics or None
-        self.project_id = project_id
-        await self.send_json({"type": "subscribed", "topics": self.topics or ["*"], "projectId": project_id})
+        if project_id is not None and not await database_sync_to_async(_project_visible)(self.tenant_id, project_id):
+            await self._error("Project not found", code="PROJECT_NOT_FOUND")
+            return
+        self.subscription = Subscription(topics=topics, project_id=project_id)
+        await self.send_json({"type": "subscribed", **self.subscription.describe()})
 
     async def _resume(self, after: int) -> None:
-        cursor = after
-        while True:
-            page = await database_sync_to_async(events_after)(tenant_id=self.tenant_id, after_seq=cursor,
-                                                              limit=REPLAY_PAGE)
-            if page.resync_required:
-                self.last_seq = max(self.last_seq, page.head)
-                await self.send_json({"type": "resync_required", "seq": page.head})
+        """Replays ``(after, live_from]`` (what the client missed before this connection),
+        then everything above ``last_seq``; ``(live_from, last_seq]`` was sent live already."""
+        if after < self.live_from:
+            if not await self._replay(after, upto=self.live_from):
                 return
+            self.live_from = after
+        elif after > self.last_seq:
+            head = await database_sync_to_async(event_stream_head_of)(self.tenant_id)
+            if after > head:
+                await self._resync(head)  # a seq this tenant never had
+                return
+        if await self._catch_up():
+            await self.send_json({"type": "resumed", "seq": self.last_seq})
+
+    # --- server → client ------------------------------------------------------------------
+
+    async def maestro_events(self, message: dict[str, Any]) -> None:
+        """One commit's events (broadcast.commit_messages), in seq order."""
+        for item in message["events"]:
+            if self.tenant_id is None or self.client_gone:
+                return
+            seq = item["seq"]
+            if seq <= self.last_seq:
+                continue  # already sent by a replay or a gap fill
+            if seq > self.last_seq + 1:
+                before = self.last_seq
+                filled = await self._catch_up(upto=seq - 1)
+                metrics.WS_GAP_FILLED.inc(max(0, self.last_seq - before) if filled else 0)
+                if not filled or seq <= self.last_seq:
+                    continue
+            self.last_seq = seq
+            await self._deliver(item["event"], item["project_id"], item["text"])
+
+    async def _deliver(self, event_type: str, project_id: str, text: str) -> None:
+        if self.subscription.matches(event_type, project_id):
+            await self.send(text_data=text)
+            if not self.client_gone:
+                metrics.WS_DELIVERED.inc()
+
+    async def _page(self, after: int, upto: int | None) -> EventPage:
+        return await database_sync_to_async(events_after)(
+            tenant_id=self.tenant_id, after_seq=after, limit=REPLAY_PAGE, upto_seq=upto)
+
+    async def _replay(self, after: int, *, upto: int) -> bool:
+        """Sends ``(after, upto]`` from the log without moving ``last_seq``. False: the
+        client was told to resync."""
+        cursor = after
+        while cursor < upto and not self.client_gone:
+            page = await self._page(cursor, upto)
+            if page.resync_required or not page.events:
+                await self._resync(page.head)
+                return False
             for event in page.events:
-                await self._deliver(event.envelope(), event.project_id)
-            if not page.events:
-                break
+                await self._deliver(event.type, event.project_id, wire_text(event.envelope()))
             cursor = page.events[-1].seq
-        self.last_seq = max(self.last_seq, cursor)
-        await self.send_json({"type": "resumed", "seq": self.last_seq})
+        return True
 
-    async def _deliver(self, envelope: dict[str, Any], project_id: str) -> None:
-        if not topic_matches(self.topics, envelope["type"]):
-            return
-        if self.project_id and project_id and project_id != self.project_id:
-            return
-        await self.send_json(envelope)
-        metrics.WS_DELIVERED.inc()
+    async def _catch_up(self, upto: int | None = None) -> bool:
+        """Sends everything above ``last_seq`` (up to ``upto``) from the log, in order."""
+        self.checked_at = time.monotonic()
+        while not self.client_gone:
+            page = await self._page(self.last_seq, upto)
+            if page.resync_required:
+                await self._resync(page.head)
+                return False
+            for event in page.events:
+                await self._deliver(event.type, event.project_id, wire_text(event.envelope()))
+                self.last_seq = event.seq
+            if len(page.events) < REPLAY_PAGE:
+                break
+        return True
 
-    async def maestro_event(self, message: dict[str, Any]) -> None:
-        envelope = message["envelope"]
-        seq = envelope["seq"]
-        if seq <= self.last_seq:
-            return  # already delivered by a resume
-        if seq > self.last_seq + 1:
-            # Broadcasts from different processes can overtake each other; the log has the gap.
-            for event in await database_sync_to_async(events_between)(
-                tenant_id=self.tenant_id, after_seq=self.last_seq, upto_seq=seq - 1
-            ):
-                await self._deliver(event.envelope(), event.project_id)
-        self.last_seq = seq
-        await self._deliver(envelope, message.get("project_id", ""))
+    async def _resync(self, head: int) -> None:
+        # The client reloads its state (which includes everything up to head) and the
+        # stream continues above it.
+        metrics.WS_RESYNCS.inc()
+        self.last_seq = max(self.last_seq, head)
+        await self.send_json({"type": "resync_required", "seq": self.last_seq})
 
 
-def _project_visible(tenant_id: int, project_id: str) -> bool:
+def _project_visible(tenant_id: int | None, project_id: str) -> bool:
     from orchestration.models import Project
 
     return Project.objects.filter(tenant_id=tenant_id, id=project_id).exists()

@@ -1,30 +1,43 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Max
 from django.utils import timezone
 
 from maestro.context import current_request_id
 from realtime.models import Event, EventStream
 
+PRUNE_BATCH = 10_000
+
+
+def _advance(tenant_id: int, n: int) -> int:
+    """Takes ``n`` seqs off the tenant's counter; returns the last. The row stays locked until
+    the caller's commit, which is what makes seqs gapless and commit order = seq order."""
+    table = connection.ops.quote_name(EventStream._meta.db_table)
+    sql = f"UPDATE {table} SET last_seq = last_seq + %s WHERE tenant_id = %s RETURNING last_seq"
+    with connection.cursor() as cur:
+        cur.execute(sql, [n, tenant_id])
+        row = cur.fetchone()
+        if row is None:
+            # First event of the tenant. ON CONFLICT DO NOTHING: a concurrent first writer
+            # inserts it too, and then our UPDATE waits for its commit like any other.
+            EventStream.objects.bulk_create([EventStream(tenant_id=tenant_id)], ignore_conflicts=True)
+            cur.execute(sql, [n, tenant_id])
+            row = cur.fetchone()
+    return int(row[0])
+
 
 def events_append(*, tenant: Any, items: list[tuple[str, dict[str, Any], str]]) -> list[Event]:
     """Allocates ``len(items)`` consecutive seqs for the tenant and stores the events.
     Must run inside the write transaction, as late as possible (see write_path)."""
-    n = len(items)
-    EventStream.objects.get_or_create(tenant_id=tenant.pk)
-    with connection.cursor() as cur:
-        cur.execute(
-            f"UPDATE {EventStream._meta.db_table} SET last_seq = last_seq + %s "
-            "WHERE tenant_id = %s RETURNING last_seq",
-            [n, tenant.pk],
-        )
-        last = cur.fetchone()[0]
-    first = last - n + 1
+    if not items:
+        return []
+    last = _advance(tenant.pk, len(items))
+    first = last - len(items) + 1
     now = timezone.now()
     request_id = current_request_id()
     rows = [
@@ -36,16 +49,25 @@ def events_append(*, tenant: Any, items: list[tuple[str, dict[str, Any], str]]) 
     return rows
 
 
-def events_prune(*, now: Any = None) -> int:
-    """Retention by age and by count per tenant. Resuming from a pruned seq answers
-    ``resync_required`` (see selectors.events_after)."""
+def events_prune(*, now: datetime | None = None) -> int:
+    """Retention by age and by count per tenant (MAESTRO_EVENT_RETENTION_SECONDS / _COUNT).
+
+    Both limits become one seq cut-off and only a prefix of the log is deleted, never a
+    hole: clocks of several web hosts may disagree, so ``created_at`` is not strictly
+    ordered by seq, and a hole would let a resume skip events without noticing. Resuming
+    from a pruned seq answers ``resync_required`` (selectors.events_after)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.MAESTRO_EVENT_RETENTION_SECONDS)
     deleted = 0
-    for stream in EventStream.objects.all():
-        keep_from = stream.last_seq - settings.MAESTRO_EVENT_RETENTION_COUNT + 1
-        with transaction.atomic():
-            deleted += Event.objects.filter(
-                Q(tenant_id=stream.tenant_id), Q(created_at__lt=cutoff) | Q(seq__lt=keep_from)
-            ).delete()[0]
+    for tenant_id, last_seq in EventStream.objects.values_list("tenant_id", "last_seq"):
+        by_count = last_seq - settings.MAESTRO_EVENT_RETENTION_COUNT
+        by_age = Event.objects.filter(tenant_id=tenant_id, created_at__lt=cutoff).aggregate(m=Max("seq"))["m"] or 0
+        cut = max(by_count, by_age)
+        low = Event.objects.filter(tenant_id=tenant_id).order_by("seq").values_list("seq", flat=True).first()
+        while low is not None and low <= cut:
+            high = min(cut, low + PRUNE_BATCH - 1)
+            # Bounded batches: a backlog of millions never becomes one long lock.
+            with transaction.atomic():
+                deleted += Event.objects.filter(tenant_id=tenant_id, seq__gte=low, seq__lte=high).delete()[0]
+            low = high + 1
     return deleted

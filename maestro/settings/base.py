@@ -86,14 +86,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("MAESTRO_REDIS_URL", "")
 if REDIS_URL:
+    # Pub/sub: one PUBLISH per commit, received once per web process and fanned out there
+    # (the list-based layer pushes and pops one Redis entry per client per event, and drops
+    # when a process's shared channel is full). Delivery may still be lost in transit;
+    # consumers fill any gap from the event log (realtime/consumers.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("MAESTRO_CHANNELS_PREFIX", "maestro"),
-                "capacity": 5000,
-                "expiry": 30,
             },
         }
     }
@@ -191,3 +193,26 @@ MAESTRO_PERIODIC_JOBS = {
     "realtime.prune_events": 300.0,
 }
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
+MAESTRO_METRIC_QUEUES = ["maestro"]
+
+# --- ledger (DESIGN §6) ---------------------------------------------------------------------
+# Ed25519 private key: base64 of the 32 raw bytes, or PEM. Empty: dev/test generate one once
+# into var/ledger_signing_key; production refuses to start (settings/production.py).
+MAESTRO_LEDGER_SIGNING_KEY = os.environ.get("MAESTRO_LEDGER_SIGNING_KEY", "")
+MAESTRO_LEDGER_SIGNING_KEY_FILE = VAR_DIR / "ledger_signing_key"
+# Public keys (base64 raw) of retired signing keys whose checkpoints still verify.
+MAESTRO_LEDGER_TRUSTED_PUBLIC_KEYS = [k for k in os.environ.get("MAESTRO_LEDGER_TRUSTED_PUBLIC_KEYS", "").split(",") if k]
+MAESTRO_LEDGER_BATCH_SIZE = int(os.environ.get("MAESTRO_LEDGER_BATCH_SIZE", "10000"))
+MAESTRO_LEDGER_MAX_PAYLOAD_BYTES = int(os.environ.get("MAESTRO_LEDGER_MAX_PAYLOAD_BYTES", str(256 * 1024)))
+MAESTRO_LEDGER_MAX_METADATA_BYTES = int(os.environ.get("MAESTRO_LEDGER_MAX_METADATA_BYTES", str(16 * 1024)))
+MAESTRO_LEDGER_MAX_BATCH_ENTRIES = int(os.environ.get("MAESTRO_LEDGER_MAX_BATCH_ENTRIES", "1000"))
+MAESTRO_LEDGER_WAIT_SECONDS = float(os.environ.get("MAESTRO_LEDGER_WAIT_SECONDS", "10"))
+MAESTRO_LEDGER_LINGER_SECONDS = float(os.environ.get("MAESTRO_LEDGER_LINGER_SECONDS", "0.02"))
+MAESTRO_LEDGER_NODE_MIN_LEVEL = int(os.environ.get("MAESTRO_LEDGER_NODE_MIN_LEVEL", "8"))
+MAESTRO_ARCHIVE_URL = os.environ.get("MAESTRO_ARCHIVE_URL", "") or (VAR_DIR / "archive").as_uri()
+MAESTRO_ARCHIVE_SEGMENT_MAX = int(os.environ.get("MAESTRO_ARCHIVE_SEGMENT_MAX", "10000"))
+MAESTRO_ARCHIVE_SEAL_AGE_SECONDS = int(os.environ.get("MAESTRO_ARCHIVE_SEAL_AGE_SECONDS", "3600"))
+MAESTRO_ARCHIVE_RETENTION_DAYS = int(os.environ.get("MAESTRO_ARCHIVE_RETENTION_DAYS", "2555"))
+MAESTRO_ARCHIVE_PRUNE_PAYLOADS = os.environ.get("MAESTRO_ARCHIVE_PRUNE_PAYLOADS", "true").lower() in {"1", "true", "yes"}
+MAESTRO_ARCHIVE_S3_ENDPOINT_URL = os.environ.get("MAESTRO_ARCHIVE_S3_ENDPOINT_URL", "") or None
+MAESTRO_PERIODIC_JOBS.update({"ledger.sweep": 5.0, "ledger.archive": 60.0})
