@@ -397,3 +397,52 @@ class Frontier:
 
     def __repr__(self) -> str:
         return f"Frontier(size={self._size}, root={self.root().hex()})"
+
+
+# ---- added by the ledger sequencer work: the stored node index ------------------------------
+
+def extend_collecting(
+    frontier: Frontier, leaf_hashes: Iterable[bytes], min_level: int
+) -> list[tuple[int, int, bytes]]:
+    """Append leaves like :meth:`Frontier.extend` and return every perfect subtree of at least
+    ``2**min_level`` leaves (``min_level >= 1``) completed on the way, as
+    ``(level, index, hash)``: the subtree over leaves ``[index * 2**level, (index + 1) * 2**level)``.
+
+    A log that stores these serves proofs from O(log n) stored nodes plus fewer than
+    ``2**min_level`` leaves per range, instead of rereading every leaf."""
+    if min_level < 1:
+        raise MerkleError("min_level must be >= 1 (level 0 nodes are the leaves)")
+    nodes, size, sha, node = frontier._nodes, frontier._size, _sha256, _NODE  # noqa: SLF001
+    done: list[tuple[int, int, bytes]] = []
+    try:
+        for h in leaf_hashes:
+            if not isinstance(h, bytes) or len(h) != HASH_SIZE:
+                raise MerkleError(f"leaf hash must be {HASH_SIZE} bytes")
+            s, level = size, 0
+            while s & 1:
+                h = sha(node + nodes.pop() + h).digest()
+                s >>= 1
+                level += 1
+                if level >= min_level:
+                    done.append((level, ((size + 1) >> level) - 1, h))
+            nodes.append(h)
+            size += 1
+    finally:
+        frontier._size = size  # noqa: SLF001
+    return done
+
+
+def perfect_blocks(start: int, end: int) -> Sequence[tuple[int, int]]:
+    """Split ``[start, end)`` of a canonical RFC 9162 subtree into its perfect subtrees, left to
+    right, as ``(level, index)``; folding their roots right to left gives the subtree's root."""
+    out = []
+    while start < end:
+        level = (end - start).bit_length() - 1
+        while start & ((1 << level) - 1):
+            level -= 1
+        out.append((level, start >> level))
+        start += 1 << level
+    return out
+
+
+__all__ += ["extend_collecting", "perfect_blocks"]

@@ -1,23 +1,223 @@
+"""Writes to the ledger: intake (the caller's side) and waiting for the sequencer.
+
+``intake_add`` is what :func:`maestro.write_path.record` calls for every mutation and denial;
+:func:`entries_append` is the API's append (validation of a whole batch first, idempotency by
+entry id). Both only insert intake rows; chaining happens later in :mod:`ledger.sequencer`.
+"""
+
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import time
+import uuid
+from datetime import datetime
+from functools import partial
 from typing import Any
 
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ledger.models import IntakeEntry
+from ledger.hashing import ACTOR_TYPES, LedgerHashError, canonical_json, entry_template
+from ledger.models import IntakeEntry, LedgerEntry
+from maestro.exceptions import Conflict, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+# uuid5 namespace for Idempotency-Key → entry id (per tenant), so a repeated key is a repeated id.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1b9e-3d8a-5e51-9a8e-6c2b1f4d7a10")
+_LIMITS = {"action_type": 100, "resource_type": 100, "resource_id": 200, "actor_id": 200}
+_API_NAMES = {"action_type": "actionType", "resource_type": "resourceType", "resource_id": "resourceId",
+              "actor_id": "actorId", "actor_type": "actorType", "payload": "payload", "metadata": "metadata",
+              "id": "id"}
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7) for server-assigned entry ids: consecutive
+    entries land next to each other in the id index instead of at random pages."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    return uuid.UUID(int=(ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand & 0xFFF) << 64 | 0b10 << 62
+                     | (rand >> 12) & (2**62 - 1))
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    name = _API_NAMES.get(field, field)
+    return ValidationFailed(f"{name}: {message}", details={"field": name})
+
+
+def intake_prepare(*, tenant_id: int, action_type: str, resource_type: str, resource_id: Any, actor_id: Any,
+                   actor_type: str, payload: Any, metadata: Any, entry_id: uuid.UUID | None = None,
+                   timestamp: datetime | None = None, client_id: bool = False) -> IntakeEntry:
+    """Validate and canonicalise one entry (unsaved). Raises ValidationFailed naming the field.
+
+    Ids are stored as text: an int resource id is hashed as the string the API returns."""
+    values = {"action_type": action_type, "resource_type": resource_type,
+              "resource_id": "" if resource_id is None else str(resource_id),
+              "actor_id": "" if actor_id is None else str(actor_id)}
+    for field, value in values.items():
+        if not isinstance(value, str):
+            raise _invalid(field, "must be a string")
+        if len(value) > _LIMITS[field]:
+            raise _invalid(field, f"must be at most {_LIMITS[field]} characters")
+        if "\x00" in value:
+            raise _invalid(field, "must not contain NUL characters")
+    for field in ("action_type", "resource_type"):
+        if not values[field]:
+            raise _invalid(field, "must not be empty")
+    if actor_type not in ACTOR_TYPES:
+        raise ValidationFailed(f"actorType: unknown actor type {actor_type!r}",
+                               details={"field": "actorType", "allowed": sorted(ACTOR_TYPES)})
+    if not isinstance(payload, dict):
+        raise _invalid("payload", "must be a JSON object")
+    if not isinstance(metadata, dict):
+        raise _invalid("metadata", "must be a JSON object")
+    try:
+        payload_jcs = canonical_json(payload)
+    except LedgerHashError as exc:
+        raise _invalid("payload", f"is not representable as canonical JSON ({exc})") from None
+    if len(payload_jcs) > settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES:
+        raise ValidationFailed(f"payload: {len(payload_jcs)} bytes exceeds the limit of "
+                               f"{settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES}",
+                               details={"field": "payload", "limit": settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES})
+    try:
+        metadata_jcs = canonical_json(metadata)
+    except LedgerHashError as exc:
+        raise _invalid("metadata", f"is not representable as canonical JSON ({exc})") from None
+    if len(metadata_jcs) > settings.MAESTRO_LEDGER_MAX_METADATA_BYTES:
+        raise ValidationFailed(f"metadata: exceeds the limit of {settings.MAESTRO_LEDGER_MAX_METADATA_BYTES} bytes",
+                               details={"field": "metadata", "limit": settings.MAESTRO_LEDGER_MAX_METADATA_BYTES})
+    if b"\\u0000" in metadata_jcs:
+        raise _invalid("metadata", "must not contain NUL characters")  # jsonb cannot store them
+    entry = IntakeEntry(id=entry_id or uuid7(), tenant_id=tenant_id, timestamp=timestamp or timezone.now(),
+                        payload_hash=hashlib.sha256(payload_jcs).hexdigest(), payload_jcs=payload_jcs.decode(),
+                        metadata=metadata, actor_type=actor_type, client_id=client_id, **values)
+    try:
+        entry.entry_template = entry_template(
+            id=entry.id, tenant_id=tenant_id, timestamp=entry.timestamp, action_type=entry.action_type,
+            resource_type=entry.resource_type, resource_id=entry.resource_id, actor_id=entry.actor_id,
+            actor_type=actor_type, payload_hash=entry.payload_hash, metadata=metadata)
+    except LedgerHashError as exc:
+        raise ValidationFailed(f"entry cannot be hashed: {exc}") from None
+    return entry
 
 
 def intake_add(*, tenant: Any, action_type: str, resource_type: str, resource_id: str, actor_id: str,
-               actor_type: str, payload: dict[str, Any], metadata: dict[str, Any]) -> IntakeEntry:
+               actor_type: str, payload: dict[str, Any], metadata: dict[str, Any],
+               entry_id: uuid.UUID | None = None) -> IntakeEntry:
     """Append to the ledger intake in the caller's transaction (no lock, no chain work)."""
-    return IntakeEntry.objects.create(
-        tenant=tenant, timestamp=timezone.now(), action_type=action_type, resource_type=resource_type,
-        resource_id=resource_id, actor_id=actor_id, actor_type=actor_type, payload=payload, metadata=metadata,
-    )
+    entry = intake_prepare(tenant_id=tenant.pk, action_type=action_type, resource_type=resource_type,
+                           resource_id=resource_id, actor_id=actor_id, actor_type=actor_type, payload=payload,
+                           metadata=metadata, entry_id=entry_id, client_id=entry_id is not None)
+    _insert(entry)
+    return entry
+
+
+_INTAKE_FIELDS = [f for f in IntakeEntry._meta.concrete_fields if f.attname != "pk_id"]
+_INTAKE_SQL = (f"INSERT INTO {IntakeEntry._meta.db_table} ({', '.join(f.column for f in _INTAKE_FIELDS)}) "
+               f"VALUES ({', '.join(['%s'] * len(_INTAKE_FIELDS))}) RETURNING pk_id")
+
+
+def _insert(entry: IntakeEntry) -> None:
+    """``Model.save()`` minus its machinery: this runs inside every mutation of the system, and
+    the ORM's signals and SQL compilation were half of its cost. The values go through each
+    field's own conversion, so the row is exactly what ``save()`` would write."""
+    values = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in _INTAKE_FIELDS]
+    with connection.cursor() as cur:
+        cur.execute(_INTAKE_SQL, values)
+        entry.pk_id = cur.fetchone()[0]
+    entry._state.adding = False
+
+
+def idempotency_entry_id(*, tenant: Any, key: str) -> uuid.UUID:
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{tenant.pk}:{key}")
+
+
+def entries_append(*, tenant: Any, items: list[dict[str, Any]]) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
+    """Validate every item first (the whole request is refused, with ``details.index`` of the
+    first bad item, before anything is stored), then insert the new ones as intake rows.
+
+    Returns ``(row, created)`` per item: an id that already exists in this tenant returns the
+    existing intake row or entry (idempotency); in another tenant it is a 409."""
+    prepared: list[IntakeEntry] = []
+    seen: dict[uuid.UUID, int] = {}
+    for index, item in enumerate(items):
+        try:
+            entry = intake_prepare(tenant_id=tenant.pk, client_id=item.get("id") is not None,
+                                   entry_id=item.get("id"), **{k: v for k, v in item.items() if k != "id"})
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"entries[{index}]: {exc.message}" if len(items) > 1 else exc.message,
+                                   details={"index": index, **exc.details}) from None
+        if entry.id in seen:
+            raise ValidationFailed(f"entries[{index}]: id {entry.id} repeats entries[{seen[entry.id]}]",
+                                   details={"index": index, "field": "id"})
+        seen[entry.id] = index
+        prepared.append(entry)
+    for attempt in (1, 2):
+        try:
+            return _store(tenant, prepared)
+        except IntegrityError:
+            # A concurrent request inserted one of these ids between our lookup and insert;
+            # the second pass finds it and answers idempotently.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(tenant: Any, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
+    client_ids = [p.id for p in prepared if p.client_id]
+    with transaction.atomic():
+        existing: dict[uuid.UUID, IntakeEntry | LedgerEntry] = {}
+        if client_ids:
+            # Intake first: the sequencer moves a row to the entries atomically, so a row missing
+            # from intake now is visible among the entries by the second query.
+            existing.update((e.id, e) for e in IntakeEntry.objects.filter(id__in=client_ids))
+            existing.update((e.id, e) for e in LedgerEntry.objects.filter(id__in=client_ids))
+        for index, p in enumerate(prepared):
+            found = existing.get(p.id)
+            if found is not None and found.tenant_id != tenant.pk:
+                raise Conflict("This entry id is already used", details={"index": index, "id": str(p.id)})
+        new = [p for p in prepared if p.id not in existing]
+        if new:
+            IntakeEntry.objects.bulk_create(new)
+            sequencer_poke_on_commit(tenant_ids=[tenant.pk])
+    return [(existing[p.id], False) if p.id in existing else (p, True) for p in prepared]
 
 
 def sequencer_poke_on_commit(*, tenant_ids: list[int]) -> None:
-    """After commit, ask the sequencer to chain these tenants' new intake rows."""
-    # The batched sequencer (DESIGN §6) is wired in by the ledger work; until then intake
-    # rows accumulate safely and are sequenced by its sweep.
-    return None
+    """After commit, ask the sequencer to chain these tenants' new intake rows. A lost poke
+    (broker down) only delays sequencing until the next sweep."""
+    for tenant_id in tenant_ids:
+        transaction.on_commit(partial(_poke, tenant_id))
+
+
+def _poke(tenant_id: int) -> None:
+    from ledger.jobs import sequence_tenant_job
+
+    try:
+        sequence_tenant_job.delay(tenant_id)
+    except Exception:  # never fail a committed write over a queue
+        log.warning("ledger sequencer poke failed", exc_info=True,
+                    extra={"event": "ledger.poke_failed", "tenant_id": tenant_id})
+
+
+def entries_wait(*, tenant: Any, ids: list[uuid.UUID], timeout: float | None = None) -> list[LedgerEntry] | None:
+    """Wait (bounded) until these entries are sequenced, helping the sequencer along: the
+    waiting request runs a batch itself when no worker holds the tenant. ``None`` on timeout."""
+    from ledger.sequencer import sequence_tenant
+
+    deadline = time.monotonic() + (settings.MAESTRO_LEDGER_WAIT_SECONDS if timeout is None else timeout)
+    delay = 0.005
+    wanted = set(ids)
+    while True:
+        found = {e.id: e for e in LedgerEntry.objects.filter(tenant_id=tenant.pk, id__in=wanted)}
+        if len(found) == len(wanted):
+            return [found[i] for i in ids]
+        if time.monotonic() >= deadline:
+            return None
+        if sequence_tenant(tenant_id=tenant.pk, max_batches=1) == 0:
+            # A worker holds the tenant right now: give it a moment.
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.25)

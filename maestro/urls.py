@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/events", EventListView.as_view()),
     path("api/maestro/", include("orchestration.api.maestro.urls")),
+    path("api/ledger/", include("ledger.api.urls")),
     path("api/", include("orchestration.api.urls")),
 ]

@@ -201,7 +201,9 @@ MAESTRO_METRIC_QUEUES = ["maestro"]
 MAESTRO_LEDGER_SIGNING_KEY = os.environ.get("MAESTRO_LEDGER_SIGNING_KEY", "")
 MAESTRO_LEDGER_SIGNING_KEY_FILE = VAR_DIR / "ledger_signing_key"
 # Public keys (base64 raw) of retired signing keys whose checkpoints still verify.
-MAESTRO_LEDGER_TRUSTED_PUBLIC_KEYS = [k for k in os.environ.get("MAESTRO_LEDGER_TRUSTED_PUBLIC_KEYS", "").split(",") if k]
+MAESTRO_LEDGER_TRUSTED_PUBLIC_KEYS = [
+    k for k in os.environ.get("MAESTRO_LEDGER_TRUSTED_PUBLIC_KEYS", "").split(",") if k
+]
 MAESTRO_LEDGER_BATCH_SIZE = int(os.environ.get("MAESTRO_LEDGER_BATCH_SIZE", "10000"))
 MAESTRO_LEDGER_MAX_PAYLOAD_BYTES = int(os.environ.get("MAESTRO_LEDGER_MAX_PAYLOAD_BYTES", str(256 * 1024)))
 MAESTRO_LEDGER_MAX_METADATA_BYTES = int(os.environ.get("MAESTRO_LEDGER_MAX_METADATA_BYTES", str(16 * 1024)))
@@ -213,6 +215,6 @@ MAESTRO_ARCHIVE_URL = os.environ.get("MAESTRO_ARCHIVE_URL", "") or (VAR_DIR / "a
 MAESTRO_ARCHIVE_SEGMENT_MAX = int(os.environ.get("MAESTRO_ARCHIVE_SEGMENT_MAX", "10000"))
 MAESTRO_ARCHIVE_SEAL_AGE_SECONDS = int(os.environ.get("MAESTRO_ARCHIVE_SEAL_AGE_SECONDS", "3600"))
 MAESTRO_ARCHIVE_RETENTION_DAYS = int(os.environ.get("MAESTRO_ARCHIVE_RETENTION_DAYS", "2555"))
-MAESTRO_ARCHIVE_PRUNE_PAYLOADS = os.environ.get("MAESTRO_ARCHIVE_PRUNE_PAYLOADS", "true").lower() in {"1", "true", "yes"}
+MAESTRO_ARCHIVE_PRUNE_PAYLOADS = os.environ.get("MAESTRO_ARCHIVE_PRUNE_PAYLOADS", "true").lower() in {"1", "true"}
 MAESTRO_ARCHIVE_S3_ENDPOINT_URL = os.environ.get("MAESTRO_ARCHIVE_S3_ENDPOINT_URL", "") or None
 MAESTRO_PERIODIC_JOBS.update({"ledger.sweep": 5.0, "ledger.archive": 60.0})

@@ -7,6 +7,8 @@ from .base import SECRET_KEY
 
 if not SECRET_KEY or len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("MAESTRO_SECRET_KEY must be set (32+ characters) in production")
+if not os.environ.get("MAESTRO_LEDGER_SIGNING_KEY"):
+    raise ImproperlyConfigured("MAESTRO_LEDGER_SIGNING_KEY must be set in production (Ed25519 key, base64 or PEM)")
 if os.environ.get("MAESTRO_DEBUG", "").lower() in {"1", "true", "yes"}:
     raise ImproperlyConfigured("debug must be off in production")
 DEBUG = False

@@ -1,0 +1,332 @@
+"""/api/ledger/ (DESIGN §6). Thin: parse, call a service or selector, present.
+
+Appending needs operator; verify, export and archive need admin; the public key is public."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledger import proofs, selectors, services
+from ledger.api.serializers import EntryIn
+from ledger.representations import CSV_COLUMNS, checkpoint_repr, csv_row, entry_repr, receipt_repr
+from ledger.signing import ALGORITHM, public_key_b64
+from maestro.api import MaestroAPIView
+from maestro.exceptions import Conflict, MaestroError, ValidationFailed
+from maestro.pagination import next_link, parse_limit
+from maestro.tenancy.models import Role
+
+
+def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str) -> Any:
+    """OpenAPI: the body serializer and a JSON object (or array) answer; the shapes are in
+    ledger.representations and DESIGN §6."""
+    body = {"type": "array", "items": {"type": "object"}} if many else OpenApiTypes.OBJECT
+    return extend_schema(request=request, responses={status: body}, operation_id=op)
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in ("true", "1", "false", "0", ""):
+        raise ValidationFailed(f"{name} must be true or false", details={name: raw})
+    return raw in ("true", "1")
+
+
+def _int_param(request: Request, name: str, *, minimum: int = 1) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an integer", details={name: raw}) from None
+    if value < minimum:
+        raise ValidationFailed(f"{name} must be at least {minimum}", details={name: value})
+    return value
+
+
+def _order(request: Request, default: str) -> bool:
+    order = request.query_params.get("order", default)
+    if order not in ("asc", "desc"):
+        raise ValidationFailed("order must be asc or desc", details={"order": order})
+    return order == "desc"
+
+
+def _cursor(request: Request) -> int | None:
+    raw = request.query_params.get("cursor")
+    if not raw:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode().removeprefix("s:"))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("cursor is invalid", details={"cursor": raw}) from None
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
+
+
+def _with_payloads(tenant: Any, entries: list[Any]) -> list[dict[str, Any]]:
+    payloads = selectors.entry_payloads(tenant=tenant, entries=entries)
+    return [entry_repr(e, payloads[e.sequence_number]) for e in entries]
+
+
+class _AppendMixin(MaestroAPIView):
+    resource_type = "ledger_entry"
+
+    def _item(self, data: Any, index: int | None, key: str | None) -> dict[str, Any]:
+        try:
+            item = self.validated(EntryIn, data)
+        except ValidationFailed as exc:
+            if index is None:
+                raise
+            raise ValidationFailed(f"entries[{index}]: {exc.message}", details={"index": index, **exc.details}) \
+                from None
+        except DRFValidationError as exc:
+            if index is None:
+                raise
+            field, messages = next(iter(exc.detail.items())) if isinstance(exc.detail, dict) else ("", exc.detail)
+            message = messages[0] if isinstance(messages, list) and messages else messages
+            raise ValidationFailed(f"entries[{index}]: {field}: {message}",
+                                   details={"index": index, "fields": exc.detail}) from None
+        actor = self.access.actor
+        item.setdefault("actor_id", actor.name)
+        item.setdefault("actor_type", actor.actor_type if actor.actor_type in ("user", "api") else "api")
+        if key and "id" not in item:
+            suffix = key if index is None else f"{key}#{index}"
+            item["id"] = services.idempotency_entry_id(tenant=self.access.tenant, key=suffix)
+        return item
+
+    def _respond(self, request: Request, results: list[tuple[Any, bool]], *, many: bool) -> Response:
+        tenant = self.access.tenant
+        created = any(c for _, c in results)
+        if _flag(request, "wait"):
+            entries = services.entries_wait(tenant=tenant, ids=[row.id for row, _ in results])
+            if entries is not None:
+                body = _with_payloads(tenant, entries)
+                return Response(body if many else body[0], status=201 if created else 200)
+            results = [(selectors.entry_or_intake(entry_id=row.id) or row, c) for row, c in results]
+        body = [receipt_repr(row) for row, _ in results]
+        return Response(body if many else body[0], status=202 if created else 200)
+
+
+class EntryListView(_AppendMixin):
+    @doc(many=True, op="ledger_entries_list")
+    def get(self, request: Request) -> Response:
+        filters: dict[str, Any] = {"fromSequence": _int_param(request, "fromSequence"),
+                                   "toSequence": _int_param(request, "toSequence")}
+        for name in ("actionType", "resourceType", "resourceId", "actorId"):
+            filters[name] = request.query_params.get(name)
+        descending = _order(request, "asc")
+        qs = selectors.entries_filter(tenant=self.access.tenant, filters=filters)
+        rows, after = selectors.entries_page(qs=qs, descending=descending, after=_cursor(request),
+                                             limit=parse_limit(request.query_params.get("limit")))
+        response = Response(_with_payloads(self.access.tenant, rows))
+        if after is not None:
+            response["Link"] = next_link(request, _encode_cursor(after))
+        return response
+
+    @doc(EntryIn, status=202, op="ledger_entries_append")
+    def post(self, request: Request) -> Response:
+        item = self._item(request.data, None, request.headers.get("Idempotency-Key"))
+        results = services.entries_append(tenant=self.access.tenant, items=[item])
+        return self._respond(request, results, many=False)
+
+
+class EntryBatchView(_AppendMixin):
+    @doc(EntryIn(many=True), status=202, many=True, op="ledger_entries_append_batch")
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if not isinstance(data, list) or not data:
+            raise ValidationFailed("Request body must be a non-empty JSON array of entries")
+        limit = settings.MAESTRO_LEDGER_MAX_BATCH_ENTRIES
+        if len(data) > limit:
+            raise ValidationFailed(f"at most {limit} entries per batch", details={"limit": limit, "count": len(data)})
+        key = request.headers.get("Idempotency-Key")
+        items = [self._item(raw, index, key) for index, raw in enumerate(data)]
+        results = services.entries_append(tenant=self.access.tenant, items=items)
+        return self._respond(request, results, many=True)
+
+
+class EntryDetailView(MaestroAPIView):
+    resource_type = "ledger_entry"
+
+    @doc(op="ledger_entries_get")
+    def get(self, request: Request, entry_id: str) -> Response:
+        """The entry; while it is still pending, its receipt with 202."""
+        pending = selectors.intake_get(tenant=self.access.tenant, entry_id=entry_id)
+        if pending is not None:
+            return Response(receipt_repr(pending), status=202)
+        entry = selectors.entry_get(tenant=self.access.tenant, entry_id=entry_id)
+        return Response(_with_payloads(self.access.tenant, [entry])[0])
+
+
+class EntryProofView(MaestroAPIView):
+    resource_type = "ledger_entry"
+
+    @doc(op="ledger_entries_proof")
+    def get(self, request: Request, entry_id: str) -> Response:
+        entry = selectors.entry_get(tenant=self.access.tenant, entry_id=entry_id)
+        return Response(proofs.inclusion(tenant=self.access.tenant, entry=entry,
+                                         tree_size=request.query_params.get("treeSize")))
+
+
+class ConsistencyView(MaestroAPIView):
+    resource_type = "ledger"
+
+    @doc(op="ledger_consistency")
+    def get(self, request: Request) -> Response:
+        return Response(proofs.consistency(tenant=self.access.tenant, first=request.query_params.get("first"),
+                                           second=request.query_params.get("second")))
+
+
+class CheckpointListView(MaestroAPIView):
+    resource_type = "ledger_checkpoint"
+
+    @doc(many=True, op="ledger_checkpoints_list")
+    def get(self, request: Request) -> Response:
+        descending = _order(request, "desc")
+        after = _cursor(request)
+        limit = parse_limit(request.query_params.get("limit"))
+        qs = selectors.checkpoints_list(tenant=self.access.tenant)
+        if after is not None:
+            qs = qs.filter(tree_size__lt=after) if descending else qs.filter(tree_size__gt=after)
+        rows = list(qs.order_by("-tree_size" if descending else "tree_size")[: limit + 1])
+        response = Response([checkpoint_repr(c) for c in rows[:limit]])
+        if len(rows) > limit:
+            response["Link"] = next_link(request, _encode_cursor(rows[limit - 1].tree_size))
+        return response
+
+
+class PublicKeyView(MaestroAPIView):
+    """Public: anyone holding a checkpoint must be able to check its signature."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @doc(op="ledger_public_key")
+    def get(self, request: Request) -> Response:
+        return Response({"algorithm": ALGORITHM, "publicKey": public_key_b64()})
+
+
+class VerifyView(MaestroAPIView):
+    resource_type = "ledger"
+    write_role = Role.ADMIN
+
+    @doc(op="ledger_verify")
+    def post(self, request: Request) -> Response:
+        from ledger.verify import verify_chain
+
+        return Response(verify_chain(tenant=self.access.tenant))
+
+
+class SegmentListView(MaestroAPIView):
+    resource_type = "ledger_segment"
+
+    @doc(many=True, op="ledger_segments_list")
+    def get(self, request: Request) -> Response:
+        return Response([{"firstSequence": s.first_sequence, "lastSequence": s.last_sequence, "key": s.key,
+                          "sha256": s.sha256, "sizeBytes": s.size_bytes, "url": s.url,
+                          "archivedAt": s.archived_at.isoformat().replace("+00:00", "Z"),
+                          "payloadsPruned": s.payloads_pruned_at is not None}
+                         for s in selectors.segments_list(tenant=self.access.tenant)])
+
+
+class ArchiveView(MaestroAPIView):
+    """Seal and archive now (``force``: include the unsealed tail up to the last checkpoint)."""
+
+    resource_type = "ledger"
+    write_role = Role.ADMIN
+
+    @doc(op="ledger_archive")
+    def post(self, request: Request) -> Response:
+        from ledger.archive import ArchiveError
+        from ledger.archiver import ArchiveRefused, archive_tenant
+
+        try:
+            segments = archive_tenant(tenant_id=self.access.tenant.pk, force=_flag(request, "force"))
+        except ArchiveRefused as exc:
+            first = exc.report["errors"][0] if exc.report["errors"] else {}
+            raise Conflict("The range to archive does not verify; nothing was archived",
+                           details={"firstBadSequence": first.get("sequenceNumber"), "error": first.get("error")}) \
+                from None
+        except ArchiveError as exc:
+            raise MaestroError(f"The archive is unavailable: {exc}", code="ARCHIVE_UNAVAILABLE", status_code=503) \
+                from None
+        return Response({"archived": [{"firstSequence": s.first_sequence, "lastSequence": s.last_sequence,
+                                       "key": s.key, "sha256": s.sha256} for s in segments]})
+
+
+class _JSONOnly(DefaultContentNegotiation):
+    """``?format=`` names the export format here, not a DRF renderer; errors stay JSON."""
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class ExportView(MaestroAPIView):
+    resource_type = "ledger"
+    read_role = Role.ADMIN
+    content_negotiation_class = _JSONOnly
+
+    @doc(op="ledger_export")
+    def get(self, request: Request) -> StreamingHttpResponse:
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise ValidationFailed("format must be json or csv", details={"format": fmt})
+        tenant = self.access.tenant
+        filters = {"fromSequence": _int_param(request, "fromSequence"), "toSequence": _int_param(request, "toSequence")}
+        qs = selectors.entries_filter(tenant=tenant, filters=filters)
+        chunks = _export_json(tenant, qs) if fmt == "json" else _export_csv(tenant, qs)
+        response = StreamingHttpResponse(chunks, content_type="application/json" if fmt == "json" else "text/csv")
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = f'attachment; filename="ledger-{tenant.slug}-{stamp}.{fmt}"'
+        return response
+
+
+def _chunks(tenant: Any, qs: Any) -> Iterator[list[dict[str, Any]]]:
+    after = None
+    while True:
+        rows, after = selectors.entries_page(qs=qs, descending=False, after=after, limit=1000)
+        if rows:
+            yield _with_payloads(tenant, rows)
+        if after is None:
+            return
+
+
+def _export_json(tenant: Any, qs: Any) -> Iterator[bytes]:
+    yield b"["
+    first = True
+    for chunk in _chunks(tenant, qs):
+        for body in chunk:
+            yield (b"" if first else b",") + json.dumps(body, ensure_ascii=False).encode()
+            first = False
+    yield b"]"
+
+
+def _export_csv(tenant: Any, qs: Any) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for chunk in _chunks(tenant, qs):
+        for body in chunk:
+            writer.writerow(csv_row(body))
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue().encode()
+

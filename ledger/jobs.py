@@ -1,0 +1,70 @@
+"""Celery jobs of the ledger: thin wrappers that take ids and call the sequencer / archiver."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from ledger import archiver, sequencer
+from ledger.models import IntakeEntry
+
+log = logging.getLogger(__name__)
+
+# A poked sequencer drains at most this many batches, then re-enqueues itself, so one busy
+# tenant cannot hold a worker forever.
+MAX_BATCHES_PER_RUN = 20
+
+
+@shared_task(name="ledger.sequence_tenant", bind=True, ignore_result=True, acks_late=True, soft_time_limit=120,
+             time_limit=180)
+def sequence_tenant_job(self, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+    # In-process (embedded default) this runs in the request that committed: never linger there.
+    linger = 0.0 if self.request.is_eager else None
+    done = sequencer.sequence_tenant(tenant_id=tenant_id, max_batches=MAX_BATCHES_PER_RUN, linger=linger)
+    if done >= MAX_BATCHES_PER_RUN * settings.MAESTRO_LEDGER_BATCH_SIZE and \
+            IntakeEntry.objects.filter(tenant_id=tenant_id).exists():
+        sequence_tenant_job.delay(tenant_id)
+    return done
+
+
+@shared_task(name="ledger.sweep", ignore_result=True, acks_late=True, soft_time_limit=300, time_limit=360)
+def sweep_job() -> int:
+    """Safety net behind the on-commit poke: sequence every tenant with a backlog."""
+    return sum(sequencer.sweep(max_batches_per_tenant=MAX_BATCHES_PER_RUN).values())
+
+
+@shared_task(name="ledger.archive", ignore_result=True, acks_late=True, soft_time_limit=60, time_limit=90)
+def archive_job() -> int:
+    """Enqueue an archiver run per tenant with sealed, unarchived entries."""
+    tenant_ids = archiver.tenants_to_archive()
+    for tenant_id in tenant_ids:
+        archive_tenant_job.delay(tenant_id)
+    return len(tenant_ids)
+
+
+@shared_task(name="ledger.archive_tenant", bind=True, ignore_result=True, acks_late=True, max_retries=None,
+             soft_time_limit=600, time_limit=660)
+def archive_tenant_job(self, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Archive until nothing sealed is left; on any failure retry with backoff, forever: WORM
+    archival is guaranteed eventually, and the lag metric shows how far behind it is."""
+    try:
+        return len(archiver.archive_tenant(tenant_id=tenant_id))
+    except archiver.ArchiveRefused:
+        log.error("archive refused", exc_info=True, extra={"event": "ledger.archive_refused", "tenant_id": tenant_id})
+        raise
+    except Exception as exc:
+        from ledger.metrics import ARCHIVE_FAILURES
+
+        ARCHIVE_FAILURES.inc()
+        if self.request.is_eager:
+            # In-process (embedded default) a retry would recurse at once; the periodic
+            # ledger.archive job tries again instead.
+            log.warning("archive failed", exc_info=True,
+                        extra={"event": "ledger.archive_failed", "tenant_id": tenant_id})
+            return 0
+        delay = min(600, 5 * 2 ** min(self.request.retries, 7))
+        log.warning("archive failed, retrying", exc_info=True,
+                    extra={"event": "ledger.archive_retry", "tenant_id": tenant_id, "in_seconds": delay})
+        raise self.retry(exc=exc, countdown=delay) from exc

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from ledger.models import LedgerEntry
+from tests.ledger.conftest import append, sequence
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["ledgerentry", "intakeentry", "checkpoint", "tenanthead", "archivesegment", "verificationrun"]
+
+
+@pytest.fixture
+def staff() -> Client:
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("model", PAGES)
+def test_admin_lists_ledger_rows_but_offers_no_add(staff, tenant, model):
+    append(tenant, 2)
+    sequence(tenant)
+    append(tenant, 1)
+    assert staff.get(f"/admin/ledger/{model}/").status_code == 200
+    assert staff.get(f"/admin/ledger/{model}/add/").status_code == 403
+
+
+def test_an_entry_can_be_viewed_but_not_changed_or_deleted(staff, tenant):
+    # given
+    append(tenant, 1)
+    sequence(tenant)
+    entry = LedgerEntry.objects.get()
+
+    # when
+    page = staff.get(f"/admin/ledger/ledgerentry/{entry.pk}/change/")
+    post = staff.post(f"/admin/ledger/ledgerentry/{entry.pk}/change/", {"action_type": "forged"})
+    delete = staff.post(f"/admin/ledger/ledgerentry/{entry.pk}/delete/", {"post": "yes"})
+
+    # then
+    assert page.status_code == 200
+    assert b"Save" not in page.content
+    assert post.status_code == 403
+    assert delete.status_code == 403
+    assert LedgerEntry.objects.get().action_type == "task.create"

@@ -1,0 +1,220 @@
+"""POST /api/ledger/entries and entries/batch: receipts, waiting, idempotency, bad input, roles."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pytest
+
+from ledger.hashing import canonical_json
+from ledger.models import IntakeEntry, LedgerEntry, VerificationRun
+from orchestration.models import AuditEvent
+from tests.ledger.api_support import BODY, URL
+from tests.ledger.api_support import error as _error
+from tests.ledger.api_support import hashed_view as _hashed_view
+from tests.ledger.conftest import appended
+
+pytestmark = pytest.mark.django_db
+
+
+def test_post_entry_answers_a_pending_receipt_at_once(api_client, tenant):
+    # when
+    response = api_client.post(URL + "entries", BODY, format="json")
+
+    # then
+    assert response.status_code == 202
+    receipt = response.json()
+    assert receipt == {"id": receipt["id"], "tenantId": tenant.pk, "status": "pending"}
+    row = IntakeEntry.objects.get(id=receipt["id"])
+    assert (row.action_type, row.actor_id, row.actor_type, row.metadata) == ("deploy.finished", "ci-bot", "job",
+                                                                             {"pipeline": 17})
+    assert LedgerEntry.objects.count() == 0
+
+
+def test_post_entry_with_wait_returns_the_sequenced_entry_whose_hash_anyone_can_recompute(api_client, tenant):
+    # when
+    response = api_client.post(URL + "entries?wait=true", BODY, format="json")
+
+    # then
+    assert response.status_code == 201
+    entry = response.json()
+    assert entry["sequenceNumber"] == LedgerEntry.objects.filter(tenant=tenant).count()
+    assert entry["payload"] == {"version": "1.4.2", "ok": True}
+    assert set(_hashed_view(entry)) == {"id", "tenantId", "sequenceNumber", "previousHash", "timestamp", "actionType",
+                                        "resourceType", "resourceId", "actorId", "actorType", "payloadHash",
+                                        "metadata"}
+
+    assert hashlib.sha256(canonical_json(_hashed_view(entry))).hexdigest() == entry["currentHash"]
+    assert hashlib.sha256(canonical_json(entry["payload"])).hexdigest() == entry["payloadHash"]
+
+
+def test_actor_defaults_to_the_caller(api_client):
+    # when
+    body = {k: v for k, v in BODY.items() if k not in ("actorId", "actorType")}
+    entry = api_client.post(URL + "entries?wait=true", body, format="json").json()
+
+    # then
+    assert (entry["actorId"], entry["actorType"]) == ("olivia", "api")
+
+
+def test_posting_an_existing_id_returns_the_first_result(api_client):
+    # given
+    entry_id = str(uuid.uuid4())
+    first = api_client.post(URL + "entries", {**BODY, "id": entry_id}, format="json")
+
+    # when: repeated while pending, and again after sequencing, with another body
+    again = api_client.post(URL + "entries", {**BODY, "id": entry_id, "actionType": "other"}, format="json")
+    waited = api_client.post(URL + "entries?wait=true", {**BODY, "id": entry_id}, format="json")
+    after = api_client.post(URL + "entries", {**BODY, "id": entry_id, "actionType": "other"}, format="json")
+
+    # then
+    assert (first.status_code, again.status_code, waited.status_code, after.status_code) == (202, 200, 200, 200)
+    assert again.json() == first.json()
+    assert waited.json()["actionType"] == "deploy.finished"
+    assert after.json()["status"] == "sequenced"
+    assert LedgerEntry.objects.filter(id=entry_id).count() == 1
+    assert appended().count() == 0
+
+
+def test_idempotency_key_returns_the_first_result(api_client):
+    # when
+    first = api_client.post(URL + "entries", BODY, format="json", HTTP_IDEMPOTENCY_KEY="deploy-17")
+    second = api_client.post(URL + "entries", {**BODY, "payload": {"x": 1}}, format="json",
+                             HTTP_IDEMPOTENCY_KEY="deploy-17")
+    other = api_client.post(URL + "entries", BODY, format="json", HTTP_IDEMPOTENCY_KEY="deploy-18")
+
+    # then
+    assert (first.status_code, second.status_code, other.status_code) == (202, 200, 202)
+    assert second.json()["id"] == first.json()["id"] != other.json()["id"]
+    assert appended().count() == 2
+
+
+def test_an_id_used_by_another_tenant_is_a_conflict(api_client, other_client):
+    # given
+    entry_id = str(uuid.uuid4())
+    other_client.post(URL + "entries", {**BODY, "id": entry_id}, format="json")
+
+    # when
+    response = api_client.post(URL + "entries", {**BODY, "id": entry_id}, format="json")
+
+    # then
+    _error(response, 409, "CONFLICT")
+    assert appended().count() == 1
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"actorType": "robot"}, "actorType"),
+    ({"actionType": ""}, "actionType"),
+    ({"actionType": 5}, "actionType"),
+    ({"payload": [1, 2]}, "payload"),
+    ({"payload": "text"}, "payload"),
+    ({"metadata": None}, "metadata"),
+    ({"id": "not-a-uuid"}, "id"),
+    ({"resourceId": "x" * 201}, "resourceId"),
+    ({"colour": "red"}, "colour"),
+])
+def test_bad_entries_are_400_and_nothing_is_enqueued(api_client, change, field):
+    # when
+    response = api_client.post(URL + "entries", {**BODY, **change}, format="json")
+
+    # then
+    body = _error(response, 400)
+    assert field in body["message"]
+    assert appended().count() == 0
+
+
+@pytest.mark.parametrize("raw, why", [
+    ('{"actionType": "a", "resourceType": "b", "payload": {"n": NaN}}', "NaN"),
+    ('{"actionType": "a", "resourceType": "b", "payload": {"n": 9007199254740993}}', "not representable"),
+    ('{"actionType": "a", "resourceType": "b", "payload": {"n": 1e400}}', "valid JSON"),
+    ('{"actionType": "a", "resourceType": "b", "payload": {"s": "\\ud800"}}', "Surrogate"),
+    ('{"actionType": "a", "resourceType": "b", "metadata": {"s": "\\u0000"}}', "Null characters"),
+    ('{"actionType": "a", "resourceType": "b", "payload": ', "Malformed JSON"),
+])
+def test_payloads_that_are_not_canonical_json_are_400(api_client, raw, why):
+    # when
+    response = api_client.post(URL + "entries", raw, content_type="application/json")
+
+    # then
+    assert why in _error(response, 400)["message"]
+    assert appended().count() == 0
+
+
+def test_an_oversized_payload_is_400(api_client, settings):
+    # given
+    settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES = 100
+
+    # when
+    response = api_client.post(URL + "entries", {**BODY, "payload": {"blob": "x" * 100}}, format="json")
+
+    # then
+    body = _error(response, 400)
+    assert body["details"]["limit"] == 100
+    assert appended().count() == 0
+
+
+def test_batch_is_enqueued_whole(api_client, tenant):
+    # when
+    response = api_client.post(URL + "entries/batch", [BODY, {**BODY, "resourceId": "b"}], format="json")
+
+    # then
+    assert response.status_code == 202
+    assert [r["status"] for r in response.json()] == ["pending", "pending"]
+    assert appended(tenant=tenant).count() == 2
+
+
+def test_batch_with_one_bad_entry_is_refused_whole_naming_its_index(api_client):
+    # when
+    response = api_client.post(URL + "entries/batch", [BODY, BODY, {**BODY, "actorType": "robot"}, BODY],
+                               format="json")
+    huge = api_client.post(URL + "entries/batch", [BODY, {**BODY, "payload": {"n": 2**53 + 1}}], format="json")
+
+    # then
+    assert _error(response, 400)["details"]["index"] == 2
+    body = _error(huge, 400)
+    assert (body["details"]["index"], body["details"]["field"]) == (1, "payload")
+    assert appended().count() == 0
+
+
+def test_batch_must_be_a_non_empty_bounded_list(api_client, settings):
+    # given
+    settings.MAESTRO_LEDGER_MAX_BATCH_ENTRIES = 2
+
+    # when / then
+    _error(api_client.post(URL + "entries/batch", [], format="json"), 400)
+    _error(api_client.post(URL + "entries/batch", BODY, format="json"), 400)
+    _error(api_client.post(URL + "entries/batch", [BODY] * 3, format="json"), 400)
+    assert appended().count() == 0
+
+
+def test_batch_with_repeated_ids_is_refused(api_client):
+    entry_id = str(uuid.uuid4())
+    response = api_client.post(URL + "entries/batch", [{**BODY, "id": entry_id}, {**BODY, "id": entry_id}],
+                               format="json")
+    assert _error(response, 400)["details"]["index"] == 1
+    assert appended().count() == 0
+
+
+def test_a_viewer_cannot_append_and_the_denial_is_itself_ledgered(viewer_client, tenant):
+    # when
+    response = viewer_client.post(URL + "entries", BODY, format="json")
+
+    # then
+    _error(response, 403, "FORBIDDEN")
+    denial = AuditEvent.objects.get(status="denied")
+    intake = appended().get()
+    assert (intake.action_type, intake.actor_id, intake.metadata["auditId"]) == \
+        ("POST /api/ledger/entries", "victor", denial.id)
+
+
+def test_operator_cannot_verify_export_or_archive(api_client):
+    # when
+    verify = api_client.post(URL + "verify")
+    export = api_client.get(URL + "export")
+    archive = api_client.post(URL + "archive")
+
+    # then
+    for response in (verify, export, archive):
+        _error(response, 403, "FORBIDDEN")
+    assert VerificationRun.objects.count() == 0
