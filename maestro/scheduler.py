@@ -72,6 +72,8 @@ def enqueue(name: str) -> bool:
     """Sends a job by its stable name: through the broker, or in-process when there is none."""
     from maestro.celery import app
 
+    # The jobs modules are discovered lazily; a process that only schedules must import them.
+    app.loader.import_default_modules()
     task = app.tasks.get(name)
     if task is None:
         log.warning("periodic job not registered", extra={"event": "scheduler.unknown_job", "job": name})

@@ -60,12 +60,20 @@ def service() -> Iterator[None]:
         return
     unit = _Unit()
     token = _unit.set(unit)
+    released = False
     try:
         with transaction.atomic():
-            yield
-            _flush(unit)
+            try:
+                yield
+                _flush(unit)
+            finally:
+                # Released before the atomic block exits: on-commit callbacks (jobs run eagerly
+                # in the embedded default) run at that exit and must open units of their own.
+                _unit.reset(token)
+                released = True
     finally:
-        _unit.reset(token)
+        if not released:
+            _unit.reset(token)
 
 
 def record(

@@ -75,3 +75,10 @@ def test_only_one_scheduler_leads(settings, tmp_path):
     stops[1 - first].set()
     threads[1 - first].join(5)
     assert leaders == [f"s{first}", f"s{1 - first}"], connection.vendor
+
+
+def test_scheduler_finds_the_periodic_jobs(db, settings):
+    from maestro import scheduler
+
+    for name in settings.MAESTRO_PERIODIC_JOBS:
+        assert scheduler.enqueue(name) is True, name
