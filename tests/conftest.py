@@ -64,3 +64,19 @@ def anon_client() -> APIClient:
 
 # Rich assertion messages from the shared write-path helpers.
 pytest.register_assert_rewrite("tests.orchestration.api.helpers")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drain_test_job_queue():
+    """Tests publish jobs nobody consumes; leave the broker as we found it."""
+    yield
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            client.delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+        finally:
+            client.close()
