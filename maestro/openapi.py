@@ -1,6 +1,9 @@
 """OpenAPI descriptions of Maestro's authenticators (drf-spectacular finds extensions by import)."""
 
+from typing import Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import serializers
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -35,3 +38,27 @@ class DevLoopbackScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
         return {"type": "apiKey", "in": "header", "name": "X-Maestro-Dev-Loopback",
                 "description": "MAESTRO_ENV=dev only: unauthenticated loopback requests act as the local operator"}
+
+
+def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str | None = None,
+        response: Any = None) -> Any:
+    """OpenAPI for a Maestro APIView: the body serializer and the answer — a serializer that
+    describes the shape when there is one, else a JSON object (or array). Every error answer
+    is the one envelope, so it is declared once for all of them."""
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import extend_schema
+
+    if response is not None:
+        body = response(many=many) if isinstance(response, type) else response
+    else:
+        body = {"type": "array", "items": {"type": "object"}} if many else OpenApiTypes.OBJECT
+    return extend_schema(request=request, responses={status: body, (400, "application/json"): ErrorOut,
+                                                     (404, "application/json"): ErrorOut},
+                         operation_id=op)
+
+
+class ErrorOut(serializers.Serializer):
+    error = serializers.BooleanField(default=True)
+    code = serializers.CharField(help_text="VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, <ENTITY>_NOT_FOUND, …")
+    message = serializers.CharField()
+    details = serializers.DictField()

@@ -2,13 +2,23 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api import MaestroAPIView
 from maestro.exceptions import ValidationFailed
+from maestro.openapi import doc
 from maestro.pagination import parse_limit
 from realtime.selectors import events_after, events_oldest_seq
+
+
+class EventOut(serializers.Serializer):
+    type = serializers.CharField()
+    event = serializers.CharField()
+    data = serializers.DictField()
+    timestamp = serializers.IntegerField(help_text="epoch milliseconds")
+    seq = serializers.IntegerField(help_text="the tenant's gapless event sequence")
 
 
 class EventListView(MaestroAPIView):
@@ -19,6 +29,7 @@ class EventListView(MaestroAPIView):
 
     resource_type = "event"
 
+    @doc(many=True, response=EventOut, op="events_list")
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("afterSeq", "0")
         if not (raw.isascii() and raw.isdigit()):

@@ -14,8 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
@@ -28,15 +26,9 @@ from ledger.representations import CSV_COLUMNS, checkpoint_repr, csv_row, entry_
 from ledger.signing import ALGORITHM, public_key_b64
 from maestro.api import MaestroAPIView
 from maestro.exceptions import Conflict, MaestroError, ValidationFailed
+from maestro.openapi import doc
 from maestro.pagination import next_link, parse_limit
 from maestro.tenancy.models import Role
-
-
-def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str) -> Any:
-    """OpenAPI: the body serializer and a JSON object (or array) answer; the shapes are in
-    ledger.representations and DESIGN §6."""
-    body = {"type": "array", "items": {"type": "object"}} if many else OpenApiTypes.OBJECT
-    return extend_schema(request=request, responses={status: body}, operation_id=op)
 
 
 def _flag(request: Request, name: str) -> bool:

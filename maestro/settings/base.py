@@ -141,6 +141,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "orchestration.models.task.Task.Status",
+        "TaskPriorityEnum": "orchestration.models.task.Task.Priority",
+        "SessionStatusEnum": "orchestration.models.session.Session.Status",
+    },
 }
 MAESTRO_DEV_LOOPBACK_AUTH = False
 MAESTRO_MAX_BODY_BYTES = int(os.environ.get("MAESTRO_MAX_BODY_BYTES", str(1024 * 1024)))

@@ -6,6 +6,8 @@ from rest_framework.response import Response
 
 from maestro.api import MaestroAPIView
 from maestro.exceptions import MaestroError, NotFound, ValidationFailed
+from maestro.openapi import doc
+from orchestration.api.schemas import DeletedOut, SessionOut, SpawnOut
 from orchestration.api.serializers import (
     SessionCreateIn,
     SessionEventIn,
@@ -27,6 +29,7 @@ def _present(tenant: object, session_id: str) -> Response:
 class SessionListView(MaestroAPIView):
     resource_type = "session"
 
+    @doc(many=True, response=SessionOut, op="sessions_list")
     def get(self, request: Request) -> Response:
         params = request.query_params
         status_filter = params.get("status") or None
@@ -37,6 +40,7 @@ class SessionListView(MaestroAPIView):
                           active=params.get("active") == "true")
         return self.paged(request, qs, time_field="started_at", present=session_repr)
 
+    @doc(SessionCreateIn, status=201, response=SessionOut, op="sessions_create")
     def post(self, request: Request) -> Response:
         data = self.validated(SessionCreateIn)
         project = project_get(tenant=self.access.tenant, project_id=data["projectId"])
@@ -53,9 +57,11 @@ class SessionListView(MaestroAPIView):
 class SessionDetailView(MaestroAPIView):
     resource_type = "session"
 
+    @doc(response=SessionOut, op="sessions_get")
     def get(self, request: Request, session_id: str) -> Response:
         return _present(self.access.tenant, session_id)
 
+    @doc(SessionUpdateIn, response=SessionOut, op="sessions_update")
     def patch(self, request: Request, session_id: str) -> Response:
         data = self.validated(SessionUpdateIn, partial=True)
         task_ids = data.pop("taskIds", None)
@@ -65,8 +71,12 @@ class SessionDetailView(MaestroAPIView):
                                 changes=data, task_ids=task_ids, events=events, timeline=timeline)
         return _present(self.access.tenant, session_id)
 
-    put = patch
+    @doc(SessionUpdateIn, response=SessionOut, op="sessions_replace")
+    def put(self, request: Request, session_id: str) -> Response:
+        """PUT: the old server treated PUT as a partial update."""
+        return self.patch(request, session_id)
 
+    @doc(response=DeletedOut, op="sessions_delete")
     def delete(self, request: Request, session_id: str) -> Response:
         services.session_delete(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor)
         return Response({"success": True, "id": session_id})
@@ -75,6 +85,7 @@ class SessionDetailView(MaestroAPIView):
 class SessionEventsView(MaestroAPIView):
     resource_type = "session"
 
+    @doc(SessionEventIn, response=SessionOut, op="sessions_event_add")
     def post(self, request: Request, session_id: str) -> Response:
         data = self.validated(SessionEventIn)
         services.session_event_add(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
@@ -85,6 +96,7 @@ class SessionEventsView(MaestroAPIView):
 class SessionTimelineView(MaestroAPIView):
     resource_type = "session"
 
+    @doc(SessionTimelineIn, response=SessionOut, op="sessions_timeline_add")
     def post(self, request: Request, session_id: str) -> Response:
         data = self.validated(SessionTimelineIn)
         services.session_timeline_add(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
@@ -96,11 +108,13 @@ class SessionTimelineView(MaestroAPIView):
 class SessionTaskView(MaestroAPIView):
     resource_type = "session"
 
+    @doc(response=SessionOut, op="sessions_task_add")
     def post(self, request: Request, session_id: str, task_id: str) -> Response:
         services.session_task_add(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
                                   actor=self.access.actor)
         return _present(self.access.tenant, session_id)
 
+    @doc(response=SessionOut, op="sessions_task_remove")
     def delete(self, request: Request, session_id: str, task_id: str) -> Response:
         services.session_task_remove(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
                                      actor=self.access.actor)
@@ -115,6 +129,7 @@ def _spawn_error(code: str, message: str, status_code: int = 400, **details: obj
 class SessionSpawnView(MaestroAPIView):
     resource_type = "session"
 
+    @doc(SpawnIn, status=201, response=SpawnOut, op="sessions_spawn")
     def post(self, request: Request) -> Response:
         data = self.validated(SpawnIn)
         project_id = data.get("projectId")

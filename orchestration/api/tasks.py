@@ -6,6 +6,8 @@ from rest_framework.response import Response
 
 from maestro.api import MaestroAPIView
 from maestro.exceptions import ValidationFailed
+from maestro.openapi import doc
+from orchestration.api.schemas import DeletedOut, SubtaskOut, TaskOut
 from orchestration.api.serializers import (
     SubtaskCreateIn,
     SubtaskUpdateIn,
@@ -23,6 +25,7 @@ from orchestration.services import tasks as services
 class TaskListView(MaestroAPIView):
     resource_type = "task"
 
+    @doc(many=True, response=TaskOut, op="tasks_list")
     def get(self, request: Request) -> Response:
         params = request.query_params
         status_filter = params.get("status") or None
@@ -36,6 +39,7 @@ class TaskListView(MaestroAPIView):
                        session_id=params.get("sessionId") or None)
         return self.paged(request, qs, time_field="created_at", present=task_repr)
 
+    @doc(TaskCreateIn, status=201, response=TaskOut, op="tasks_create")
     def post(self, request: Request) -> Response:
         data = self.validated(TaskCreateIn)
         project = project_get(tenant=self.access.tenant, project_id=data["projectId"])
@@ -51,9 +55,11 @@ class TaskListView(MaestroAPIView):
 class TaskDetailView(MaestroAPIView):
     resource_type = "task"
 
+    @doc(response=TaskOut, op="tasks_get")
     def get(self, request: Request, task_id: str) -> Response:
         return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task_id)))
 
+    @doc(TaskUpdateIn, response=TaskOut, op="tasks_update")
     def patch(self, request: Request, task_id: str) -> Response:
         data = self.validated(TaskUpdateIn, partial=True)
         timeline = data.pop("timeline", None)
@@ -61,8 +67,12 @@ class TaskDetailView(MaestroAPIView):
                                     changes=data, timeline=timeline)
         return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task.id)))
 
-    put = patch
+    @doc(TaskUpdateIn, response=TaskOut, op="tasks_replace")
+    def put(self, request: Request, task_id: str) -> Response:
+        """PUT: the old server treated PUT as a partial update."""
+        return self.patch(request, task_id)
 
+    @doc(response=DeletedOut, op="tasks_delete")
     def delete(self, request: Request, task_id: str) -> Response:
         services.task_delete(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor)
         return Response({"success": True, "id": task_id})
@@ -71,6 +81,7 @@ class TaskDetailView(MaestroAPIView):
 class TaskChildrenView(MaestroAPIView):
     resource_type = "task"
 
+    @doc(many=True, response=TaskOut, op="tasks_children")
     def get(self, request: Request, task_id: str) -> Response:
         task_get(tenant=self.access.tenant, task_id=task_id)
         qs = task_list(tenant=self.access.tenant, parent_id=task_id)
@@ -80,6 +91,7 @@ class TaskChildrenView(MaestroAPIView):
 class TaskTimelineView(MaestroAPIView):
     resource_type = "task"
 
+    @doc(TaskTimelineIn, response=TaskOut, op="tasks_timeline_add")
     def post(self, request: Request, task_id: str) -> Response:
         data = self.validated(TaskTimelineIn)
         task = services.task_timeline_add(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor,
@@ -90,6 +102,7 @@ class TaskTimelineView(MaestroAPIView):
 class SubtaskListView(MaestroAPIView):
     resource_type = "subtask"
 
+    @doc(SubtaskCreateIn, status=201, response=SubtaskOut, op="subtasks_create")
     def post(self, request: Request, task_id: str) -> Response:
         data = self.validated(SubtaskCreateIn)
         subtask = services.subtask_create(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor, **data)
@@ -99,14 +112,19 @@ class SubtaskListView(MaestroAPIView):
 class SubtaskDetailView(MaestroAPIView):
     resource_type = "subtask"
 
+    @doc(SubtaskUpdateIn, response=SubtaskOut, op="subtasks_update")
     def patch(self, request: Request, task_id: str, subtask_id: str) -> Response:
         data = self.validated(SubtaskUpdateIn, partial=True)
         subtask = services.subtask_update(tenant=self.access.tenant, task_id=task_id, subtask_id=subtask_id,
                                           actor=self.access.actor, changes=data)
         return Response(subtask_repr(subtask))
 
-    put = patch
+    @doc(SubtaskUpdateIn, response=SubtaskOut, op="subtasks_replace")
+    def put(self, request: Request, task_id: str, subtask_id: str) -> Response:
+        """PUT: the old server treated PUT as a partial update."""
+        return self.patch(request, task_id, subtask_id)
 
+    @doc(response=DeletedOut, op="subtasks_delete")
     def delete(self, request: Request, task_id: str, subtask_id: str) -> Response:
         services.subtask_delete(tenant=self.access.tenant, task_id=task_id, subtask_id=subtask_id,
                                 actor=self.access.actor)
