@@ -57,23 +57,37 @@ def actor_of(request: HttpRequest) -> Actor:
 
 
 class ServiceAdmin(admin.ModelAdmin):
-    """Subclasses name ``service_fields`` (form fields an edit may change) and implement
-    ``create``, ``update`` and ``delete`` by calling their services."""
+    """Subclasses name ``service_fields`` (form fields an edit may change) and the keyword their
+    services take the object's id by (``service_id_arg``), implement ``create``, and either set
+    ``update_service`` / ``delete_service`` (``staticmethod(loop_update)``, called with
+    ``changes`` and ``expected_version`` / with nothing more) or override ``update`` / ``delete``."""
 
     form = VersionedForm
     resource_type = ""
+    service_id_arg = ""
     service_fields: tuple[str, ...] = ()
     identity_fields: tuple[str, ...] = ("tenant", "slug")
     bookkeeping = ("version", "created_at", "updated_at")
+    update_service: Callable[..., Any] | None = None
+    delete_service: Callable[..., Any] | None = None
+
+    def call_service(self, request: HttpRequest, obj: Any, service: Callable[..., Any], **kwargs: Any) -> Any:
+        """``service`` on ``obj``'s tenant and id, as the signed-in user."""
+        return service(tenant=obj.tenant, actor=actor_of(request), **{self.service_id_arg: obj.slug}, **kwargs)
 
     def create(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Any:
         raise NotImplementedError
 
     def update(self, request: HttpRequest, obj: Any, changes: dict[str, Any], expected_version: int | None) -> Any:
-        raise NotImplementedError
+        if self.update_service is None:
+            raise NotImplementedError
+        return self.call_service(request, obj, self.update_service, changes=changes,
+                                 expected_version=expected_version)
 
     def delete(self, request: HttpRequest, obj: Any) -> None:
-        raise NotImplementedError
+        if self.delete_service is None:
+            raise NotImplementedError
+        self.call_service(request, obj, self.delete_service)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -157,3 +171,15 @@ class ServiceAdmin(admin.ModelAdmin):
             self.message_user(request, f"Unchanged {len(skipped)}: {', '.join(skipped)}.", messages.INFO)
         if failed:
             self.message_user(request, f"Refused {len(failed)}: {'; '.join(failed)}.", messages.ERROR)
+
+    def service_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str, service: Callable[..., Any],
+                       *, skip: Callable[[Any], str | None] | None = None, **kwargs: Any) -> None:
+        """An admin action that calls ``service(..., **kwargs)`` on each selected object."""
+        self.run_action(request, queryset, verb, lambda obj: self.call_service(request, obj, service, **kwargs),
+                        skip=skip)
+
+    def status_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str, service: Callable[..., Any],
+                      status: str) -> None:
+        """Pause / resume: ``service(status=...)`` on each selected object not already there."""
+        self.service_action(request, queryset, verb, service, status=status,
+                            skip=lambda obj: f"already {status}" if obj.status == status else None)

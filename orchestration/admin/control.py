@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from orchestration.admin.base import ServiceAdmin, VersionedForm, actor_of
+from orchestration.admin.base import ServiceAdmin, VersionedForm
 from orchestration.models import AgentProfile, AutonomicLoop, LoopDecision, Playbook
 from orchestration.services import agents as agent_services
 from orchestration.services import loops as loop_services
@@ -36,6 +36,9 @@ class LoopForm(VersionedForm):
 class AutonomicLoopAdmin(ServiceAdmin):
     form = LoopForm
     resource_type = "loop"
+    service_id_arg = "loop_id"
+    update_service = staticmethod(loop_services.loop_update)
+    delete_service = staticmethod(loop_services.loop_delete)
     list_display = ("slug", "name", "type", "status", "last_run", "version", "tenant")
     list_filter = ("tenant", "type", "status")
     search_fields = ("slug", "name", "last_decision")
@@ -62,42 +65,24 @@ class AutonomicLoopAdmin(ServiceAdmin):
                                                            ((r.created_at, r.decision) for r in rows)))
 
     def create(self, request: HttpRequest, obj: AutonomicLoop, form: forms.ModelForm) -> AutonomicLoop:
-        return loop_services.loop_create(tenant=obj.tenant, actor=actor_of(request), loop_id=obj.slug, name=obj.name,
-                                         type=obj.type, status=obj.status, config=obj.config)
-
-    def update(self, request: HttpRequest, obj: AutonomicLoop, changes: dict[str, Any],
-               expected_version: int | None) -> AutonomicLoop:
-        return loop_services.loop_update(tenant=obj.tenant, actor=actor_of(request), loop_id=obj.slug,
-                                         changes=changes, expected_version=expected_version)
-
-    def delete(self, request: HttpRequest, obj: AutonomicLoop) -> None:
-        loop_services.loop_delete(tenant=obj.tenant, actor=actor_of(request), loop_id=obj.slug)
-
-    def _set_status(self, request: HttpRequest, queryset: Any, status: str, verb: str) -> None:
-        self.run_action(request, queryset, verb,
-                        lambda loop: loop_services.loop_set_status(tenant=loop.tenant, actor=actor_of(request),
-                                                                   loop_id=loop.slug, status=status),
-                        skip=lambda loop: f"already {status}" if loop.status == status else None)
+        return self.call_service(request, obj, loop_services.loop_create, name=obj.name, type=obj.type,
+                                 status=obj.status, config=obj.config)
 
     @admin.action(description="Pause selected loops")
     def pause_loops(self, request: HttpRequest, queryset: Any) -> None:
-        self._set_status(request, queryset, AutonomicLoop.Status.PAUSED, "Paused")
+        self.status_action(request, queryset, "Paused", loop_services.loop_set_status, AutonomicLoop.Status.PAUSED)
 
     @admin.action(description="Resume selected loops")
     def resume_loops(self, request: HttpRequest, queryset: Any) -> None:
-        self._set_status(request, queryset, AutonomicLoop.Status.ACTIVE, "Resumed")
-
-
-class AgentForm(VersionedForm):
-    class Meta:
-        model = AgentProfile
-        fields = "__all__"
+        self.status_action(request, queryset, "Resumed", loop_services.loop_set_status, AutonomicLoop.Status.ACTIVE)
 
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(ServiceAdmin):
-    form = AgentForm
     resource_type = "agent"
+    service_id_arg = "agent_id"
+    update_service = staticmethod(agent_services.agent_update)
+    delete_service = staticmethod(agent_services.agent_delete)
     list_display = ("slug", "name", "role", "model", "status", "routing_weight", "success_rate", "version", "tenant")
     list_filter = ("tenant", "status", "model")
     search_fields = ("slug", "name", "role", "model")
@@ -113,18 +98,10 @@ class AgentProfileAdmin(ServiceAdmin):
     )
 
     def create(self, request: HttpRequest, obj: AgentProfile, form: forms.ModelForm) -> AgentProfile:
-        return agent_services.agent_create(
-            tenant=obj.tenant, actor=actor_of(request), agent_id=obj.slug, name=obj.name, role=obj.role,
-            model=obj.model, status=obj.status, success_rate=obj.success_rate, latency_p95=obj.latency_p95,
+        return self.call_service(
+            request, obj, agent_services.agent_create, name=obj.name, role=obj.role, model=obj.model,
+            status=obj.status, success_rate=obj.success_rate, latency_p95=obj.latency_p95,
             cost_per_task=obj.cost_per_task, routing_weight=obj.routing_weight)
-
-    def update(self, request: HttpRequest, obj: AgentProfile, changes: dict[str, Any],
-               expected_version: int | None) -> AgentProfile:
-        return agent_services.agent_update(tenant=obj.tenant, actor=actor_of(request), agent_id=obj.slug,
-                                           changes=changes, expected_version=expected_version)
-
-    def delete(self, request: HttpRequest, obj: AgentProfile) -> None:
-        agent_services.agent_delete(tenant=obj.tenant, actor=actor_of(request), agent_id=obj.slug)
 
 
 class LinesField(forms.CharField):
@@ -160,6 +137,9 @@ class PlaybookForm(VersionedForm):
 class PlaybookAdmin(ServiceAdmin):
     form = PlaybookForm
     resource_type = "playbook"
+    service_id_arg = "playbook_id"
+    update_service = staticmethod(playbook_services.playbook_update)
+    delete_service = staticmethod(playbook_services.playbook_delete)
     list_display = ("slug", "name", "is_enabled", "version", "tenant")
     list_filter = ("tenant", "is_enabled")
     search_fields = ("slug", "name", "description")
@@ -173,23 +153,13 @@ class PlaybookAdmin(ServiceAdmin):
     actions = ("enable_playbooks", "disable_playbooks")
 
     def create(self, request: HttpRequest, obj: Playbook, form: forms.ModelForm) -> Playbook:
-        return playbook_services.playbook_create(
-            tenant=obj.tenant, actor=actor_of(request), playbook_id=obj.slug, name=obj.name,
-            description=obj.description, triggers=obj.triggers, actions=obj.actions, is_enabled=obj.is_enabled)
-
-    def update(self, request: HttpRequest, obj: Playbook, changes: dict[str, Any],
-               expected_version: int | None) -> Playbook:
-        return playbook_services.playbook_update(tenant=obj.tenant, actor=actor_of(request), playbook_id=obj.slug,
-                                                 changes=changes, expected_version=expected_version)
-
-    def delete(self, request: HttpRequest, obj: Playbook) -> None:
-        playbook_services.playbook_delete(tenant=obj.tenant, actor=actor_of(request), playbook_id=obj.slug)
+        return self.call_service(
+            request, obj, playbook_services.playbook_create, name=obj.name, description=obj.description,
+            triggers=obj.triggers, actions=obj.actions, is_enabled=obj.is_enabled)
 
     def _set_enabled(self, request: HttpRequest, queryset: Any, enabled: bool, verb: str) -> None:
-        self.run_action(request, queryset, verb,
-                        lambda pb: playbook_services.playbook_set_enabled(tenant=pb.tenant, actor=actor_of(request),
-                                                                          playbook_id=pb.slug, enabled=enabled),
-                        skip=lambda pb: f"already {verb.lower()}" if pb.is_enabled == enabled else None)
+        self.service_action(request, queryset, verb, playbook_services.playbook_set_enabled, enabled=enabled,
+                            skip=lambda pb: f"already {verb.lower()}" if pb.is_enabled == enabled else None)
 
     @admin.action(description="Enable selected playbooks")
     def enable_playbooks(self, request: HttpRequest, queryset: Any) -> None:

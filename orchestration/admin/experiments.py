@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from maestro.exceptions import ValidationFailed
-from orchestration.admin.base import ServiceAdmin, VersionedForm, actor_of
+from orchestration.admin.base import ServiceAdmin, VersionedForm
 from orchestration.models import Experiment
 from orchestration.representations_control import variant_details
 from orchestration.selectors.experiments import experiment_results
@@ -57,6 +57,9 @@ class ExperimentForm(VersionedForm):
 class ExperimentAdmin(ServiceAdmin):
     form = ExperimentForm
     resource_type = "experiment"
+    service_id_arg = "experiment_id"
+    update_service = staticmethod(services.experiment_update)
+    delete_service = staticmethod(services.experiment_delete)
     list_display = ("slug", "name", "status", "start_date", "end_date", "version", "tenant")
     list_filter = ("tenant", "status")
     search_fields = ("slug", "name", "hypothesis")
@@ -96,29 +99,16 @@ class ExperimentAdmin(ServiceAdmin):
                            "<th>Δ control</th></tr>{}</table>", body)
 
     def create(self, request: HttpRequest, obj: Experiment, form: forms.ModelForm) -> Experiment:
-        return services.experiment_create(
-            tenant=obj.tenant, actor=actor_of(request), experiment_id=obj.slug, name=obj.name,
-            hypothesis=obj.hypothesis, variants=form.cleaned_data["variants"], metrics=obj.metrics,
-            stop_conditions=obj.stop_conditions)
-
-    def update(self, request: HttpRequest, obj: Experiment, changes: dict[str, Any],
-               expected_version: int | None) -> Experiment:
-        return services.experiment_update(tenant=obj.tenant, actor=actor_of(request), experiment_id=obj.slug,
-                                          changes=changes, expected_version=expected_version)
-
-    def delete(self, request: HttpRequest, obj: Experiment) -> None:
-        services.experiment_delete(tenant=obj.tenant, actor=actor_of(request), experiment_id=obj.slug)
+        return self.call_service(
+            request, obj, services.experiment_create, name=obj.name, hypothesis=obj.hypothesis,
+            variants=form.cleaned_data["variants"], metrics=obj.metrics, stop_conditions=obj.stop_conditions)
 
     @admin.action(description="Start selected experiments (draft → running)")
     def start_experiments(self, request: HttpRequest, queryset: Any) -> None:
-        self.run_action(request, queryset, "Started",
-                        lambda e: services.experiment_run(tenant=e.tenant, actor=actor_of(request),
-                                                          experiment_id=e.slug),
-                        skip=lambda e: None if e.status == Experiment.Status.DRAFT else e.status)
+        self.service_action(request, queryset, "Started", services.experiment_run,
+                            skip=lambda e: None if e.status == Experiment.Status.DRAFT else e.status)
 
     @admin.action(description="Stop selected experiments (running → completed)")
     def stop_experiments(self, request: HttpRequest, queryset: Any) -> None:
-        self.run_action(request, queryset, "Stopped",
-                        lambda e: services.experiment_stop(tenant=e.tenant, actor=actor_of(request),
-                                                           experiment_id=e.slug),
-                        skip=lambda e: None if e.status == Experiment.Status.RUNNING else e.status)
+        self.service_action(request, queryset, "Stopped", services.experiment_stop,
+                            skip=lambda e: None if e.status == Experiment.Status.RUNNING else e.status)

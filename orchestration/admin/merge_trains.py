@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from maestro.exceptions import MaestroError
-from orchestration.admin.base import ServiceAdmin, VersionedForm, actor_of
+from orchestration.admin.base import ServiceAdmin
 from orchestration.models import MergeTrain, MergeTrainPullRequest
 from orchestration.services import merge_trains as services
 
@@ -22,16 +22,11 @@ class PullRequestInline(admin.TabularInline):
     ordering = ("position", "created_at")
 
 
-class MergeTrainForm(VersionedForm):
-    class Meta:
-        model = MergeTrain
-        fields = "__all__"
-
-
 @admin.register(MergeTrain)
 class MergeTrainAdmin(ServiceAdmin):
-    form = MergeTrainForm
     resource_type = "merge_train"
+    service_id_arg = "train_id"
+    delete_service = staticmethod(services.merge_train_delete)
     inlines = (PullRequestInline,)
     list_display = ("slug", "status", "version", "tenant")
     list_filter = ("tenant", "status")
@@ -44,16 +39,13 @@ class MergeTrainAdmin(ServiceAdmin):
     actions = ("pause_trains", "resume_trains")
 
     def create(self, request: HttpRequest, obj: MergeTrain, form: forms.ModelForm) -> MergeTrain:
-        return services.merge_train_create(tenant=obj.tenant, actor=actor_of(request), train_id=obj.slug,
-                                           status=obj.status)
+        return self.call_service(request, obj, services.merge_train_create, status=obj.status)
 
     def update(self, request: HttpRequest, obj: MergeTrain, changes: dict[str, Any],
                expected_version: int | None) -> MergeTrain:
-        return services.merge_train_set_status(tenant=obj.tenant, actor=actor_of(request), train_id=obj.slug,
-                                               status=changes["status"], expected_version=expected_version)
-
-    def delete(self, request: HttpRequest, obj: MergeTrain) -> None:
-        services.merge_train_delete(tenant=obj.tenant, actor=actor_of(request), train_id=obj.slug)
+        # ``status`` is the only field a train's form edits (its PRs are the inline).
+        return self.call_service(request, obj, services.merge_train_set_status, status=changes["status"],
+                                 expected_version=expected_version)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Each added, edited or removed PR goes through the service (one audit row each)."""
@@ -67,29 +59,22 @@ class MergeTrainAdmin(ServiceAdmin):
             try:
                 if formset._should_delete_form(pr_form):
                     if pr_form.instance.pk:
-                        services.merge_train_pr_remove(tenant=train.tenant, actor=actor_of(request),
-                                                       train_id=train.slug, number=pr_form.instance.number)
+                        self.call_service(request, train, services.merge_train_pr_remove,
+                                          number=pr_form.instance.number)
                     continue
                 if pr_form.instance.pk and pr_form.instance.number != data["number"]:
-                    services.merge_train_pr_remove(tenant=train.tenant, actor=actor_of(request),
-                                                   train_id=train.slug, number=pr_form.instance.number)
-                services.merge_train_pr_upsert(
-                    tenant=train.tenant, actor=actor_of(request), train_id=train.slug, number=data["number"],
-                    title=data["title"], author=data.get("author", ""), status=data["status"],
-                    url=data.get("url", ""), position=data.get("position"))
+                    self.call_service(request, train, services.merge_train_pr_remove, number=pr_form.instance.number)
+                self.call_service(
+                    request, train, services.merge_train_pr_upsert, number=data["number"], title=data["title"],
+                    author=data.get("author", ""), status=data["status"], url=data.get("url", ""),
+                    position=data.get("position"))
             except MaestroError as exc:
                 self.message_user(request, f"PR #{data.get('number')} not saved: {exc.message}", messages.ERROR)
 
-    def _set_status(self, request: HttpRequest, queryset: Any, status: str, verb: str) -> None:
-        self.run_action(request, queryset, verb,
-                        lambda t: services.merge_train_set_status(tenant=t.tenant, actor=actor_of(request),
-                                                                  train_id=t.slug, status=status),
-                        skip=lambda t: f"already {status}" if t.status == status else None)
-
     @admin.action(description="Pause selected merge trains")
     def pause_trains(self, request: HttpRequest, queryset: Any) -> None:
-        self._set_status(request, queryset, MergeTrain.Status.PAUSED, "Paused")
+        self.status_action(request, queryset, "Paused", services.merge_train_set_status, MergeTrain.Status.PAUSED)
 
     @admin.action(description="Resume selected merge trains")
     def resume_trains(self, request: HttpRequest, queryset: Any) -> None:
-        self._set_status(request, queryset, MergeTrain.Status.ACTIVE, "Resumed")
+        self.status_action(request, queryset, "Resumed", services.merge_train_set_status, MergeTrain.Status.ACTIVE)

@@ -5,19 +5,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from django.db import IntegrityError
 from django.utils import timezone
 
 from maestro.actors import Actor
-from maestro.exceptions import Conflict, ValidationFailed
-from maestro.write_path import record, service
+from maestro.exceptions import ValidationFailed
 from orchestration.models import AgentProfile
 from orchestration.representations_control import agent_repr
 from orchestration.selectors.agents import agent_get
-from orchestration.services.audit import refusals_audited
-from orchestration.services.control_common import check_version, clean_or_400, require_choice
+from orchestration.services.control_common import (
+    ConfigKind,
+    config_create,
+    config_delete,
+    config_update,
+    require_choice,
+)
 
 EDITABLE = ("name", "role", "model", "status", "success_rate", "latency_p95", "cost_per_task", "routing_weight")
+AGENT = ConfigKind(model=AgentProfile, resource_type="agent", label="Agent", present=agent_repr,
+                   lock=lambda tenant, slug: agent_get(tenant=tenant, agent_id=slug, for_update=True))
 _NUMBERS = {"success_rate": (0.0, 100.0), "latency_p95": (0.0, None), "cost_per_task": (0.0, None)}
 
 
@@ -49,20 +54,8 @@ def agent_create(*, tenant: Any, actor: Actor, agent_id: str, name: str, role: s
               "latency_p95": latency_p95, "cost_per_task": cost_per_task, "routing_weight": routing_weight}
     _validate(values)
     now = timezone.now()
-    with refusals_audited(tenant=tenant, actor=actor, action=action, resource_type="agent", resource_id=agent_id):
-        try:
-            with service():
-                if AgentProfile.objects.filter(tenant=tenant, slug=agent_id).exists():
-                    raise Conflict(f"Agent {agent_id} already exists", details={"id": agent_id, "policy": "unique_id"})
-                agent = AgentProfile(tenant=tenant, slug=agent_id, created_at=now, updated_at=now, **values)
-                clean_or_400(agent, exclude=["tenant"])
-                agent.save(force_insert=True)
-                record(tenant=tenant, actor=actor, action=action, resource_type="agent", resource_id=agent.slug,
-                       details=f"Created agent {agent.slug}", event=("agent:created", agent_repr(agent)))
-        except IntegrityError:
-            raise Conflict(f"Agent {agent_id} already exists",
-                           details={"id": agent_id, "policy": "unique_id"}) from None
-    return agent
+    agent = AgentProfile(tenant=tenant, slug=agent_id, created_at=now, updated_at=now, **values)
+    return config_create(AGENT, agent, actor=actor, action=action)
 
 
 def agent_update(*, tenant: Any, actor: Actor, agent_id: str, changes: dict[str, Any],
@@ -73,29 +66,9 @@ def agent_update(*, tenant: Any, actor: Actor, agent_id: str, changes: dict[str,
         raise ValidationFailed(f"Unknown agent field(s): {', '.join(sorted(unknown))}",
                                details={"fields": sorted(unknown)})
     _validate(changes)
-    with refusals_audited(tenant=tenant, actor=actor, action="agent.update", resource_type="agent",
-                          resource_id=agent_id):
-        with service():
-            agent = agent_get(tenant=tenant, agent_id=agent_id, for_update=True)
-            check_version(agent, expected_version)
-            for field, value in changes.items():
-                setattr(agent, field, value)
-            clean_or_400(agent, exclude=["tenant"])
-            agent.version += 1
-            agent.updated_at = timezone.now()
-            agent.save(update_fields=[*changes, "version", "updated_at"])
-            record(tenant=tenant, actor=actor, action="agent.update", resource_type="agent", resource_id=agent.slug,
-                   details=f"Updated agent {agent.slug}: {', '.join(sorted(changes)) or 'nothing'}",
-                   event=("agent:updated", agent_repr(agent)))
-    return agent
+    return config_update(AGENT, tenant=tenant, actor=actor, slug=agent_id, changes=changes,
+                         expected_version=expected_version)
 
 
 def agent_delete(*, tenant: Any, actor: Actor, agent_id: str, expected_version: int | None = None) -> None:
-    with refusals_audited(tenant=tenant, actor=actor, action="agent.delete", resource_type="agent",
-                          resource_id=agent_id):
-        with service():
-            agent = agent_get(tenant=tenant, agent_id=agent_id, for_update=True)
-            check_version(agent, expected_version)
-            agent.delete()
-            record(tenant=tenant, actor=actor, action="agent.delete", resource_type="agent", resource_id=agent_id,
-                   details=f"Deleted agent {agent_id}", event=("agent:deleted", {"id": agent_id}))
+    config_delete(AGENT, tenant=tenant, actor=actor, slug=agent_id, expected_version=expected_version)

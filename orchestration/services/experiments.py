@@ -8,7 +8,6 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError
 from django.utils import timezone
 
 from maestro.actors import Actor
@@ -19,9 +18,20 @@ from orchestration.models import Experiment, ExperimentObservation, ExperimentVa
 from orchestration.models.control_base import slug_validator
 from orchestration.representations_control import experiment_repr
 from orchestration.selectors.experiments import assign_variant, experiment_get, observation_stats
-from orchestration.services.audit import refusals_audited
-from orchestration.services.control_common import check_version, clean_or_400, require_choice
+from orchestration.services.control_common import (
+    ConfigKind,
+    apply_changes,
+    bump_version,
+    config_create,
+    config_delete,
+    locked_write,
+    record_change,
+    require_choice,
+    updated_details,
+)
 
+EXPERIMENT = ConfigKind(model=Experiment, resource_type="experiment", label="Experiment", present=experiment_repr,
+                        lock=lambda tenant, slug: experiment_get(tenant=tenant, experiment_id=slug, for_update=True))
 LIFECYCLE = "experiment_lifecycle"
 EDITABLE = ("name", "hypothesis", "metrics", "variants", "stop_conditions")
 MAX_VARIANTS = 20
@@ -116,27 +126,16 @@ def experiment_create(*, tenant: Any, actor: Actor, name: str, variants: Any, ex
     now = timezone.now()
     if status == Experiment.Status.RUNNING and start_date is None:
         start_date = now
-    with refusals_audited(tenant=tenant, actor=actor, action=action, resource_type="experiment",
-                          resource_id=experiment_id):
-        try:
-            with service():
-                if Experiment.objects.filter(tenant=tenant, slug=experiment_id).exists():
-                    raise Conflict(f"Experiment {experiment_id} already exists",
-                                   details={"id": experiment_id, "policy": "unique_id"})
-                experiment = Experiment(tenant=tenant, slug=experiment_id, name=name, hypothesis=hypothesis,
-                                        status=status, metrics=metrics or {}, stop_conditions=stop_conditions,
-                                        start_date=start_date, end_date=end_date, created_at=now, updated_at=now)
-                clean_or_400(experiment, exclude=["tenant"])
-                experiment.save(force_insert=True)
-                _write_variants(experiment, normalized)
-                experiment = _fresh(experiment)
-                record(tenant=tenant, actor=actor, action=action, resource_type="experiment",
-                       resource_id=experiment.slug, details=f"Created experiment {name}",
-                       event=("experiment:created", experiment_repr(experiment)))
-        except IntegrityError:
-            raise Conflict(f"Experiment {experiment_id} already exists",
-                           details={"id": experiment_id, "policy": "unique_id"}) from None
-    return experiment
+    experiment = Experiment(tenant=tenant, slug=experiment_id, name=name, hypothesis=hypothesis, status=status,
+                            metrics=metrics or {}, stop_conditions=stop_conditions, start_date=start_date,
+                            end_date=end_date, created_at=now, updated_at=now)
+
+    def with_variants(saved: Experiment) -> Experiment:
+        _write_variants(saved, normalized)
+        return _fresh(saved)
+
+    return config_create(EXPERIMENT, experiment, actor=actor, action=action, details=f"Created experiment {name}",
+                         after_save=with_variants)
 
 
 def experiment_update(*, tenant: Any, actor: Actor, experiment_id: str, changes: dict[str, Any],
@@ -151,48 +150,34 @@ def experiment_update(*, tenant: Any, actor: Actor, experiment_id: str, changes:
         _check_stop_conditions(changes["stop_conditions"])
     if "metrics" in changes and not isinstance(changes["metrics"], dict):
         raise ValidationFailed("metrics must be an object")
-    with refusals_audited(tenant=tenant, actor=actor, action="experiment.update", resource_type="experiment",
-                          resource_id=experiment_id):
-        with service():
-            experiment = experiment_get(tenant=tenant, experiment_id=experiment_id, for_update=True)
-            check_version(experiment, expected_version)
-            current = [(v.key, v.traffic_weight, v.config_overrides) for v in experiment.variant_rows.all()]
-            wanted = None if variants is None else [(v["id"], v["trafficWeight"], v["configOverrides"])
-                                                    for v in variants]
-            if wanted is not None and wanted != current and experiment.status != Experiment.Status.DRAFT:
-                raise Conflict("Variants can only be changed while the experiment is a draft",
-                               details={"status": experiment.status, "policy": LIFECYCLE})
-            fields = [f for f in ("name", "hypothesis", "metrics", "stop_conditions") if f in changes]
-            for field in fields:
-                setattr(experiment, field, changes[field])
-            clean_or_400(experiment, exclude=["tenant"])
-            experiment.version += 1
-            experiment.updated_at = timezone.now()
-            experiment.save(update_fields=[*fields, "version", "updated_at"])
-            if wanted is not None and wanted != current:
-                _write_variants(experiment, variants or [])
-            experiment = _fresh(experiment)
-            record(tenant=tenant, actor=actor, action="experiment.update", resource_type="experiment",
-                   resource_id=experiment.slug,
-                   details=f"Updated experiment {experiment.slug}: {', '.join(sorted(changes)) or 'nothing'}",
-                   event=("experiment:updated", experiment_repr(experiment)))
+    with locked_write(EXPERIMENT, tenant=tenant, actor=actor, action="experiment.update", slug=experiment_id,
+                      expected_version=expected_version) as experiment:
+        current = [(v.key, v.traffic_weight, v.config_overrides) for v in experiment.variant_rows.all()]
+        wanted = None if variants is None else [(v["id"], v["trafficWeight"], v["configOverrides"])
+                                                for v in variants]
+        if wanted is not None and wanted != current and experiment.status != Experiment.Status.DRAFT:
+            raise Conflict("Variants can only be changed while the experiment is a draft",
+                           details={"status": experiment.status, "policy": LIFECYCLE})
+        apply_changes(experiment, {f: changes[f] for f in ("name", "hypothesis", "metrics", "stop_conditions")
+                                   if f in changes})
+        if wanted is not None and wanted != current:
+            _write_variants(experiment, variants or [])
+        experiment = _fresh(experiment)
+        record_change(EXPERIMENT, experiment, tenant=tenant, actor=actor, action="experiment.update",
+                      details=updated_details(EXPERIMENT, experiment.slug, changes))
     return experiment
 
 
 def _transition(*, tenant: Any, actor: Actor, experiment_id: str, action: str, allowed_from: tuple[str, ...],
                 to: str, expected_version: int | None, details: str) -> Experiment:
-    with refusals_audited(tenant=tenant, actor=actor, action=action, resource_type="experiment",
-                          resource_id=experiment_id):
-        with service():
-            experiment = experiment_get(tenant=tenant, experiment_id=experiment_id, for_update=True)
-            check_version(experiment, expected_version)
-            if experiment.status not in allowed_from:
-                raise Conflict(f"Experiment {experiment_id} is {experiment.status}; cannot {action.split('.')[-1]} it",
-                               details={"status": experiment.status, "policy": LIFECYCLE})
-            experiment = _set_status(experiment, to)
-            record(tenant=tenant, actor=actor, action=action, resource_type="experiment", resource_id=experiment.slug,
-                   details=details.format(id=experiment.slug),
-                   event=("experiment:updated", experiment_repr(experiment)))
+    with locked_write(EXPERIMENT, tenant=tenant, actor=actor, action=action, slug=experiment_id,
+                      expected_version=expected_version) as experiment:
+        if experiment.status not in allowed_from:
+            raise Conflict(f"Experiment {experiment_id} is {experiment.status}; cannot {action.split('.')[-1]} it",
+                           details={"status": experiment.status, "policy": LIFECYCLE})
+        experiment = _set_status(experiment, to)
+        record_change(EXPERIMENT, experiment, tenant=tenant, actor=actor, action=action,
+                      details=details.format(id=experiment.slug))
     return experiment
 
 
@@ -203,9 +188,7 @@ def _set_status(experiment: Experiment, to: str) -> Experiment:
         experiment.start_date, experiment.end_date = now, None
     else:
         experiment.end_date = now
-    experiment.version += 1
-    experiment.updated_at = now
-    experiment.save(update_fields=["status", "start_date", "end_date", "version", "updated_at"])
+    bump_version(experiment, ["status", "start_date", "end_date"], now=now)
     return _fresh(experiment)
 
 
@@ -236,29 +219,27 @@ def experiment_observe(*, tenant: Any, actor: Actor, experiment_id: str, metrics
             raise ValidationFailed(f"metric {name} must be a finite number", details={"metric": name, "value": value})
     if variant is None and not entity_id:
         raise ValidationFailed("variant or entityId is required")
-    with refusals_audited(tenant=tenant, actor=actor, action="experiment.observe", resource_type="experiment",
-                          resource_id=experiment_id):
-        with service():
-            experiment = experiment_get(tenant=tenant, experiment_id=experiment_id, for_update=True)
-            if experiment.status != Experiment.Status.RUNNING:
-                raise Conflict(f"Experiment {experiment_id} is {experiment.status}; observations need it running",
-                               details={"status": experiment.status, "policy": LIFECYCLE})
-            weights = [(v.key, v.traffic_weight) for v in experiment.variant_rows.all()]
-            if variant is None:
-                variant = assign_variant(experiment.slug, entity_id, weights)
-            elif variant not in dict(weights):
-                raise ValidationFailed(f"Unknown variant {variant!r}", details={"variants": [k for k, _ in weights]})
-            now = timezone.now()
-            ExperimentObservation.objects.bulk_create([
-                ExperimentObservation(experiment=experiment, variant_key=variant, entity_id=entity_id, metric=name,
-                                      value=float(value), created_at=now) for name, value in metrics.items()])
-            record(tenant=tenant, actor=actor, action="experiment.observe", resource_type="experiment",
-                   resource_id=experiment.slug, details=f"{len(metrics)} observation(s) for variant {variant}",
-                   event=("experiment:observation", {"experimentId": experiment.slug, "variant": variant,
-                                                     "entityId": entity_id or None, "metrics": metrics}))
-            met = stop_conditions_met(experiment, now=now)
-            if met:
-                experiment = _complete(experiment, actor=actor, met=met)
+    with locked_write(EXPERIMENT, tenant=tenant, actor=actor, action="experiment.observe",
+                      slug=experiment_id) as experiment:
+        if experiment.status != Experiment.Status.RUNNING:
+            raise Conflict(f"Experiment {experiment_id} is {experiment.status}; observations need it running",
+                           details={"status": experiment.status, "policy": LIFECYCLE})
+        weights = [(v.key, v.traffic_weight) for v in experiment.variant_rows.all()]
+        if variant is None:
+            variant = assign_variant(experiment.slug, entity_id, weights)
+        elif variant not in dict(weights):
+            raise ValidationFailed(f"Unknown variant {variant!r}", details={"variants": [k for k, _ in weights]})
+        now = timezone.now()
+        ExperimentObservation.objects.bulk_create([
+            ExperimentObservation(experiment=experiment, variant_key=variant, entity_id=entity_id, metric=name,
+                                  value=float(value), created_at=now) for name, value in metrics.items()])
+        record(tenant=tenant, actor=actor, action="experiment.observe", resource_type="experiment",
+               resource_id=experiment.slug, details=f"{len(metrics)} observation(s) for variant {variant}",
+               event=("experiment:observation", {"experimentId": experiment.slug, "variant": variant,
+                                                 "entityId": entity_id or None, "metrics": metrics}))
+        met = stop_conditions_met(experiment, now=now)
+        if met:
+            experiment = _complete(experiment, actor=actor, met=met)
     return experiment, met
 
 
@@ -290,9 +271,8 @@ def stop_conditions_met(experiment: Experiment, *, now: datetime) -> list[str]:
 
 def _complete(experiment: Experiment, *, actor: Actor, met: list[str]) -> Experiment:
     experiment = _set_status(experiment, Experiment.Status.COMPLETED)
-    record(tenant=experiment.tenant, actor=actor, action="experiment.complete", resource_type="experiment",
-           resource_id=experiment.slug, details=f"Stop condition met: {'; '.join(met)}",
-           event=("experiment:updated", experiment_repr(experiment)))
+    record_change(EXPERIMENT, experiment, tenant=experiment.tenant, actor=actor, action="experiment.complete",
+                  details=f"Stop condition met: {'; '.join(met)}")
     return experiment
 
 
@@ -309,12 +289,4 @@ def experiment_check_stop_conditions(*, tenant: Any, actor: Actor, experiment_id
 
 
 def experiment_delete(*, tenant: Any, actor: Actor, experiment_id: str, expected_version: int | None = None) -> None:
-    with refusals_audited(tenant=tenant, actor=actor, action="experiment.delete", resource_type="experiment",
-                          resource_id=experiment_id):
-        with service():
-            experiment = experiment_get(tenant=tenant, experiment_id=experiment_id, for_update=True)
-            check_version(experiment, expected_version)
-            experiment.delete()
-            record(tenant=tenant, actor=actor, action="experiment.delete", resource_type="experiment",
-                   resource_id=experiment_id, details=f"Deleted experiment {experiment_id}",
-                   event=("experiment:deleted", {"id": experiment_id}))
+    config_delete(EXPERIMENT, tenant=tenant, actor=actor, slug=experiment_id, expected_version=expected_version)

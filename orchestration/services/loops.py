@@ -6,20 +6,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError
 from django.utils import timezone
 
 from maestro.actors import Actor
-from maestro.exceptions import Conflict, ValidationFailed
+from maestro.exceptions import ValidationFailed
 from maestro.write_path import record, service
 from orchestration import schemas
 from orchestration.models import AutonomicLoop, LoopDecision
 from orchestration.representations_control import iso, loop_repr
 from orchestration.selectors.loops import loop_get
-from orchestration.services.audit import refusals_audited
-from orchestration.services.control_common import check_version, clean_or_400, require_choice
+from orchestration.services.control_common import (
+    ConfigKind,
+    bump_version,
+    config_create,
+    config_delete,
+    config_update,
+    locked_write,
+    record_change,
+    require_choice,
+)
 
 EDITABLE = ("name", "type", "status", "config")
+LOOP = ConfigKind(model=AutonomicLoop, resource_type="loop", label="Loop", present=loop_repr,
+                  lock=lambda tenant, slug: loop_get(tenant=tenant, loop_id=slug, for_update=True))
 
 
 def loop_config_errors(loop_type: str, config: Any) -> list[str]:
@@ -44,20 +53,9 @@ def loop_create(*, tenant: Any, actor: Actor, loop_id: str, name: str, type: str
     config = {} if config is None else config
     _validate(type, status, config)
     now = timezone.now()
-    with refusals_audited(tenant=tenant, actor=actor, action=action, resource_type="loop", resource_id=loop_id):
-        try:
-            with service():
-                if AutonomicLoop.objects.filter(tenant=tenant, slug=loop_id).exists():
-                    raise Conflict(f"Loop {loop_id} already exists", details={"id": loop_id, "policy": "unique_id"})
-                loop = AutonomicLoop(tenant=tenant, slug=loop_id, name=name, type=type, status=status, config=config,
-                                     last_decision=last_decision, last_run=last_run, created_at=now, updated_at=now)
-                clean_or_400(loop, exclude=["tenant"])
-                loop.save(force_insert=True)
-                record(tenant=tenant, actor=actor, action=action, resource_type="loop", resource_id=loop.slug,
-                       details=f"Created loop {loop.slug} ({type}, {status})", event=("loop:created", loop_repr(loop)))
-        except IntegrityError:
-            raise Conflict(f"Loop {loop_id} already exists", details={"id": loop_id, "policy": "unique_id"}) from None
-    return loop
+    loop = AutonomicLoop(tenant=tenant, slug=loop_id, name=name, type=type, status=status, config=config,
+                         last_decision=last_decision, last_run=last_run, created_at=now, updated_at=now)
+    return config_create(LOOP, loop, actor=actor, action=action, details=f"Created loop {loop_id} ({type}, {status})")
 
 
 def loop_update(*, tenant: Any, actor: Actor, loop_id: str, changes: dict[str, Any],
@@ -69,39 +67,21 @@ def loop_update(*, tenant: Any, actor: Actor, loop_id: str, changes: dict[str, A
     if unknown:
         raise ValidationFailed(f"Unknown loop field(s): {', '.join(sorted(unknown))}",
                                details={"fields": sorted(unknown)})
-    with refusals_audited(tenant=tenant, actor=actor, action="loop.update", resource_type="loop", resource_id=loop_id):
-        with service():
-            loop = loop_get(tenant=tenant, loop_id=loop_id, for_update=True)
-            check_version(loop, expected_version)
-            for field in EDITABLE:
-                if field in changes:
-                    setattr(loop, field, changes[field])
-            _validate(loop.type, loop.status, loop.config)
-            clean_or_400(loop, exclude=["tenant"])
-            loop.version += 1
-            loop.updated_at = timezone.now()
-            loop.save(update_fields=[*EDITABLE, "version", "updated_at"])
-            record(tenant=tenant, actor=actor, action="loop.update", resource_type="loop", resource_id=loop.slug,
-                   details=f"Updated loop {loop.slug}: {', '.join(sorted(changes)) or 'nothing'}",
-                   event=("loop:updated", loop_repr(loop)))
-    return loop
+    return config_update(LOOP, tenant=tenant, actor=actor, slug=loop_id, changes=changes,
+                         expected_version=expected_version,
+                         check=lambda loop: _validate(loop.type, loop.status, loop.config))
 
 
 def loop_set_status(*, tenant: Any, actor: Actor, loop_id: str, status: str,
                     expected_version: int | None = None) -> AutonomicLoop:
     """Pause or resume (the old ``toggleLoop``). An unknown status is refused, never stored."""
     require_choice(status, AutonomicLoop.Status.values, "status")
-    with refusals_audited(tenant=tenant, actor=actor, action="loop.set_status", resource_type="loop",
-                          resource_id=loop_id):
-        with service():
-            loop = loop_get(tenant=tenant, loop_id=loop_id, for_update=True)
-            check_version(loop, expected_version)
-            loop.status = status
-            loop.version += 1
-            loop.updated_at = timezone.now()
-            loop.save(update_fields=["status", "version", "updated_at"])
-            record(tenant=tenant, actor=actor, action="loop.set_status", resource_type="loop", resource_id=loop.slug,
-                   details=f"Set loop {loop.slug} to {status}", event=("loop:updated", loop_repr(loop)))
+    with locked_write(LOOP, tenant=tenant, actor=actor, action="loop.set_status", slug=loop_id,
+                      expected_version=expected_version) as loop:
+        loop.status = status
+        bump_version(loop, ["status"])
+        record_change(LOOP, loop, tenant=tenant, actor=actor, action="loop.set_status",
+                      details=f"Set loop {loop.slug} to {status}")
     return loop
 
 
@@ -127,10 +107,4 @@ def loop_record_decision(*, tenant: Any, actor: Actor, loop_id: str, decision: s
 
 
 def loop_delete(*, tenant: Any, actor: Actor, loop_id: str, expected_version: int | None = None) -> None:
-    with refusals_audited(tenant=tenant, actor=actor, action="loop.delete", resource_type="loop", resource_id=loop_id):
-        with service():
-            loop = loop_get(tenant=tenant, loop_id=loop_id, for_update=True)
-            check_version(loop, expected_version)
-            loop.delete()
-            record(tenant=tenant, actor=actor, action="loop.delete", resource_type="loop", resource_id=loop_id,
-                   details=f"Deleted loop {loop_id}", event=("loop:deleted", {"id": loop_id}))
+    config_delete(LOOP, tenant=tenant, actor=actor, slug=loop_id, expected_version=expected_version)

@@ -5,20 +5,25 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from django.db import IntegrityError
 from django.utils import timezone
 
 from maestro.actors import Actor
-from maestro.exceptions import Conflict, ValidationFailed
-from maestro.write_path import record, service
+from maestro.exceptions import ValidationFailed
 from orchestration.models import Playbook
 from orchestration.representations_control import playbook_repr
 from orchestration.selectors.playbooks import playbook_get
-from orchestration.services.audit import refusals_audited
-from orchestration.services.control_common import check_version, clean_or_400
+from orchestration.services.control_common import (
+    ConfigKind,
+    config_create,
+    config_delete,
+    config_update,
+    updated_details,
+)
 
 EDITABLE = ("name", "description", "triggers", "actions", "is_enabled")
 MAX_ITEMS = 100
+PLAYBOOK = ConfigKind(model=Playbook, resource_type="playbook", label="Playbook", present=playbook_repr,
+                      lock=lambda tenant, slug: playbook_get(tenant=tenant, playbook_id=slug, for_update=True))
 
 
 def _validate(values: dict[str, Any]) -> None:
@@ -45,22 +50,8 @@ def playbook_create(*, tenant: Any, actor: Actor, name: str, playbook_id: str | 
     values["name"] = name.strip()
     playbook_id = playbook_id or f"pb-{secrets.token_hex(4)}"
     now = timezone.now()
-    with refusals_audited(tenant=tenant, actor=actor, action=action, resource_type="playbook",
-                          resource_id=playbook_id):
-        try:
-            with service():
-                if Playbook.objects.filter(tenant=tenant, slug=playbook_id).exists():
-                    raise Conflict(f"Playbook {playbook_id} already exists",
-                                   details={"id": playbook_id, "policy": "unique_id"})
-                playbook = Playbook(tenant=tenant, slug=playbook_id, created_at=now, updated_at=now, **values)
-                clean_or_400(playbook, exclude=["tenant"])
-                playbook.save(force_insert=True)
-                record(tenant=tenant, actor=actor, action=action, resource_type="playbook", resource_id=playbook.slug,
-                       details=f"Created playbook {playbook.name}", event=("playbook:created", playbook_repr(playbook)))
-        except IntegrityError:
-            raise Conflict(f"Playbook {playbook_id} already exists",
-                           details={"id": playbook_id, "policy": "unique_id"}) from None
-    return playbook
+    playbook = Playbook(tenant=tenant, slug=playbook_id, created_at=now, updated_at=now, **values)
+    return config_create(PLAYBOOK, playbook, actor=actor, action=action, details=f"Created playbook {playbook.name}")
 
 
 def playbook_update(*, tenant: Any, actor: Actor, playbook_id: str, changes: dict[str, Any],
@@ -71,24 +62,14 @@ def playbook_update(*, tenant: Any, actor: Actor, playbook_id: str, changes: dic
     _validate(changes)
     if "name" in changes:
         changes = {**changes, "name": changes["name"].strip()}
-    with refusals_audited(tenant=tenant, actor=actor, action=action, resource_type="playbook",
-                          resource_id=playbook_id):
-        with service():
-            playbook = playbook_get(tenant=tenant, playbook_id=playbook_id, for_update=True)
-            check_version(playbook, expected_version)
-            for field, value in changes.items():
-                setattr(playbook, field, value)
-            clean_or_400(playbook, exclude=["tenant"])
-            playbook.version += 1
-            playbook.updated_at = timezone.now()
-            playbook.save(update_fields=[*changes, "version", "updated_at"])
-            if set(changes) == {"is_enabled"}:
-                details = f"{'Enabled' if playbook.is_enabled else 'Disabled'} playbook {playbook.slug}"
-            else:
-                details = f"Updated playbook {playbook.slug}: {', '.join(sorted(changes)) or 'nothing'}"
-            record(tenant=tenant, actor=actor, action=action, resource_type="playbook", resource_id=playbook.slug,
-                   details=details, event=("playbook:updated", playbook_repr(playbook)))
-    return playbook
+
+    def details(playbook: Playbook) -> str:
+        if set(changes) == {"is_enabled"}:
+            return f"{'Enabled' if playbook.is_enabled else 'Disabled'} playbook {playbook.slug}"
+        return updated_details(PLAYBOOK, playbook.slug, changes)
+
+    return config_update(PLAYBOOK, tenant=tenant, actor=actor, slug=playbook_id, changes=changes,
+                         expected_version=expected_version, action=action, details=details)
 
 
 def playbook_set_enabled(*, tenant: Any, actor: Actor, playbook_id: str, enabled: bool,
@@ -99,12 +80,4 @@ def playbook_set_enabled(*, tenant: Any, actor: Actor, playbook_id: str, enabled
 
 
 def playbook_delete(*, tenant: Any, actor: Actor, playbook_id: str, expected_version: int | None = None) -> None:
-    with refusals_audited(tenant=tenant, actor=actor, action="playbook.delete", resource_type="playbook",
-                          resource_id=playbook_id):
-        with service():
-            playbook = playbook_get(tenant=tenant, playbook_id=playbook_id, for_update=True)
-            check_version(playbook, expected_version)
-            playbook.delete()
-            record(tenant=tenant, actor=actor, action="playbook.delete", resource_type="playbook",
-                   resource_id=playbook_id, details=f"Deleted playbook {playbook_id}",
-                   event=("playbook:deleted", {"id": playbook_id}))
+    config_delete(PLAYBOOK, tenant=tenant, actor=actor, slug=playbook_id, expected_version=expected_version)

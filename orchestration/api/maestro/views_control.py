@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView, if_match_version, with_etag
+from maestro.api import MaestroAPIView, with_etag
 from maestro.exceptions import NotFound, ValidationFailed, error_body
 from maestro.pagination import next_link, parse_limit
+from orchestration.api.maestro.base import ControlView, doc, expected_version
 from orchestration.api.maestro.serializers import AgentUpdateIn, LoopToggleIn, LoopUpdateIn
 from orchestration.representations_control import agent_repr, loop_repr, merge_train_repr, run_repr
 from orchestration.selectors.agents import agent_get, agent_list
@@ -23,23 +20,8 @@ from orchestration.selectors.runs import run_get, run_list
 from orchestration.services.agents import agent_update
 from orchestration.services.loops import loop_set_status, loop_update
 
-
-def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str | None = None) -> Any:
-    """OpenAPI: the body serializer and a JSON object (or array) answer; the shapes themselves
-    are the old system's, documented in orchestration.representations_control."""
-    body = {"type": "array", "items": {"type": "object"}} if many else OpenApiTypes.OBJECT
-    return extend_schema(request=request, responses={status: body}, operation_id=op)
-
-
 RUNS_DEFAULT_LIMIT = 50  # the old /runs default
 AUDIT_DEFAULT_LIMIT = 100
-
-
-def expected_version(request: Request, data: dict[str, Any]) -> int | None:
-    """If-Match wins; otherwise a ``version`` in the body (old clients cannot set headers)."""
-    header = if_match_version(request)
-    body = data.pop("version", None)
-    return header if header is not None else body
 
 
 def parse_offset(raw: str | None) -> int:
@@ -93,61 +75,54 @@ class RunDetailView(MaestroAPIView):
         return Response(run_repr(run_get(tenant=self.access.tenant, run_id=run_id)))
 
 
-class AgentListView(MaestroAPIView):
+class AgentListView(ControlView):
     resource_type = "agent"
+    present = staticmethod(agent_repr)
 
     @doc(many=True, op="maestro_agents_list")
     def get(self, request: Request) -> Response:
-        return self.paged(request, agent_list(tenant=self.access.tenant), time_field="created_at", present=agent_repr)
+        return self.listed(agent_list(tenant=self.access.tenant))
 
 
-class AgentDetailView(MaestroAPIView):
+class AgentDetailView(ControlView):
     resource_type = "agent"
+    present = staticmethod(agent_repr)
 
     @doc()
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(tenant=self.access.tenant, agent_id=agent_id)
-        return with_etag(Response(agent_repr(agent)), agent.version)
+        return self.answer(agent_get(tenant=self.access.tenant, agent_id=agent_id))
 
     @doc(AgentUpdateIn)
     def patch(self, request: Request, agent_id: str) -> Response:
-        data = self.validated(AgentUpdateIn, partial=True)
-        version = expected_version(request, data)
-        _same_id(request, agent_id)
-        changes = {**data.pop("metrics", {}), **data}
-        if not changes:
-            raise ValidationFailed("Nothing to update")
-        agent = agent_update(tenant=self.access.tenant, actor=self.access.actor, agent_id=agent_id, changes=changes,
-                             expected_version=version)
-        return with_etag(Response(agent_repr(agent)), agent.version)
+        # The old body nests the numbers under ``metrics``; the service takes them flat.
+        changes, version = self.patch_input(AgentUpdateIn, agent_id,
+                                            flatten=lambda data: {**data.pop("metrics", {}), **data})
+        return self.answer(agent_update(tenant=self.access.tenant, actor=self.access.actor, agent_id=agent_id,
+                                        changes=changes, expected_version=version))
 
 
-class LoopListView(MaestroAPIView):
+class LoopListView(ControlView):
     resource_type = "loop"
+    present = staticmethod(loop_repr)
 
     @doc(many=True, op="maestro_autonomic_loops_list")
     def get(self, request: Request) -> Response:
-        return self.paged(request, loop_list(tenant=self.access.tenant), time_field="created_at", present=loop_repr)
+        return self.listed(loop_list(tenant=self.access.tenant))
 
 
-class LoopDetailView(MaestroAPIView):
+class LoopDetailView(ControlView):
     resource_type = "loop"
+    present = staticmethod(loop_repr)
 
     @doc()
     def get(self, request: Request, loop_id: str) -> Response:
-        loop = loop_get(tenant=self.access.tenant, loop_id=loop_id)
-        return with_etag(Response(loop_repr(loop)), loop.version)
+        return self.answer(loop_get(tenant=self.access.tenant, loop_id=loop_id))
 
     @doc(LoopUpdateIn)
     def patch(self, request: Request, loop_id: str) -> Response:
-        data = self.validated(LoopUpdateIn, partial=True)
-        version = expected_version(request, data)
-        _same_id(request, loop_id)
-        if not data:
-            raise ValidationFailed("Nothing to update")
-        loop = loop_update(tenant=self.access.tenant, actor=self.access.actor, loop_id=loop_id, changes=data,
-                           expected_version=version)
-        return with_etag(Response(loop_repr(loop)), loop.version)
+        changes, version = self.patch_input(LoopUpdateIn, loop_id)
+        return self.answer(loop_update(tenant=self.access.tenant, actor=self.access.actor, loop_id=loop_id,
+                                       changes=changes, expected_version=version))
 
 
 class LoopToggleView(MaestroAPIView):
@@ -168,22 +143,22 @@ class LoopToggleView(MaestroAPIView):
         return with_etag(Response({"success": True}), loop.version)
 
 
-class MergeTrainView(MaestroAPIView):
+class MergeTrainView(ControlView):
     resource_type = "merge_train"
+    present = staticmethod(merge_train_repr)
 
     @doc(op="maestro_merge_trains_default")
     def get(self, request: Request) -> Response:
-        train = merge_train_default(tenant=self.access.tenant)
-        return with_etag(Response(merge_train_repr(train)), train.version)
+        return self.answer(merge_train_default(tenant=self.access.tenant))
 
 
-class MergeTrainDetailView(MaestroAPIView):
+class MergeTrainDetailView(ControlView):
     resource_type = "merge_train"
+    present = staticmethod(merge_train_repr)
 
     @doc()
     def get(self, request: Request, train_id: str) -> Response:
-        train = merge_train_get(tenant=self.access.tenant, train_id=train_id)
-        return with_etag(Response(merge_train_repr(train)), train.version)
+        return self.answer(merge_train_get(tenant=self.access.tenant, train_id=train_id))
 
 
 class AuditLogView(MaestroAPIView):
@@ -199,8 +174,3 @@ class AuditLogView(MaestroAPIView):
             response["Link"] = next_link(request, page.next_cursor)
         return response
 
-
-def _same_id(request: Request, url_id: str) -> None:
-    body_id = request.data.get("id") if isinstance(request.data, dict) else None
-    if body_id is not None and body_id != url_id:
-        raise ValidationFailed("id cannot be changed", details={"id": body_id, "expected": url_id})

@@ -6,8 +6,9 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView, with_etag
+from maestro.api import MaestroAPIView
 from maestro.exceptions import ValidationFailed
+from orchestration.api.maestro.base import ControlView, doc, expected_version
 from orchestration.api.maestro.serializers import (
     ExperimentActionIn,
     ExperimentCreateIn,
@@ -16,7 +17,6 @@ from orchestration.api.maestro.serializers import (
     PlaybookCreateIn,
     PlaybookUpdateIn,
 )
-from orchestration.api.maestro.views_control import _same_id, doc, expected_version
 from orchestration.representations_control import experiment_repr, playbook_repr
 from orchestration.selectors.experiments import (
     experiment_assignment,
@@ -35,52 +35,48 @@ from orchestration.services.experiments import (
 from orchestration.services.playbooks import playbook_create, playbook_update
 
 
-class ExperimentListView(MaestroAPIView):
+class ExperimentListView(ControlView):
     resource_type = "experiment"
+    present = staticmethod(experiment_repr)
 
     @doc(many=True, op="maestro_experiments_list")
     def get(self, request: Request) -> Response:
-        return self.paged(request, experiment_list(tenant=self.access.tenant), time_field="created_at",
-                          present=experiment_repr)
+        return self.listed(experiment_list(tenant=self.access.tenant))
 
     @doc(ExperimentCreateIn, status=201)
     def post(self, request: Request) -> Response:
         data = self.validated(ExperimentCreateIn)
         experiment = experiment_create(tenant=self.access.tenant, actor=self.access.actor,
                                        experiment_id=data.pop("id", None), **data)
-        return with_etag(Response(experiment_repr(experiment), status=status.HTTP_201_CREATED), experiment.version)
+        return self.answer(experiment, status=status.HTTP_201_CREATED)
 
 
-class ExperimentDetailView(MaestroAPIView):
+class ExperimentDetailView(ControlView):
     resource_type = "experiment"
+    present = staticmethod(experiment_repr)
 
     @doc()
     def get(self, request: Request, experiment_id: str) -> Response:
-        experiment = experiment_get(tenant=self.access.tenant, experiment_id=experiment_id)
-        return with_etag(Response(experiment_repr(experiment)), experiment.version)
+        return self.answer(experiment_get(tenant=self.access.tenant, experiment_id=experiment_id))
 
     @doc(ExperimentUpdateIn)
     def patch(self, request: Request, experiment_id: str) -> Response:
-        data = self.validated(ExperimentUpdateIn, partial=True)
-        version = expected_version(request, data)
-        _same_id(request, experiment_id)
-        if not data:
-            raise ValidationFailed("Nothing to update")
-        experiment = experiment_update(tenant=self.access.tenant, actor=self.access.actor,
-                                       experiment_id=experiment_id, changes=data, expected_version=version)
-        return with_etag(Response(experiment_repr(experiment)), experiment.version)
+        changes, version = self.patch_input(ExperimentUpdateIn, experiment_id)
+        return self.answer(experiment_update(tenant=self.access.tenant, actor=self.access.actor,
+                                             experiment_id=experiment_id, changes=changes, expected_version=version))
 
 
-class ExperimentRunView(MaestroAPIView):
+class ExperimentRunView(ControlView):
     resource_type = "experiment"
+    present = staticmethod(experiment_repr)
     transition = staticmethod(experiment_run)
 
     @doc(ExperimentActionIn)
     def post(self, request: Request, experiment_id: str) -> Response:
         data = self.validated(ExperimentActionIn, data=request.data if request.data else {})
-        experiment = self.transition(tenant=self.access.tenant, actor=self.access.actor, experiment_id=experiment_id,
-                                     expected_version=expected_version(request, data))
-        return with_etag(Response(experiment_repr(experiment)), experiment.version)
+        return self.answer(self.transition(tenant=self.access.tenant, actor=self.access.actor,
+                                           experiment_id=experiment_id,
+                                           expected_version=expected_version(request, data)))
 
 
 class ExperimentStopView(ExperimentRunView):
@@ -121,37 +117,32 @@ class ExperimentResultsView(MaestroAPIView):
         return Response(experiment_results(experiment=experiment))
 
 
-class PlaybookListView(MaestroAPIView):
+class PlaybookListView(ControlView):
     resource_type = "playbook"
+    present = staticmethod(playbook_repr)
 
     @doc(many=True, op="maestro_playbooks_list")
     def get(self, request: Request) -> Response:
-        return self.paged(request, playbook_list(tenant=self.access.tenant), time_field="created_at",
-                          present=playbook_repr)
+        return self.listed(playbook_list(tenant=self.access.tenant))
 
     @doc(PlaybookCreateIn, status=201)
     def post(self, request: Request) -> Response:
         data = self.validated(PlaybookCreateIn)
         playbook = playbook_create(tenant=self.access.tenant, actor=self.access.actor,
                                    playbook_id=data.pop("id", None), **data)
-        return with_etag(Response(playbook_repr(playbook), status=status.HTTP_201_CREATED), playbook.version)
+        return self.answer(playbook, status=status.HTTP_201_CREATED)
 
 
-class PlaybookDetailView(MaestroAPIView):
+class PlaybookDetailView(ControlView):
     resource_type = "playbook"
+    present = staticmethod(playbook_repr)
 
     @doc()
     def get(self, request: Request, playbook_id: str) -> Response:
-        playbook = playbook_get(tenant=self.access.tenant, playbook_id=playbook_id)
-        return with_etag(Response(playbook_repr(playbook)), playbook.version)
+        return self.answer(playbook_get(tenant=self.access.tenant, playbook_id=playbook_id))
 
     @doc(PlaybookUpdateIn)
     def patch(self, request: Request, playbook_id: str) -> Response:
-        data = self.validated(PlaybookUpdateIn, partial=True)
-        version = expected_version(request, data)
-        _same_id(request, playbook_id)
-        if not data:
-            raise ValidationFailed("Nothing to update")
-        playbook = playbook_update(tenant=self.access.tenant, actor=self.access.actor, playbook_id=playbook_id,
-                                   changes=data, expected_version=version)
-        return with_etag(Response(playbook_repr(playbook)), playbook.version)
+        changes, version = self.patch_input(PlaybookUpdateIn, playbook_id)
+        return self.answer(playbook_update(tenant=self.access.tenant, actor=self.access.actor,
+                                           playbook_id=playbook_id, changes=changes, expected_version=version))

@@ -1,0 +1,55 @@
+"""What the ``/api/maestro/`` views share: the OpenAPI decorator, If-Match (or a body
+``version``) for writes, and answers that carry the object's ETag."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from maestro.api import MaestroAPIView, if_match_version, with_etag
+from maestro.exceptions import ValidationFailed
+from maestro.openapi import doc  # noqa: F401  (re-exported for the views)
+
+
+def expected_version(request: Request, data: dict[str, Any]) -> int | None:
+    """If-Match wins; otherwise a ``version`` in the body (old clients cannot set headers)."""
+    header = if_match_version(request)
+    body = data.pop("version", None)
+    return header if header is not None else body
+
+
+def _same_id(request: Request, url_id: str) -> None:
+    body_id = request.data.get("id") if isinstance(request.data, dict) else None
+    if body_id is not None and body_id != url_id:
+        raise ValidationFailed("id cannot be changed", details={"id": body_id, "expected": url_id})
+
+
+# A view of one kind of versioned control-state object; ``present`` is its API shape (set as
+# ``staticmethod(loop_repr)``). No class docstring: drf-spectacular would publish it as the
+# description of every subclass's operations.
+class ControlView(MaestroAPIView):
+    present: Callable[[Any], dict[str, Any]]
+
+    def listed(self, qs: Any) -> Response:
+        return self.paged(self.request, qs, time_field="created_at", present=self.present)
+
+    def answer(self, obj: Any, *, status: int = 200) -> Response:
+        """The object in its API shape, with its version as the ETag for the next If-Match."""
+        return with_etag(Response(self.present(obj), status=status), obj.version)
+
+    def patch_input(self, serializer_class: type[serializers.Serializer], url_id: str, *,
+                    flatten: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                    ) -> tuple[dict[str, Any], int | None]:
+        """A PATCH body → (the changes, the version they were based on). The body may not rename
+        the object, and an edit that changes nothing is a 400."""
+        data = self.validated(serializer_class, partial=True)
+        version = expected_version(self.request, data)
+        _same_id(self.request, url_id)
+        changes = flatten(data) if flatten else data
+        if not changes:
+            raise ValidationFailed("Nothing to update")
+        return changes, version
