@@ -19,6 +19,9 @@ from realtime.models import Event
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "maestro.events"
+# Sent to a tenant's group when a credential may have lost access (a token revoked, a
+# membership removed): each connection of the tenant re-checks its own credential.
+ACCESS_CHANGED_TYPE = "maestro.access_changed"
 
 
 def wire_text(envelope: dict[str, Any]) -> str:
@@ -45,6 +48,13 @@ def commit_messages(events: list[Event]) -> list[tuple[str, dict[str, Any]]]:
 
 def broadcast_on_commit(events: list[Event]) -> None:
     messages = commit_messages(events)
+    transaction.on_commit(lambda: _send(messages))
+
+
+def access_changed_on_commit(tenant_id: int) -> None:
+    """Asks the tenant's open connections to re-check their credentials once the change
+    commits. A lost message only delays the close: connections also re-check on a timer."""
+    messages = [(tenant_group(tenant_id), {"type": ACCESS_CHANGED_TYPE})]
     transaction.on_commit(lambda: _send(messages))
 
 

@@ -10,6 +10,10 @@ message}`` (the connection stays usable). Client → server: ``ping``; ``subscri
 projectId}`` (replaces the subscription); ``resume {afterSeq}``, or ``?afterSeq=`` in the URL,
 which resumes before any live event can be sent.
 
+Access: the credential of the handshake is re-checked when the tenant's access changes and at
+least every ``MAESTRO_WS_AUTH_RECHECK_SECONDS``; once it no longer grants the tenant the
+connection is closed (4401/4403) and nothing more is sent on it.
+
 Delivery guarantee, per connection: each seq is sent at most once and, unless the client is
 told ``resync_required``, none above its starting point is skipped; live events arrive in
 seq order (a resume's replay of older ones may follow live ones that were already sent).
@@ -30,10 +34,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from realtime import metrics
 from realtime.auth import authenticate_scope, scope_query
-from realtime.broadcast import MESSAGE_TYPE, bind_serving_loop, wire_text
+from realtime.broadcast import ACCESS_CHANGED_TYPE, MESSAGE_TYPE, bind_serving_loop, wire_text
 from realtime.groups import tenant_group
 from realtime.selectors import EventPage, event_stream_head_of, events_after
 from realtime.subscriptions import BadSubscription, Subscription, parse_subscribe
@@ -59,6 +64,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     live_from = 0
     last_seq = 0
     checked_at = 0.0
+    # When the credential is next re-checked (monotonic); see _access_still_valid.
+    access_due = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -83,7 +90,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             # The fan-out hot path skips Channels' per-message close_old_connections thread
             # hop; maestro_events reaches the database only via database_sync_to_async,
             # which closes stale connections itself.
-            await self.maestro_events(message)
+            if await self._access_still_valid():
+                await self.maestro_events(message)
+            return
+        if message["type"] == ACCESS_CHANGED_TYPE:
+            await self._access_still_valid(force=True)
             return
         await super().dispatch(message)
 
@@ -97,6 +108,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         access = result.access
         bind_serving_loop(asyncio.get_running_loop())
         self.tenant_id = access.tenant.pk
+        self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
         self.group = tenant_group(access.tenant.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         # Joined before reading the head: every event above it reaches this channel.
@@ -159,6 +171,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict):
             await self._error("message must be a JSON object")
             return
+        if not await self._access_still_valid():
+            return
         kind = content.get("type")
         if kind == "ping":
             await self._ping()
@@ -172,6 +186,31 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await self._resume(after)
         else:
             await self._error(f"unknown message type {kind!r}" if isinstance(kind, str) else "type is required")
+
+    async def _access_still_valid(self, *, force: bool = False) -> bool:
+        """Re-runs the handshake's authentication on the same credential when it is due (or
+        ``force``): a revoked token, a removed membership, an inactive user, an expired JWT or
+        a logged-out session closes the connection (4401, or 4403 when the credential is
+        valid but no longer grants this tenant) before anything more is sent on it."""
+        if self.tenant_id is None:
+            return False
+        if not force and time.monotonic() < self.access_due:
+            return True
+        self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
+        result = await authenticate_scope(self.scope)
+        if result.access is not None and result.access.tenant.pk == self.tenant_id:
+            return True
+        log.info("websocket access revoked", extra={"event": "realtime.access_revoked", "tenant": self.tenant_id,
+                                                     "code": result.close_code})
+        metrics.WS_ACCESS_REVOKED.inc()
+        self.tenant_id = None  # stops delivery; receive() ignores the client from here on
+        await self._release()
+        if not self.client_gone:
+            try:
+                await self.close(code=result.close_code)
+            except OSError:
+                self.client_gone = True
+        return False
 
     async def _error(self, message: str, code: str = "VALIDATION_ERROR") -> None:
         await self.send_json({"type": "error", "code": code, "message": message})

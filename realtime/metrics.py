@@ -9,3 +9,5 @@ WS_RESYNCS = Counter("maestro_websocket_resync_required_total",
                      "resync_required answers (a client asked for events already pruned)")
 BROADCAST_FAILURES = Counter("maestro_realtime_broadcast_failures_total",
                              "Commits whose events could not be handed to the channel layer")
+WS_ACCESS_REVOKED = Counter("maestro_websocket_access_revoked_total",
+                            "Open connections closed because their credential no longer grants access")

@@ -154,6 +154,9 @@ MAESTRO_LIST_DEFAULT_LIMIT = 500
 MAESTRO_LIST_MAX_LIMIT = 5000
 MAESTRO_EVENT_RETENTION_SECONDS = int(os.environ.get("MAESTRO_EVENT_RETENTION_SECONDS", str(7 * 24 * 3600)))
 MAESTRO_EVENT_RETENTION_COUNT = int(os.environ.get("MAESTRO_EVENT_RETENTION_COUNT", "100000"))
+# An open WebSocket re-checks its credential (revoked token, removed membership, inactive
+# user, expired JWT) at least this often, and at once when its tenant's access changes.
+MAESTRO_WS_AUTH_RECHECK_SECONDS = float(os.environ.get("MAESTRO_WS_AUTH_RECHECK_SECONDS", "60"))
 
 OIDC_ISSUER = os.environ.get("MAESTRO_OIDC_ISSUER", "")
 OIDC_AUDIENCE = os.environ.get("MAESTRO_OIDC_AUDIENCE", "")

@@ -22,6 +22,17 @@ def default_tenant() -> Tenant:
     return tenant_get_or_create(slug=DEFAULT_TENANT_SLUG, name="Default")
 
 
+def tenant_save(*, tenant: Tenant, actor: Actor) -> Tenant:
+    """Creates or renames a tenant (the admin's form), audited in the tenant itself."""
+    creating = tenant.pk is None
+    with service():
+        tenant.full_clean()
+        tenant.save()
+        record(tenant=tenant, actor=actor, action="tenant.create" if creating else "tenant.update",
+               resource_type="tenant", resource_id=tenant.slug, details=f"tenant {tenant.slug} ({tenant.name})")
+    return tenant
+
+
 def membership_set(*, user: AbstractBaseUser, tenant: Tenant, role: str, actor: Actor) -> Membership:
     if role not in Role.values:
         raise ValueError(f"unknown role {role!r}")
@@ -30,6 +41,20 @@ def membership_set(*, user: AbstractBaseUser, tenant: Tenant, role: str, actor: 
         record(tenant=tenant, actor=actor, action="membership.set", resource_type="membership",
                resource_id=str(membership.pk), details=f"{user} is {role} in {tenant.slug}")
     return membership
+
+
+def membership_delete(*, membership: Membership, actor: Actor) -> None:
+    """Removes a user from a tenant; the user's open WebSockets in it are closed (their
+    tokens for the tenant stop authenticating, as membership is checked on every request)."""
+    from realtime.broadcast import access_changed_on_commit
+
+    with service():
+        deleted, _ = Membership.objects.filter(pk=membership.pk).delete()
+        if deleted:
+            record(tenant=membership.tenant, actor=actor, action="membership.delete", resource_type="membership",
+                   resource_id=str(membership.pk),
+                   details=f"{membership.user} removed from {membership.tenant.slug} (was {membership.role})")
+            access_changed_on_commit(membership.tenant_id)
 
 
 def api_token_create(*, user: AbstractBaseUser, tenant: Tenant, name: str = "", actor: Actor) -> tuple[ApiToken, str]:
@@ -47,11 +72,16 @@ def api_token_create(*, user: AbstractBaseUser, tenant: Tenant, name: str = "", 
 
 
 def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
+    """Revokes the token; WebSockets it opened are closed once the revocation commits."""
+    from realtime.broadcast import access_changed_on_commit
+
     with service():
-        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         token.refresh_from_db()
-        record(tenant=token.tenant, actor=actor, action="api_token.revoke", resource_type="api_token",
-               resource_id=str(token.pk), details=f"token {token.key_prefix}… revoked")
+        if revoked:
+            record(tenant=token.tenant, actor=actor, action="api_token.revoke", resource_type="api_token",
+                   resource_id=str(token.pk), details=f"token {token.key_prefix}… revoked")
+            access_changed_on_commit(token.tenant_id)
     return token
 
 

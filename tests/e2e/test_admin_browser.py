@@ -31,7 +31,10 @@ def test_admin_edits_reach_a_browser_websocket_live(live_asgi, browser_page):
     listener.evaluate("""() => new Promise((resolve) => {
         window.received = [];
         const ws = new WebSocket(location.origin.replace('http', 'ws') + '/ws');
-        ws.onmessage = (m) => { window.received.push(JSON.parse(m.data)); if (window.received.length === 1) resolve(); };
+        ws.onmessage = (m) => {
+            window.received.push(JSON.parse(m.data));
+            if (window.received.length === 1) resolve();
+        };
     })""")
     assert listener.evaluate("window.received[0].type") == "connected"
 
