@@ -4,8 +4,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from maestro.exceptions import NotFound
 from orchestration.models import AgentProfile
+from orchestration.selectors._one import one
 
 
 def agent_list(*, tenant: Any) -> QuerySet[AgentProfile]:
@@ -13,10 +13,5 @@ def agent_list(*, tenant: Any) -> QuerySet[AgentProfile]:
 
 
 def agent_get(*, tenant: Any, agent_id: str, for_update: bool = False) -> AgentProfile:
-    qs = AgentProfile.objects.filter(tenant=tenant, slug=agent_id)
-    if for_update:
-        qs = qs.select_for_update()
-    agent = qs.first()
-    if agent is None:
-        raise NotFound("agent", agent_id)
-    return agent
+    return one(AgentProfile.objects.filter(tenant=tenant, slug=agent_id), "agent", agent_id,
+               lock="update" if for_update else None)

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.db.models import Avg, Count, Prefetch, QuerySet
 
-from maestro.exceptions import NotFound
 from orchestration.models import Experiment, ExperimentObservation, ExperimentVariant
+from orchestration.selectors._one import one
 
 
 def _with_variants(qs: QuerySet[Experiment]) -> QuerySet[Experiment]:
@@ -18,13 +18,8 @@ def experiment_list(*, tenant: Any) -> QuerySet[Experiment]:
 
 
 def experiment_get(*, tenant: Any, experiment_id: str, for_update: bool = False) -> Experiment:
-    qs = Experiment.objects.filter(tenant=tenant, slug=experiment_id)
-    if for_update:
-        qs = qs.select_for_update()
-    experiment = _with_variants(qs).first()
-    if experiment is None:
-        raise NotFound("experiment", experiment_id)
-    return experiment
+    return one(_with_variants(Experiment.objects.filter(tenant=tenant, slug=experiment_id)), "experiment",
+               experiment_id, lock="update" if for_update else None)
 
 
 def bucket_of(experiment_id: str, entity_id: str) -> int:

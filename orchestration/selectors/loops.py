@@ -4,8 +4,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from maestro.exceptions import NotFound
 from orchestration.models import AutonomicLoop, LoopDecision
+from orchestration.selectors._one import one
 
 
 def loop_list(*, tenant: Any) -> QuerySet[AutonomicLoop]:
@@ -13,13 +13,8 @@ def loop_list(*, tenant: Any) -> QuerySet[AutonomicLoop]:
 
 
 def loop_get(*, tenant: Any, loop_id: str, for_update: bool = False) -> AutonomicLoop:
-    qs = AutonomicLoop.objects.filter(tenant=tenant, slug=loop_id)
-    if for_update:
-        qs = qs.select_for_update()
-    loop = qs.first()
-    if loop is None:
-        raise NotFound("loop", loop_id)
-    return loop
+    return one(AutonomicLoop.objects.filter(tenant=tenant, slug=loop_id), "loop", loop_id,
+               lock="update" if for_update else None)
 
 
 def loop_recent_decisions(*, tenant: Any, limit: int = 5) -> list[str]:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from maestro.exceptions import NotFound
 from orchestration.models import MergeTrain, MergeTrainPullRequest
+from orchestration.selectors._one import one
 
 
 def _with_prs(qs: QuerySet[MergeTrain]) -> QuerySet[MergeTrain]:
@@ -26,11 +27,7 @@ def merge_train_list(*, tenant: Any) -> QuerySet[MergeTrain]:
 
 def merge_train_get(*, tenant: Any, train_id: str, for_update: bool = False) -> MergeTrain:
     qs = MergeTrain.objects.filter(tenant=tenant, slug=train_id)
-    qs = qs.select_for_update() if for_update else _with_prs(qs)
-    train = qs.first()
-    if train is None:
-        raise NotFound("merge_train", train_id)
-    return train
+    return one(qs if for_update else _with_prs(qs), "merge_train", train_id, lock="update" if for_update else None)
 
 
 def merge_train_default(*, tenant: Any) -> MergeTrain:

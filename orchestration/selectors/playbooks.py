@@ -4,8 +4,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from maestro.exceptions import NotFound
 from orchestration.models import Playbook
+from orchestration.selectors._one import one
 
 
 def playbook_list(*, tenant: Any) -> QuerySet[Playbook]:
@@ -13,10 +13,5 @@ def playbook_list(*, tenant: Any) -> QuerySet[Playbook]:
 
 
 def playbook_get(*, tenant: Any, playbook_id: str, for_update: bool = False) -> Playbook:
-    qs = Playbook.objects.filter(tenant=tenant, slug=playbook_id)
-    if for_update:
-        qs = qs.select_for_update()
-    playbook = qs.first()
-    if playbook is None:
-        raise NotFound("playbook", playbook_id)
-    return playbook
+    return one(Playbook.objects.filter(tenant=tenant, slug=playbook_id), "playbook", playbook_id,
+               lock="update" if for_update else None)

@@ -5,8 +5,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
-from maestro.exceptions import NotFound
 from orchestration.models import Project
+from orchestration.selectors._one import lock_for, one
 
 
 def project_list(*, tenant: Any) -> QuerySet[Project]:
@@ -17,15 +17,8 @@ def project_get(*, tenant: Any, project_id: str, for_update: bool = False, for_d
     """``for_update`` row-locks for an edit of non-key columns (FOR NO KEY UPDATE, which does not
     block the foreign-key checks of concurrent inserts of tasks and sessions); ``for_delete``
     takes the full FOR UPDATE lock."""
-    qs = Project.objects.filter(tenant=tenant, id=project_id)
-    if for_delete:
-        qs = qs.select_for_update()
-    elif for_update:
-        qs = qs.select_for_update(no_key=True)
-    project = qs.first()
-    if project is None:
-        raise NotFound("project", project_id)
-    return project
+    return one(Project.objects.filter(tenant=tenant, id=project_id), "project", project_id,
+               lock=lock_for(for_update=for_update, for_delete=for_delete))
 
 
 def key_share(model: Any, ids: list[str]) -> set[str]:

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from maestro.exceptions import NotFound
 from orchestration.models import Run
+from orchestration.selectors._one import one
 
 
 def run_list(*, tenant: Any) -> QuerySet[Run]:
@@ -15,8 +15,4 @@ def run_list(*, tenant: Any) -> QuerySet[Run]:
 
 def run_get(*, tenant: Any, run_id: str, for_update: bool = False) -> Run:
     qs = Run.objects.filter(tenant=tenant, id=run_id)
-    qs = qs.select_for_update() if for_update else qs.select_related("tenant")
-    run = qs.first()
-    if run is None:
-        raise NotFound("run", run_id)
-    return run
+    return one(qs if for_update else qs.select_related("tenant"), "run", run_id, lock="update" if for_update else None)

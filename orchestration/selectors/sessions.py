@@ -4,8 +4,8 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from maestro.exceptions import NotFound
 from orchestration.models import Session, SessionTask
+from orchestration.selectors._one import lock_for, one
 
 
 def _with_relations(qs: QuerySet[Session]) -> QuerySet[Session]:
@@ -30,12 +30,5 @@ def session_list(*, tenant: Any, project_id: str | None = None, task_id: str | N
 
 def session_get(*, tenant: Any, session_id: str, for_update: bool = False, for_delete: bool = False) -> Session:
     """``for_update``: FOR NO KEY UPDATE (edits); ``for_delete``: FOR UPDATE (see project_get)."""
-    qs = Session.objects.filter(tenant=tenant, id=session_id)
-    if for_delete:
-        qs = qs.select_for_update()
-    elif for_update:
-        qs = qs.select_for_update(no_key=True)
-    session = _with_relations(qs).first()
-    if session is None:
-        raise NotFound("session", session_id)
-    return session
+    return one(_with_relations(Session.objects.filter(tenant=tenant, id=session_id)), "session", session_id,
+               lock=lock_for(for_update=for_update, for_delete=for_delete))

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from maestro.exceptions import NotFound
 from orchestration.models import SessionTask, Task
+from orchestration.selectors._one import lock_for, one
 
 
 def _with_relations(qs: QuerySet[Task]) -> QuerySet[Task]:
@@ -33,15 +33,8 @@ def task_list(*, tenant: Any, project_id: str | None = None, status: str | None 
 
 def task_get(*, tenant: Any, task_id: str, for_update: bool = False, for_delete: bool = False) -> Task:
     """``for_update``: FOR NO KEY UPDATE (edits); ``for_delete``: FOR UPDATE (see project_get)."""
-    qs = Task.objects.filter(tenant=tenant, id=task_id)
-    if for_delete:
-        qs = qs.select_for_update()
-    elif for_update:
-        qs = qs.select_for_update(no_key=True)
-    task = _with_relations(qs).first()
-    if task is None:
-        raise NotFound("task", task_id)
-    return task
+    return one(_with_relations(Task.objects.filter(tenant=tenant, id=task_id)), "task", task_id,
+               lock=lock_for(for_update=for_update, for_delete=for_delete))
 
 
 def task_list_by_ids(*, tenant: Any, task_ids: list[str]) -> QuerySet[Task]:
