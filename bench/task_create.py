@@ -5,7 +5,9 @@ entity saved on each write — run in the same process on the same sizes.
     MAESTRO_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/task_create.py
 
 Maestro's figure is measured through the full HTTP stack in-process (middleware, token auth,
-DRF validation, the service with its audit row, ledger intake and event, commit). Options:
+DRF validation, the service with its audit row, ledger intake and event, commit, and — no broker
+being configured — the ledger sequencer run inline after the commit, which a worker does in
+production, so the figure is an upper bound). Options:
 --sizes 1000,10000,100000  --samples 200  --baseline-samples 3  --check (exit 1 if over budget)."""
 
 from __future__ import annotations

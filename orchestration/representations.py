@@ -4,10 +4,11 @@ selectors prefetch; never queries per row when they are prefetched."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from orchestration.ids import ms
-from orchestration.models import Project, Session, Subtask, Task
+from orchestration.models import Project, Session, Subtask, Task, TaskTimelineEvent
 
 
 def project_repr(p: Project) -> dict[str, Any]:
@@ -36,9 +37,12 @@ def subtask_repr(s: Subtask) -> dict[str, Any]:
     }
 
 
-def task_repr(t: Task) -> dict[str, Any]:
+def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = None,
+              subtasks: Iterable[Subtask] | None = None, session_ids: list[str] | None = None) -> dict[str, Any]:
+    """The API shape of a task. Its relations are read from ``t`` (prefetched by the selectors)
+    unless given: a service that has just written them passes them in instead of re-reading."""
     timeline = []
-    for e in t.timeline.all():
+    for e in t.timeline.all() if timeline_rows is None else timeline_rows:
         item = {"id": e.id, "type": e.type, "timestamp": ms(e.timestamp), "message": e.message}
         if e.session_id:
             item["sessionId"] = e.session_id
@@ -52,11 +56,11 @@ def task_repr(t: Task) -> dict[str, Any]:
         "initialPrompt": t.initial_prompt,
         "status": t.status,
         "priority": t.priority,
-        "sessionIds": [link.session_id for link in t.session_links.all()],
+        "sessionIds": [link.session_id for link in t.session_links.all()] if session_ids is None else session_ids,
         "skillIds": t.skill_ids,
         "agentIds": t.agent_ids,
         "dependencies": t.dependencies,
-        "subtasks": [subtask_repr(s) for s in t.subtasks.all()],
+        "subtasks": [subtask_repr(s) for s in (t.subtasks.all() if subtasks is None else subtasks)],
         "timeline": timeline,
         "createdAt": ms(t.created_at),
         "updatedAt": ms(t.updated_at),

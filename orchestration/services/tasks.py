@@ -42,10 +42,12 @@ def task_create(*, tenant: Any, actor: Actor, project: Project, title: str, pare
                     agent_ids=agent_ids or [], dependencies=dependencies or [], created_at=now, updated_at=now)
         task.full_clean(exclude=["tenant", "project", "parent"], validate_unique=False)
         task.save(force_insert=True)
-        TaskTimelineEvent.objects.create(task=task, type=TaskTimelineEvent.Type.CREATED, timestamp=now,
-                                         message="Task created")
+        created = TaskTimelineEvent.objects.create(task=task, type=TaskTimelineEvent.Type.CREATED, timestamp=now,
+                                                   message="Task created")
+        # A new task has exactly this timeline and no subtasks or sessions: no need to re-read it.
+        payload = task_repr(task, timeline_rows=[created], subtasks=[], session_ids=[])
         record(tenant=tenant, actor=actor, action="task.create", resource_type="task", resource_id=task.id,
-               details=f"Created task {title}", event=("task:created", _fresh(task)))
+               details=f"Created task {title}", event=("task:created", payload))
     return task
 
 

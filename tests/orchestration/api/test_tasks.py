@@ -38,7 +38,9 @@ def test_create_task_defaults(api_client, tenant, project):
     assert before.new_events()[1].project_id == project.id
 
 
-def test_create_task_with_all_fields(api_client, project, task):
+def test_create_task_with_all_fields(api_client, tenant, project, task):
+    # given
+    before = mark(tenant)
     # when
     r = api_client.post("/api/tasks", {
         "projectId": project.id, "title": "Child", "parentId": task.id, "description": "d", "priority": "high",
@@ -51,6 +53,8 @@ def test_create_task_with_all_fields(api_client, project, task):
         task.id, "d", "high", "go")
     assert (body["skillIds"], body["agentIds"], body["dependencies"]) == (["s1", "s2"], ["a1"], [task.id])
     assert Task.objects.get(id=body["id"]).parent_id == task.id
+    # the event carries exactly what a later read returns
+    assert before.new_events()[1].data == body == api_client.get(f"/api/tasks/{body['id']}").json()
 
 
 def test_create_task_with_null_parent_is_a_root(api_client, project):
