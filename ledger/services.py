@@ -22,12 +22,16 @@ from django.utils import timezone
 
 from ledger.hashing import ACTOR_TYPES, LedgerHashError, canonical_json, entry_template
 from ledger.models import IntakeEntry, LedgerEntry
+from maestro.actors import Actor
+from maestro.context import current_request_id
 from maestro.exceptions import Conflict, ValidationFailed
 
 log = logging.getLogger(__name__)
 
 # uuid5 namespace for Idempotency-Key → entry id (per tenant), so a repeated key is a repeated id.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1b9e-3d8a-5e51-9a8e-6c2b1f4d7a10")
+# Keys of an API-appended entry's metadata that only the server writes (entries_append).
+SERVER_METADATA_KEYS = frozenset({"submittedBy", "requestId"})
 _LIMITS = {"action_type": 100, "resource_type": 100, "resource_id": 200, "actor_id": 200}
 _API_NAMES = {"action_type": "actionType", "resource_type": "resourceType", "resource_id": "resourceId",
               "actor_id": "actorId", "actor_type": "actorType", "payload": "payload", "metadata": "metadata",
@@ -135,15 +139,29 @@ def idempotency_entry_id(*, tenant: Any, key: str) -> uuid.UUID:
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{tenant.pk}:{key}")
 
 
-def entries_append(*, tenant: Any, items: list[dict[str, Any]]) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
+def entries_append(*, tenant: Any, items: list[dict[str, Any]],
+                   submitted_by: Actor) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
     """Validate every item first (the whole request is refused, with ``details.index`` of the
     first bad item, before anything is stored), then insert the new ones as intake rows.
+
+    ``actorId`` is the client's to state (an agent may append on behalf of a user), so the
+    authenticated caller and the request id go into ``metadata.submittedBy`` and
+    ``metadata.requestId``, covered by the entry hash; a client may not set those two keys.
 
     Returns ``(row, created)`` per item: an id that already exists in this tenant returns the
     existing intake row or entry (idempotency); in another tenant it is a 409."""
     prepared: list[IntakeEntry] = []
     seen: dict[uuid.UUID, int] = {}
     for index, item in enumerate(items):
+        metadata = item.get("metadata")
+        if isinstance(metadata, dict):
+            reserved = sorted(SERVER_METADATA_KEYS & set(metadata))
+            if reserved:
+                raise ValidationFailed(
+                    (f"entries[{index}]: " if len(items) > 1 else "") + f"metadata.{reserved[0]} is set by the server",
+                    details={"index": index, "field": f"metadata.{reserved[0]}"})
+            item = {**item, "metadata": {**metadata, "submittedBy": submitted_by.name,
+                                         "requestId": current_request_id()}}
         try:
             entry = intake_prepare(tenant_id=tenant.pk, client_id=item.get("id") is not None,
                                    entry_id=item.get("id"), **{k: v for k, v in item.items() if k != "id"})

@@ -135,7 +135,7 @@ class EntryListView(_AppendMixin):
     @doc(EntryIn, status=202, op="ledger_entries_append")
     def post(self, request: Request) -> Response:
         item = self._item(request.data, None, request.headers.get("Idempotency-Key"))
-        results = services.entries_append(tenant=self.access.tenant, items=[item])
+        results = services.entries_append(tenant=self.access.tenant, items=[item], submitted_by=self.access.actor)
         return self._respond(request, results, many=False)
 
 
@@ -150,7 +150,7 @@ class EntryBatchView(_AppendMixin):
             raise ValidationFailed(f"at most {limit} entries per batch", details={"limit": limit, "count": len(data)})
         key = request.headers.get("Idempotency-Key")
         items = [self._item(raw, index, key) for index, raw in enumerate(data)]
-        results = services.entries_append(tenant=self.access.tenant, items=items)
+        results = services.entries_append(tenant=self.access.tenant, items=items, submitted_by=self.access.actor)
         return self._respond(request, results, many=True)
 
 

@@ -27,9 +27,36 @@ def test_post_entry_answers_a_pending_receipt_at_once(api_client, tenant):
     receipt = response.json()
     assert receipt == {"id": receipt["id"], "tenantId": tenant.pk, "status": "pending"}
     row = IntakeEntry.objects.get(id=receipt["id"])
-    assert (row.action_type, row.actor_id, row.actor_type, row.metadata) == ("deploy.finished", "ci-bot", "job",
-                                                                             {"pipeline": 17})
+    assert (row.action_type, row.actor_id, row.actor_type, row.metadata) == (
+        "deploy.finished", "ci-bot", "job",
+        {"pipeline": 17, "submittedBy": "olivia", "requestId": response["X-Request-ID"]})
     assert LedgerEntry.objects.count() == 0
+
+
+def test_the_authenticated_submitter_is_hashed_into_the_entry_whatever_actor_it_names(api_client):
+    # when: an operator appends an entry naming another actor
+    response = api_client.post(URL + "entries?wait=true", {**BODY, "actorId": "someone-else"}, format="json",
+                               HTTP_X_REQUEST_ID="req-submit-1")
+
+    # then: the entry says who really submitted it, under the hash
+    entry = response.json()
+    assert entry["actorId"] == "someone-else"
+    assert entry["metadata"] == {"pipeline": 17, "submittedBy": "olivia", "requestId": "req-submit-1"}
+    assert hashlib.sha256(canonical_json(_hashed_view(entry))).hexdigest() == entry["currentHash"]
+
+
+@pytest.mark.parametrize("key", ["submittedBy", "requestId"])
+def test_a_client_cannot_set_the_server_metadata_keys(api_client, key):
+    # when
+    single = api_client.post(URL + "entries", {**BODY, "metadata": {key: "me"}}, format="json")
+    batch = api_client.post(URL + "entries/batch", [BODY, {**BODY, "metadata": {"a": 1, key: "me"}}], format="json")
+
+    # then
+    assert _error(single, 400)["details"] == {"index": 0, "field": f"metadata.{key}"}
+    body = _error(batch, 400)
+    assert body["details"] == {"index": 1, "field": f"metadata.{key}"}
+    assert body["message"] == f"entries[1]: metadata.{key} is set by the server"
+    assert appended().count() == 0
 
 
 def test_post_entry_with_wait_returns_the_sequenced_entry_whose_hash_anyone_can_recompute(api_client, tenant):
