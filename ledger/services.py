@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # uuid5 namespace for Idempotency-Key → entry id (per tenant), so a repeated key is a repeated id.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1b9e-3d8a-5e51-9a8e-6c2b1f4d7a10")
+# First key of the two-int advisory lock on a client-chosen entry id: "LCID".
+CLIENT_ID_LOCK_NAMESPACE = 0x4C434944
 # Keys of an API-appended entry's metadata that only the server writes (entries_append).
 SERVER_METADATA_KEYS = frozenset({"submittedBy", "requestId"})
 _LIMITS = {"action_type": 100, "resource_type": 100, "resource_id": 200, "actor_id": 200}
@@ -184,9 +186,27 @@ def entries_append(*, tenant: Any, items: list[dict[str, Any]],
     raise AssertionError("unreachable")
 
 
+def _lock_client_ids(ids: list[uuid.UUID]) -> None:
+    """Serializes appends of one client-chosen id until the first one commits.
+
+    The unique key of the intake table alone cannot: once the first append commits, the
+    sequencer may move its row to the entries, and a second append that looked in both tables
+    before that commit would then insert the same id into an intake table that no longer has
+    it — a second entry with one id. Under this lock the second append looks only after the
+    first committed, and the sequencer's move is atomic, so it finds the row in one table or
+    the other. (SQLite, the single-process embedded default, serializes writers itself.)"""
+    if not ids or connection.vendor != "postgresql":
+        return
+    keys = sorted({entry_id.int & 0x7FFFFFFF for entry_id in ids})  # in one order: no deadlock
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+                    [CLIENT_ID_LOCK_NAMESPACE, keys])
+
+
 def _store(tenant: Any, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
     client_ids = [p.id for p in prepared if p.client_id]
     with transaction.atomic():
+        _lock_client_ids(client_ids)
         existing: dict[uuid.UUID, IntakeEntry | LedgerEntry] = {}
         if client_ids:
             # Intake first: the sequencer moves a row to the entries atomically, so a row missing

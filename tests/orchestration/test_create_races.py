@@ -51,6 +51,11 @@ def race(fn: Callable[[], Any]) -> list[tuple[str, Any]]:
     return results
 
 
+def ledgered(**filters: Any) -> int:
+    """Rows in the ledger, waiting or sequenced (the embedded default sequences on commit)."""
+    return IntakeEntry.objects.filter(**filters).count() + LedgerEntry.objects.filter(**filters).count()
+
+
 def test_racing_loop_creates_with_one_id(tenant):
     from orchestration.services.loops import loop_create
 
@@ -69,7 +74,7 @@ def test_racing_loop_creates_with_one_id(tenant):
         assert (audit.filter(status="allowed").count(), audit.filter(status="denied", policy_id="unique_id").count()) \
             == (1, RACERS - 1)
         assert Event.objects.filter(tenant=tenant, type="loop:created", data__id=slug).count() == 1
-        assert IntakeEntry.objects.filter(action_type="loop.create", resource_id=slug).count() == RACERS
+        assert ledgered(action_type="loop.create", resource_id=slug) == RACERS
 
 
 def test_racing_session_creates_with_one_client_id(tenant):
@@ -123,4 +128,4 @@ def test_racing_ledger_appends_with_one_entry_id(tenant):
         assert all(kind == "ok" for kind, _ in results), results
         assert {rows[0][0].id for _, rows in results} == {entry_id}
         assert sum(rows[0][1] for _, rows in results) == 1
-        assert IntakeEntry.objects.filter(id=entry_id).count() + LedgerEntry.objects.filter(id=entry_id).count() == 1
+        assert ledgered(id=entry_id) == 1
