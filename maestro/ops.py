@@ -24,21 +24,32 @@ def legacy_health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "timestamp": int(time.time() * 1000), "uptime": time.time() - STARTED})
 
 
-def _check_database() -> str | None:
+# Each check returns its state when ready ("ok", or "in-process" for a dependency the
+# embedded default replaces by an in-process one) and raises when not.
+IN_PROCESS = "in-process"
+
+
+class NotReady(Exception):
+    pass
+
+
+def _check_database() -> str:
     with connection.cursor() as cur:
         cur.execute("SELECT 1")
-    return None
+    return "ok"
 
 
-def _check_migrations() -> str | None:
+def _check_migrations() -> str:
     executor = MigrationExecutor(connection)
     pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    return f"{len(pending)} migration(s) not applied" if pending else None
+    if pending:
+        raise NotReady(f"{len(pending)} migration(s) not applied")
+    return "ok"
 
 
-def _check_redis() -> str | None:
+def _check_redis() -> str:
     if not settings.REDIS_URL:
-        return None  # embedded default: in-process channel layer and queue
+        return IN_PROCESS  # embedded default: in-process channel layer and queue
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
@@ -46,17 +57,17 @@ def _check_redis() -> str | None:
         client.ping()
     finally:
         client.close()
-    return None
+    return "ok"
 
 
-def _check_broker() -> str | None:
-    if not settings.REDIS_URL:
-        return None
+def _check_broker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return IN_PROCESS  # jobs run in the committing process
     from maestro.celery import app
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-    return None
+    return "ok"
 
 
 CHECKS = {"database": _check_database, "migrations": _check_migrations, "redis": _check_redis,
@@ -69,11 +80,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
     failing = []
     for name, check in CHECKS.items():
         try:
-            problem = check()
+            results[name] = check()
+        except NotReady as exc:
+            results[name] = str(exc)
+            failing.append(name)
         except Exception as exc:  # a readiness probe reports, it does not crash
-            problem = f"{type(exc).__name__}: {exc}"
-        results[name] = problem or "ok"
-        if problem:
+            results[name] = f"{type(exc).__name__}: {exc}"
             failing.append(name)
     if failing:
         return JsonResponse({"error": True, "code": "NOT_READY", "message": f"not ready: {', '.join(failing)}",

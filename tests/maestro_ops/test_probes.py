@@ -11,19 +11,38 @@ def test_healthz_and_legacy_health(db):
     assert body["status"] == "ok" and isinstance(body["timestamp"], int) and body["uptime"] >= 0
 
 
-def test_readyz_reports_each_check(db):
+def test_readyz_reports_each_check(db, settings):
     r = Client().get("/readyz")
     assert r.status_code == 200
-    assert set(r.json()["checks"]) == {"database", "migrations", "redis", "broker"}
+    expected = "ok" if settings.REDIS_URL else "in-process"
+    assert r.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "redis": expected,
+                                                      "broker": "in-process" if settings.CELERY_TASK_ALWAYS_EAGER
+                                                      else "ok"}}
+
+
+def test_readyz_says_in_process_for_what_the_embedded_default_replaces(db, settings):
+    # given: no Redis configured
+    settings.REDIS_URL = ""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # when
+    r = Client().get("/readyz")
+    # then
+    assert r.status_code == 200
+    assert r.json()["checks"] == {"database": "ok", "migrations": "ok", "redis": "in-process", "broker": "in-process"}
 
 
 def test_readyz_names_the_failing_check(db, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    # given: Redis configured where nothing listens
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    # when
     r = Client().get("/readyz")
+    # then
     assert r.status_code == 503
     body = r.json()
-    assert body["code"] == "NOT_READY" and body["details"]["failing"] == ["redis", "broker"] or \
-        body["details"]["failing"][0] == "redis"
+    assert body["code"] == "NOT_READY"
+    assert "redis" in body["details"]["failing"] and "database" not in body["details"]["failing"]
+    assert body["details"]["checks"]["redis"].startswith("ConnectionError")
+    assert body["message"] == f"not ready: {', '.join(body['details']['failing'])}"
 
 
 def test_metrics_exposes_prometheus_text(db):
