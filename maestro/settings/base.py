@@ -111,6 +111,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers keep Django's LOGGING (JSON lines with request ids) instead of Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "maestro"
 # Without a broker the embedded default runs jobs in-process, right after the commit that
 # enqueued them (see docs/decisions.md).
@@ -191,6 +193,10 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # Lines per job ("Task … received", "… succeeded"): the periodic sweeps alone would log
+        # several a minute. Failures and retries are logged at WARNING/ERROR regardless.
+        "celery.app.trace": {"level": os.environ.get("MAESTRO_JOB_LOG_LEVEL", "WARNING")},
+        "celery.worker.strategy": {"level": os.environ.get("MAESTRO_JOB_LOG_LEVEL", "WARNING")},  # "received"
     },
 }
 WHITENOISE_USE_FINDERS = True
