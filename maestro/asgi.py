@@ -8,6 +8,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from maestro.body_limit import BodySizeLimit  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 # Authentication and origin validation happen in the consumer (realtime/auth.py), per
@@ -19,6 +20,6 @@ from realtime.routing import websocket_urlpatterns  # noqa: E402
 # connection, token ones included, and wraps every frame sent to save a session the
 # stream never changes.
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    "http": BodySizeLimit(django_asgi_app),
     "websocket": URLRouter(websocket_urlpatterns),
 })

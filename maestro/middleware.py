@@ -4,8 +4,10 @@ import io
 import re
 from collections.abc import Callable
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from maestro.context import new_request_id, request_id_var
 from maestro.exceptions import error_response, exception_to_response
@@ -16,45 +18,96 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 API_PREFIXES = ("/api/", "/health", "/readyz", "/healthz")
 
 
+def request_id_from(incoming: str) -> str:
+    """The client's ``X-Request-ID`` when well-formed, else a new one."""
+    return incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else new_request_id()
+
+
 def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIXES) or path == "/api"
 
 
-class RequestIdMiddleware:
-    """Takes ``X-Request-ID`` from the request (when well-formed) or makes one; it is bound for
-    the request's duration so logs, audit rows, ledger entries and jobs carry it."""
+class _DualMiddleware:
+    """Sync and async capable. Under ASGI Django runs the chain async down to the view, which
+    then takes one thread hop; a sync-only middleware in the chain would add two more per
+    request (into a thread and back onto the event loop), and the way back waits for a busy
+    loop. Subclasses implement ``before`` (a response ends the request there) and ``after``."""
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else new_request_id()
-        request.request_id = request_id  # type: ignore[attr-defined]
-        token = request_id_var.set(request_id)
+        if self.is_async:
+            return self._acall(request)  # type: ignore[return-value]
+        response = self.before(request)
+        if response is None:
+            response = self.get_response(request)
+        return self.after(request, response)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        response = self.before(request)
+        if response is None:
+            response = await self.get_response(request)  # type: ignore[misc]
+        return self.after(request, response)
+
+    def before(self, request: HttpRequest) -> HttpResponse | None:
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return response
+
+
+class RequestIdMiddleware(_DualMiddleware):
+    """Takes ``X-Request-ID`` from the request (when well-formed) or makes one; it is bound for
+    the request's duration so logs, audit rows, ledger entries and jobs carry it."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.is_async:
+            return self._acall(request)  # type: ignore[return-value]
+        token = self._bind(request)
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(token)
-        response["X-Request-ID"] = request_id
+        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
         return response
 
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        token = self._bind(request)
+        try:
+            response = await self.get_response(request)  # type: ignore[misc]
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
+        return response
 
-class BodySizeLimitMiddleware:
+    @staticmethod
+    def _bind(request: HttpRequest) -> object:
+        request_id = request_id_from(request.headers.get("X-Request-ID", ""))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        return request_id_var.set(request_id)
+
+
+class BodySizeLimitMiddleware(_DualMiddleware):
     """Refuses oversized bodies: a declared Content-Length before anything reads the body, and a
-    body sent without one (chunked) by reading at most one byte past the limit."""
+    body sent without one (chunked) by reading at most one byte past the limit. Under uvicorn
+    :mod:`maestro.body_limit` has refused them before Django buffered anything; this is the
+    same rule for every other way in (the test client, a WSGI server)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def before(self, request: HttpRequest) -> HttpResponse | None:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return error_response(400, "VALIDATION_ERROR", "Invalid Content-Length")
         limit = settings.MAESTRO_MAX_BODY_BYTES
         if request.path.startswith("/admin/"):
-            return self.get_response(request)
+            return None
         if length > limit:
             return error_response(400, "VALIDATION_ERROR", "Request body too large",
                                   {"maxBytes": limit, "contentLength": length})
@@ -67,17 +120,27 @@ class BodySizeLimitMiddleware:
             request._stream = io.BytesIO(data)  # type: ignore[attr-defined]
             request._read_started = False  # type: ignore[attr-defined]
             request.META["CONTENT_LENGTH"] = str(len(data))
-        return self.get_response(request)
+        return None
 
 
-class ApiErrorMiddleware:
-    """No HTML error pages on API paths: Django's own 404/405/500 become the error envelope."""
+class StaticFilesMiddleware(_DualMiddleware, WhiteNoiseMiddleware):
+    """WhiteNoise, async capable: its lookup of a static path is an in-memory dict read, and a
+    file it serves is streamed by Django's response handling either way."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+        WhiteNoiseMiddleware.__init__(self, get_response)
+        _DualMiddleware.__init__(self, get_response)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def before(self, request: HttpRequest) -> HttpResponse | None:
+        path = request.path_info
+        static_file = self.find_file(path) if self.autorefresh else self.files.get(path)
+        return None if static_file is None else self.serve(static_file, request)
+
+
+class ApiErrorMiddleware(_DualMiddleware):
+    """No HTML error pages on API paths: Django's own 404/405/500 become the error envelope."""
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not is_api_path(request.path) or response.get("Content-Type", "").startswith("application/json"):
             return response
         if response.status_code == 404:

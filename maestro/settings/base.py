@@ -37,7 +37,7 @@ MIDDLEWARE = [
     "maestro.middleware.RequestIdMiddleware",
     "maestro.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "maestro.middleware.StaticFilesMiddleware",  # WhiteNoise, async capable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -70,7 +70,27 @@ TEMPLATES = [
 # --- stores -------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("MAESTRO_DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A connection pool per process (psycopg_pool, Django's "pool" option). Under ASGI each
+        # request runs in a thread of its own, so persistent per-thread connections would pile
+        # up until PostgreSQL refuses new clients; pooled ones go back at the end of a request,
+        # and a burst waits up to the timeout for one instead of failing. Size it so that
+        # processes × MAESTRO_DB_POOL_MAX stays below the server's max_connections. 0 turns the
+        # pool off (a connection per request; for an external pooler such as PgBouncer).
+        _pool_max = int(os.environ.get("MAESTRO_DB_POOL_MAX", "10"))
+        # Names the process kind in pg_stat_activity.
+        DATABASES["default"]["OPTIONS"] = {
+            "application_name": os.environ.get("MAESTRO_DB_APPLICATION_NAME", "maestro")}
+        if _pool_max > 0:
+            # CONN_HEALTH_CHECKS makes the pool check a connection as it hands it out (one round
+            # trip), so a database restart or failover costs no failed request.
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+            DATABASES["default"]["OPTIONS"]["pool"] = {
+                "min_size": min(_pool_max, int(os.environ.get("MAESTRO_DB_POOL_MIN", "1"))),
+                "max_size": _pool_max,
+                "timeout": float(os.environ.get("MAESTRO_DB_POOL_TIMEOUT", "10")),
+            }
 else:
     DATABASES = {
         "default": {

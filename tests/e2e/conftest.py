@@ -17,6 +17,8 @@ from django.db import connection
 
 CHROMIUM = os.environ.get("MAESTRO_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
+LIVE_POOL_MAX = 4
+LIVE_APPLICATION_NAME = "maestro-live-test"
 
 
 def _free_port() -> int:
@@ -33,7 +35,9 @@ def live_asgi(transactional_db) -> Iterator[str]:
     url = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
            f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
     port = _free_port()
-    env = {**os.environ, "MAESTRO_ENV": "test", "MAESTRO_DATABASE_URL": url, "MAESTRO_LOG_LEVEL": "WARNING"}
+    # A small connection pool, so that tests can see the server keeps to it.
+    env = {**os.environ, "MAESTRO_ENV": "test", "MAESTRO_DATABASE_URL": url, "MAESTRO_LOG_LEVEL": "WARNING",
+           "MAESTRO_DB_POOL_MAX": str(LIVE_POOL_MAX), "MAESTRO_DB_APPLICATION_NAME": LIVE_APPLICATION_NAME}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "maestro.asgi:application", "--host", "127.0.0.1",
                              "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
                             cwd=ROOT, env=env)

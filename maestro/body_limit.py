@@ -1,0 +1,76 @@
+"""The request-body limit at the ASGI layer, in front of Django.
+
+Django's ASGI handler buffers the whole body (spooling it to disk past
+``FILE_UPLOAD_MAX_MEMORY_SIZE``) before any middleware runs, so a limit checked in middleware
+comes after a 10 GB upload has been received and written. Here a declared ``Content-Length``
+over ``MAESTRO_MAX_BODY_BYTES`` is refused before a byte of the body is read, and a body sent
+without one (chunked) is refused as soon as it passes the limit. The answer is the one error
+envelope, as :class:`maestro.middleware.BodySizeLimitMiddleware` gives on other paths in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+
+from maestro.exceptions import error_body
+from maestro.middleware import request_id_from
+
+Scope = dict[str, Any]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/admin/"):
+            await self.app(scope, receive, send)
+            return
+        limit = settings.MAESTRO_MAX_BODY_BYTES
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await _refuse(send, headers, "Invalid Content-Length", None)
+                return
+            if length > limit:
+                await _refuse(send, headers, "Request body too large", {"maxBytes": limit, "contentLength": length})
+                return
+            await self.app(scope, receive, send)  # the server holds the body to its declared length
+            return
+        received = 0
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            # Django reads the whole body before it starts a response, so none has begun.
+            await _refuse(send, headers, "Request body too large", {"maxBytes": limit})
+
+
+async def _refuse(send: Any, headers: dict[bytes, bytes], message: str, details: dict[str, Any] | None) -> None:
+    body = json.dumps(error_body("VALIDATION_ERROR", message, details)).encode()
+    request_id = request_id_from(headers.get(b"x-request-id", b"").decode("latin1"))
+    await send({"type": "http.response.start", "status": 400, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+        (b"connection", b"close"),  # the rest of the body was never read
+    ]})
+    await send({"type": "http.response.body", "body": body})
