@@ -13,14 +13,14 @@ from django.utils import timezone
 
 from tests.factories import SYSTEM
 
-FIXTURE = Path(__file__).parent / "fixtures" / "maestro_db.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "legacy" / "maestro_db.json"
 
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
 
 
 @pytest.fixture
 def legacy_db() -> dict[str, Any]:
-    """The old system's maestro_db.json (a copy of ../shared/fixtures/legacy/maestro_db.json)."""
+    """The old system's maestro_db.json (tests/fixtures/legacy, a copy of ../shared's)."""
     return json.loads(FIXTURE.read_text())
 
 

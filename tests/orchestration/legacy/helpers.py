@@ -11,8 +11,9 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-# The shared legacy sample lives next to the repository (/work/shared), not inside it.
-LEGACY = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "legacy"
+# The old system's sample data, a copy of ../shared/fixtures/legacy kept in the repository so the
+# suite does not depend on where it is cloned (tests/test_fixtures_in_sync.py checks the copy).
+LEGACY = Path(__file__).resolve().parents[2] / "fixtures" / "legacy"
 DATA = LEGACY / "maestro-data"
 
 PAYMENTS = "proj_1706789123456_ujzde8gxd"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,18 +14,11 @@ from tests.orchestration.legacy.helpers import LEGACY, counts, run, write_json
 
 pytestmark = pytest.mark.django_db
 
-HAS_CONTROL = importlib.util.find_spec("orchestration.services.legacy_control") is not None
-needs_control = pytest.mark.skipif(
-    not HAS_CONTROL, reason="orchestration.services.legacy_control (import_maestro_db/export_maestro_db) "
-                            "is not in this tree yet")
 
 
 @pytest.fixture
 def maestro_db() -> Path:
-    path = LEGACY / "maestro_db.json"
-    if not path.is_file():
-        pytest.skip(f"legacy sample maestro_db.json not found at {path.resolve()}")
-    return path
+    return LEGACY / "maestro_db.json"
 
 
 def test_maestro_db_without_the_control_module_fails_before_writing(db, maestro_db: Path, legacy_dir: Path,
@@ -45,8 +37,6 @@ def test_maestro_db_without_the_control_module_fails_before_writing(db, maestro_
 
 def test_a_maestro_db_that_is_not_json_is_reported_and_the_data_dir_still_imported(tenant, legacy_dir: Path,
                                                                                     tmp_path: Path):
-    if not HAS_CONTROL:
-        pytest.skip("orchestration.services.legacy_control is not in this tree yet")
     # given
     broken = write_json(tmp_path / "maestro_db.json", "{not json")
 
@@ -59,7 +49,6 @@ def test_a_maestro_db_that_is_not_json_is_reported_and_the_data_dir_still_import
     assert Project.objects.filter(tenant=tenant).count() == 2
 
 
-@needs_control
 def test_maestro_db_and_data_dir_import_together(tenant, maestro_db: Path, legacy_dir: Path):
     # when
     result = run("maestro_import", "--maestro-db", str(maestro_db), "--data-dir", str(legacy_dir))
@@ -70,7 +59,6 @@ def test_maestro_db_and_data_dir_import_together(tenant, maestro_db: Path, legac
     assert Project.objects.filter(tenant=tenant).count() == 2
 
 
-@needs_control
 def test_maestro_db_only_does_not_read_the_default_data_dir(tenant, maestro_db: Path, tmp_path: Path, monkeypatch):
     # given: a home with no ~/.maestro/data
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -84,7 +72,6 @@ def test_maestro_db_only_does_not_read_the_default_data_dir(tenant, maestro_db: 
     assert Project.objects.count() == 0
 
 
-@needs_control
 def test_maestro_db_dry_run_writes_nothing(db, maestro_db: Path):
     # given
     rows = counts()
@@ -97,7 +84,6 @@ def test_maestro_db_dry_run_writes_nothing(db, maestro_db: Path):
     assert counts() == rows
 
 
-@needs_control
 def test_export_writes_the_control_state_as_a_json_object(tenant, maestro_db: Path, tmp_path: Path):
     # given
     run("maestro_import", "--maestro-db", str(maestro_db))
