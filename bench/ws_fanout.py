@@ -51,7 +51,7 @@ from django.conf import settings
 override = os.environ.get("BENCH_CHANNEL_LAYERS")
 if override:
     settings.CHANNEL_LAYERS = json.loads(override)
-settings.CELERY_BROKER_URL = "memory://"
+settings.CELERY_BROKER_URL = "memory://localhost/"
 import uvicorn
 uvicorn.run("maestro.asgi:application", host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
             lifespan="off", ws=os.environ["BENCH_WS"], ws_ping_interval=None,
