@@ -26,6 +26,7 @@ from rest_framework import exceptions
 
 from maestro.exceptions import Forbidden, MaestroError
 from maestro.tenancy.access import Access, resolve_access
+from maestro.tenancy.models import ApiToken
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -35,6 +36,9 @@ CLOSE_FORBIDDEN = 4403
 class ScopeAuth:
     access: Access | None
     close_code: int = CLOSE_UNAUTHENTICATED
+    # Who authenticated, so that an access change names the connections it concerns.
+    user_id: int | None = None
+    token_id: int | None = None
 
 
 def scope_headers(scope: dict[str, Any]) -> dict[str, str]:
@@ -147,7 +151,8 @@ def authenticate_scope(scope: dict[str, Any]) -> ScopeAuth:
                     user, auth = local_operator(), DevLoopback()
         if user is None:
             return ScopeAuth(None)
-        return ScopeAuth(resolve_access(user, None if auth == "session" else auth, meta))
+        return ScopeAuth(resolve_access(user, None if auth == "session" else auth, meta), user_id=user.pk,
+                         token_id=auth.pk if isinstance(auth, ApiToken) else None)
     except exceptions.AuthenticationFailed:
         return ScopeAuth(None)
     except Forbidden:

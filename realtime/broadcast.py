@@ -51,10 +51,11 @@ def broadcast_on_commit(events: list[Event]) -> None:
     transaction.on_commit(lambda: _send(messages))
 
 
-def access_changed_on_commit(tenant_id: int) -> None:
-    """Asks the tenant's open connections to re-check their credentials once the change
-    commits. A lost message only delays the close: connections also re-check on a timer."""
-    messages = [(tenant_group(tenant_id), {"type": ACCESS_CHANGED_TYPE})]
+def access_changed_on_commit(tenant_id: int, *, user_id: int | None = None, token_id: int | None = None) -> None:
+    """Once the change commits, asks the tenant's open connections of this user (or opened
+    with this token) to re-check their credentials; the others are not disturbed. A lost
+    message only delays the close: connections also re-check on a timer."""
+    messages = [(tenant_group(tenant_id), {"type": ACCESS_CHANGED_TYPE, "user_id": user_id, "token_id": token_id})]
     transaction.on_commit(lambda: _send(messages))
 
 

@@ -66,6 +66,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     checked_at = 0.0
     # When the credential is next re-checked (monotonic); see _access_still_valid.
     access_due = 0.0
+    user_id: int | None = None
+    token_id: int | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -94,7 +96,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
                 await self.maestro_events(message)
             return
         if message["type"] == ACCESS_CHANGED_TYPE:
-            await self._access_still_valid(force=True)
+            if self._concerned_by(message):
+                await self._access_still_valid(force=True)
             return
         await super().dispatch(message)
 
@@ -108,6 +111,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         access = result.access
         bind_serving_loop(asyncio.get_running_loop())
         self.tenant_id = access.tenant.pk
+        self.user_id, self.token_id = result.user_id, result.token_id
         self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
         self.group = tenant_group(access.tenant.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -186,6 +190,12 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await self._resume(after)
         else:
             await self._error(f"unknown message type {kind!r}" if isinstance(kind, str) else "type is required")
+
+    def _concerned_by(self, message: dict[str, Any]) -> bool:
+        user_id, token_id = message.get("user_id"), message.get("token_id")
+        if user_id is None and token_id is None:
+            return True  # a change that names nobody concerns everyone
+        return (user_id is not None and user_id == self.user_id) or (token_id is not None and token_id == self.token_id)
 
     async def _access_still_valid(self, *, force: bool = False) -> bool:
         """Re-runs the handshake's authentication on the same credential when it is due (or

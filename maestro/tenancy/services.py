@@ -54,7 +54,7 @@ def membership_delete(*, membership: Membership, actor: Actor) -> None:
             record(tenant=membership.tenant, actor=actor, action="membership.delete", resource_type="membership",
                    resource_id=str(membership.pk),
                    details=f"{membership.user} removed from {membership.tenant.slug} (was {membership.role})")
-            access_changed_on_commit(membership.tenant_id)
+            access_changed_on_commit(membership.tenant_id, user_id=membership.user_id)
 
 
 def api_token_create(*, user: AbstractBaseUser, tenant: Tenant, name: str = "", actor: Actor) -> tuple[ApiToken, str]:
@@ -81,7 +81,7 @@ def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
         if revoked:
             record(tenant=token.tenant, actor=actor, action="api_token.revoke", resource_type="api_token",
                    resource_id=str(token.pk), details=f"token {token.key_prefix}… revoked")
-            access_changed_on_commit(token.tenant_id)
+            access_changed_on_commit(token.tenant_id, token_id=token.pk)
     return token
 
 

@@ -104,7 +104,7 @@ async def test_a_revoked_client_sending_a_ping_is_closed(tenant, settings):
     raw = await in_thread(make_token)(username="rita", tenant=tenant, role="operator")
     client = await connect("/ws", token=raw)
     real = broadcast.access_changed_on_commit
-    broadcast.access_changed_on_commit = lambda tenant_id: None
+    broadcast.access_changed_on_commit = lambda tenant_id, **names: None
     try:
         await in_thread(_revoke)("rita")
     finally:
@@ -136,3 +136,35 @@ async def test_a_valid_credential_survives_rechecks(tenant, settings):
     assert got[-1]["data"]["name"] == "still here"
     assert pong["seq"] == got[-1]["seq"]
     await client.close()
+
+
+async def test_an_access_change_re_checks_only_the_connections_it_names(tenant, monkeypatch):
+    # given: rita and olga connected; every re-check after the handshake is counted
+    from realtime import consumers
+
+    tokens = {name: await in_thread(make_token)(username=name, tenant=tenant, role="viewer")
+              for name in ("rita", "olga", "bob")}
+    rita, olga = await connect("/ws", token=tokens["rita"]), await connect("/ws", token=tokens["olga"])
+    checks: list[str] = []
+    real = consumers.authenticate_scope
+
+    async def counted(scope):  # type: ignore[no-untyped-def]
+        result = await real(scope)
+        checks.append(result.access.actor.name if result.access else "refused")
+        return result
+
+    monkeypatch.setattr(consumers, "authenticate_scope", counted)
+
+    # when: bob (not connected) loses his token, then olga her membership
+    await in_thread(_revoke)("bob")
+    await in_thread(_remove_member)("olga")
+
+    # then: only olga's connection re-checked, and was closed before her removal reached her;
+    # rita's was not disturbed
+    sent, code = await _until_closed(olga)
+    assert ([m["data"]["action"] for m in sent], code) == (["api_token.revoke"], 4403)
+    assert checks == ["refused"]
+    got = await rita.recv_many(2)
+    assert [(m["type"], m["data"]["action"]) for m in got] == [("audit:created", "api_token.revoke"),
+                                                               ("audit:created", "membership.delete")]
+    await rita.close()
