@@ -34,7 +34,14 @@ def bearer_token(request: Any) -> str | None:
 
 
 def user_for_api_token(raw: str) -> tuple[Any, ApiToken] | None:
-    token = (ApiToken.objects.select_related("user", "tenant")
+    """The token's user and the token, which carries ``member_role`` (the user's role in the
+    token's tenant, None when not a member), read in the same query."""
+    from django.db.models import OuterRef, Subquery
+
+    from maestro.tenancy.models import Membership
+
+    role = Membership.objects.filter(user=OuterRef("user_id"), tenant=OuterRef("tenant_id")).values("role")[:1]
+    token = (ApiToken.objects.select_related("user", "tenant").annotate(member_role=Subquery(role))
              .filter(key_hash=hash_token(raw), revoked_at__isnull=True).first())
     if token is None or not token.user.is_active:
         return None

@@ -31,7 +31,10 @@ def resolve_access(user: Any, auth: Any, meta: dict[str, Any]) -> Access:
         if requested and requested != auth.tenant.slug:
             raise Forbidden("This API token belongs to another tenant", details={"tenant": requested})
         tenant = auth.tenant
-        role = _membership_role(user, tenant)
+        if hasattr(auth, "member_role"):  # read with the token (maestro.auth.user_for_api_token)
+            role = _role_or_refuse(user, tenant, auth.member_role)
+        else:
+            role = _membership_role(user, tenant)
         return Access(tenant=tenant, role=role, actor=Actor.for_user(user, via_api=True))
     if isinstance(auth, OidcClaims):
         slug = requested or auth.tenant or DEFAULT_TENANT_SLUG
@@ -63,6 +66,10 @@ def _tenant(slug: str) -> Tenant:
 
 def _membership_role(user: Any, tenant: Tenant) -> str:
     role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+    return _role_or_refuse(user, tenant, role)
+
+
+def _role_or_refuse(user: Any, tenant: Tenant, role: str | None) -> str:
     if role is None:
         if getattr(user, "is_superuser", False):
             return Role.ADMIN

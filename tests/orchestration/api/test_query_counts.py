@@ -30,8 +30,8 @@ def test_task_detail_query_count(api_client, tenant, project, make_session, djan
     # given
     [task] = _tasks(tenant, project, make_session, 1)
     api_client.get(f"/api/tasks/{task.id}")
-    # when / then: token + membership, the task, its timeline, subtasks and session links
-    with django_assert_num_queries(6):
+    # when / then: the token with its membership, the task, its timeline, subtasks and session links
+    with django_assert_num_queries(5):
         r = api_client.get(f"/api/tasks/{task.id}")
     assert r.status_code == 200
 
@@ -47,7 +47,7 @@ def test_task_list_query_count_does_not_grow_with_rows(api_client, tenant, proje
     assert (len(few_rows), len(many_rows)) == (5, 50)
     assert all(len(t["subtasks"]) == 1 and len(t["timeline"]) == 3 and len(t["sessionIds"]) == 1
                for t in many_rows)
-    assert few == many == 6  # token + membership, the page, timelines, subtasks, session links
+    assert few == many == 5  # the token with its membership, the page, timelines, subtasks, session links
 
 
 def test_session_list_query_count_does_not_grow_with_rows(api_client, tenant, project, make_session):
@@ -62,7 +62,7 @@ def test_session_list_query_count_does_not_grow_with_rows(api_client, tenant, pr
     many, rows = _count(api_client, "/api/sessions")
     # then
     assert len(rows) == 33
-    assert few == many == 6  # token + membership, the page, events, timelines, task links
+    assert few == many == 5  # the token with its membership, the page, events, timelines, task links
 
 
 def test_session_detail_and_project_list_query_counts(api_client, tenant, project, make_session,
@@ -71,7 +71,7 @@ def test_session_detail_and_project_list_query_counts(api_client, tenant, projec
     session = make_session(project, [make_task(tenant, project)])
     api_client.get("/api/projects")
     # then
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         assert api_client.get(f"/api/sessions/{session.id}").status_code == 200
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         assert api_client.get("/api/projects").status_code == 200
