@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 os.environ.setdefault("MAESTRO_ENV", "test")
@@ -60,6 +61,15 @@ def other_client(other_tenant) -> APIClient:
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def staff(db, django_user_model) -> Client:  # type: ignore[no-untyped-def]
+    """A logged-in superuser ``root`` in the admin."""
+    user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456")
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 # Rich assertion messages from the shared write-path helpers.

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from ledger.models import LedgerEntry
 from tests.ledger.conftest import append, sequence
@@ -12,12 +10,6 @@ pytestmark = pytest.mark.django_db
 PAGES = ["ledgerentry", "intakeentry", "checkpoint", "tenanthead", "archivesegment", "verificationrun"]
 
 
-@pytest.fixture
-def staff() -> Client:
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("model", PAGES)

@@ -12,12 +12,6 @@ from tests.factories import make_token
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(db, tenant, django_user_model):
-    user = django_user_model.objects.create_superuser("root", "", "pw-123456")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _inline(prefix: str, rows: list[dict], initial: int) -> dict:
@@ -99,3 +93,12 @@ def test_admin_revoke_action_reports_and_is_idempotent(staff, tenant):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert AuditEvent.objects.filter(action="api_token.revoke", resource=str(token.pk)).count() == 1
+
+
+def test_tenancy_admin_pages_render(staff, tenant):
+    make_token(username="rita", tenant=tenant, role="operator")
+    for path in ["/admin/tenancy/tenant/", f"/admin/tenancy/tenant/{tenant.pk}/change/", "/admin/tenancy/tenant/add/",
+                 "/admin/tenancy/membership/", "/admin/tenancy/apitoken/"]:
+        r = staff.get(path)
+        assert r.status_code == 200, path
+    assert b"rita" in staff.get(f"/admin/tenancy/tenant/{tenant.pk}/change/").content  # the members inline

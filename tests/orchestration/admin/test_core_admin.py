@@ -1,20 +1,10 @@
 """Admin edits go through the services: the same audit row, ledger intake and event as the API."""
 
-import pytest
-from django.test import Client
 
 from ledger.models import IntakeEntry
 from orchestration.models import AuditEvent, Project, Session, Subtask, Task
 from realtime.models import Event
 from tests.factories import SYSTEM, make_project, make_task
-
-
-@pytest.fixture
-def staff(db, tenant, django_user_model):
-    user = django_user_model.objects.create_superuser("root", "", "pw-123456")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_admin_create_project_is_audited_ledgered_and_broadcast(staff, tenant):

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from django.contrib.messages import get_messages
-from django.test import Client
 
 from orchestration.models import AgentProfile, AuditEvent, AutonomicLoop, Experiment, MergeTrainPullRequest, Playbook
 from tests.factories import SYSTEM
@@ -18,12 +17,6 @@ pytestmark = pytest.mark.django_db
 ADMIN = "/admin/orchestration"
 
 
-@pytest.fixture
-def staff(db, django_user_model):
-    user = django_user_model.objects.create_superuser("root", "", "pw-123456")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def loop(tenant, slug="cost-optimization"):
