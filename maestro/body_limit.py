@@ -15,8 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
+from maestro.context import request_id_from
 from maestro.exceptions import error_body
-from maestro.middleware import request_id_from
 
 Scope = dict[str, Any]
 
@@ -25,25 +25,46 @@ class _TooLarge(Exception):
     pass
 
 
+# The rule, shared with maestro.middleware.BodySizeLimitMiddleware: (message, details) of a refusal.
+Refusal = tuple[str, dict[str, Any] | None]
+
+
+def exempt(path: str) -> bool:
+    return path.startswith("/admin/")
+
+
+def declared_refusal(raw: str | bytes | None, limit: int) -> Refusal | None:
+    """Why a declared ``Content-Length`` is refused, or None when it may be read."""
+    if raw is None:
+        return None
+    try:
+        length = int(raw)
+    except ValueError:
+        return "Invalid Content-Length", None
+    if length > limit:
+        return "Request body too large", {"maxBytes": limit, "contentLength": length}
+    return None
+
+
+def too_large(limit: int) -> Refusal:
+    return "Request body too large", {"maxBytes": limit}
+
+
 class BodySizeLimit:
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/admin/"):
+        if scope["type"] != "http" or exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         limit = settings.MAESTRO_MAX_BODY_BYTES
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None:
-            try:
-                length = int(declared)
-            except ValueError:
-                await _refuse(send, headers, "Invalid Content-Length", None)
-                return
-            if length > limit:
-                await _refuse(send, headers, "Request body too large", {"maxBytes": limit, "contentLength": length})
+            refusal = declared_refusal(declared, limit)
+            if refusal is not None:
+                await _refuse(send, headers, *refusal)
                 return
             await self.app(scope, receive, send)  # the server holds the body to its declared length
             return
@@ -62,7 +83,7 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, send)
         except _TooLarge:
             # Django reads the whole body before it starts a response, so none has begun.
-            await _refuse(send, headers, "Request body too large", {"maxBytes": limit})
+            await _refuse(send, headers, *too_large(limit))
 
 
 async def _refuse(send: Any, headers: dict[bytes, bytes], message: str, details: dict[str, Any] | None) -> None:

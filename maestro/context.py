@@ -4,15 +4,23 @@ audit rows, ledger entries and Celery jobs caused by a request can all name it."
 from __future__ import annotations
 
 import contextvars
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+# 64: the width of the request_id columns of audit rows and events it is stored in.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def request_id_from(incoming: str) -> str:
+    """The client's ``X-Request-ID`` when well-formed, else a new one."""
+    return incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else new_request_id()
 
 
 def current_request_id() -> str:

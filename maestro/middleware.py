@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -9,18 +8,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from maestro.context import new_request_id, request_id_var
+from maestro import body_limit
+from maestro.context import bound_request_id, request_id_from
 from maestro.exceptions import error_response, exception_to_response
 
-# 64: the width of the request_id columns of audit rows and events it is stored in.
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Paths whose clients expect JSON, never an HTML error page.
 API_PREFIXES = ("/api/", "/health", "/readyz", "/healthz")
-
-
-def request_id_from(incoming: str) -> str:
-    """The client's ``X-Request-ID`` when well-formed, else a new one."""
-    return incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else new_request_id()
 
 
 def is_api_path(path: str) -> bool:
@@ -70,28 +63,23 @@ class RequestIdMiddleware(_DualMiddleware):
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self.is_async:
             return self._acall(request)  # type: ignore[return-value]
-        token = self._bind(request)
-        try:
+        with bound_request_id(self._request_id(request)):
             response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
-        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
-        return response
+        return self.after(request, response)
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        token = self._bind(request)
-        try:
+        with bound_request_id(self._request_id(request)):
             response = await self.get_response(request)  # type: ignore[misc]
-        finally:
-            request_id_var.reset(token)
-        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
-        return response
+        return self.after(request, response)
 
     @staticmethod
-    def _bind(request: HttpRequest) -> object:
-        request_id = request_id_from(request.headers.get("X-Request-ID", ""))
-        request.request_id = request_id  # type: ignore[attr-defined]
-        return request_id_var.set(request_id)
+    def _request_id(request: HttpRequest) -> str:
+        request.request_id = request_id_from(request.headers.get("X-Request-ID", ""))  # type: ignore[attr-defined]
+        return request.request_id  # type: ignore[attr-defined,no-any-return]
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
+        return response
 
 
 class BodySizeLimitMiddleware(_DualMiddleware):
@@ -101,20 +89,16 @@ class BodySizeLimitMiddleware(_DualMiddleware):
     same rule for every other way in (the test client, a WSGI server)."""
 
     def before(self, request: HttpRequest) -> HttpResponse | None:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return error_response(400, "VALIDATION_ERROR", "Invalid Content-Length")
-        limit = settings.MAESTRO_MAX_BODY_BYTES
-        if request.path.startswith("/admin/"):
+        if body_limit.exempt(request.path):
             return None
-        if length > limit:
-            return error_response(400, "VALIDATION_ERROR", "Request body too large",
-                                  {"maxBytes": limit, "contentLength": length})
+        limit = settings.MAESTRO_MAX_BODY_BYTES
+        refusal = body_limit.declared_refusal(request.META.get("CONTENT_LENGTH") or None, limit)
+        if refusal is not None:
+            return error_response(400, "VALIDATION_ERROR", *refusal)
         if "CONTENT_LENGTH" not in request.META and request.method in ("POST", "PUT", "PATCH"):
             data = request.read(limit + 1)
             if len(data) > limit:
-                return error_response(400, "VALIDATION_ERROR", "Request body too large", {"maxBytes": limit})
+                return error_response(400, "VALIDATION_ERROR", *body_limit.too_large(limit))
             # Hand the body on as if it had been declared, so every parser sees the same bytes.
             request._body = data  # type: ignore[attr-defined]
             request._stream = io.BytesIO(data)  # type: ignore[attr-defined]
