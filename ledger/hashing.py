@@ -340,7 +340,7 @@ def chain(entries: Iterable[Mapping[str, object]], previous_hash: str) -> list[s
     return hashes
 
 
-# ---- added by the ledger sequencer work: the template fast path -----------------------------
+# ---- the template fast path (used by the sequencer) --------------------------------------
 
 _PREV_KEY = b',"previousHash":"'
 _SEQ_KEY = b',"sequenceNumber":'

@@ -90,7 +90,8 @@ def user_with_token(*, username: str, tenant_slug: str, role: str, actor: Actor,
     """create_api_token: creates the user, tenant and membership when missing; returns the raw token."""
     User = get_user_model()
     with transaction.atomic():
-        tenant = tenant_get_or_create(slug=tenant_slug)
+        tenant = Tenant.objects.filter(slug=tenant_slug).first() or tenant_save(
+            tenant=Tenant(slug=tenant_slug, name=tenant_slug), actor=actor)
         user, _ = User.objects.get_or_create(username=username)
         membership_set(user=user, tenant=tenant, role=role, actor=actor)
         _, raw = api_token_create(user=user, tenant=tenant, name=token_name, actor=actor)

@@ -22,6 +22,9 @@ def test_create_api_token_prints_only_the_token_and_creates_what_is_missing(db):
     assert Membership.objects.get(user=token.user, tenant=token.tenant).role == "viewer"
     assert raw not in str(list(ApiToken.objects.values_list("key_hash", "key_prefix")))  # stored hashed only
     assert Tenant.objects.filter(slug="default").exists()
+    # the new tenant, the membership and the token are each audited in it
+    assert list(AuditEvent.objects.filter(tenant=token.tenant).order_by("id").values_list("action", flat=True)) == [
+        "tenant.create", "membership.set", "api_token.create"]
 
 
 def test_token_from_command_authenticates(db, client):
