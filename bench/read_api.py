@@ -185,7 +185,7 @@ def main() -> int:
     from django.db import connection
     from task_create import fill_maestro
 
-    from maestro.actors import Actor
+    from maestro.core.actors import Actor
     from maestro.tenancy.services import default_tenant, user_with_token
     from orchestration.models import Task
     from orchestration.services.projects import project_create

@@ -114,7 +114,7 @@ def main() -> int:
     use_bench_database(DB_NAME)
     from django.test import Client
 
-    from maestro.actors import Actor
+    from maestro.core.actors import Actor
     from maestro.tenancy.services import default_tenant, user_with_token
     from orchestration.services.projects import project_create
 

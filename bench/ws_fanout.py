@@ -232,7 +232,7 @@ def writers(tenant: Any, threads: int, per_thread: int) -> dict[str, Any]:
     event log's seqs afterwards (must be exactly the range written)."""
     from django.db import connection
 
-    from maestro.actors import Actor
+    from maestro.core.actors import Actor
     from orchestration.services.projects import project_create
     from realtime.models import Event
 
@@ -295,7 +295,7 @@ def main() -> int:
     use_bench_database(DB_NAME)
     from django.conf import settings
 
-    from maestro.actors import Actor
+    from maestro.core.actors import Actor
     from maestro.tenancy.services import default_tenant, user_with_token
 
     config = layer_config(args.layer, prefix)

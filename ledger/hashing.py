@@ -24,11 +24,13 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any, Final
 
 import rfc8785
+
+from maestro.core.wire import to_iso
 
 __all__ = [
     "ACTOR_TYPES",
@@ -124,15 +126,13 @@ def format_timestamp(dt: datetime) -> str:
     """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC.
 
     Naive datetimes are rejected: guessing their zone would make the hash
-    depend on server settings.  Formatting is manual because ``strftime('%Y')``
-    does not zero-pad years below 1000 on every platform.
+    depend on server settings. The format is the API's ISO form (:mod:`maestro.core.wire`).
     """
     if not isinstance(dt, datetime):
         raise TypeError(f"timestamp must be a datetime, not {type(dt).__name__}")
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise LedgerHashError(f"timestamp must be timezone-aware, got {dt!r}")
-    u = dt.astimezone(UTC)
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
+    return to_iso(dt)
 
 
 def parse_timestamp(value: str) -> datetime:

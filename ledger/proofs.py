@@ -27,7 +27,7 @@ from ledger.merkle import (
 from ledger.models import LedgerEntry, MerkleNode
 from ledger.representations import checkpoint_repr
 from ledger.selectors import checkpoint_at, height
-from maestro.exceptions import ValidationFailed
+from maestro.core.exceptions import ValidationFailed
 
 _DUMMY = bytes(32)
 

@@ -19,7 +19,7 @@ from ledger.models import (
     TenantHead,
     VerificationRun,
 )
-from maestro.exceptions import NotFound
+from maestro.core.exceptions import NotFound
 
 
 def parse_entry_id(raw: Any) -> uuid.UUID | None:

@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from ledger.hashing import ACTOR_TYPES, LedgerHashError, canonical_json, entry_template
 from ledger.models import IntakeEntry, LedgerEntry
-from maestro.actors import Actor
-from maestro.context import current_request_id
-from maestro.exceptions import Conflict, ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.context import current_request_id
+from maestro.core.exceptions import Conflict, ValidationFailed
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
-from maestro.context import request_id_from
-from maestro.exceptions import error_body
+from maestro.core.context import request_id_from
+from maestro.core.exceptions import error_body
 
 Scope = dict[str, Any]
 

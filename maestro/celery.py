@@ -16,7 +16,7 @@ REQUEST_ID_HEADER = "maestro_request_id"
 @before_task_publish.connect
 def _carry_request_id(headers: dict | None = None, **_: object) -> None:
     """A job enqueued while handling a request carries that request's id (DESIGN §4)."""
-    from maestro.context import current_request_id
+    from maestro.core.context import current_request_id
 
     request_id = current_request_id()
     if headers is not None and request_id:
@@ -28,7 +28,7 @@ _tokens: dict[str, object] = {}
 
 @task_prerun.connect
 def _bind_request_id(task_id: str | None = None, task: object = None, **_: object) -> None:
-    from maestro.context import new_request_id, request_id_var
+    from maestro.core.context import new_request_id, request_id_var
 
     request = getattr(task, "request", None)
     request_id = getattr(request, REQUEST_ID_HEADER, None) or (getattr(request, "headers", None) or {}).get(
@@ -41,7 +41,7 @@ def _bind_request_id(task_id: str | None = None, task: object = None, **_: objec
 
 @task_postrun.connect
 def _unbind_request_id(task_id: str | None = None, **_: object) -> None:
-    from maestro.context import request_id_var
+    from maestro.core.context import request_id_var
 
     token = _tokens.pop(task_id or "", None)
     if token is not None:

@@ -1,6 +1,6 @@
 import logging
 
-from maestro.context import current_request_id
+from maestro.core.context import current_request_id
 
 
 class RequestIdFilter(logging.Filter):

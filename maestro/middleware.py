@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from maestro import body_limit
-from maestro.context import bound_request_id, request_id_from
-from maestro.exceptions import error_response, exception_to_response
+from maestro.api.errors import error_response, exception_to_response
+from maestro.core.context import bound_request_id, request_id_from
 
 # Paths whose clients expect JSON, never an HTML error page.
 API_PREFIXES = ("/api/", "/health", "/readyz", "/healthz")

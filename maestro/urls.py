@@ -2,15 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from maestro import metrics, openapi, ops  # noqa: F401  (openapi registers schema extensions)
+from maestro.api import openapi  # noqa: F401  (registers the OpenAPI schema extensions)
+from maestro.ops import metrics, probes
 from realtime.api import EventListView
 
 metrics.register()
 
 urlpatterns = [
-    path("healthz", ops.healthz),
-    path("readyz", ops.readyz),
-    path("health", ops.legacy_health),
+    path("healthz", probes.healthz),
+    path("readyz", probes.readyz),
+    path("health", probes.legacy_health),
     path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

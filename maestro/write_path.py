@@ -28,8 +28,8 @@ from typing import Any
 
 from django.db import transaction
 
-from maestro.actors import Actor
-from maestro.context import current_request_id
+from maestro.core.actors import Actor
+from maestro.core.context import current_request_id
 
 
 @dataclass

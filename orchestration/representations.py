@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from orchestration.ids import ms
+from maestro.core.wire import to_ms
 from orchestration.models import Project, Session, Subtask, Task, TaskTimelineEvent
 
 
@@ -18,8 +18,8 @@ def project_repr(p: Project) -> dict[str, Any]:
         "workingDir": p.working_dir,
         "description": p.description,
         "version": p.version,
-        "createdAt": ms(p.created_at),
-        "updatedAt": ms(p.updated_at),
+        "createdAt": to_ms(p.created_at),
+        "updatedAt": to_ms(p.updated_at),
     }
 
 
@@ -31,9 +31,9 @@ def subtask_repr(s: Subtask) -> dict[str, Any]:
         "description": s.description,
         "completed": s.completed,
         "order": s.order,
-        "createdAt": ms(s.created_at),
-        "updatedAt": ms(s.updated_at),
-        "completedAt": ms(s.completed_at),
+        "createdAt": to_ms(s.created_at),
+        "updatedAt": to_ms(s.updated_at),
+        "completedAt": to_ms(s.completed_at),
     }
 
 
@@ -43,7 +43,7 @@ def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = No
     unless given: a service that has just written them passes them in instead of re-reading."""
     timeline = []
     for e in t.timeline.all() if timeline_rows is None else timeline_rows:
-        item = {"id": e.id, "type": e.type, "timestamp": ms(e.timestamp), "message": e.message}
+        item = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp), "message": e.message}
         if e.session_id:
             item["sessionId"] = e.session_id
         timeline.append(item)
@@ -62,17 +62,17 @@ def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = No
         "dependencies": t.dependencies,
         "subtasks": [subtask_repr(s) for s in (t.subtasks.all() if subtasks is None else subtasks)],
         "timeline": timeline,
-        "createdAt": ms(t.created_at),
-        "updatedAt": ms(t.updated_at),
-        "startedAt": ms(t.started_at),
-        "completedAt": ms(t.completed_at),
+        "createdAt": to_ms(t.created_at),
+        "updatedAt": to_ms(t.updated_at),
+        "startedAt": to_ms(t.started_at),
+        "completedAt": to_ms(t.completed_at),
     }
 
 
 def session_repr(s: Session) -> dict[str, Any]:
     timeline = []
     for e in s.timeline.all():
-        item: dict[str, Any] = {"id": e.id, "type": e.type, "timestamp": ms(e.timestamp), "message": e.message}
+        item: dict[str, Any] = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp), "message": e.message}
         if e.task_id:
             item["taskId"] = e.task_id
         if e.metadata is not None:
@@ -86,12 +86,12 @@ def session_repr(s: Session) -> dict[str, Any]:
         "agentId": s.agent_id,
         "status": s.status,
         "env": s.env,
-        "events": [{"id": e.id, "type": e.type, "data": e.data, "timestamp": ms(e.timestamp)} for e in s.events.all()],
+        "events": [{"id": e.id, "type": e.type, "data": e.data, "timestamp": to_ms(e.timestamp)} for e in s.events.all()],
         "timeline": timeline,
         "metadata": s.metadata,
         "hostname": s.hostname,
         "platform": s.platform,
-        "startedAt": ms(s.started_at),
-        "lastActivity": ms(s.last_activity),
-        "completedAt": ms(s.completed_at),
+        "startedAt": to_ms(s.started_at),
+        "lastActivity": to_ms(s.last_activity),
+        "completedAt": to_ms(s.completed_at),
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from maestro.core.wire import to_iso
 from orchestration.models import (
     AgentProfile,
     AutonomicLoop,
@@ -20,11 +21,7 @@ from orchestration.models import (
 THROUGHPUT_WINDOW = timedelta(hours=24)
 
 
-def iso(dt: datetime | None) -> str | None:
-    """``2024-02-01T12:05:23.456000Z``, the old system's ``toISOString``-like form."""
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+iso = to_iso
 
 
 def loop_repr(loop: AutonomicLoop) -> dict[str, Any]:

@@ -6,10 +6,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView
-from maestro.exceptions import ValidationFailed
-from maestro.openapi import doc
-from maestro.pagination import parse_limit
+from maestro.api.openapi import doc
+from maestro.api.paging import parse_limit
+from maestro.api.views import MaestroAPIView
+from maestro.core.exceptions import ValidationFailed
 from realtime.selectors import events_after, events_oldest_seq
 
 

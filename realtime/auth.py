@@ -24,7 +24,7 @@ from django.conf import settings
 from django.utils.http import is_same_domain
 from rest_framework import exceptions
 
-from maestro.exceptions import Forbidden, MaestroError
+from maestro.core.exceptions import Forbidden, MaestroError
 from maestro.tenancy.access import Access, resolve_access
 from maestro.tenancy.models import ApiToken
 

@@ -1,5 +1,7 @@
 from django.db import models
 
+from maestro.core.wire import to_ms
+
 
 class EventStream(models.Model):
     """Per-tenant event counter. Its row is updated as the last statement of a write
@@ -31,6 +33,6 @@ class Event(models.Model):
             "type": self.type,
             "event": self.type,
             "data": self.data,
-            "timestamp": int(self.created_at.timestamp() * 1000),
+            "timestamp": to_ms(self.created_at),
             "seq": self.seq,
         }

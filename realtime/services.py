@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from maestro.context import current_request_id
+from maestro.core.context import current_request_id
 from realtime.models import Event, EventStream
 
 PRUNE_BATCH = 10_000

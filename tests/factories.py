@@ -3,7 +3,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from maestro.actors import Actor
+from maestro.core.actors import Actor
 from maestro.tenancy.models import Tenant
 from orchestration.models import Project
 

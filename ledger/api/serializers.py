@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledger.hashing import ACTOR_TYPES
-from maestro.fields import JSONObjectField, StrictCharField, StrictChoiceField
+from maestro.api.fields import JSONObjectField, StrictCharField, StrictChoiceField
 
 
 @extend_schema_field(OpenApiTypes.UUID)

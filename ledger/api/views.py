@@ -24,11 +24,12 @@ from ledger import proofs, selectors, services
 from ledger.api.serializers import EntryIn
 from ledger.representations import CSV_COLUMNS, checkpoint_repr, csv_row, entry_repr, receipt_repr
 from ledger.signing import ALGORITHM, public_key_b64
-from maestro.api import MaestroAPIView
-from maestro.exceptions import Conflict, MaestroError, ValidationFailed
-from maestro.openapi import doc
-from maestro.pagination import next_link, parse_limit
-from maestro.tenancy.models import Role
+from maestro.api.openapi import doc
+from maestro.api.paging import next_link, parse_limit
+from maestro.api.views import MaestroAPIView
+from maestro.core.exceptions import Conflict, MaestroError, ValidationFailed
+from maestro.core.roles import Role
+from maestro.core.wire import to_iso
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -233,7 +234,7 @@ class SegmentListView(MaestroAPIView):
     def get(self, request: Request) -> Response:
         return Response([{"firstSequence": s.first_sequence, "lastSequence": s.last_sequence, "key": s.key,
                           "sha256": s.sha256, "sizeBytes": s.size_bytes, "url": s.url,
-                          "archivedAt": s.archived_at.isoformat().replace("+00:00", "Z"),
+                          "archivedAt": to_iso(s.archived_at),
                           "payloadsPruned": s.payloads_pruned_at is not None}
                          for s in selectors.segments_list(tenant=self.access.tenant)])
 

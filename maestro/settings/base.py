@@ -150,10 +150,10 @@ REST_FRAMEWORK = {
         "maestro.auth.SessionAuthentication",
         "maestro.auth.DevLoopbackAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["maestro.permissions.TenantRolePermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["maestro.api.permissions.TenantRolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "maestro.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "maestro.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

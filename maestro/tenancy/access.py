@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from maestro.actors import Actor
-from maestro.exceptions import Forbidden
-from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Role, Tenant
+from maestro.core.actors import Actor
+from maestro.core.exceptions import Forbidden
+from maestro.core.roles import Role
+from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Tenant
 
 TENANT_HEADER = "HTTP_X_MAESTRO_TENANT"
 

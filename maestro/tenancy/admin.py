@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from maestro.actors import Actor
+from maestro.core.actors import Actor
 from maestro.tenancy.models import ApiToken, Membership, Tenant
 from maestro.tenancy.services import (
     api_token_create,

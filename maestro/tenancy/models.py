@@ -7,17 +7,9 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+from maestro.core.roles import Role
+
 DEFAULT_TENANT_SLUG = "default"
-
-
-class Role(models.TextChoices):
-    VIEWER = "viewer", "Viewer (read)"
-    OPERATOR = "operator", "Operator (read + write)"
-    ADMIN = "admin", "Admin (+ users, tokens, ledger operations)"
-
-    @classmethod
-    def rank(cls, role: str) -> int:
-        return {cls.VIEWER: 1, cls.OPERATOR: 2, cls.ADMIN: 3}.get(role, 0)
 
 
 class Tenant(models.Model):

@@ -8,8 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Role, Tenant
+from maestro.core.actors import Actor
+from maestro.core.roles import Role
+from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Tenant
 from maestro.write_path import record, service
 
 

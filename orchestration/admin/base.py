@@ -11,8 +11,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from maestro.actors import Actor
-from maestro.exceptions import MaestroError
+from maestro.core.actors import Actor
+from maestro.core.exceptions import MaestroError
 from maestro.write_path import record_denied
 from orchestration.services.audit import OPTIMISTIC_CONCURRENCY
 

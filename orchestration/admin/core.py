@@ -9,10 +9,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from maestro.actors import Actor
-from maestro.exceptions import MaestroError
+from maestro.core.actors import Actor
+from maestro.core.exceptions import MaestroError
+from maestro.core.wire import to_ms
 from maestro.tenancy.models import Tenant
-from orchestration.ids import ms
 from orchestration.models import Project, Session, Subtask, Task, TaskTimelineEvent
 from orchestration.services import projects as project_services
 from orchestration.services import sessions as session_services
@@ -218,7 +218,7 @@ class SessionAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="last activity (ms)")
     def last_activity_ms(self, obj: Session) -> int | None:
-        return ms(obj.last_activity)
+        return to_ms(obj.last_activity)
 
     def save_model(self, request: HttpRequest, obj: Session, form: forms.ModelForm, change: bool) -> None:
         fields = ("name", "status", "agent_id", "env", "metadata", "hostname", "platform")

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from maestro.exceptions import ValidationFailed
+from maestro.core.exceptions import ValidationFailed
 from orchestration.admin.base import ServiceAdmin, VersionedForm
 from orchestration.models import Experiment
 from orchestration.representations_control import variant_details

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from maestro.exceptions import MaestroError
+from maestro.core.exceptions import MaestroError
 from orchestration.admin.base import ServiceAdmin
 from orchestration.models import MergeTrain, MergeTrainPullRequest
 from orchestration.services import merge_trains as services

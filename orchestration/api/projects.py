@@ -4,8 +4,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView, if_match_version, with_etag
-from maestro.openapi import doc
+from maestro.api.openapi import doc
+from maestro.api.views import MaestroAPIView, if_match_version, with_etag
 from orchestration.api.schemas import DeletedOut, ProjectOut
 from orchestration.api.serializers import ProjectCreateIn, ProjectUpdateIn
 from orchestration.representations import project_repr

@@ -4,9 +4,9 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView
-from maestro.exceptions import MaestroError, NotFound, ValidationFailed
-from maestro.openapi import doc
+from maestro.api.openapi import doc
+from maestro.api.views import MaestroAPIView
+from maestro.core.exceptions import MaestroError, NotFound, ValidationFailed
 from orchestration.api.schemas import DeletedOut, SessionOut, SpawnOut
 from orchestration.api.serializers import (
     SessionCreateIn,

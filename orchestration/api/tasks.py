@@ -4,9 +4,9 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView
-from maestro.exceptions import ValidationFailed
-from maestro.openapi import doc
+from maestro.api.openapi import doc
+from maestro.api.views import MaestroAPIView
+from maestro.core.exceptions import ValidationFailed
 from orchestration.api.schemas import DeletedOut, SubtaskOut, TaskOut
 from orchestration.api.serializers import (
     SubtaskCreateIn,

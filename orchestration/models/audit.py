@@ -1,5 +1,7 @@
 from django.db import models
 
+from maestro.core.wire import to_iso
+
 
 class AuditEvent(models.Model):
     """Who did what, allowed or denied; written in the same transaction as the change."""
@@ -32,7 +34,7 @@ class AuditEvent(models.Model):
     def to_api(self) -> dict:
         return {
             "id": self.legacy_id or str(self.id),
-            "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
+            "timestamp": to_iso(self.timestamp),
             "actor": self.actor,
             "action": self.action,
             "resource": self.resource,

@@ -6,7 +6,7 @@ from typing import Literal, TypeVar
 
 from django.db.models import Model, QuerySet
 
-from maestro.exceptions import NotFound
+from maestro.core.exceptions import NotFound
 
 M = TypeVar("M", bound=Model)
 

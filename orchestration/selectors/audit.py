@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from maestro.exceptions import ValidationFailed
+from maestro.core.exceptions import ValidationFailed
 from orchestration.models import AuditEvent
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from maestro.exceptions import NotFound
+from maestro.core.exceptions import NotFound
 from orchestration.models import MergeTrain, MergeTrainPullRequest
 from orchestration.selectors._one import one
 

@@ -11,8 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import Conflict, PreconditionFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import Conflict, PreconditionFailed
 from maestro.write_path import record_denied
 from orchestration.models import AuditEvent
 

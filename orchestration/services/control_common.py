@@ -17,8 +17,8 @@ from django.db import IntegrityError
 from django.db.models import Model
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import Conflict, PreconditionFailed, ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import Conflict, PreconditionFailed, ValidationFailed
 from maestro.write_path import record, service
 from orchestration.services.audit import refusals_audited
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import Conflict, ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import Conflict, ValidationFailed
 from maestro.write_path import record, service
 from orchestration import schemas
 from orchestration.models import Experiment, ExperimentObservation, ExperimentVariant

@@ -13,8 +13,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from maestro.actors import Actor
-from maestro.exceptions import MaestroError
+from maestro.core.actors import Actor
+from maestro.core.exceptions import MaestroError
 from maestro.tenancy.models import Tenant
 from maestro.write_path import record, service
 from orchestration.models import AgentProfile, AuditEvent, AutonomicLoop, Experiment, Playbook

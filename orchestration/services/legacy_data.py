@@ -22,7 +22,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, models, transaction
 
-from maestro.actors import Actor
+from maestro.core.actors import Actor
 from maestro.tenancy.models import Tenant
 from maestro.write_path import record, service
 from orchestration.legacy_format import ID_RE, KIND_DIRS, Layout, Problem, Record, read_layout

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import ValidationFailed
 from maestro.write_path import record, service
 from orchestration import schemas
 from orchestration.models import AutonomicLoop, LoopDecision

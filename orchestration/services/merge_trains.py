@@ -7,8 +7,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import NotFound, ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import NotFound, ValidationFailed
 from orchestration.models import MergeTrain, MergeTrainPullRequest
 from orchestration.representations_control import merge_train_repr
 from orchestration.selectors.merge_trains import merge_train_get

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import ValidationFailed
 from orchestration.models import Playbook
 from orchestration.representations_control import playbook_repr
 from orchestration.selectors.playbooks import playbook_get

@@ -7,8 +7,8 @@ from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import PreconditionFailed, ProjectHasDependencies
+from maestro.core.actors import Actor
+from maestro.core.exceptions import PreconditionFailed, ProjectHasDependencies
 from maestro.write_path import record, service
 from orchestration.models import Project, Session, Task
 from orchestration.representations import project_repr

@@ -9,8 +9,8 @@ from typing import Any
 from django.db import IntegrityError
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import Conflict, ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import Conflict, ValidationFailed
 from maestro.write_path import record, service
 from orchestration.models import Run
 from orchestration.representations_control import run_repr

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
-from maestro.actors import Actor
+from maestro.core.actors import Actor
 from maestro.tenancy.models import Tenant
 from orchestration.models import AgentProfile, AutonomicLoop, Experiment, MergeTrain, Playbook, SeedMarker
 from orchestration.services.agents import agent_create

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import Conflict, NotFound, ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import Conflict, NotFound, ValidationFailed
 from maestro.write_path import emit, record, service
 from orchestration.ids import new_id
 from orchestration.models import (

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from maestro.actors import Actor
-from maestro.exceptions import NotFound, ValidationFailed
+from maestro.core.actors import Actor
+from maestro.core.exceptions import NotFound, ValidationFailed
 from maestro.write_path import emit, record, service
 from orchestration.models import Project, Subtask, Task, TaskTimelineEvent
 from orchestration.representations import subtask_repr, task_repr

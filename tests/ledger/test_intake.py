@@ -7,7 +7,7 @@ import pytest
 from ledger.hashing import canonical_json, payload_hash
 from ledger.models import IntakeEntry, LedgerEntry
 from ledger.services import intake_add
-from maestro.exceptions import ValidationFailed
+from maestro.core.exceptions import ValidationFailed
 from maestro.write_path import record_denied
 from tests.factories import SYSTEM, make_project
 from tests.ledger.conftest import appended

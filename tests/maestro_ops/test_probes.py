@@ -63,7 +63,7 @@ def test_request_id_is_echoed_and_logged(db, api_client, caplog):
 def test_json_log_line_carries_request_id():
     from pythonjsonlogger.json import JsonFormatter
 
-    from maestro.context import bound_request_id
+    from maestro.core.context import bound_request_id
     from maestro.logging import RequestIdFilter
 
     record = logging.LogRecord("maestro", logging.INFO, __file__, 1, "run started", None, None)
@@ -103,7 +103,7 @@ def test_metrics_report_queue_depth_from_the_broker(db, settings):
 
 def test_celery_job_carries_the_request_id(db):
     from maestro.celery import REQUEST_ID_HEADER, _carry_request_id
-    from maestro.context import bound_request_id
+    from maestro.core.context import bound_request_id
 
     headers: dict = {}
     with bound_request_id("rid-job-7"):

@@ -38,7 +38,7 @@ class Hide(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Hide())
 import django
 django.setup()
-import maestro.asgi, maestro.celery, maestro.scheduler, maestro.metrics
+import maestro.asgi, maestro.celery, maestro.scheduler, maestro.ops.metrics
 from maestro.celery import app
 app.connection_for_write().transport  # resolves the broker transport (kombu.transport.redis)
 import channels_redis.pubsub, psycopg_pool, uvicorn.main, uvicorn.loops.uvloop

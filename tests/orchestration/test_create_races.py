@@ -15,7 +15,7 @@ import pytest
 from django.db import connection, connections
 
 from ledger.models import IntakeEntry, LedgerEntry
-from maestro.exceptions import Conflict
+from maestro.core.exceptions import Conflict
 from orchestration.models import AuditEvent, AutonomicLoop, Run, Session
 from realtime.models import Event
 from tests.factories import SYSTEM, make_project

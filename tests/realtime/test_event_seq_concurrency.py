@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from maestro.actors import Actor
+from maestro.core.actors import Actor
 from realtime.models import Event, EventStream
 from realtime.selectors import event_stream_head_of
 from tests.realtime.conftest import postgres_only

@@ -23,7 +23,7 @@ import django
 django.setup()
 import ledger.services
 ledger.services.sequencer_poke_on_commit = lambda *, tenant_ids: None  # see conftest
-from maestro.actors import Actor
+from maestro.core.actors import Actor
 from maestro.tenancy.models import Tenant
 from orchestration.services.projects import project_create
 from orchestration.services.tasks import task_create

@@ -10,9 +10,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView, if_match_version, with_etag
-from maestro.exceptions import ValidationFailed
-from maestro.openapi import doc  # noqa: F401  (re-exported for the views)
+from maestro.api.openapi import doc  # noqa: F401  (re-exported for the views)
+from maestro.api.views import MaestroAPIView, if_match_version, with_etag
+from maestro.core.exceptions import ValidationFailed
 
 
 def expected_version(request: Request, data: dict[str, Any]) -> int | None:

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from maestro.fields import (
+from maestro.api.fields import (
     JSONObjectField,
     StrictBooleanField,
     StrictCharField,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView, with_etag
-from maestro.exceptions import NotFound, ValidationFailed, error_body
-from maestro.pagination import next_link, parse_limit
+from maestro.api.paging import next_link, parse_limit
+from maestro.api.views import MaestroAPIView, with_etag
+from maestro.core.exceptions import NotFound, ValidationFailed, error_body
 from orchestration.api.maestro.base import ControlView, doc, expected_version
 from orchestration.api.maestro.serializers import AgentUpdateIn, LoopToggleIn, LoopUpdateIn
 from orchestration.representations_control import agent_repr, loop_repr, merge_train_repr, run_repr

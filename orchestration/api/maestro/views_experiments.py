@@ -6,8 +6,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api import MaestroAPIView
-from maestro.exceptions import ValidationFailed
+from maestro.api.views import MaestroAPIView
+from maestro.core.exceptions import ValidationFailed
 from orchestration.api.maestro.base import ControlView, doc, expected_version
 from orchestration.api.maestro.serializers import (
     ExperimentActionIn,

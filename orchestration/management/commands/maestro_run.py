@@ -19,8 +19,9 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
 from maestro import scheduler
-from maestro.actors import Actor
-from maestro.tenancy.models import ApiToken, Role
+from maestro.core.actors import Actor
+from maestro.core.roles import Role
+from maestro.tenancy.models import ApiToken
 from maestro.tenancy.services import api_token_create, api_token_revoke, default_tenant, membership_set
 
 ADMIN_USERNAME = "admin"

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from maestro.actors import Actor
+from maestro.core.actors import Actor
 from maestro.tenancy.models import DEFAULT_TENANT_SLUG
 from maestro.tenancy.services import tenant_get_or_create
 from orchestration.services.seed import seed_defaults

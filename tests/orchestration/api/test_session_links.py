@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from orchestration.ids import ms
+from maestro.core.wire import to_ms
 from orchestration.models import Session, SessionEvent, SessionTask, TaskTimelineEvent
 from tests.factories import make_task
 from tests.orchestration.api.helpers import assert_error, mark
@@ -67,7 +67,7 @@ def test_add_task_to_session(api_client, tenant, project, task, make_session):
     body = r.json()
     assert set(body) == SESSION_KEYS
     assert body["taskIds"] == [task.id]
-    assert body["lastActivity"] > ms(LONG_AGO)
+    assert body["lastActivity"] > to_ms(LONG_AGO)
     task_now = api_client.get(f"/api/tasks/{task.id}").json()
     assert task_now["sessionIds"] == [session.id]
     assert [(e["type"], e.get("sessionId")) for e in task_now["timeline"]] == [

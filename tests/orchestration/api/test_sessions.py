@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from orchestration.ids import ms
+from maestro.core.wire import to_ms
 from orchestration.models import Session, SessionEvent, SessionTimelineEvent, TaskTimelineEvent
 from tests.factories import make_task
 from tests.orchestration.api.helpers import assert_error, is_id, mark
@@ -222,8 +222,8 @@ def test_patch_session_fields_bumps_last_activity(api_client, tenant, project, m
     assert r.status_code == 200, r.content
     body = r.json()
     assert (body["name"], body["agentId"], body["env"], body["status"]) == ("renamed", "coder", {"B": "2"}, "running")
-    assert body["lastActivity"] > ms(LONG_AGO)
-    assert body["startedAt"] == ms(session.started_at)
+    assert body["lastActivity"] > to_ms(LONG_AGO)
+    assert body["startedAt"] == to_ms(session.started_at)
     before.assert_written(["audit:created", "session:updated"], action="session.update", resource=session.id)
     assert before.new_events()[1].data == body
 
@@ -318,7 +318,7 @@ def test_post_session_event(api_client, tenant, project, make_session):
     body = r.json()
     assert set(body) == SESSION_KEYS
     assert [(e["type"], e["data"]) for e in body["events"]] == [("tool_call", {"tool": "ls"})]
-    assert body["lastActivity"] > ms(LONG_AGO)
+    assert body["lastActivity"] > to_ms(LONG_AGO)
     before.assert_written(["audit:created", "session:updated"], action="session.event_add", resource=session.id)
     assert before.new_events()[1].data == body
 
@@ -355,7 +355,7 @@ def test_post_session_timeline(api_client, tenant, project, task, make_session):
     timeline = full.json()["timeline"]
     assert [(e["type"], e["message"]) for e in timeline] == [("progress", "working"), ("task_completed", "done")]
     assert (timeline[1]["taskId"], timeline[1]["metadata"]) == (task.id, {"n": 2})
-    assert default.json()["lastActivity"] > ms(LONG_AGO)
+    assert default.json()["lastActivity"] > to_ms(LONG_AGO)
     assert [a.action for a in before.new_audits()] == ["session.timeline_add", "session.timeline_add"]
     assert before.new_types() == ["audit:created", "session:updated"] * 2
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from orchestration.ids import ms
+from maestro.core.wire import to_ms
 from orchestration.models import Session, Task, TaskTimelineEvent
 from tests.factories import make_task
 from tests.orchestration.api.helpers import assert_error, is_id, mark
@@ -180,13 +180,13 @@ def test_patch_status_sets_started_and_completed_once(api_client, task):
     api_client.patch(f"/api/tasks/{task.id}", {"status": "blocked"}, format="json")
     again = api_client.patch(f"/api/tasks/{task.id}", {"status": "in_progress"}, format="json").json()
     # then
-    assert again["startedAt"] == ms(LONG_AGO)
+    assert again["startedAt"] == to_ms(LONG_AGO)
 
     # when
     done = api_client.patch(f"/api/tasks/{task.id}", {"status": "completed"}, format="json").json()
     # then
     assert isinstance(done["completedAt"], int) and done["completedAt"] >= again["updatedAt"]
-    assert done["startedAt"] == ms(LONG_AGO)
+    assert done["startedAt"] == to_ms(LONG_AGO)
 
     # given
     Task.objects.filter(id=task.id).update(completed_at=LONG_AGO)
@@ -194,7 +194,7 @@ def test_patch_status_sets_started_and_completed_once(api_client, task):
     api_client.patch(f"/api/tasks/{task.id}", {"status": "in_progress"}, format="json")
     redone = api_client.patch(f"/api/tasks/{task.id}", {"status": "completed"}, format="json").json()
     # then
-    assert (redone["startedAt"], redone["completedAt"]) == (ms(LONG_AGO), ms(LONG_AGO))
+    assert (redone["startedAt"], redone["completedAt"]) == (to_ms(LONG_AGO), to_ms(LONG_AGO))
     assert [e["type"] for e in redone["timeline"]] == ["created"] + ["task_status_changed"] * 6
 
 

@@ -131,7 +131,7 @@ def test_unknown_agent_is_404(api_client, seeded):
 
 
 def test_service_refuses_a_string_metric_from_any_caller(seeded):
-    from maestro.exceptions import ValidationFailed
+    from maestro.core.exceptions import ValidationFailed
     from orchestration.services.agents import agent_update
     from tests.factories import SYSTEM
 

@@ -73,7 +73,7 @@ def test_run_detail_and_404(api_client, other_client, tenant):
 
 
 def test_run_services_create_and_move_by_compare_and_set(tenant):
-    from maestro.exceptions import Conflict
+    from maestro.core.exceptions import Conflict
     from orchestration.services.runs import run_create, run_transition
 
     # given
@@ -188,7 +188,7 @@ def test_merge_trains_without_any_train_is_404(api_client, tenant):
 
 
 def test_a_pull_request_change_with_a_stale_train_version_is_refused(seeded):
-    from maestro.exceptions import PreconditionFailed
+    from maestro.core.exceptions import PreconditionFailed
     from orchestration.models import MergeTrainPullRequest
     from orchestration.services.merge_trains import merge_train_pr_upsert
 

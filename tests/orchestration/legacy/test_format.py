@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestration.ids import ms
+from maestro.core.wire import to_ms
 from orchestration.legacy_format import Invalid, ms_to_datetime, parse_session, parse_task
 
 TASK = {"id": "task_1_a", "projectId": "proj_1_a", "title": "t", "status": "pending", "createdAt": 1706789133456}
@@ -15,14 +15,14 @@ SESSION = {"id": "sess_1_a", "projectId": "proj_1_a", "status": "running", "star
 
 @pytest.mark.parametrize("value", [0, 1078625331860, 1706789133456, 2150752631226, 253402300799999])
 def test_epoch_ms_round_trips_exactly(value):
-    # 1078625331860 and 2150752631226 came back 1 ms short when ms() used float seconds
-    assert ms(ms_to_datetime(value)) == value
+    # 1078625331860 and 2150752631226 came back 1 ms short when to_ms() used float seconds
+    assert to_ms(ms_to_datetime(value)) == value
     assert ms_to_datetime(value) == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
 
 
 def test_integral_float_timestamps_are_accepted():
     record = parse_task({**TASK, "createdAt": 1706789133456.0}, "tasks/task_1_a.json")
-    assert ms(record.fields["created_at"]) == 1706789133456
+    assert to_ms(record.fields["created_at"]) == 1706789133456
 
 
 @pytest.mark.parametrize(("value", "reason"), [

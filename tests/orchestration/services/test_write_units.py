@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from maestro.exceptions import MaestroError, NotFound
+from maestro.core.exceptions import MaestroError, NotFound
 from maestro.write_path import service
 from orchestration.models import AuditEvent, Task, TaskTimelineEvent
 from orchestration.services.projects import project_update

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from maestro.actors import Actor
-from maestro.tenancy.models import Role
+from maestro.core.actors import Actor
+from maestro.core.roles import Role
 from maestro.tenancy.services import user_with_token
 
 

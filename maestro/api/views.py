@@ -1,5 +1,5 @@
 """The base of every Maestro API view: tenant and role resolved before the handler runs
-(see :class:`maestro.permissions.TenantRolePermission`), body validation into the one
+(see :class:`maestro.api.permissions.TenantRolePermission`), body validation into the one
 error shape, ETag/If-Match helpers and keyset-paged list responses."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from maestro.exceptions import PreconditionFailed, ValidationFailed
-from maestro.pagination import keyset_page, next_link, parse_limit
+from maestro.api.paging import keyset_page, next_link, parse_limit
+from maestro.core.exceptions import PreconditionFailed, ValidationFailed
 from maestro.tenancy.access import Access
 
 

@@ -5,9 +5,9 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from maestro.exceptions import Forbidden
+from maestro.core.exceptions import Forbidden
+from maestro.core.roles import Role
 from maestro.tenancy.access import resolve_access
-from maestro.tenancy.models import Role
 from maestro.write_path import record_denied
 
 

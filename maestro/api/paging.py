@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from maestro.exceptions import ValidationFailed
+from maestro.core.exceptions import ValidationFailed
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,4 @@
-"""One error shape for every API path:
-``{"error": true, "code": "TASK_NOT_FOUND", "message": "Task not found", "details": {...}}``."""
+"""Maps every exception an API path can raise to the one error envelope (DESIGN §4)."""
 
 from __future__ import annotations
 
@@ -13,68 +12,9 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from maestro.core.exceptions import MaestroError, error_body
+
 log = logging.getLogger("maestro.api")
-
-
-class MaestroError(Exception):
-    status_code = 400
-    code = "VALIDATION_ERROR"
-    message = "Invalid request"
-
-    def __init__(self, message: str | None = None, *, code: str | None = None,
-                 details: dict[str, Any] | None = None, status_code: int | None = None) -> None:
-        self.message = message or self.message
-        self.code = code or self.code
-        self.details = details or {}
-        if status_code is not None:
-            self.status_code = status_code
-        super().__init__(self.message)
-
-
-class ValidationFailed(MaestroError):
-    pass
-
-
-class NotFound(MaestroError):
-    status_code = 404
-
-    def __init__(self, entity: str, entity_id: str | None = None, **kw: Any) -> None:
-        details = {"id": entity_id} if entity_id is not None else {}
-        super().__init__(f"{entity.replace('_', ' ').capitalize()} not found",
-                         code=f"{entity.upper()}_NOT_FOUND", details=details, **kw)
-
-
-class Unauthorized(MaestroError):
-    status_code = 401
-    code = "UNAUTHORIZED"
-    message = "Authentication required"
-
-
-class Forbidden(MaestroError):
-    status_code = 403
-    code = "FORBIDDEN"
-    message = "You do not have permission to perform this action"
-
-
-class Conflict(MaestroError):
-    status_code = 409
-    code = "CONFLICT"
-    message = "Conflict"
-
-
-class PreconditionFailed(MaestroError):
-    status_code = 412
-    code = "PRECONDITION_FAILED"
-    message = "The resource was changed by someone else (stale If-Match)"
-
-
-class ProjectHasDependencies(MaestroError):
-    code = "PROJECT_HAS_DEPENDENCIES"
-    message = "Project has tasks or sessions and cannot be deleted"
-
-
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": True, "code": code, "message": message, "details": details or {}}
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JsonResponse:

@@ -1,0 +1,68 @@
+"""The errors services raise, and the one shape every API path answers them in:
+``{"error": true, "code": "TASK_NOT_FOUND", "message": "Task not found", "details": {...}}``
+(mapped to responses by :mod:`maestro.api.errors`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MaestroError(Exception):
+    status_code = 400
+    code = "VALIDATION_ERROR"
+    message = "Invalid request"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 details: dict[str, Any] | None = None, status_code: int | None = None) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.details = details or {}
+        if status_code is not None:
+            self.status_code = status_code
+        super().__init__(self.message)
+
+
+class ValidationFailed(MaestroError):
+    pass
+
+
+class NotFound(MaestroError):
+    status_code = 404
+
+    def __init__(self, entity: str, entity_id: str | None = None, **kw: Any) -> None:
+        details = {"id": entity_id} if entity_id is not None else {}
+        super().__init__(f"{entity.replace('_', ' ').capitalize()} not found",
+                         code=f"{entity.upper()}_NOT_FOUND", details=details, **kw)
+
+
+class Unauthorized(MaestroError):
+    status_code = 401
+    code = "UNAUTHORIZED"
+    message = "Authentication required"
+
+
+class Forbidden(MaestroError):
+    status_code = 403
+    code = "FORBIDDEN"
+    message = "You do not have permission to perform this action"
+
+
+class Conflict(MaestroError):
+    status_code = 409
+    code = "CONFLICT"
+    message = "Conflict"
+
+
+class PreconditionFailed(MaestroError):
+    status_code = 412
+    code = "PRECONDITION_FAILED"
+    message = "The resource was changed by someone else (stale If-Match)"
+
+
+class ProjectHasDependencies(MaestroError):
+    code = "PROJECT_HAS_DEPENDENCIES"
+    message = "Project has tasks or sessions and cannot be deleted"
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": True, "code": code, "message": message, "details": details or {}}

@@ -1,0 +1,1 @@
+"""Operating Maestro: liveness/readiness probes and process-independent metrics."""
