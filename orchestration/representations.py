@@ -86,7 +86,8 @@ def session_repr(s: Session) -> dict[str, Any]:
         "agentId": s.agent_id,
         "status": s.status,
         "env": s.env,
-        "events": [{"id": e.id, "type": e.type, "data": e.data, "timestamp": to_ms(e.timestamp)} for e in s.events.all()],
+        "events": [{"id": e.id, "type": e.type, "data": e.data, "timestamp": to_ms(e.timestamp)}
+                   for e in s.events.all()],
         "timeline": timeline,
         "metadata": s.metadata,
         "hostname": s.hostname,
