@@ -173,7 +173,7 @@ def _writer_process(url: str, tenant_id: int, k: int, count: int, rate: float, o
     tenant = Tenant.objects.get(pk=tenant_id)
     for i in range(20):  # warm up: connection, imports, caches
         with transaction.atomic():
-            intake_add(tenant=tenant, action_type="warm.up", resource_type="task", resource_id=f"w{k}-{i}",
+            intake_add(tenant_id=tenant.pk, action_type="warm.up", resource_type="task", resource_id=f"w{k}-{i}",
                        actor_id="bench", actor_type="api", payload={}, metadata={})
     calls, txns = [], []
     began = time.time()
@@ -186,7 +186,7 @@ def _writer_process(url: str, tenant_id: int, k: int, count: int, rate: float, o
         t0 = time.perf_counter()
         with transaction.atomic():
             t1 = time.perf_counter()
-            intake_add(tenant=tenant, action_type="task.create", resource_type="task", resource_id=f"task_{n}",
+            intake_add(tenant_id=tenant.pk, action_type="task.create", resource_type="task", resource_id=f"task_{n}",
                        actor_id="bench", actor_type="api", payload=_payload(n), metadata=_metadata(n))
             calls.append(time.perf_counter() - t1)
         txns.append(time.perf_counter() - t0)

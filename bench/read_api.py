@@ -187,8 +187,8 @@ def main() -> int:
 
     from maestro.core.actors import Actor
     from maestro.tenancy.services import default_tenant, user_with_token
-    from orchestration.models import Task
-    from orchestration.services.projects import project_create
+    from orchestration.work.models import Task
+    from orchestration.work.services.projects import project_create
 
     tenant = default_tenant()
     actor = Actor.system("bench")

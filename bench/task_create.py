@@ -57,8 +57,8 @@ def legacy_task(i: int) -> dict:
 
 def fill_maestro(tenant, project, upto: int) -> None:  # type: ignore[no-untyped-def]
     """Bulk-inserts tasks directly (the fill is set-up, not what is measured)."""
-    from orchestration.ids import new_id
-    from orchestration.models import Task
+    from orchestration.work.ids import new_id
+    from orchestration.work.models import Task
 
     have = Task.objects.filter(project=project).count()
     base = datetime.now(UTC) - timedelta(days=30)
@@ -116,7 +116,7 @@ def main() -> int:
 
     from maestro.core.actors import Actor
     from maestro.tenancy.services import default_tenant, user_with_token
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     tenant = default_tenant()
     token = user_with_token(username="bench", tenant_slug=tenant.slug, role="operator", actor=Actor.system("bench"))

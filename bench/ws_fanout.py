@@ -233,7 +233,7 @@ def writers(tenant: Any, threads: int, per_thread: int) -> dict[str, Any]:
     from django.db import connection
 
     from maestro.core.actors import Actor
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
     from realtime.models import Event
 
     def run(n: int) -> float:

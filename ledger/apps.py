@@ -6,6 +6,7 @@ class LedgerConfig(AppConfig):
     verbose_name = "Provenance ledger"
 
     def ready(self) -> None:
-        from ledger import metrics
+        # Scrape-time gauges read the database; imported here, once the app registry is ready.
+        from ledger import status
 
-        metrics.register()
+        status.register()

@@ -21,11 +21,12 @@ from ledger.archive import (
     iter_segment_keys,
     manifest_key,
 )
+from ledger.checker import ChainChecker
 from ledger.hashing import GENESIS_HASH
 from ledger.merkle import Frontier, MerkleError
 from ledger.models import ArchiveSegment, Checkpoint
 from ledger.representations import checkpoint_repr
-from ledger.verify import ChainChecker, record_run
+from ledger.verify import record_run
 
 
 def _range_of(key: str) -> tuple[int, int] | None:
@@ -36,12 +37,13 @@ def _range_of(key: str) -> tuple[int, int] | None:
         return None
 
 
-def verify_archive(*, tenant: Any, url: str | None = None) -> dict[str, Any]:
+def verify_archive(*, tenant_id: int, slug: str, url: str | None = None) -> dict[str, Any]:
+    """Re-hashes the tenant's archive (segments named by its ``slug``) against the checkpoints."""
     backend = backend_for(url)
-    recorded = {s.key: s for s in ArchiveSegment.objects.filter(tenant_id=tenant.pk)}
-    signed = {c.tree_size: checkpoint_repr(c) for c in Checkpoint.objects.filter(tenant_id=tenant.pk)}
-    checker = ChainChecker(tenant_id=tenant.pk)
-    keys = sorted(iter_segment_keys(backend, tenant.slug), key=lambda k: _range_of(k) or (0, 0))
+    recorded = {s.key: s for s in ArchiveSegment.objects.filter(tenant_id=tenant_id)}
+    signed = {c.tree_size: checkpoint_repr(c) for c in Checkpoint.objects.filter(tenant_id=tenant_id)}
+    checker = ChainChecker(tenant_id=tenant_id)
+    keys = sorted(iter_segment_keys(backend, slug), key=lambda k: _range_of(k) or (0, 0))
     segments = 0
     resync_next = False
     for key in keys:
@@ -89,7 +91,7 @@ def verify_archive(*, tenant: Any, url: str | None = None) -> dict[str, Any]:
             checker.error(row.first_sequence, f"{key} is recorded as archived but missing from {backend.url}",
                           segment=key)
     report = checker.report(segments=segments, archiveUrl=backend.url)
-    record_run(tenant, "archive", report)
+    record_run(tenant_id, "archive", report)
     return report
 
 

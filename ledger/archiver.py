@@ -10,8 +10,6 @@ is harmless because re-uploading identical bytes is a no-op for both backends.
 
 from __future__ import annotations
 
-import bisect
-import functools
 import hashlib
 import logging
 from datetime import timedelta
@@ -27,19 +25,19 @@ from ledger.archive import (
     ArchiveError,
     Backend,
     backend_for,
-    decode_segment,
     encode_manifest,
     encode_segment,
     manifest_key,
     segment_key,
 )
+from ledger.checker import ChainChecker
 from ledger.hashing import GENESIS_HASH
 from ledger.merkle import Frontier
 from ledger.models import ArchiveSegment, Checkpoint, LedgerEntry, LedgerPayload, TenantHead
 from ledger.representations import checkpoint_repr, entry_repr
+from ledger.selectors import tenant_slug
 from ledger.sequencer import lock_tenant
 from ledger.signing import public_key_b64
-from ledger.verify import ChainChecker
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +108,7 @@ def _archive_next(tenant_id: int, backend: Backend, force: bool) -> ArchiveSegme
         if checker.error_count:
             report = checker.report()
             raise ArchiveRefused(f"entries {start}..{checkpoint.tree_size} do not verify; not archiving", report)
-        from maestro.tenancy.models import Tenant
-
-        slug = Tenant.objects.values_list("slug", flat=True).get(pk=tenant_id)
+        slug = tenant_slug(tenant_id)
         header = {"tenantId": tenant_id, "tenantSlug": slug, "firstSequence": start,
                   "lastSequence": checkpoint.tree_size, "previousHash": last.last_hash if last else GENESIS_HASH,
                   "startFrontier": {"size": start - 1, "nodes": start_frontier},
@@ -166,36 +162,3 @@ def prune_payloads(*, segment: ArchiveSegment) -> int:
         deleted, _ = LedgerPayload.objects.filter(tenant_id=segment.tenant_id, payload_hash__in=hashes).delete()
         ArchiveSegment.objects.filter(pk=segment.pk).update(payloads_pruned_at=timezone.now())
     return deleted
-
-
-def archived_payloads(*, tenant_id: int, sequences: list[int], fresh: bool = False) -> dict[int, str]:
-    """Canonical payload text by sequence number, read from the archive segments."""
-    if not sequences:
-        return {}
-    segments = list(ArchiveSegment.objects.filter(tenant_id=tenant_id, first_sequence__lte=max(sequences),
-                                                  last_sequence__gte=min(sequences)).order_by("first_sequence"))
-    firsts = [s.first_sequence for s in segments]
-    out: dict[int, str] = {}
-    for seq in sequences:
-        i = bisect.bisect_right(firsts, seq) - 1
-        if i < 0 or segments[i].last_sequence < seq:
-            continue
-        segment = segments[i]
-        try:
-            by_seq = _read_segment(segment.url, segment.key) if not fresh else \
-                _read_segment.__wrapped__(segment.url, segment.key)
-        except ArchiveError:
-            log.warning("archive segment unreadable", exc_info=True,
-                        extra={"event": "ledger.archive_unreadable", "key": segment.key})
-            continue
-        if seq in by_seq:
-            out[seq] = by_seq[seq]
-    return out
-
-
-@functools.lru_cache(maxsize=4)
-def _read_segment(url: str, key: str) -> dict[int, str]:
-    # Segments are write-once, so a cached copy is only ever stale if the archive was tampered
-    # with; verification reads fresh (``fresh=True``).
-    segment = decode_segment(backend_for(url).get(key))
-    return {e["sequenceNumber"]: payload for e, payload in segment.entries if isinstance(e.get("sequenceNumber"), int)}

@@ -3,50 +3,53 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from celery import shared_task
 from django.conf import settings
 
 from ledger import archiver, sequencer
+from ledger.metrics import ARCHIVE_FAILURES
 from ledger.models import IntakeEntry
+from maestro.queue import enqueue, job
 
 log = logging.getLogger(__name__)
 
 # A poked sequencer drains at most this many batches, then re-enqueues itself, so one busy
 # tenant cannot hold a worker forever.
 MAX_BATCHES_PER_RUN = 20
+SWEEP_JOB = "ledger.sweep"
+ARCHIVE_JOB = "ledger.archive"
+ARCHIVE_TENANT_JOB = "ledger.archive_tenant"
 
 
-@shared_task(name="ledger.sequence_tenant", bind=True, ignore_result=True, acks_late=True, soft_time_limit=120,
-             time_limit=180)
-def sequence_tenant_job(self, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+@job(sequencer.SEQUENCE_JOB, bind=True, soft_time_limit=120, time_limit=180)
+def sequence_tenant_job(self: Any, tenant_id: int) -> int:
     # In-process (embedded default) this runs in the request that committed: never linger there.
     linger = 0.0 if self.request.is_eager else None
     done = sequencer.sequence_tenant(tenant_id=tenant_id, max_batches=MAX_BATCHES_PER_RUN, linger=linger)
     if done >= MAX_BATCHES_PER_RUN * settings.MAESTRO_LEDGER_BATCH_SIZE and \
             IntakeEntry.objects.filter(tenant_id=tenant_id).exists():
-        sequence_tenant_job.delay(tenant_id)
+        enqueue(sequencer.SEQUENCE_JOB, tenant_id)
     return done
 
 
-@shared_task(name="ledger.sweep", ignore_result=True, acks_late=True, soft_time_limit=300, time_limit=360)
+@job(SWEEP_JOB, soft_time_limit=300, time_limit=360)
 def sweep_job() -> int:
     """Safety net behind the on-commit poke: sequence every tenant with a backlog."""
     return sum(sequencer.sweep(max_batches_per_tenant=MAX_BATCHES_PER_RUN).values())
 
 
-@shared_task(name="ledger.archive", ignore_result=True, acks_late=True, soft_time_limit=60, time_limit=90)
+@job(ARCHIVE_JOB, soft_time_limit=60, time_limit=90)
 def archive_job() -> int:
     """Enqueue an archiver run per tenant with sealed, unarchived entries."""
     tenant_ids = archiver.tenants_to_archive()
     for tenant_id in tenant_ids:
-        archive_tenant_job.delay(tenant_id)
+        enqueue(ARCHIVE_TENANT_JOB, tenant_id)
     return len(tenant_ids)
 
 
-@shared_task(name="ledger.archive_tenant", bind=True, ignore_result=True, acks_late=True, max_retries=None,
-             soft_time_limit=600, time_limit=660)
-def archive_tenant_job(self, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+@job(ARCHIVE_TENANT_JOB, bind=True, max_retries=None, soft_time_limit=600, time_limit=660)
+def archive_tenant_job(self: Any, tenant_id: int) -> int:
     """Archive until nothing sealed is left; on any failure retry with backoff, forever: WORM
     archival is guaranteed eventually, and the lag metric shows how far behind it is."""
     try:
@@ -55,8 +58,6 @@ def archive_tenant_job(self, tenant_id: int) -> int:  # type: ignore[no-untyped-
         log.error("archive refused", exc_info=True, extra={"event": "ledger.archive_refused", "tenant_id": tenant_id})
         raise
     except Exception as exc:
-        from ledger.metrics import ARCHIVE_FAILURES
-
         ARCHIVE_FAILURES.inc()
         if self.request.is_eager:
             # In-process (embedded default) a retry would recurse at once; the periodic

@@ -99,8 +99,8 @@ def _with_prefetch(tree: _Tree, generate: Callable[[Callable[[int, int], bytes]]
     return generate(tree.subtree)
 
 
-def _tree_size(tenant: Any, raw: Any, *, name: str, minimum: int) -> int:
-    current = height(tenant=tenant)
+def _tree_size(tenant_id: int, raw: Any, *, name: str, minimum: int) -> int:
+    current = height(tenant_id=tenant_id)
     if raw in (None, ""):
         return current
     try:
@@ -113,30 +113,30 @@ def _tree_size(tenant: Any, raw: Any, *, name: str, minimum: int) -> int:
     return size
 
 
-def inclusion(*, tenant: Any, entry: LedgerEntry, tree_size: Any = None) -> dict[str, Any]:
-    size = _tree_size(tenant, tree_size, name="treeSize", minimum=entry.sequence_number)
+def inclusion(*, tenant_id: int, entry: LedgerEntry, tree_size: Any = None) -> dict[str, Any]:
+    size = _tree_size(tenant_id, tree_size, name="treeSize", minimum=entry.sequence_number)
     index = entry.sequence_number - 1
-    tree = _Tree(tenant.pk)
+    tree = _Tree(tenant_id)
     path = _with_prefetch(tree, lambda sub: inclusion_proof_from(sub, index, size), [(0, size)])
     root = tree.subtree(0, size)
-    checkpoint = checkpoint_at(tenant=tenant, tree_size=size)
+    checkpoint = checkpoint_at(tenant_id=tenant_id, tree_size=size)
     return {"leafIndex": index, "treeSize": size, "rootHash": root.hex(), "auditPath": [p.hex() for p in path],
             "leafHash": entry_leaf_hash(entry.current_hash).hex(), "currentHash": entry.current_hash,
             "checkpoint": checkpoint_repr(checkpoint) if checkpoint else None}
 
 
-def consistency(*, tenant: Any, first: Any, second: Any) -> dict[str, Any]:
+def consistency(*, tenant_id: int, first: Any, second: Any) -> dict[str, Any]:
     if first in (None, ""):
         raise ValidationFailed("first is required", details={"first": None})
-    second_size = _tree_size(tenant, second, name="second", minimum=1)
-    first_size = _tree_size(tenant, first, name="first", minimum=0)
+    second_size = _tree_size(tenant_id, second, name="second", minimum=1)
+    first_size = _tree_size(tenant_id, first, name="first", minimum=0)
     if first_size > second_size:
         raise ValidationFailed("first must not exceed second", details={"first": first_size, "second": second_size})
-    tree = _Tree(tenant.pk)
+    tree = _Tree(tenant_id)
     extra = [(0, second_size)] + ([(0, first_size)] if first_size else [])
     proof = _with_prefetch(tree, lambda sub: consistency_proof_from(sub, first_size, second_size), extra)
     first_root = tree.subtree(0, first_size) if first_size else EMPTY_ROOT
-    checkpoints = {size: checkpoint_at(tenant=tenant, tree_size=size) for size in (first_size, second_size)}
+    checkpoints = {size: checkpoint_at(tenant_id=tenant_id, tree_size=size) for size in (first_size, second_size)}
     return {"first": first_size, "second": second_size, "firstRoot": first_root.hex(),
             "secondRoot": tree.subtree(0, second_size).hex(), "proof": [p.hex() for p in proof],
             "checkpoints": {str(k): checkpoint_repr(v) for k, v in checkpoints.items() if v}}

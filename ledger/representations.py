@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ledger.hashing import format_timestamp
+from ledger.hashing import canonical_json, format_timestamp
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry
 
 MISSING = object()
@@ -63,8 +63,6 @@ CSV_COLUMNS = ("sequenceNumber", "id", "tenantId", "timestamp", "actionType", "r
 
 def csv_row(body: dict[str, Any]) -> list[Any]:
     """One export row; JSON columns hold canonical JSON, so they re-hash byte for byte."""
-    from ledger.hashing import canonical_json
-
     row = []
     for column in CSV_COLUMNS:
         value = body.get(column)

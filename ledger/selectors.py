@@ -1,15 +1,18 @@
-"""Reads of the ledger. Every function takes the tenant first; nothing here crosses tenants
-except :func:`ledger_status` (metrics and health)."""
+"""Reads of the ledger, each for one tenant (its id), including payloads that were moved to the
+archive."""
 
 from __future__ import annotations
 
+import bisect
+import functools
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 
+from ledger.archive import ArchiveError, backend_for, decode_segment
 from ledger.models import (
     ArchiveSegment,
     Checkpoint,
@@ -17,9 +20,10 @@ from ledger.models import (
     LedgerEntry,
     LedgerPayload,
     TenantHead,
-    VerificationRun,
 )
 from maestro.core.exceptions import NotFound
+
+log = logging.getLogger(__name__)
 
 
 def parse_entry_id(raw: Any) -> uuid.UUID | None:
@@ -29,18 +33,18 @@ def parse_entry_id(raw: Any) -> uuid.UUID | None:
         return None
 
 
-def entry_get(*, tenant: Any, entry_id: Any) -> LedgerEntry:
+def entry_get(*, tenant_id: int, entry_id: Any) -> LedgerEntry:
     """Another tenant's entry is reported exactly like a missing one."""
     parsed = parse_entry_id(entry_id)
-    entry = LedgerEntry.objects.filter(tenant_id=tenant.pk, id=parsed).first() if parsed else None
+    entry = LedgerEntry.objects.filter(tenant_id=tenant_id, id=parsed).first() if parsed else None
     if entry is None:
         raise NotFound("ledger_entry", str(entry_id))
     return entry
 
 
-def intake_get(*, tenant: Any, entry_id: Any) -> IntakeEntry | None:
+def intake_get(*, tenant_id: int, entry_id: Any) -> IntakeEntry | None:
     parsed = parse_entry_id(entry_id)
-    return IntakeEntry.objects.filter(tenant_id=tenant.pk, id=parsed).first() if parsed else None
+    return IntakeEntry.objects.filter(tenant_id=tenant_id, id=parsed).first() if parsed else None
 
 
 def entry_or_intake(*, entry_id: uuid.UUID) -> LedgerEntry | IntakeEntry | None:
@@ -48,8 +52,8 @@ def entry_or_intake(*, entry_id: uuid.UUID) -> LedgerEntry | IntakeEntry | None:
     return LedgerEntry.objects.filter(id=entry_id).first() or IntakeEntry.objects.filter(id=entry_id).first()
 
 
-def entries_filter(*, tenant: Any, filters: dict[str, Any]) -> QuerySet[LedgerEntry]:
-    qs = LedgerEntry.objects.filter(tenant_id=tenant.pk)
+def entries_filter(*, tenant_id: int, filters: dict[str, Any]) -> QuerySet[LedgerEntry]:
+    qs = LedgerEntry.objects.filter(tenant_id=tenant_id)
     if filters.get("fromSequence") is not None:
         qs = qs.filter(sequence_number__gte=filters["fromSequence"])
     if filters.get("toSequence") is not None:
@@ -73,82 +77,88 @@ def entries_page(*, qs: QuerySet[LedgerEntry], descending: bool, after: int | No
     return rows, rows[-1].sequence_number
 
 
-def entry_payloads(*, tenant: Any, entries: Iterable[LedgerEntry], fresh: bool = False) -> dict[int, str | None]:
+def entry_payloads(*, tenant_id: int, entries: Iterable[LedgerEntry], fresh: bool = False) -> dict[int, str | None]:
     """Canonical payload text by sequence number: from the hot store, else from the archive
     (``fresh``: bypass the segment cache, for verification). ``None``: found in neither."""
     entries = list(entries)
-    hot = dict(LedgerPayload.objects.filter(tenant_id=tenant.pk, payload_hash__in={e.payload_hash for e in entries})
+    hot = dict(LedgerPayload.objects.filter(tenant_id=tenant_id, payload_hash__in={e.payload_hash for e in entries})
                .values_list("payload_hash", "body"))
     out: dict[int, str | None] = {e.sequence_number: hot.get(e.payload_hash) for e in entries}
     missing = [seq for seq, body in out.items() if body is None]
     if missing:
-        from ledger.archiver import archived_payloads
-
-        out.update(archived_payloads(tenant_id=tenant.pk, sequences=missing, fresh=fresh))
+        out.update(archived_payloads(tenant_id=tenant_id, sequences=missing, fresh=fresh))
     return out
 
 
-def head_get(*, tenant: Any) -> TenantHead | None:
-    return TenantHead.objects.filter(tenant_id=tenant.pk).first()
+def head_get(*, tenant_id: int) -> TenantHead | None:
+    return TenantHead.objects.filter(tenant_id=tenant_id).first()
 
 
-def height(*, tenant: Any) -> int:
-    head = head_get(tenant=tenant)
+def height(*, tenant_id: int) -> int:
+    head = head_get(tenant_id=tenant_id)
     return head.sequence_number if head else 0
 
 
-def checkpoints_list(*, tenant: Any) -> QuerySet[Checkpoint]:
-    return Checkpoint.objects.filter(tenant_id=tenant.pk)
+def checkpoints_list(*, tenant_id: int) -> QuerySet[Checkpoint]:
+    return Checkpoint.objects.filter(tenant_id=tenant_id)
 
 
-def checkpoint_at(*, tenant: Any, tree_size: int) -> Checkpoint | None:
-    return Checkpoint.objects.filter(tenant_id=tenant.pk, tree_size=tree_size).first()
+def checkpoint_at(*, tenant_id: int, tree_size: int) -> Checkpoint | None:
+    return Checkpoint.objects.filter(tenant_id=tenant_id, tree_size=tree_size).first()
 
 
-def checkpoint_latest(*, tenant: Any) -> Checkpoint | None:
-    return Checkpoint.objects.filter(tenant_id=tenant.pk).order_by("-tree_size").first()
+def segments_list(*, tenant_id: int) -> QuerySet[ArchiveSegment]:
+    return ArchiveSegment.objects.filter(tenant_id=tenant_id).order_by("first_sequence")
 
 
-def segments_list(*, tenant: Any) -> QuerySet[ArchiveSegment]:
-    return ArchiveSegment.objects.filter(tenant_id=tenant.pk).order_by("first_sequence")
+def backlog(*, tenant_id: int) -> int:
+    return IntakeEntry.objects.filter(tenant_id=tenant_id).count()
 
 
-def backlog(*, tenant: Any) -> int:
-    return IntakeEntry.objects.filter(tenant_id=tenant.pk).count()
+def tenant_slug(tenant_id: int) -> str:
+    """The tenant's slug, which names its archive (through the ledger's own link to the tenant)."""
+    slug = TenantHead.objects.filter(tenant_id=tenant_id).values_list("tenant__slug", flat=True).first()
+    if slug is None:
+        raise NotFound("ledger", str(tenant_id))
+    return slug
 
 
-def ledger_status() -> list[dict[str, Any]]:
-    """Per tenant: backlog, height, archive lag (entries and seconds), last verifications. For
-    /metrics and the health workstreams; a handful of grouped queries, whatever the size."""
-    from maestro.tenancy.models import Tenant
+def ledger_tenants(slugs: list[str] | None = None) -> list[tuple[int, str]]:
+    """``(tenant id, slug)`` of the tenants that have a ledger (all, or those named)."""
+    qs = TenantHead.objects.all()
+    if slugs:
+        qs = qs.filter(tenant__slug__in=slugs)
+    return list(qs.order_by("tenant__slug").values_list("tenant_id", "tenant__slug"))
 
-    slugs = dict(Tenant.objects.values_list("pk", "slug"))
-    backlogs = dict(IntakeEntry.objects.values_list("tenant_id").annotate(n=Count("pk_id"))
-                    .values_list("tenant_id", "n"))
-    heights = dict(TenantHead.objects.values_list("tenant_id", "sequence_number"))
-    archived = dict(ArchiveSegment.objects.values_list("tenant_id").annotate(m=Max("last_sequence"))
-                    .values_list("tenant_id", "m"))
-    now = timezone.now()
-    runs: dict[int, dict[str, dict[str, Any]]] = {}
-    for run in _latest_runs():
-        runs.setdefault(run.tenant_id, {})[run.kind] = {"valid": run.valid, "finishedAt": run.finished_at.timestamp()}
-    out = []
-    for tenant_id in sorted(set(backlogs) | set(heights)):
-        h = heights.get(tenant_id, 0)
-        done = archived.get(tenant_id, 0)
-        lag_seconds = 0.0
-        if h > done:
-            oldest = LedgerEntry.objects.filter(tenant_id=tenant_id, sequence_number=done + 1) \
-                .aggregate(t=Min("timestamp"))["t"]
-            lag_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-        out.append({"tenantId": tenant_id, "tenant": slugs.get(tenant_id, str(tenant_id)),
-                    "backlog": backlogs.get(tenant_id, 0), "height": h, "archivedThrough": done,
-                    "archiveLagEntries": h - done, "archiveLagSeconds": lag_seconds,
-                    "lastVerification": runs.get(tenant_id, {})})
+
+def archived_payloads(*, tenant_id: int, sequences: list[int], fresh: bool = False) -> dict[int, str]:
+    """Canonical payload text by sequence number, read from the archive segments."""
+    if not sequences:
+        return {}
+    segments = list(ArchiveSegment.objects.filter(tenant_id=tenant_id, first_sequence__lte=max(sequences),
+                                                  last_sequence__gte=min(sequences)).order_by("first_sequence"))
+    firsts = [s.first_sequence for s in segments]
+    out: dict[int, str] = {}
+    for seq in sequences:
+        i = bisect.bisect_right(firsts, seq) - 1
+        if i < 0 or segments[i].last_sequence < seq:
+            continue
+        segment = segments[i]
+        try:
+            by_seq = _read_segment(segment.url, segment.key) if not fresh else \
+                _read_segment.__wrapped__(segment.url, segment.key)
+        except ArchiveError:
+            log.warning("archive segment unreadable", exc_info=True,
+                        extra={"event": "ledger.archive_unreadable", "key": segment.key})
+            continue
+        if seq in by_seq:
+            out[seq] = by_seq[seq]
     return out
 
 
-def _latest_runs() -> list[VerificationRun]:
-    latest = (VerificationRun.objects.values("tenant_id", "kind").annotate(last=Max("pk_id"))
-              .values_list("last", flat=True))
-    return list(VerificationRun.objects.filter(pk_id__in=list(latest)))
+@functools.lru_cache(maxsize=4)
+def _read_segment(url: str, key: str) -> dict[int, str]:
+    # Segments are write-once, so a cached copy is only ever stale if the archive was tampered
+    # with; verification reads fresh (``fresh=True``).
+    segment = decode_segment(backend_for(url).get(key))
+    return {e["sequenceNumber"]: payload for e, payload in segment.entries if isinstance(e.get("sequenceNumber"), int)}

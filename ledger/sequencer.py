@@ -17,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -28,12 +29,27 @@ from ledger import metrics
 from ledger.hashing import GENESIS_HASH, chain_templates, format_timestamp
 from ledger.merkle import Frontier, extend_collecting
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry, LedgerPayload, MerkleNode, TenantHead
+from ledger.representations import checkpoint_repr
 from ledger.signing import sign_checkpoint
 
 log = logging.getLogger(__name__)
 
+# The job that sequences one tenant's backlog (ledger/jobs.py), enqueued after every commit
+# that appended to the intake.
+SEQUENCE_JOB = "ledger.sequence_tenant"
 # First key of the two-int advisory lock: "LEDG". The second is the tenant id.
 LOCK_NAMESPACE = 0x4C454447
+
+# Who puts a signed checkpoint on the tenant's event log: the write path registers itself at
+# start-up (maestro.write_path.apps). Called inside the batch's transaction with the tenant id
+# and the checkpoint as the API shows it.
+CheckpointAnnouncer = Callable[[int, dict[str, Any]], None]
+_announcer: CheckpointAnnouncer | None = None
+
+
+def announce_checkpoints_to(announcer: CheckpointAnnouncer) -> None:
+    global _announcer
+    _announcer = announcer
 
 ENTRY_COLUMNS = ("id", "tenant_id", "sequence_number", "previous_hash", "current_hash", "timestamp",
                  "action_type", "resource_type", "resource_id", "actor_id", "actor_type", "payload_hash",
@@ -139,7 +155,8 @@ def _batch(tenant_id: int, batch_size: int) -> BatchResult:
                     "WHERE tenant_id = %s", [last, hashes[-1], json.dumps(frontier.to_list()), now, tenant_id])
         checkpoint = _checkpoint(tenant_id, last, root, now)
         clock.lap("head_checkpoint")
-    _announce(tenant_id, checkpoint)
+    if _announcer is not None:
+        _announcer(tenant_id, checkpoint_repr(checkpoint))
     result.count, result.first_sequence, result.last_sequence, result.root_hash = len(rows), first, last, root
     return result
 
@@ -278,18 +295,6 @@ def _checkpoint(tenant_id: int, tree_size: int, root: str, now: Any) -> Checkpoi
     signature, kid = sign_checkpoint(tenant_id=tenant_id, tree_size=tree_size, root_hash=root, timestamp=stamp)
     return Checkpoint.objects.create(tenant_id=tenant_id, tree_size=tree_size, root_hash=root, timestamp=now,
                                      signature=signature, key_id=kid)
-
-
-def _announce(tenant_id: int, checkpoint: Checkpoint) -> None:
-    """``ledger:checkpoint`` on the tenant's event stream, in this transaction (the event log's
-    counter row is taken last, so its lock lasts only until this commit)."""
-    from ledger.representations import checkpoint_repr
-    from maestro.tenancy.models import Tenant
-    from realtime.broadcast import broadcast_on_commit
-    from realtime.services import events_append
-
-    stored = events_append(tenant=Tenant(pk=tenant_id), items=[("ledger:checkpoint", checkpoint_repr(checkpoint), "")])
-    broadcast_on_commit(stored)
 
 
 def sweep(*, batch_size: int | None = None, max_batches_per_tenant: int | None = None) -> dict[int, int]:

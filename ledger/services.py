@@ -13,7 +13,6 @@ import os
 import time
 import uuid
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -22,9 +21,11 @@ from django.utils import timezone
 
 from ledger.hashing import ACTOR_TYPES, LedgerHashError, canonical_json, entry_template
 from ledger.models import IntakeEntry, LedgerEntry
+from ledger.sequencer import SEQUENCE_JOB, sequence_tenant
 from maestro.core.actors import Actor
 from maestro.core.context import current_request_id
 from maestro.core.exceptions import Conflict, ValidationFailed
+from maestro.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +111,11 @@ def intake_prepare(*, tenant_id: int, action_type: str, resource_type: str, reso
     return entry
 
 
-def intake_add(*, tenant: Any, action_type: str, resource_type: str, resource_id: str, actor_id: str,
+def intake_add(*, tenant_id: int, action_type: str, resource_type: str, resource_id: str, actor_id: str,
                actor_type: str, payload: dict[str, Any], metadata: dict[str, Any],
                entry_id: uuid.UUID | None = None) -> IntakeEntry:
     """Append to the ledger intake in the caller's transaction (no lock, no chain work)."""
-    entry = intake_prepare(tenant_id=tenant.pk, action_type=action_type, resource_type=resource_type,
+    entry = intake_prepare(tenant_id=tenant_id, action_type=action_type, resource_type=resource_type,
                            resource_id=resource_id, actor_id=actor_id, actor_type=actor_type, payload=payload,
                            metadata=metadata, entry_id=entry_id, client_id=entry_id is not None)
     _insert(entry)
@@ -137,11 +138,11 @@ def _insert(entry: IntakeEntry) -> None:
     entry._state.adding = False
 
 
-def idempotency_entry_id(*, tenant: Any, key: str) -> uuid.UUID:
-    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{tenant.pk}:{key}")
+def idempotency_entry_id(*, tenant_id: int, key: str) -> uuid.UUID:
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{tenant_id}:{key}")
 
 
-def entries_append(*, tenant: Any, items: list[dict[str, Any]],
+def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
                    submitted_by: Actor) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
     """Validate every item first (the whole request is refused, with ``details.index`` of the
     first bad item, before anything is stored), then insert the new ones as intake rows.
@@ -165,7 +166,7 @@ def entries_append(*, tenant: Any, items: list[dict[str, Any]],
             item = {**item, "metadata": {**metadata, "submittedBy": submitted_by.name,
                                          "requestId": current_request_id()}}
         try:
-            entry = intake_prepare(tenant_id=tenant.pk, client_id=item.get("id") is not None,
+            entry = intake_prepare(tenant_id=tenant_id, client_id=item.get("id") is not None,
                                    entry_id=item.get("id"), **{k: v for k, v in item.items() if k != "id"})
         except ValidationFailed as exc:
             raise ValidationFailed(f"entries[{index}]: {exc.message}" if len(items) > 1 else exc.message,
@@ -177,7 +178,7 @@ def entries_append(*, tenant: Any, items: list[dict[str, Any]],
         prepared.append(entry)
     for attempt in (1, 2):
         try:
-            return _store(tenant, prepared)
+            return _store(tenant_id, prepared)
         except IntegrityError:
             # A concurrent request inserted one of these ids between our lookup and insert;
             # the second pass finds it and answers idempotently.
@@ -203,7 +204,7 @@ def _lock_client_ids(ids: list[uuid.UUID]) -> None:
                     [CLIENT_ID_LOCK_NAMESPACE, keys])
 
 
-def _store(tenant: Any, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
+def _store(tenant_id: int, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
     client_ids = [p.id for p in prepared if p.client_id]
     with transaction.atomic():
         _lock_client_ids(client_ids)
@@ -215,12 +216,12 @@ def _store(tenant: Any, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntry |
             existing.update((e.id, e) for e in LedgerEntry.objects.filter(id__in=client_ids))
         for index, p in enumerate(prepared):
             found = existing.get(p.id)
-            if found is not None and found.tenant_id != tenant.pk:
+            if found is not None and found.tenant_id != tenant_id:
                 raise Conflict("This entry id is already used", details={"index": index, "id": str(p.id)})
         new = [p for p in prepared if p.id not in existing]
         if new:
             IntakeEntry.objects.bulk_create(new)
-            sequencer_poke_on_commit(tenant_ids=[tenant.pk])
+            sequencer_poke_on_commit(tenant_ids=[tenant_id])
     return [(existing[p.id], False) if p.id in existing else (p, True) for p in prepared]
 
 
@@ -228,34 +229,22 @@ def sequencer_poke_on_commit(*, tenant_ids: list[int]) -> None:
     """After commit, ask the sequencer to chain these tenants' new intake rows. A lost poke
     (broker down) only delays sequencing until the next sweep."""
     for tenant_id in tenant_ids:
-        transaction.on_commit(partial(_poke, tenant_id))
+        enqueue_on_commit(SEQUENCE_JOB, tenant_id)
 
 
-def _poke(tenant_id: int) -> None:
-    from ledger.jobs import sequence_tenant_job
-
-    try:
-        sequence_tenant_job.delay(tenant_id)
-    except Exception:  # never fail a committed write over a queue
-        log.warning("ledger sequencer poke failed", exc_info=True,
-                    extra={"event": "ledger.poke_failed", "tenant_id": tenant_id})
-
-
-def entries_wait(*, tenant: Any, ids: list[uuid.UUID], timeout: float | None = None) -> list[LedgerEntry] | None:
+def entries_wait(*, tenant_id: int, ids: list[uuid.UUID], timeout: float | None = None) -> list[LedgerEntry] | None:
     """Wait (bounded) until these entries are sequenced, helping the sequencer along: the
     waiting request runs a batch itself when no worker holds the tenant. ``None`` on timeout."""
-    from ledger.sequencer import sequence_tenant
-
     deadline = time.monotonic() + (settings.MAESTRO_LEDGER_WAIT_SECONDS if timeout is None else timeout)
     delay = 0.005
     wanted = set(ids)
     while True:
-        found = {e.id: e for e in LedgerEntry.objects.filter(tenant_id=tenant.pk, id__in=wanted)}
+        found = {e.id: e for e in LedgerEntry.objects.filter(tenant_id=tenant_id, id__in=wanted)}
         if len(found) == len(wanted):
             return [found[i] for i in ids]
         if time.monotonic() >= deadline:
             return None
-        if sequence_tenant(tenant_id=tenant.pk, max_batches=1) == 0:
+        if sequence_tenant(tenant_id=tenant_id, max_batches=1) == 0:
             # A worker holds the tenant right now: give it a moment.
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.25)

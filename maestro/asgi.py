@@ -7,11 +7,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
+from maestro.auth.websocket import authenticate_handshake  # noqa: E402
 from maestro.body_limit import BodySizeLimit  # noqa: E402
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from orchestration.work.selectors.projects import project_exists  # noqa: E402
+from realtime.consumers import EventStreamConsumer  # noqa: E402
 
-# Authentication and origin validation happen in the consumer (realtime/auth.py), per
+# The stream is told how to authenticate a handshake and which project subscriptions a tenant
+# may make; realtime itself knows nothing of users or projects.
+stream = EventStreamConsumer.as_asgi(authenticate=authenticate_handshake, can_subscribe=project_exists)
+websocket_urlpatterns = [
+    re_path(r"^ws/?$", stream),
+    re_path(r"^$", stream),  # the old system's clients connect at /
+]
+
+# Authentication and origin validation happen at the handshake (maestro/auth/websocket.py), per
 # credential: the session cookie and the dev loopback identity count only for the page's own
 # origin (or CSRF_TRUSTED_ORIGINS), while a token is accepted from any client.
 # AllowedHostsOriginValidator would instead refuse the old system's CLI and agents, which

@@ -3,6 +3,8 @@ import os
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
+from maestro.core.context import current_request_id, new_request_id, request_id_var
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
 
 app = Celery("maestro")
@@ -16,8 +18,6 @@ REQUEST_ID_HEADER = "maestro_request_id"
 @before_task_publish.connect
 def _carry_request_id(headers: dict | None = None, **_: object) -> None:
     """A job enqueued while handling a request carries that request's id (DESIGN §4)."""
-    from maestro.core.context import current_request_id
-
     request_id = current_request_id()
     if headers is not None and request_id:
         headers.setdefault(REQUEST_ID_HEADER, request_id)
@@ -28,8 +28,6 @@ _tokens: dict[str, object] = {}
 
 @task_prerun.connect
 def _bind_request_id(task_id: str | None = None, task: object = None, **_: object) -> None:
-    from maestro.core.context import new_request_id, request_id_var
-
     request = getattr(task, "request", None)
     request_id = getattr(request, REQUEST_ID_HEADER, None) or (getattr(request, "headers", None) or {}).get(
         REQUEST_ID_HEADER)
@@ -41,8 +39,6 @@ def _bind_request_id(task_id: str | None = None, task: object = None, **_: objec
 
 @task_postrun.connect
 def _unbind_request_id(task_id: str | None = None, **_: object) -> None:
-    from maestro.core.context import request_id_var
-
     token = _tokens.pop(task_id or "", None)
     if token is not None:
         request_id_var.reset(token)  # type: ignore[arg-type]

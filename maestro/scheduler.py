@@ -17,6 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from maestro.queue import enqueue
+
 log = logging.getLogger("maestro.scheduler")
 
 LEADER_LOCK_KEY = 0x4D41455354524F  # "MAESTRO"
@@ -68,23 +70,6 @@ class Leadership:
             self._file = None
 
 
-def enqueue(name: str) -> bool:
-    """Sends a job by its stable name: through the broker, or in-process when there is none."""
-    from maestro.celery import app
-
-    # The jobs modules are discovered lazily; a process that only schedules must import them.
-    app.loader.import_default_modules()
-    task = app.tasks.get(name)
-    if task is None:
-        log.warning("periodic job not registered", extra={"event": "scheduler.unknown_job", "job": name})
-        return False
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        task.apply()
-    else:
-        task.apply_async()
-    return True
-
-
 def run(*, stop: threading.Event | None = None, poll: float = 1.0,
         jobs: dict[str, float] | None = None, on_leader: Callable[[], None] | None = None) -> None:
     stop = stop or threading.Event()
@@ -112,6 +97,9 @@ def run(*, stop: threading.Event | None = None, poll: float = 1.0,
                     due[name] = now + interval
                     try:
                         enqueue(name)
+                    except LookupError:
+                        log.warning("periodic job not registered",
+                                    extra={"event": "scheduler.unknown_job", "job": name})
                     except Exception:
                         log.exception("could not enqueue", extra={"event": "scheduler.enqueue_failed", "job": name})
             stop.wait(poll)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from maestro.api import openapi  # noqa: F401  (registers the OpenAPI schema extensions)
 from maestro.ops import metrics, probes
+from maestro.write_path.api import AuditLogView
 from realtime.api import EventListView
 
 metrics.register()
@@ -17,7 +18,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/events", EventListView.as_view()),
-    path("api/maestro/", include("orchestration.api.maestro.urls")),
+    # The old MaestroService, one route list per part (DESIGN §4.2).
+    path("api/maestro/", include("orchestration.health.urls")),
+    path("api/maestro/", include("orchestration.runs.urls")),
+    path("api/maestro/", include("orchestration.control.api.urls")),
+    path("api/maestro/audit/log", AuditLogView.as_view()),
     path("api/ledger/", include("ledger.api.urls")),
-    path("api/", include("orchestration.api.urls")),
+    # The old Maestro Server: projects, tasks, sessions (DESIGN §4.1).
+    path("api/", include("orchestration.work.api.urls")),
 ]

@@ -27,7 +27,6 @@ class EventListView(MaestroAPIView):
     tenant's head; a full page links the next one. Events already pruned → 410
     ``RESYNC_REQUIRED``: reload state, then continue from the head it names."""
 
-    resource_type = "event"
 
     @doc(many=True, response=EventOut, op="events_list")
     def get(self, request: Request) -> Response:

@@ -10,9 +10,12 @@ message}`` (the connection stays usable). Client → server: ``ping``; ``subscri
 projectId}`` (replaces the subscription); ``resume {afterSeq}``, or ``?afterSeq=`` in the URL,
 which resumes before any live event can be sent.
 
-Access: the credential of the handshake is re-checked when the tenant's access changes and at
-least every ``MAESTRO_WS_AUTH_RECHECK_SECONDS``; once it no longer grants the tenant the
-connection is closed (4401/4403) and nothing more is sent on it.
+Access: the consumer is given, by the ASGI application that routes to it (``maestro.asgi``),
+``authenticate`` (the handshake's credential → a :class:`StreamGrant`, or a close code) and
+``can_subscribe`` (may this tenant's stream be narrowed to that project). It knows nothing else
+of users or projects. The credential of the handshake is re-checked when the tenant's access
+changes and at least every ``MAESTRO_WS_AUTH_RECHECK_SECONDS``; once it no longer grants the
+tenant the connection is closed (4401/4403) and nothing more is sent on it.
 
 Delivery guarantee, per connection: each seq is sent at most once and, unless the client is
 told ``resync_required``, none above its starting point is skipped; live events arrive in
@@ -30,14 +33,16 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from realtime import metrics
-from realtime.auth import authenticate_scope, scope_query
 from realtime.broadcast import ACCESS_CHANGED_TYPE, MESSAGE_TYPE, bind_serving_loop, wire_text
 from realtime.groups import tenant_group
 from realtime.selectors import EventPage, event_stream_head_of, events_after
@@ -45,6 +50,8 @@ from realtime.subscriptions import BadSubscription, Subscription, parse_subscrib
 
 log = logging.getLogger(__name__)
 
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
 REPLAY_PAGE = 1000
 # A ping reads the log head at most this often; pings are the client's heartbeat.
 PING_CATCH_UP_SECONDS = 5.0
@@ -54,7 +61,37 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def scope_query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin1"))
+
+
+@dataclass(frozen=True)
+class StreamGrant:
+    """What a handshake's credential grants: one tenant's stream, as ``role``. ``user_id`` and
+    ``token_id`` name the credential, so that an access change reaches the connections it
+    concerns."""
+
+    tenant_id: int
+    tenant_slug: str
+    role: str
+    actor: str
+    user_id: int | None = None
+    token_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Handshake:
+    grant: StreamGrant | None
+    close_code: int = CLOSE_UNAUTHENTICATED
+
+
+Authenticate = Callable[[dict[str, Any]], Awaitable[Handshake]]
+CanSubscribe = Callable[[int, str], bool]
+
+
 class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+    authenticate: Authenticate
+    can_subscribe: CanSubscribe
     tenant_id: int | None = None
     group: str | None = None
     counted = False
@@ -68,6 +105,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     access_due = 0.0
     user_id: int | None = None
     token_id: int | None = None
+
+    def __init__(self, *, authenticate: Authenticate, can_subscribe: CanSubscribe) -> None:
+        super().__init__()
+        self.authenticate = authenticate
+        self.can_subscribe = can_subscribe
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -102,24 +144,24 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def connect(self) -> None:
-        result = await authenticate_scope(self.scope)
+        result = await self.authenticate(self.scope)
         # Accept first: a close before accept is an HTTP 403 and the client never sees the code.
         await self.accept()
-        if result.access is None:
+        if result.grant is None:
             await self.close(code=result.close_code)
             return
-        access = result.access
+        grant = result.grant
         bind_serving_loop(asyncio.get_running_loop())
-        self.tenant_id = access.tenant.pk
-        self.user_id, self.token_id = result.user_id, result.token_id
+        self.tenant_id = grant.tenant_id
+        self.user_id, self.token_id = grant.user_id, grant.token_id
         self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
-        self.group = tenant_group(access.tenant.pk)
+        self.group = tenant_group(grant.tenant_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         # Joined before reading the head: every event above it reaches this channel.
         self.live_from = self.last_seq = await database_sync_to_async(event_stream_head_of)(self.tenant_id)
         metrics.WS_CLIENTS.inc()
         self.counted = True
-        await self.send_json({"type": "connected", "tenant": access.tenant.slug, "role": access.role,
+        await self.send_json({"type": "connected", "tenant": grant.tenant_slug, "role": grant.role,
                               "seq": self.last_seq, "timestamp": _now_ms()})
         raw = scope_query(self.scope).get("afterSeq")
         if raw:
@@ -207,8 +249,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         if not force and time.monotonic() < self.access_due:
             return True
         self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
-        result = await authenticate_scope(self.scope)
-        if result.access is not None and result.access.tenant.pk == self.tenant_id:
+        result = await self.authenticate(self.scope)
+        if result.grant is not None and result.grant.tenant_id == self.tenant_id:
             return True
         log.info("websocket access revoked", extra={"event": "realtime.access_revoked", "tenant": self.tenant_id,
                                                      "code": result.close_code})
@@ -238,7 +280,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         except BadSubscription as exc:
             await self._error(str(exc))
             return
-        if project_id is not None and not await database_sync_to_async(_project_visible)(self.tenant_id, project_id):
+        if project_id is not None and not await database_sync_to_async(self.can_subscribe)(self.tenant_id, project_id):
             await self._error("Project not found", code="PROJECT_NOT_FOUND")
             return
         self.subscription = Subscription(topics=topics, project_id=project_id)
@@ -323,9 +365,3 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         metrics.WS_RESYNCS.inc()
         self.last_seq = max(self.last_seq, head)
         await self.send_json({"type": "resync_required", "seq": self.last_seq})
-
-
-def _project_visible(tenant_id: int | None, project_id: str) -> bool:
-    from orchestration.models import Project
-
-    return Project.objects.filter(tenant_id=tenant_id, id=project_id).exists()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -12,6 +12,16 @@ from maestro.core.context import current_request_id
 from realtime.models import Event, EventStream
 
 PRUNE_BATCH = 10_000
+
+
+class PendingEvent(NamedTuple):
+    """An event a write unit will append: its tenant, type, payload, and the project it is
+    about ("" for tenant-wide events), which project subscriptions filter on."""
+
+    tenant_id: int
+    type: str
+    data: dict[str, Any]
+    project_id: str
 
 
 def _advance(tenant_id: int, n: int) -> int:
@@ -31,19 +41,19 @@ def _advance(tenant_id: int, n: int) -> int:
     return int(row[0])
 
 
-def events_append(*, tenant: Any, items: list[tuple[str, dict[str, Any], str]]) -> list[Event]:
+def events_append(*, tenant_id: int, items: list[PendingEvent]) -> list[Event]:
     """Allocates ``len(items)`` consecutive seqs for the tenant and stores the events.
     Must run inside the write transaction, as late as possible (see write_path)."""
     if not items:
         return []
-    last = _advance(tenant.pk, len(items))
+    last = _advance(tenant_id, len(items))
     first = last - len(items) + 1
     now = timezone.now()
     request_id = current_request_id()
     rows = [
-        Event(tenant_id=tenant.pk, seq=first + i, type=type_, data=data, project_id=project_id,
+        Event(tenant_id=tenant_id, seq=first + i, type=item.type, data=item.data, project_id=item.project_id,
               request_id=request_id, created_at=now)
-        for i, (type_, data, project_id) in enumerate(items)
+        for i, item in enumerate(items)
     ]
     Event.objects.bulk_create(rows)
     return rows

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 
 from maestro.core.actors import Actor
 from maestro.tenancy.models import Tenant
-from orchestration.models import Project
+from orchestration.work.models import Project
 
 SYSTEM = Actor.system("tests")
 
@@ -25,12 +25,12 @@ def make_token(*, username: str, tenant: Tenant, role: str) -> str:
 
 
 def make_project(tenant: Tenant, name: str = "Payments") -> Project:
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     return project_create(tenant=tenant, actor=SYSTEM, name=name)
 
 
 def make_task(tenant: Tenant, project: Project, title: str = "Do it", **kw):  # type: ignore[no-untyped-def]
-    from orchestration.services.tasks import task_create
+    from orchestration.work.services.tasks import task_create
 
     return task_create(tenant=tenant, actor=SYSTEM, project=project, title=title, **kw)

@@ -22,8 +22,11 @@ from rest_framework.response import Response
 
 from ledger import proofs, selectors, services
 from ledger.api.serializers import EntryIn
+from ledger.archive import ArchiveError
+from ledger.archiver import ArchiveRefused, archive_tenant
 from ledger.representations import CSV_COLUMNS, checkpoint_repr, csv_row, entry_repr, receipt_repr
 from ledger.signing import ALGORITHM, public_key_b64
+from ledger.verify import verify_chain
 from maestro.api.openapi import doc
 from maestro.api.paging import next_link, parse_limit
 from maestro.api.views import MaestroAPIView
@@ -73,8 +76,8 @@ def _encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
 
 
-def _with_payloads(tenant: Any, entries: list[Any]) -> list[dict[str, Any]]:
-    payloads = selectors.entry_payloads(tenant=tenant, entries=entries)
+def _with_payloads(tenant_id: int, entries: list[Any]) -> list[dict[str, Any]]:
+    payloads = selectors.entry_payloads(tenant_id=tenant_id, entries=entries)
     return [entry_repr(e, payloads[e.sequence_number]) for e in entries]
 
 
@@ -101,16 +104,16 @@ class _AppendMixin(MaestroAPIView):
         item.setdefault("actor_type", actor.actor_type if actor.actor_type in ("user", "api") else "api")
         if key and "id" not in item:
             suffix = key if index is None else f"{key}#{index}"
-            item["id"] = services.idempotency_entry_id(tenant=self.access.tenant, key=suffix)
+            item["id"] = services.idempotency_entry_id(tenant_id=self.access.tenant.pk, key=suffix)
         return item
 
     def _respond(self, request: Request, results: list[tuple[Any, bool]], *, many: bool) -> Response:
-        tenant = self.access.tenant
+        tenant_id = self.access.tenant.pk
         created = any(c for _, c in results)
         if _flag(request, "wait"):
-            entries = services.entries_wait(tenant=tenant, ids=[row.id for row, _ in results])
+            entries = services.entries_wait(tenant_id=tenant_id, ids=[row.id for row, _ in results])
             if entries is not None:
-                body = _with_payloads(tenant, entries)
+                body = _with_payloads(tenant_id, entries)
                 return Response(body if many else body[0], status=201 if created else 200)
             results = [(selectors.entry_or_intake(entry_id=row.id) or row, c) for row, c in results]
         body = [receipt_repr(row) for row, _ in results]
@@ -125,10 +128,10 @@ class EntryListView(_AppendMixin):
         for name in ("actionType", "resourceType", "resourceId", "actorId"):
             filters[name] = request.query_params.get(name)
         descending = _order(request, "asc")
-        qs = selectors.entries_filter(tenant=self.access.tenant, filters=filters)
+        qs = selectors.entries_filter(tenant_id=self.access.tenant.pk, filters=filters)
         rows, after = selectors.entries_page(qs=qs, descending=descending, after=_cursor(request),
                                              limit=parse_limit(request.query_params.get("limit")))
-        response = Response(_with_payloads(self.access.tenant, rows))
+        response = Response(_with_payloads(self.access.tenant.pk, rows))
         if after is not None:
             response["Link"] = next_link(request, _encode_cursor(after))
         return response
@@ -136,7 +139,7 @@ class EntryListView(_AppendMixin):
     @doc(EntryIn, status=202, op="ledger_entries_append")
     def post(self, request: Request) -> Response:
         item = self._item(request.data, None, request.headers.get("Idempotency-Key"))
-        results = services.entries_append(tenant=self.access.tenant, items=[item], submitted_by=self.access.actor)
+        results = services.entries_append(tenant_id=self.access.tenant.pk, items=[item], submitted_by=self.access.actor)
         return self._respond(request, results, many=False)
 
 
@@ -151,7 +154,7 @@ class EntryBatchView(_AppendMixin):
             raise ValidationFailed(f"at most {limit} entries per batch", details={"limit": limit, "count": len(data)})
         key = request.headers.get("Idempotency-Key")
         items = [self._item(raw, index, key) for index, raw in enumerate(data)]
-        results = services.entries_append(tenant=self.access.tenant, items=items, submitted_by=self.access.actor)
+        results = services.entries_append(tenant_id=self.access.tenant.pk, items=items, submitted_by=self.access.actor)
         return self._respond(request, results, many=True)
 
 
@@ -161,11 +164,11 @@ class EntryDetailView(MaestroAPIView):
     @doc(op="ledger_entries_get")
     def get(self, request: Request, entry_id: str) -> Response:
         """The entry; while it is still pending, its receipt with 202."""
-        pending = selectors.intake_get(tenant=self.access.tenant, entry_id=entry_id)
+        pending = selectors.intake_get(tenant_id=self.access.tenant.pk, entry_id=entry_id)
         if pending is not None:
             return Response(receipt_repr(pending), status=202)
-        entry = selectors.entry_get(tenant=self.access.tenant, entry_id=entry_id)
-        return Response(_with_payloads(self.access.tenant, [entry])[0])
+        entry = selectors.entry_get(tenant_id=self.access.tenant.pk, entry_id=entry_id)
+        return Response(_with_payloads(self.access.tenant.pk, [entry])[0])
 
 
 class EntryProofView(MaestroAPIView):
@@ -173,8 +176,8 @@ class EntryProofView(MaestroAPIView):
 
     @doc(op="ledger_entries_proof")
     def get(self, request: Request, entry_id: str) -> Response:
-        entry = selectors.entry_get(tenant=self.access.tenant, entry_id=entry_id)
-        return Response(proofs.inclusion(tenant=self.access.tenant, entry=entry,
+        entry = selectors.entry_get(tenant_id=self.access.tenant.pk, entry_id=entry_id)
+        return Response(proofs.inclusion(tenant_id=self.access.tenant.pk, entry=entry,
                                          tree_size=request.query_params.get("treeSize")))
 
 
@@ -183,19 +186,18 @@ class ConsistencyView(MaestroAPIView):
 
     @doc(op="ledger_consistency")
     def get(self, request: Request) -> Response:
-        return Response(proofs.consistency(tenant=self.access.tenant, first=request.query_params.get("first"),
+        return Response(proofs.consistency(tenant_id=self.access.tenant.pk, first=request.query_params.get("first"),
                                            second=request.query_params.get("second")))
 
 
 class CheckpointListView(MaestroAPIView):
-    resource_type = "ledger_checkpoint"
 
     @doc(many=True, op="ledger_checkpoints_list")
     def get(self, request: Request) -> Response:
         descending = _order(request, "desc")
         after = _cursor(request)
         limit = parse_limit(request.query_params.get("limit"))
-        qs = selectors.checkpoints_list(tenant=self.access.tenant)
+        qs = selectors.checkpoints_list(tenant_id=self.access.tenant.pk)
         if after is not None:
             qs = qs.filter(tree_size__lt=after) if descending else qs.filter(tree_size__gt=after)
         rows = list(qs.order_by("-tree_size" if descending else "tree_size")[: limit + 1])
@@ -222,13 +224,10 @@ class VerifyView(MaestroAPIView):
 
     @doc(op="ledger_verify")
     def post(self, request: Request) -> Response:
-        from ledger.verify import verify_chain
-
-        return Response(verify_chain(tenant=self.access.tenant))
+        return Response(verify_chain(tenant_id=self.access.tenant.pk))
 
 
 class SegmentListView(MaestroAPIView):
-    resource_type = "ledger_segment"
 
     @doc(many=True, op="ledger_segments_list")
     def get(self, request: Request) -> Response:
@@ -236,7 +235,7 @@ class SegmentListView(MaestroAPIView):
                           "sha256": s.sha256, "sizeBytes": s.size_bytes, "url": s.url,
                           "archivedAt": to_iso(s.archived_at),
                           "payloadsPruned": s.payloads_pruned_at is not None}
-                         for s in selectors.segments_list(tenant=self.access.tenant)])
+                         for s in selectors.segments_list(tenant_id=self.access.tenant.pk)])
 
 
 class ArchiveView(MaestroAPIView):
@@ -247,9 +246,6 @@ class ArchiveView(MaestroAPIView):
 
     @doc(op="ledger_archive")
     def post(self, request: Request) -> Response:
-        from ledger.archive import ArchiveError
-        from ledger.archiver import ArchiveRefused, archive_tenant
-
         try:
             segments = archive_tenant(tenant_id=self.access.tenant.pk, force=_flag(request, "force"))
         except ArchiveRefused as exc:
@@ -283,39 +279,39 @@ class ExportView(MaestroAPIView):
             raise ValidationFailed("format must be json or csv", details={"format": fmt})
         tenant = self.access.tenant
         filters = {"fromSequence": _int_param(request, "fromSequence"), "toSequence": _int_param(request, "toSequence")}
-        qs = selectors.entries_filter(tenant=tenant, filters=filters)
-        chunks = _export_json(tenant, qs) if fmt == "json" else _export_csv(tenant, qs)
+        qs = selectors.entries_filter(tenant_id=tenant.pk, filters=filters)
+        chunks = _export_json(tenant.pk, qs) if fmt == "json" else _export_csv(tenant.pk, qs)
         response = StreamingHttpResponse(chunks, content_type="application/json" if fmt == "json" else "text/csv")
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="ledger-{tenant.slug}-{stamp}.{fmt}"'
         return response
 
 
-def _chunks(tenant: Any, qs: Any) -> Iterator[list[dict[str, Any]]]:
+def _chunks(tenant_id: int, qs: Any) -> Iterator[list[dict[str, Any]]]:
     after = None
     while True:
         rows, after = selectors.entries_page(qs=qs, descending=False, after=after, limit=1000)
         if rows:
-            yield _with_payloads(tenant, rows)
+            yield _with_payloads(tenant_id, rows)
         if after is None:
             return
 
 
-def _export_json(tenant: Any, qs: Any) -> Iterator[bytes]:
+def _export_json(tenant_id: int, qs: Any) -> Iterator[bytes]:
     yield b"["
     first = True
-    for chunk in _chunks(tenant, qs):
+    for chunk in _chunks(tenant_id, qs):
         for body in chunk:
             yield (b"" if first else b",") + json.dumps(body, ensure_ascii=False).encode()
             first = False
     yield b"]"
 
 
-def _export_csv(tenant: Any, qs: Any) -> Iterator[bytes]:
+def _export_csv(tenant_id: int, qs: Any) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for chunk in _chunks(tenant, qs):
+    for chunk in _chunks(tenant_id, qs):
         for body in chunk:
             writer.writerow(csv_row(body))
         yield buffer.getvalue().encode()

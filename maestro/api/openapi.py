@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "maestro.auth.ApiTokenAuthentication"
+    target_class = "maestro.auth.backends.ApiTokenAuthentication"
     name = "apiToken"
 
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
@@ -15,7 +15,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
 
 class OidcScheme(OpenApiAuthenticationExtension):
-    target_class = "maestro.auth.OidcJwtAuthentication"
+    target_class = "maestro.auth.backends.OidcJwtAuthentication"
     name = "oidcJwt"
 
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
@@ -24,7 +24,7 @@ class OidcScheme(OpenApiAuthenticationExtension):
 
 
 class SessionScheme(OpenApiAuthenticationExtension):
-    target_class = "maestro.auth.SessionAuthentication"
+    target_class = "maestro.auth.backends.SessionAuthentication"
     name = "cookieAuth"
 
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
@@ -32,7 +32,7 @@ class SessionScheme(OpenApiAuthenticationExtension):
 
 
 class DevLoopbackScheme(OpenApiAuthenticationExtension):
-    target_class = "maestro.auth.DevLoopbackAuthentication"
+    target_class = "maestro.auth.backends.DevLoopbackAuthentication"
     name = "devLoopback"
 
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]

@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from maestro.core.exceptions import Forbidden
 from maestro.core.roles import Role
 from maestro.tenancy.access import resolve_access
-from maestro.write_path import record_denied
+from maestro.write_path.catalogue import request_action, resource
+from maestro.write_path.services import record_denied
 
 
 class TenantRolePermission(BasePermission):
@@ -29,8 +30,9 @@ class TenantRolePermission(BasePermission):
                               or next(iter(view.kwargs.values()), ""))
             # Cut to the audit/ledger column widths: a long id in the URL must not turn the
             # denial into a 500.
-            record_denied(tenant=access.tenant, actor=access.actor, action=f"{request.method} {request.path}"[:100],
-                          resource_type=getattr(view, "resource_type", "api"), resource_id=resource_id[:200],
+            record_denied(tenant_id=access.tenant.pk, actor=access.actor,
+                          action=request_action(request.method, request.path),
+                          resource_type=resource(getattr(view, "resource_type", "api")), resource_id=resource_id[:200],
                           policy_id=f"rbac.requires_{needed}",
                           details=f"{access.actor.name} ({access.role}) needs {needed}")
         raise Forbidden(f"Requires the {needed} role", details={"role": access.role, "required": needed})

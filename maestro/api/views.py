@@ -17,6 +17,7 @@ from maestro.tenancy.access import Access
 
 
 class MaestroAPIView(APIView):
+    # What a write refused by role is about (a catalogue resource, maestro.write_path.catalogue).
     resource_type = "api"
 
     @property

@@ -35,33 +35,47 @@ class NotFound(MaestroError):
                          code=f"{entity.upper()}_NOT_FOUND", details=details, **kw)
 
 
-class Unauthorized(MaestroError):
-    status_code = 401
-    code = "UNAUTHORIZED"
-    message = "Authentication required"
+class Refusal(MaestroError):
+    """Refused by a policy (a role, a stale version, a lifecycle rule, an id already taken, a
+    project that still has tasks). Unlike a validation error it is recorded: the write path
+    writes a ``denied`` audit row naming ``policy`` (docs/decisions.md, "Refusals")."""
+
+    policy = "policy"
+
+    def __init__(self, message: str | None = None, *, policy: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.policy = policy or str(self.details.get("policy") or type(self).policy)
 
 
-class Forbidden(MaestroError):
+class Forbidden(Refusal):
     status_code = 403
     code = "FORBIDDEN"
     message = "You do not have permission to perform this action"
+    policy = "rbac"
 
 
-class Conflict(MaestroError):
+class Conflict(Refusal):
     status_code = 409
     code = "CONFLICT"
     message = "Conflict"
+    policy = "state_machine"
 
 
-class PreconditionFailed(MaestroError):
+class PreconditionFailed(Refusal):
     status_code = 412
     code = "PRECONDITION_FAILED"
     message = "The resource was changed by someone else (stale If-Match)"
+    policy = "optimistic_concurrency"
+
+    def describe(self) -> str:
+        return (f"{self.message} (current version {self.details.get('currentVersion')}, "
+                f"If-Match {self.details.get('expectedVersion')})")
 
 
-class ProjectHasDependencies(MaestroError):
+class ProjectHasDependencies(Refusal):
     code = "PROJECT_HAS_DEPENDENCIES"
     message = "Project has tasks or sessions and cannot be deleted"
+    policy = "project_has_dependencies"
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -17,9 +17,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
 
+class NaiveTimestamp(ValueError):
+    """A timestamp without a time zone."""
+
+
 def _aware(dt: datetime) -> datetime:
     if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"timestamp must be timezone-aware, got {dt!r}")
+        raise NaiveTimestamp(f"timestamp must be timezone-aware, got {dt!r}")
     return dt
 
 
@@ -54,3 +58,11 @@ def to_iso(dt: datetime | None) -> str | None:
 
 def iso_now() -> str:
     return to_iso(datetime.now(UTC))
+
+
+def from_iso(value: str) -> datetime:
+    """An ISO-8601 timestamp with a zone (``…Z`` or ``…+02:00``) as an aware datetime;
+    ValueError for anything else, naive ones included."""
+    parsed = datetime.fromisoformat(value)  # Python >= 3.11 reads "Z"
+    _aware(parsed)
+    return parsed

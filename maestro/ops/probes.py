@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
-from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+
+from maestro.queue import broker_check
+from realtime.status import layer_check
 
 STARTED = time.time()
 
@@ -26,7 +28,6 @@ def legacy_health(request: HttpRequest) -> JsonResponse:
 
 # Each check returns its state when ready ("ok", or "in-process" for a dependency the
 # embedded default replaces by an in-process one) and raises when not.
-IN_PROCESS = "in-process"
 
 
 class NotReady(Exception):
@@ -47,31 +48,9 @@ def _check_migrations() -> str:
     return "ok"
 
 
-def _check_redis() -> str:
-    if not settings.REDIS_URL:
-        return IN_PROCESS  # embedded default: in-process channel layer and queue
-    import redis
-
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    finally:
-        client.close()
-    return "ok"
-
-
-def _check_broker() -> str:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return IN_PROCESS  # jobs run in the committing process
-    from maestro.celery import app
-
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
-    return "ok"
-
-
-CHECKS = {"database": _check_database, "migrations": _check_migrations, "redis": _check_redis,
-          "broker": _check_broker}
+# Each subsystem answers for itself: the channel layer (realtime) and the job queue.
+CHECKS = {"database": _check_database, "migrations": _check_migrations, "redis": layer_check,
+          "broker": broker_check}
 
 
 @require_GET

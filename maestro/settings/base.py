@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "maestro.tenancy",
+    "maestro.write_path",
     "realtime",
     "orchestration",
     "ledger",
@@ -145,10 +146,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "maestro.auth.ApiTokenAuthentication",
-        "maestro.auth.OidcJwtAuthentication",
-        "maestro.auth.SessionAuthentication",
-        "maestro.auth.DevLoopbackAuthentication",
+        "maestro.auth.backends.ApiTokenAuthentication",
+        "maestro.auth.backends.OidcJwtAuthentication",
+        "maestro.auth.backends.SessionAuthentication",
+        "maestro.auth.backends.DevLoopbackAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["maestro.api.permissions.TenantRolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -164,9 +165,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "TaskStatusEnum": "orchestration.models.task.Task.Status",
-        "TaskPriorityEnum": "orchestration.models.task.Task.Priority",
-        "SessionStatusEnum": "orchestration.models.session.Session.Status",
+        "TaskStatusEnum": "orchestration.work.models.Task.Status",
+        "TaskPriorityEnum": "orchestration.work.models.Task.Priority",
+        "SessionStatusEnum": "orchestration.work.models.Session.Status",
     },
 }
 MAESTRO_DEV_LOOPBACK_AUTH = False
@@ -225,7 +226,11 @@ WHITENOISE_USE_FINDERS = True
 # Periodic jobs by stable Celery name -> interval in seconds. Apps add theirs here.
 MAESTRO_PERIODIC_JOBS = {
     "realtime.prune_events": 300.0,
+    "write_path.prune_audit": 3600.0,
 }
+# Audit rows older than this are deleted by the hourly write_path.prune_audit job (0: keep all).
+# The ledger keeps its own tamper-evident copy of every row regardless.
+MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS", "0"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
 MAESTRO_METRIC_QUEUES = ["maestro"]
 

@@ -9,7 +9,9 @@ from typing import Any
 from maestro.core.actors import Actor
 from maestro.core.exceptions import Forbidden
 from maestro.core.roles import Role
+from maestro.tenancy.credentials import DevLoopback, OidcClaims
 from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Tenant
+from maestro.tenancy.services import default_tenant
 
 TENANT_HEADER = "HTTP_X_MAESTRO_TENANT"
 
@@ -25,14 +27,12 @@ class Access:
 
 
 def resolve_access(user: Any, auth: Any, meta: dict[str, Any]) -> Access:
-    from maestro.auth import DevLoopback, OidcClaims
-
     requested = (meta.get(TENANT_HEADER) or "").strip() or None
     if isinstance(auth, ApiToken):
         if requested and requested != auth.tenant.slug:
             raise Forbidden("This API token belongs to another tenant", details={"tenant": requested})
         tenant = auth.tenant
-        if hasattr(auth, "member_role"):  # read with the token (maestro.auth.user_for_api_token)
+        if hasattr(auth, "member_role"):  # read with the token (maestro.auth.backends.user_for_api_token)
             role = _role_or_refuse(user, tenant, auth.member_role)
         else:
             role = _membership_role(user, tenant)
@@ -58,8 +58,6 @@ def _tenant(slug: str) -> Tenant:
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         if slug == DEFAULT_TENANT_SLUG:
-            from maestro.tenancy.services import default_tenant
-
             return default_tenant()
         raise Forbidden("Unknown tenant or no access to it", details={"tenant": slug})
     return tenant

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from maestro.core.actors import Actor
+from maestro.admin_base import ServiceAdmin, actor_of
 from maestro.tenancy.models import ApiToken, Membership, Tenant
 from maestro.tenancy.services import (
     api_token_create,
@@ -16,10 +17,6 @@ from maestro.tenancy.services import (
 )
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return Actor.for_user(request.user, via_api=False)
-
-
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -28,25 +25,30 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ServiceAdmin):
     """Every save goes through the tenancy services, so it is audited and ledgered like an
     API change. Tenants are not deleted: their ledger is append-only."""
 
+    form = forms.ModelForm
+    service_fields = ("name",)
+    identity_fields = ("slug",)  # the slug names the tenant in tokens and headers
+    bookkeeping = ()
     list_display = ("slug", "name", "created_at")
     search_fields = ("slug", "name")
     inlines = [MembershipInline]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("slug",) if obj else ()  # the slug names the tenant in tokens and headers
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
-        tenant_save(tenant=obj, actor=_actor(request))
+    def create(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm) -> Tenant:
+        return tenant_save(tenant=obj, actor=actor_of(request))
+
+    def update(self, request: HttpRequest, obj: Tenant, changes: dict[str, Any],
+               expected_version: int | None) -> Tenant:
+        return tenant_save(tenant=obj, actor=actor_of(request))
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        actor = _actor(request)
+        actor = actor_of(request)
         formset.save(commit=False)  # fills new/changed/deleted_objects without writing
         for membership in formset.deleted_objects:
             membership_delete(membership=membership, actor=actor)
@@ -60,30 +62,34 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ServiceAdmin):
+    form = forms.ModelForm
+    service_fields = ("role",)
+    identity_fields = ("user", "tenant")  # a different user or tenant is a new membership
+    bookkeeping = ()
     list_display = ("user", "tenant", "role")
     list_filter = ("role", "tenant")
     search_fields = ("user__username",)
     raw_id_fields = ("user",)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("user", "tenant") if obj else ()  # a different user or tenant is a new membership
+    def create(self, request: HttpRequest, obj: Membership, form: forms.ModelForm) -> Membership:
+        return membership_set(user=obj.user, tenant=obj.tenant, role=obj.role, actor=actor_of(request))
 
-    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        saved = membership_set(user=obj.user, tenant=obj.tenant, role=obj.role, actor=_actor(request))
-        obj.pk = saved.pk
+    def update(self, request: HttpRequest, obj: Membership, changes: dict[str, Any],
+               expected_version: int | None) -> Membership:
+        return membership_set(user=obj.user, tenant=obj.tenant, role=obj.role, actor=actor_of(request))
 
-    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        membership_delete(membership=obj, actor=_actor(request))
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        for membership in queryset.select_related("user", "tenant"):
-            membership_delete(membership=membership, actor=_actor(request))
+    def delete(self, request: HttpRequest, obj: Membership) -> None:
+        membership_delete(membership=obj, actor=actor_of(request))
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ServiceAdmin):
     """Tokens are stored hashed: the raw token is shown once, in the message after creation."""
+
+    form = forms.ModelForm
+    identity_fields = ("user", "tenant", "name")
+    bookkeeping = ()
 
     list_display = ("key_prefix", "name", "user", "tenant", "created_at", "last_used_at", "revoked_at")
     list_filter = ("tenant",)
@@ -93,22 +99,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     actions = ["revoke"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [*self.readonly_fields, "user", "tenant", "name"] if obj else self.readonly_fields
-
-    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
-        if change:
-            return
-        token, raw = api_token_create(user=obj.user, tenant=obj.tenant, name=obj.name, actor=_actor(request))
-        obj.pk = token.pk
+    def create(self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm) -> ApiToken:
+        token, raw = api_token_create(user=obj.user, tenant=obj.tenant, name=obj.name, actor=actor_of(request))
         self.message_user(request, f"Token created — copy it now, it is not shown again: {raw}", messages.WARNING)
+        return token
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # revoke instead, so the audit trail keeps the token's history
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
-        actor = _actor(request)
+        actor = actor_of(request)
         live = list(queryset.filter(revoked_at__isnull=True).select_related("tenant"))
         for token in live:
             api_token_revoke(token=token, actor=actor)

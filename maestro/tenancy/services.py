@@ -1,5 +1,6 @@
-"""Tenants, memberships and API tokens. Writes go through :func:`maestro.write_path.service`
-so that issuing a token is audited and ledgered like any other change."""
+"""Tenants, memberships and API tokens. Writes go through the write path, so that issuing a
+token is audited and ledgered like any other change; a change of access closes the WebSockets
+it concerns (realtime.broadcast.access_changed_on_commit)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from django.utils import timezone
 
 from maestro.core.actors import Actor
 from maestro.core.roles import Role
-from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Tenant
-from maestro.write_path import record, service
+from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Tenant, hash_token
+from maestro.write_path.catalogue import Action, Resource
+from maestro.write_path.services import Change, service
+from realtime.broadcast import access_changed_on_commit
 
 
 def tenant_get_or_create(*, slug: str, name: str | None = None) -> Tenant:
@@ -29,8 +32,9 @@ def tenant_save(*, tenant: Tenant, actor: Actor) -> Tenant:
     with service():
         tenant.full_clean()
         tenant.save()
-        record(tenant=tenant, actor=actor, action="tenant.create" if creating else "tenant.update",
-               resource_type="tenant", resource_id=tenant.slug, details=f"tenant {tenant.slug} ({tenant.name})")
+        Change(tenant_id=tenant.pk, actor=actor, action=Action.TENANT_CREATE if creating else Action.TENANT_UPDATE,
+               resource_type=Resource.TENANT, resource_id=tenant.slug).record(
+            details=f"tenant {tenant.slug} ({tenant.name})")
     return tenant
 
 
@@ -39,49 +43,44 @@ def membership_set(*, user: AbstractBaseUser, tenant: Tenant, role: str, actor: 
         raise ValueError(f"unknown role {role!r}")
     with service():
         membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
-        record(tenant=tenant, actor=actor, action="membership.set", resource_type="membership",
-               resource_id=str(membership.pk), details=f"{user} is {role} in {tenant.slug}")
+        Change(tenant_id=tenant.pk, actor=actor, action=Action.MEMBERSHIP_SET, resource_type=Resource.MEMBERSHIP,
+               resource_id=str(membership.pk)).record(details=f"{user} is {role} in {tenant.slug}")
     return membership
 
 
 def membership_delete(*, membership: Membership, actor: Actor) -> None:
     """Removes a user from a tenant; the user's open WebSockets in it are closed (their
     tokens for the tenant stop authenticating, as membership is checked on every request)."""
-    from realtime.broadcast import access_changed_on_commit
-
     with service():
         deleted, _ = Membership.objects.filter(pk=membership.pk).delete()
         if deleted:
-            record(tenant=membership.tenant, actor=actor, action="membership.delete", resource_type="membership",
-                   resource_id=str(membership.pk),
-                   details=f"{membership.user} removed from {membership.tenant.slug} (was {membership.role})")
+            Change(tenant_id=membership.tenant_id, actor=actor, action=Action.MEMBERSHIP_DELETE,
+                   resource_type=Resource.MEMBERSHIP, resource_id=str(membership.pk)).record(
+                details=f"{membership.user} removed from {membership.tenant.slug} (was {membership.role})")
             access_changed_on_commit(membership.tenant_id, user_id=membership.user_id)
 
 
 def api_token_create(*, user: AbstractBaseUser, tenant: Tenant, name: str = "", actor: Actor) -> tuple[ApiToken, str]:
     """Returns the token row and the raw token, which is shown once and never stored."""
-    from maestro.tenancy.models import hash_token
-
     raw = ApiToken.generate()
     with service():
         token = ApiToken(user=user, tenant=tenant, name=name, key_prefix=raw[:12], key_hash=hash_token(raw))
         token.full_clean()
         token.save()
-        record(tenant=tenant, actor=actor, action="api_token.create", resource_type="api_token",
-               resource_id=str(token.pk), details=f"token {token.key_prefix}… for {user}")
+        Change(tenant_id=tenant.pk, actor=actor, action=Action.API_TOKEN_CREATE, resource_type=Resource.API_TOKEN,
+               resource_id=str(token.pk)).record(details=f"token {token.key_prefix}… for {user}")
     return token, raw
 
 
 def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
     """Revokes the token; WebSockets it opened are closed once the revocation commits."""
-    from realtime.broadcast import access_changed_on_commit
-
     with service():
         revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         token.refresh_from_db()
         if revoked:
-            record(tenant=token.tenant, actor=actor, action="api_token.revoke", resource_type="api_token",
-                   resource_id=str(token.pk), details=f"token {token.key_prefix}… revoked")
+            Change(tenant_id=token.tenant_id, actor=actor, action=Action.API_TOKEN_REVOKE,
+                   resource_type=Resource.API_TOKEN, resource_id=str(token.pk)).record(
+                details=f"token {token.key_prefix}… revoked")
             access_changed_on_commit(token.tenant_id, token_id=token.pk)
     return token
 

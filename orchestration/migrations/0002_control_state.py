@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import orchestration.models.runs
+import orchestration.runs.models
 from django.db import migrations, models
 
 
@@ -157,7 +157,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Run',
             fields=[
-                ('id', models.CharField(default=orchestration.models.runs._run_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=orchestration.runs.models._run_id, max_length=64, primary_key=True, serialize=False)),
                 ('pipeline_id', models.CharField(blank=True, default='', max_length=200)),
                 ('pipeline', models.CharField(max_length=200)),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=10)),

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from orchestration.models import AuditEvent, Project, Task
+from maestro.write_path.models import AuditEvent
+from orchestration.work.models import Project, Task
 
 pytestmark = pytest.mark.postgres
 SHOTS = Path(os.environ.get("MAESTRO_SCREENSHOT_DIR", "var/screenshots"))

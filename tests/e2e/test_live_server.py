@@ -14,7 +14,7 @@ from email.message import Message
 
 from django.db import connection
 
-from orchestration.models import AuditEvent
+from maestro.write_path.models import AuditEvent
 from tests.e2e.conftest import LIVE_APPLICATION_NAME, LIVE_POOL_MAX
 from tests.factories import make_project, make_task, make_token
 

@@ -43,7 +43,7 @@ def append(tenant: Any, n: int = 1, *, action: str = "task.create", **kw: Any) -
 
     rows = []
     for i in range(n):
-        rows.append(intake_add(tenant=tenant, action_type=kw.get("action_type", action),
+        rows.append(intake_add(tenant_id=tenant.pk, action_type=kw.get("action_type", action),
                                resource_type=kw.get("resource_type", "task"),
                                resource_id=kw.get("resource_id", f"task_{i}"), actor_id=kw.get("actor_id", SYSTEM.name),
                                actor_type=kw.get("actor_type", "system"),

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.hashing import canonical_json
 from ledger.models import IntakeEntry, LedgerEntry, VerificationRun
-from orchestration.models import AuditEvent
+from maestro.write_path.models import AuditEvent
 from tests.ledger.api_support import BODY, URL
 from tests.ledger.api_support import error as _error
 from tests.ledger.api_support import hashed_view as _hashed_view

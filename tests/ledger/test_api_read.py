@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ledger import merkle
 from ledger.hashing import canonical_json, entry_hash
 from ledger.models import LedgerEntry, VerificationRun
-from orchestration.models import AuditEvent
+from maestro.write_path.models import AuditEvent
 from tests.ledger.api_support import BODY, URL
 from tests.ledger.api_support import error as _error
 from tests.ledger.api_support import hashed_view as _hashed_view

@@ -42,7 +42,7 @@ def test_an_append_that_looked_before_the_first_committed_is_still_idempotent(te
 
     def append(name: str) -> None:
         try:
-            results[name] = entries_append(tenant=tenant, items=[dict(item)], submitted_by=SYSTEM)[0]
+            results[name] = entries_append(tenant_id=tenant.pk, items=[dict(item)], submitted_by=SYSTEM)[0]
         finally:
             connections.close_all()
 

@@ -39,7 +39,7 @@ def _write(tenant, receipts: list, errors: list, k: int) -> None:
     try:
         for i in range(PER_WRITER):
             with transaction.atomic():
-                row = intake_add(tenant=tenant, action_type="race.append", resource_type="writer",
+                row = intake_add(tenant_id=tenant.pk, action_type="race.append", resource_type="writer",
                                  resource_id=f"w{k}", actor_id=f"writer-{k}", actor_type="job",
                                  payload={"writer": k, "i": i}, metadata={})
             receipts.append(row.id)
@@ -84,11 +84,11 @@ def test_writers_and_two_sequencers_on_one_tenant_yield_one_gapless_chain(tmp_pa
     assert [e.sequence_number for e in chain] == list(range(1, len(receipts) + 1))  # no gap
     assert [e.previous_hash for e in chain] == [GENESIS_HASH] + [e.current_hash for e in chain[:-1]]  # no fork
     assert IntakeEntry.objects.filter(tenant_id=tenant.pk).count() == 0
-    payloads = entry_payloads(tenant=tenant, entries=chain)
+    payloads = entry_payloads(tenant_id=tenant.pk, entries=chain)
     order = [json.loads(payloads[e.sequence_number]) for e in chain]
     for k in range(WRITERS):  # a writer's appends are chained in the order it made them
         assert [p["i"] for p in order if p["writer"] == k] == list(range(PER_WRITER))
-    report = verify_chain(tenant=tenant)
+    report = verify_chain(tenant_id=tenant.pk)
     assert (report["valid"], report["totalEntries"]) == (True, WRITERS * PER_WRITER)
 
 
@@ -97,7 +97,7 @@ def test_a_sequencer_killed_mid_batch_leaves_nothing_half_written(tmp_path):
     # given: 50 appended entries and a sequencer that dies after writing them, before committing
     tenant = tenant_get_or_create(slug="crash")
     for i in range(50):
-        intake_add(tenant=tenant, action_type="crash.append", resource_type="x", resource_id=str(i),
+        intake_add(tenant_id=tenant.pk, action_type="crash.append", resource_type="x", resource_id=str(i),
                    actor_id="t", actor_type="job", payload={"i": i}, metadata={})
     ready = tmp_path / "ready"
     process = multiprocessing.get_context("spawn").Process(
@@ -129,5 +129,5 @@ def test_a_sequencer_killed_mid_batch_leaves_nothing_half_written(tmp_path):
     assert done == 50
     assert [e.resource_id for e in LedgerEntry.objects.filter(tenant_id=tenant.pk).order_by("sequence_number")] == \
         [str(i) for i in range(50)]
-    assert verify_chain(tenant=tenant)["valid"] is True
+    assert verify_chain(tenant_id=tenant.pk)["valid"] is True
     assert Path(ready).read_text() == "entries written, not committed"

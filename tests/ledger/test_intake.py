@@ -8,7 +8,7 @@ from ledger.hashing import canonical_json, payload_hash
 from ledger.models import IntakeEntry, LedgerEntry
 from ledger.services import intake_add
 from maestro.core.exceptions import ValidationFailed
-from maestro.write_path import record_denied
+from maestro.write_path.services import record_denied
 from tests.factories import SYSTEM, make_project
 from tests.ledger.conftest import appended
 
@@ -20,7 +20,7 @@ GOOD = {"action_type": "task.create", "resource_type": "task", "resource_id": "t
 
 def test_intake_stores_the_canonical_payload_and_its_hash(tenant):
     # when
-    row = intake_add(tenant=tenant, **{**GOOD, "payload": {"z": [1.0, "é"], "a": None}})
+    row = intake_add(tenant_id=tenant.pk, **{**GOOD, "payload": {"z": [1.0, "é"], "a": None}})
 
     # then
     assert row.payload_jcs == '{"a":null,"z":[1,"é"]}'
@@ -30,7 +30,7 @@ def test_intake_stores_the_canonical_payload_and_its_hash(tenant):
 
 
 def test_int_resource_ids_are_stored_and_hashed_as_text(tenant):
-    row = intake_add(tenant=tenant, **{**GOOD, "resource_id": 42, "actor_id": None})
+    row = intake_add(tenant_id=tenant.pk, **{**GOOD, "resource_id": 42, "actor_id": None})
     assert (row.resource_id, row.actor_id) == ("42", "")
     assert '"resourceId":"42"' in row.entry_template
 
@@ -53,7 +53,7 @@ def test_int_resource_ids_are_stored_and_hashed_as_text(tenant):
 def test_bad_intake_is_refused_with_the_field_and_nothing_stored(tenant, change, field):
     # when
     with pytest.raises(ValidationFailed) as caught:
-        intake_add(tenant=tenant, **{**GOOD, **change})
+        intake_add(tenant_id=tenant.pk, **{**GOOD, **change})
 
     # then
     assert caught.value.details["field"] == field
@@ -63,7 +63,7 @@ def test_bad_intake_is_refused_with_the_field_and_nothing_stored(tenant, change,
 def test_an_oversized_payload_is_refused(tenant, settings):
     settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES = 50
     with pytest.raises(ValidationFailed, match="exceeds the limit of 50"):
-        intake_add(tenant=tenant, **{**GOOD, "payload": {"blob": "x" * 50}})
+        intake_add(tenant_id=tenant.pk, **{**GOOD, "payload": {"blob": "x" * 50}})
     assert appended().count() == 0
 
 
@@ -81,7 +81,7 @@ def test_a_service_mutation_enqueues_its_entry_in_the_same_transaction(tenant):
 
 def test_a_denied_action_is_ledgered(tenant):
     # when
-    record_denied(tenant=tenant, actor=SYSTEM, action="project.delete", resource_type="project",
+    record_denied(tenant_id=tenant.pk, actor=SYSTEM, action="project.delete", resource_type="project",
                   resource_id="proj_1", policy_id="policy.freeze", details="frozen")
 
     # then
@@ -93,11 +93,11 @@ def test_a_denied_action_is_ledgered(tenant):
 
 def test_a_rolled_back_mutation_leaves_no_intake_row(tenant):
     # given
-    from maestro.write_path import record, service
+    from maestro.write_path.services import record, service
 
     # when
     with pytest.raises(RuntimeError), service():
-        record(tenant=tenant, actor=SYSTEM, action="x.y", resource_type="x", resource_id="1")
+        record(tenant_id=tenant.pk, actor=SYSTEM, action="project.update", resource_type="project", resource_id="1")
         raise RuntimeError("boom")
 
     # then

@@ -31,7 +31,7 @@ def test_metrics_expose_backlog_height_lag_and_verification(settings, archive_ur
     append(tenant, 2)
     sequence(tenant)
     archive_tenant(tenant_id=tenant.pk)
-    verify_chain(tenant=tenant)
+    verify_chain(tenant_id=tenant.pk)
     append(tenant, 3)
 
     # when

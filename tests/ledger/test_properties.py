@@ -59,7 +59,7 @@ def _check_tenant(tenant, appended_ids: list) -> None:
         return
     assert [e.sequence_number for e in chain] == list(range(1, len(chain) + 1))
     assert [e.previous_hash for e in chain] == [GENESIS_HASH] + [e.current_hash for e in chain[:-1]]
-    assert verify_chain(tenant=tenant)["valid"] is True
+    assert verify_chain(tenant_id=tenant.pk)["valid"] is True
     leaves = [bytes.fromhex(e.current_hash) for e in chain]
     checkpoints = list(Checkpoint.objects.filter(tenant_id=tenant.pk).order_by("tree_size"))
     assert checkpoints[-1].tree_size == len(chain)
@@ -68,7 +68,7 @@ def _check_tenant(tenant, appended_ids: list) -> None:
         assert cp.root_hash == merkle.root(leaves[: cp.tree_size]).hex()
     for entry in chain:
         for cp in (c for c in checkpoints if c.tree_size >= entry.sequence_number):
-            proof = proofs.inclusion(tenant=tenant, entry=entry, tree_size=cp.tree_size)
+            proof = proofs.inclusion(tenant_id=tenant.pk, entry=entry, tree_size=cp.tree_size)
             assert proof["rootHash"] == cp.root_hash
             assert merkle.verify_inclusion(proof["leafIndex"], proof["treeSize"],
                                            merkle.entry_leaf_hash(entry.current_hash),
@@ -77,7 +77,7 @@ def _check_tenant(tenant, appended_ids: list) -> None:
     sizes = [0] + [c.tree_size for c in checkpoints]
     roots = {0: merkle.EMPTY_ROOT.hex(), **{c.tree_size: c.root_hash for c in checkpoints}}
     for first, second in zip(sizes, sizes[1:], strict=False):
-        proof = proofs.consistency(tenant=tenant, first=first, second=second)
+        proof = proofs.consistency(tenant_id=tenant.pk, first=first, second=second)
         assert (proof["firstRoot"], proof["secondRoot"]) == (roots[first], roots[second])
         assert merkle.verify_consistency(first, second, bytes.fromhex(roots[first]), bytes.fromhex(roots[second]),
                                          [bytes.fromhex(h) for h in proof["proof"]])

@@ -136,7 +136,7 @@ def test_a_retried_client_id_that_is_already_sequenced_is_dropped_not_doubled(te
     # given: the first copy is sequenced, then the same id slips into intake again
     from ledger.services import intake_add
 
-    first = intake_add(tenant=tenant, action_type="deploy", resource_type="service", resource_id="api",
+    first = intake_add(tenant_id=tenant.pk, action_type="deploy", resource_type="service", resource_id="api",
                        actor_id="ci", actor_type="job", payload={"v": 1}, metadata={}, entry_id=uuid.uuid4())
     sequence(tenant)
     IntakeEntry.objects.bulk_create([IntakeEntry(**{f.attname: getattr(first, f.attname)

@@ -8,7 +8,8 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from maestro.tenancy.models import ApiToken, Membership
-from orchestration.models import AuditEvent, Project
+from maestro.write_path.models import AuditEvent
+from orchestration.work.models import Project
 from tests.factories import SYSTEM, make_project, make_task, make_token
 from tests.orchestration.api.helpers import assert_error, mark
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import override_settings
 
-from orchestration.models import Project, Task
+from orchestration.work.models import Project, Task
 from tests.factories import make_project, make_task
 from tests.orchestration.api.helpers import assert_error, mark
 
@@ -178,8 +178,8 @@ def test_unknown_fields_are_ignored(api_client):
 
 def test_other_tenants_ids_are_404_and_never_leak(api_client, tenant, other_tenant):
     # given: a full set of the other tenant's rows
-    from orchestration.services.sessions import session_create
-    from orchestration.services.tasks import subtask_create
+    from orchestration.work.services.sessions import session_create
+    from orchestration.work.services.tasks import subtask_create
     from tests.factories import SYSTEM
 
     theirs = make_project(other_tenant, "Theirs")
@@ -227,7 +227,7 @@ def test_other_tenants_ids_are_404_and_never_leak(api_client, tenant, other_tena
 
 def test_error_responses_are_never_html_even_for_a_crash(api_client, monkeypatch, project):
     # given: a bug deep in a selector
-    from orchestration.api import projects as views
+    from orchestration.work.api import projects as views
 
     def boom(**kwargs):
         raise RuntimeError("secret internals")
@@ -245,7 +245,7 @@ def test_a_model_validation_error_is_a_400_not_a_500(api_client, monkeypatch, te
     # given: a service whose model check refuses what the serializer let through
     from django.core.exceptions import ValidationError
 
-    from orchestration.api import projects as views
+    from orchestration.work.api import projects as views
 
     def refuse(**kwargs):
         raise ValidationError({"name": ["Name is reserved."]})
@@ -272,7 +272,7 @@ def test_deeply_nested_json_is_400(api_client, tenant):
 
 def test_nul_characters_anywhere_are_400_on_both_stores(api_client, viewer_client, tenant, project, task):
     # given: PostgreSQL cannot store NUL in text or jsonb; SQLite can — both must refuse alike
-    from orchestration.services.sessions import session_create
+    from orchestration.work.services.sessions import session_create
     from tests.factories import SYSTEM
 
     session = session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[])

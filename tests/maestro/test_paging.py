@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from orchestration.models import Project, Session, Task
+from orchestration.work.models import Project, Session, Task
 from tests.factories import make_project
 from tests.orchestration.api.helpers import assert_error
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from orchestration.models import AuditEvent
+from maestro.write_path.models import AuditEvent
 from realtime.models import Event
 from tests.orchestration.api.helpers import assert_error
 

@@ -46,7 +46,7 @@ async def token(settings):
 
 
 async def _projects() -> int:
-    from orchestration.models import Project
+    from orchestration.work.models import Project
 
     return await sync_to_async(Project.objects.count)()
 

@@ -15,17 +15,21 @@ def test_readyz_reports_each_check(db, settings):
     r = Client().get("/readyz")
     assert r.status_code == 200
     expected = "ok" if settings.REDIS_URL else "in-process"
+    from maestro.celery import app
+
     assert r.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "redis": expected,
-                                                      "broker": "in-process" if settings.CELERY_TASK_ALWAYS_EAGER
+                                                      "broker": "in-process" if app.conf.task_always_eager
                                                       else "ok"}}
 
 
 def test_readyz_says_in_process_for_what_the_embedded_default_replaces(db, settings):
-    # given: no Redis configured
+    # given: no Redis configured, jobs run in-process
+    from tests.orchestration.control.conftest import celery_eager
+
     settings.REDIS_URL = ""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     # when
-    r = Client().get("/readyz")
+    with celery_eager(True):
+        r = Client().get("/readyz")
     # then
     assert r.status_code == 200
     assert r.json()["checks"] == {"database": "ok", "migrations": "ok", "redis": "in-process", "broker": "in-process"}
@@ -55,7 +59,7 @@ def test_request_id_is_echoed_and_logged(db, api_client, caplog):
     caplog.set_level(logging.INFO)
     r = api_client.post("/api/projects", {"name": "x"}, format="json", HTTP_X_REQUEST_ID="req-abc-123")
     assert r["X-Request-ID"] == "req-abc-123"
-    from orchestration.models import AuditEvent
+    from maestro.write_path.models import AuditEvent
 
     assert AuditEvent.objects.get(action="project.create").request_id == "req-abc-123"
 

@@ -98,8 +98,9 @@ def test_two_processes_writing_one_tenant(tenant):
     from django.conf import settings
 
     from ledger.models import IntakeEntry
-    from orchestration.models import AuditEvent, Session, SessionTask, TaskTimelineEvent
-    from orchestration.services.sessions import session_create
+    from maestro.write_path.models import AuditEvent
+    from orchestration.work.models import Session, SessionTask, TaskTimelineEvent
+    from orchestration.work.services.sessions import session_create
     from realtime.models import Event, EventStream
     from tests.factories import SYSTEM, make_project, make_task, make_token
 
@@ -187,8 +188,9 @@ def _race_plans(projects: list[str], home: str, sessions: list[str], tasks: list
 def test_deletes_racing_creates_and_links_never_fail_or_leave_dangling_rows(tenant):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serializes every writer")
-    from orchestration.models import AuditEvent, Project, SessionTask, Task
-    from orchestration.services.sessions import session_create
+    from maestro.write_path.models import AuditEvent
+    from orchestration.work.models import Project, SessionTask, Task
+    from orchestration.work.services.sessions import session_create
     from realtime.models import Event
     from tests.factories import SYSTEM, make_project, make_task, make_token
 

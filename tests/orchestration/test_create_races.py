@@ -16,7 +16,10 @@ from django.db import connection, connections
 
 from ledger.models import IntakeEntry, LedgerEntry
 from maestro.core.exceptions import Conflict
-from orchestration.models import AuditEvent, AutonomicLoop, Run, Session
+from maestro.write_path.models import AuditEvent
+from orchestration.control.models.loops import AutonomicLoop
+from orchestration.runs.models import Run
+from orchestration.work.models import Session
 from realtime.models import Event
 from tests.factories import SYSTEM, make_project
 
@@ -57,7 +60,7 @@ def ledgered(**filters: Any) -> int:
 
 
 def test_racing_loop_creates_with_one_id(tenant):
-    from orchestration.services.loops import loop_create
+    from orchestration.control.services.loops import loop_create
 
     for n in range(ROUNDS):
         # when
@@ -78,7 +81,7 @@ def test_racing_loop_creates_with_one_id(tenant):
 
 
 def test_racing_session_creates_with_one_client_id(tenant):
-    from orchestration.services.sessions import session_create
+    from orchestration.work.services.sessions import session_create
 
     project = make_project(tenant)
     for n in range(ROUNDS):
@@ -98,7 +101,7 @@ def test_racing_session_creates_with_one_client_id(tenant):
 
 
 def test_racing_runs_with_one_idempotency_key(tenant):
-    from orchestration.services.runs import run_create
+    from orchestration.runs.services import run_create
 
     for n in range(ROUNDS):
         # when
@@ -122,7 +125,7 @@ def test_racing_ledger_appends_with_one_entry_id(tenant):
         entry_id = uuid.uuid4()
         item = {"id": entry_id, "action_type": "deploy.finished", "resource_type": "pipeline",
                 "resource_id": "p1", "actor_id": "ci", "actor_type": "job", "payload": {"ok": True}, "metadata": {}}
-        results = race(partial(entries_append, tenant=tenant, items=[item], submitted_by=SYSTEM))
+        results = race(partial(entries_append, tenant_id=tenant.pk, items=[item], submitted_by=SYSTEM))
 
         # then: one intake row; every racer answers with it, one as its creator
         assert all(kind == "ok" for kind, _ in results), results

@@ -21,7 +21,7 @@ PER_THREAD = 10
 
 
 def _writers(tenant: Any, threads: int, per_thread: int) -> list[BaseException]:
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     errors: list[BaseException] = []
     start = threading.Barrier(threads)

@@ -42,7 +42,7 @@ def _remove_member(username: str) -> None:
 
 
 def _make_project(tenant, name: str) -> None:  # type: ignore[no-untyped-def]
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     project_create(tenant=tenant, actor=SYSTEM, name=name)
 
@@ -140,20 +140,21 @@ async def test_a_valid_credential_survives_rechecks(tenant, settings):
 
 async def test_an_access_change_re_checks_only_the_connections_it_names(tenant, monkeypatch):
     # given: rita and olga connected; every re-check after the handshake is counted
-    from realtime import consumers
+    from maestro.asgi import stream
 
-    tokens = {name: await in_thread(make_token)(username=name, tenant=tenant, role="viewer")
-              for name in ("rita", "olga", "bob")}
-    rita, olga = await connect("/ws", token=tokens["rita"]), await connect("/ws", token=tokens["olga"])
     checks: list[str] = []
-    real = consumers.authenticate_scope
+    real = stream.consumer_initkwargs["authenticate"]
 
     async def counted(scope):  # type: ignore[no-untyped-def]
         result = await real(scope)
-        checks.append(result.access.actor.name if result.access else "refused")
+        checks.append(result.grant.actor if result.grant else "refused")
         return result
 
-    monkeypatch.setattr(consumers, "authenticate_scope", counted)
+    monkeypatch.setitem(stream.consumer_initkwargs, "authenticate", counted)
+    tokens = {name: await in_thread(make_token)(username=name, tenant=tenant, role="viewer")
+              for name in ("rita", "olga", "bob")}
+    rita, olga = await connect("/ws", token=tokens["rita"]), await connect("/ws", token=tokens["olga"])
+    checks.clear()  # the two handshakes
 
     # when: bob (not connected) loses his token, then olga her membership
     await in_thread(_revoke)("bob")

@@ -27,7 +27,7 @@ def _session_cookie(username: str, tenant) -> str:  # type: ignore[no-untyped-de
 
 
 async def _make_project(tenant, name: str):  # type: ignore[no-untyped-def]
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     return await in_thread(project_create)(tenant=tenant, actor=SYSTEM, name=name)
 

@@ -25,8 +25,8 @@ import ledger.services
 ledger.services.sequencer_poke_on_commit = lambda *, tenant_ids: None  # see conftest
 from maestro.core.actors import Actor
 from maestro.tenancy.models import Tenant
-from orchestration.services.projects import project_create
-from orchestration.services.tasks import task_create
+from orchestration.work.services.projects import project_create
+from orchestration.work.services.tasks import task_create
 tenant = Tenant.objects.get(slug="default")
 project = project_create(tenant=tenant, actor=Actor.job("worker-7"), name="From a worker")
 task_create(tenant=tenant, actor=Actor.job("worker-7"), project=project, title="Queued by a job")

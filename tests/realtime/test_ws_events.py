@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from maestro.write_path.representations import audit_repr
 from tests.factories import SYSTEM, make_token
 from tests.realtime.conftest import connect, in_thread, settle
 
@@ -22,7 +23,7 @@ class Scenario:
     stream must carry: audit rows as stored, objects as ``GET`` returns them."""
 
     def __init__(self, tenant: Any, token: str) -> None:
-        from orchestration.models import AuditEvent
+        from maestro.write_path.models import AuditEvent
 
         self.tenant = tenant
         self.api = APIClient()
@@ -50,7 +51,7 @@ class Scenario:
     def step(self, name: str, expected: list[tuple[str, Any]], *, ordered: bool = True) -> None:
         """``expected`` entries: (type, data); data ``None`` for audit:created, filled here
         from the audit rows the step wrote, in order."""
-        from orchestration.models import AuditEvent
+        from maestro.write_path.models import AuditEvent
 
         audits = list(AuditEvent.objects.filter(tenant=self.tenant, id__gt=self.audit_mark or 0).order_by("id"))
         if audits:
@@ -59,14 +60,14 @@ class Scenario:
         for type_, data in expected:
             if type_ == "audit:created":
                 assert audits, f"{name}: fewer audit rows than audit:created events"
-                data = audits.pop(0).to_api()
+                data = audit_repr(audits.pop(0))
             resolved.append((type_, data))
         assert audits == [], f"{name}: audit rows without an audit:created event"
         self.steps.append((name, ordered, resolved))
 
 
 def run_issue2_scenario(tenant: Any, token: str) -> Scenario:
-    from orchestration.services import projects, sessions, tasks
+    from orchestration.work.services import projects, sessions, tasks
 
     sc = Scenario(tenant, token)
     a = "audit:created"
@@ -181,8 +182,8 @@ async def test_every_issue2_event_is_delivered_exactly_in_log_order(tenant):
 
 async def test_a_rolled_back_change_sends_nothing(tenant):
     # given: a project with a task cannot be deleted
-    from orchestration.services.projects import project_create, project_delete
-    from orchestration.services.tasks import task_create
+    from orchestration.work.services.projects import project_create, project_delete
+    from orchestration.work.services.tasks import task_create
     from realtime.selectors import event_stream_head_of
 
     token = await in_thread(make_token)(username="olivia", tenant=tenant, role="operator")
@@ -206,8 +207,41 @@ async def test_a_rolled_back_change_sends_nothing(tenant):
 
     outcome = await in_thread(refused)()
 
-    # then: no event was broadcast and no seq was used
+    # then: the refused delete sent nothing of its own; its denial is the one event (and seq)
     assert outcome == "ProjectHasDependencies"
+    got = await client.recv_many(1)
+    assert [(m["type"], m["data"]["action"], m["data"]["status"]) for m in got] == [
+        ("audit:created", "project.delete", "denied")]
+    await settle()
+    assert await client.nothing()
+    assert await in_thread(event_stream_head_of)(tenant.pk) == head + 1
+    await client.close()
+
+
+async def test_a_change_rolled_back_by_its_caller_sends_nothing(tenant):
+    # given
+    from maestro.write_path.services import service
+    from orchestration.work.services.projects import project_create
+    from orchestration.work.services.tasks import task_create
+    from realtime.selectors import event_stream_head_of
+
+    token = await in_thread(make_token)(username="olivia", tenant=tenant, role="operator")
+    project = await in_thread(project_create)(tenant=tenant, actor=SYSTEM, name="Busy")
+    client = await connect("/ws", token=token)
+    head = client.hello["seq"]
+
+    # when: a unit writes a task, then its caller changes its mind
+    def rolled_back() -> None:
+        try:
+            with service():
+                task_create(tenant=tenant, actor=SYSTEM, project=project, title="Never")
+                raise RuntimeError("caller changes its mind")
+        except RuntimeError:
+            pass
+
+    await in_thread(rolled_back)()
+
+    # then: no event was broadcast and no seq was used
     await settle()
     assert await client.nothing()
     assert await in_thread(event_stream_head_of)(tenant.pk) == head
@@ -219,7 +253,7 @@ async def test_an_admin_edit_reaches_the_socket_like_an_api_call(tenant):
     from django.contrib.auth import get_user_model
     from django.test import Client as HttpClient
 
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     token = await in_thread(make_token)(username="olivia", tenant=tenant, role="operator")
     project = await in_thread(project_create)(tenant=tenant, actor=SYSTEM, name="Before")
@@ -238,7 +272,7 @@ async def test_an_admin_edit_reaches_the_socket_like_an_api_call(tenant):
         url = f"/admin/orchestration/project/{project.id}/change/"
         form = http.get(url)
         assert form.status_code == 200, form.status_code
-        data = {"name": "After", "working_dir": "", "description": "", "_save": "Save"}
+        data = {"name": "After", "working_dir": "", "description": "", "expected_version": 1, "_save": "Save"}
         for inline in form.context["inline_admin_formsets"]:  # the project has no tasks: empty inlines
             prefix = inline.formset.prefix
             data.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0,
@@ -263,7 +297,7 @@ async def test_a_commit_in_a_plain_thread_reaches_the_socket(tenant):
 
     from django.db import connection
 
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     token = await in_thread(make_token)(username="olivia", tenant=tenant, role="viewer")
     client = await connect("/ws", token=token)

@@ -21,13 +21,13 @@ async def client(tenant) -> Any:
 
 
 def _project(tenant: Any, name: str) -> Any:
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     return project_create(tenant=tenant, actor=SYSTEM, name=name)
 
 
 def _task(tenant: Any, project: Any, title: str) -> Any:
-    from orchestration.services.tasks import task_create
+    from orchestration.work.services.tasks import task_create
 
     return task_create(tenant=tenant, actor=SYSTEM, project=project, title=title)
 
@@ -75,8 +75,8 @@ async def test_subscribe_exact_names(client, tenant):
 
     # when
     def cause() -> Any:
-        from orchestration.services.projects import project_update
-        from orchestration.services.tasks import task_delete
+        from orchestration.work.services.projects import project_update
+        from orchestration.work.services.tasks import task_delete
 
         p = _project(tenant, "P")
         project_update(tenant=tenant, project_id=p.id, actor=SYSTEM, changes={"name": "Q"})

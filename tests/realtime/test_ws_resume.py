@@ -19,7 +19,7 @@ async def token(tenant) -> str:
 
 
 def _projects(tenant: Any, *names: str) -> list[Any]:
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     return [project_create(tenant=tenant, actor=SYSTEM, name=n) for n in names]
 

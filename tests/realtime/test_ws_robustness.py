@@ -71,7 +71,7 @@ class Server:
 
 
 def _projects(tenant: Any, n: int) -> None:
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
 
     for i in range(n):
         project_create(tenant=tenant, actor=SYSTEM, name=f"P{i}")

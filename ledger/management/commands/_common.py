@@ -5,36 +5,35 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ledger.models import TenantHead
-from maestro.tenancy.models import Tenant
+from ledger.selectors import ledger_tenants
 
 
-def tenants(slugs: list[str] | None) -> list[Tenant]:
-    """The named tenants, or every tenant that has a ledger."""
+def tenants(slugs: list[str] | None) -> list[tuple[int, str]]:
+    """``(id, slug)`` of the named tenants, or of every tenant that has a ledger."""
+    found = ledger_tenants(slugs)
     if slugs:
-        found = {t.slug: t for t in Tenant.objects.filter(slug__in=slugs)}
-        missing = sorted(set(slugs) - set(found))
+        missing = sorted(set(slugs) - {slug for _, slug in found})
         if missing:
-            raise CommandError(f"unknown tenant(s): {', '.join(missing)}")
-        return [found[s] for s in slugs]
-    ids = TenantHead.objects.values_list("tenant_id", flat=True)
-    return list(Tenant.objects.filter(pk__in=ids).order_by("slug"))
+            raise CommandError(f"no ledger for tenant(s): {', '.join(missing)}")
+        order = {slug: i for i, slug in enumerate(slugs)}
+        found.sort(key=lambda t: order[t[1]])
+    return found
 
 
-def print_reports(command: BaseCommand, reports: list[tuple[Tenant, dict[str, Any]]], *, as_json: bool) -> None:
+def print_reports(command: BaseCommand, reports: list[tuple[str, dict[str, Any]]], *, as_json: bool) -> None:
     """One line per tenant naming the first bad sequence number; exit status 1 if any is invalid."""
     if as_json:
-        command.stdout.write(json.dumps({t.slug: r for t, r in reports}, indent=2))
+        command.stdout.write(json.dumps(dict(reports), indent=2))
     bad = []
-    for tenant, report in reports:
+    for slug, report in reports:
         if report["valid"]:
-            line = f"{tenant.slug}: valid, {report['totalEntries']} entries, root {report.get('rootHash')}"
+            line = f"{slug}: valid, {report['totalEntries']} entries, root {report.get('rootHash')}"
             if not as_json:
                 command.stdout.write(line)
             continue
-        bad.append(tenant.slug)
+        bad.append(slug)
         first = report["errors"][0] if report["errors"] else {}
-        command.stderr.write(f"{tenant.slug}: INVALID, first bad sequence {first.get('sequenceNumber')}: "
+        command.stderr.write(f"{slug}: INVALID, first bad sequence {first.get('sequenceNumber')}: "
                              f"{first.get('error')} ({report['errorCount']} problem(s), last verified "
                              f"{report['lastVerifiedSequence']})")
     if bad:

@@ -19,23 +19,23 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         failed = []
-        for tenant in tenants(opts["tenant"]):
+        for tenant_id, slug in tenants(opts["tenant"]):
             try:
-                segments = archive_tenant(tenant_id=tenant.pk, force=opts["force"])
+                segments = archive_tenant(tenant_id=tenant_id, force=opts["force"])
             except ArchiveRefused as exc:
                 first = exc.report["errors"][0] if exc.report["errors"] else {}
-                self.stderr.write(f"{tenant.slug}: refused, first bad sequence {first.get('sequenceNumber')}: "
+                self.stderr.write(f"{slug}: refused, first bad sequence {first.get('sequenceNumber')}: "
                                   f"{first.get('error')}")
-                failed.append(tenant.slug)
+                failed.append(slug)
                 continue
             except ArchiveError as exc:
-                self.stderr.write(f"{tenant.slug}: archive failed: {exc}")
-                failed.append(tenant.slug)
+                self.stderr.write(f"{slug}: archive failed: {exc}")
+                failed.append(slug)
                 continue
             for s in segments:
-                self.stdout.write(f"{tenant.slug}: archived {s.first_sequence}..{s.last_sequence} -> {s.key} "
+                self.stdout.write(f"{slug}: archived {s.first_sequence}..{s.last_sequence} -> {s.key} "
                                   f"(sha256 {s.sha256})")
             if not segments:
-                self.stdout.write(f"{tenant.slug}: nothing sealed to archive")
+                self.stdout.write(f"{slug}: nothing sealed to archive")
         if failed:
             raise CommandError(f"archiving failed for: {', '.join(failed)}")

@@ -17,5 +17,5 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the full reports")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        reports = [(t, verify_chain(tenant=t)) for t in tenants(opts["tenant"])]
+        reports = [(slug, verify_chain(tenant_id=pk)) for pk, slug in tenants(opts["tenant"])]
         print_reports(self, reports, as_json=opts["json"])

@@ -18,5 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the full reports")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        reports = [(t, verify_archive(tenant=t, url=opts["url"])) for t in tenants(opts["tenant"])]
+        reports = [(slug, verify_archive(tenant_id=pk, slug=slug, url=opts["url"]))
+                   for pk, slug in tenants(opts["tenant"])]
         print_reports(self, reports, as_json=opts["json"])

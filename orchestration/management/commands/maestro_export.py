@@ -11,8 +11,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orchestration.management.commands.maestro_import import control_module, tenant_slug
-from orchestration.services.legacy_data import KINDS, legacy_data_export
+from maestro.tenancy.models import Tenant
+from orchestration.legacy.control import export_maestro_db
+from orchestration.legacy.data import KINDS, legacy_data_export
+from orchestration.management.commands.maestro_import import tenant_slug
 
 
 class Command(BaseCommand):
@@ -24,8 +26,6 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", default="default", help="tenant slug")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from maestro.tenancy.models import Tenant
-
         if not opts["out"] and not opts["maestro_db"]:
             raise CommandError("give --out DIR and/or --maestro-db FILE")
         slug = tenant_slug(opts["tenant"])
@@ -38,7 +38,6 @@ class Command(BaseCommand):
             raise CommandError(f"{out} exists and is not an empty directory; refusing to overwrite")
         if db_file is not None and db_file.exists():
             raise CommandError(f"{db_file} exists; refusing to overwrite")
-        control = control_module() if db_file else None
         failed = False
         if out is not None:
             report = legacy_data_export(tenant=tenant, out_dir=out)
@@ -47,7 +46,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{out}: " + ", ".join(f"{report.counts[k]} {k}s" for k in KINDS))
             failed = bool(report.problems)
         if db_file is not None:
-            data = control.export_maestro_db(tenant=tenant)
+            data = export_maestro_db(tenant=tenant)
             db_file.parent.mkdir(parents=True, exist_ok=True)
             db_file.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
             self.stdout.write(f"{db_file}: control state written")

@@ -4,7 +4,6 @@ path and reason, the rest is imported, and the command fails if anything was ski
 
 from __future__ import annotations
 
-import importlib
 import json
 from contextlib import nullcontext
 from pathlib import Path
@@ -15,26 +14,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_slug
 from django.db import transaction
 
-from orchestration.legacy_format import looks_like_data_dir
-from orchestration.services.legacy_data import IMPORT_ACTOR, KINDS, ImportReport, legacy_data_import
+from maestro.tenancy.models import Tenant
+from maestro.tenancy.services import tenant_get_or_create
+from orchestration.legacy.control import import_maestro_db
+from orchestration.legacy.data import IMPORT_ACTOR, KINDS, ImportReport, legacy_data_import
+from orchestration.legacy.format import looks_like_data_dir
 
 DEFAULT_DATA_DIR = "~/.maestro/data"
-CONTROL_MODULE = "orchestration.services.legacy_control"
-
-
 class _Rollback(Exception):
     pass
-
-
-def control_module() -> Any:
-    """The control-state import/export lives in its own module; it is optional here so the data
-    import works without it."""
-    try:
-        return importlib.import_module(CONTROL_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != CONTROL_MODULE:
-            raise
-        raise CommandError(f"--maestro-db needs {CONTROL_MODULE}, which is not installed") from None
 
 
 def tenant_slug(value: str) -> str:
@@ -56,8 +44,6 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from maestro.tenancy.services import tenant_get_or_create
-
         slug = tenant_slug(opts["tenant"])
         db_file = Path(opts["maestro_db"]).expanduser() if opts["maestro_db"] else None
         data_dir = opts["data_dir"] or (None if db_file else DEFAULT_DATA_DIR)
@@ -66,7 +52,6 @@ class Command(BaseCommand):
             raise CommandError(f"data directory {data_path} does not exist")
         if data_path is not None and not looks_like_data_dir(data_path):
             raise CommandError(f"{data_path} has none of projects/, tasks/, sessions/; is it a Maestro data directory?")
-        control = control_module() if db_file else None
         dry_run = opts["dry_run"]
         failed = False
         try:
@@ -74,7 +59,7 @@ class Command(BaseCommand):
             with transaction.atomic() if dry_run else nullcontext():
                 tenant = tenant_get_or_create(slug=slug)
                 if db_file is not None:
-                    failed |= self._control(control, db_file, tenant, dry_run)
+                    failed |= self._control(db_file, tenant, dry_run)
                 if data_path is not None:
                     report = legacy_data_import(tenant=tenant, data_dir=data_path, actor=IMPORT_ACTOR,
                                                 dry_run=dry_run)
@@ -88,7 +73,7 @@ class Command(BaseCommand):
             raise CommandError("some input was skipped (see above); everything else was "
                                + ("validated" if dry_run else "imported"))
 
-    def _control(self, control: Any, db_file: Path, tenant: Any, dry_run: bool) -> bool:
+    def _control(self, db_file: Path, tenant: Tenant, dry_run: bool) -> bool:
         try:
             data = json.loads(db_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -97,9 +82,8 @@ class Command(BaseCommand):
         if not isinstance(data, dict):
             self.stderr.write(f"SKIPPED {db_file}: not a JSON object")
             return True
-        report = control.import_maestro_db(tenant=tenant, data=data, actor=IMPORT_ACTOR, dry_run=dry_run)
-        # legacy_control's report: created/skipped (already present) per section, and errors.
-        for error in getattr(report, "errors", []):
+        report = import_maestro_db(tenant=tenant, data=data, actor=IMPORT_ACTOR, dry_run=dry_run)
+        for error in report.errors:
             where = error.get("section") or "file"
             if error.get("index") is not None:
                 where += f"[{error['index']}]"
@@ -107,11 +91,11 @@ class Command(BaseCommand):
                 where += f" ({error['id']})"
             self.stderr.write(f"SKIPPED {db_file} {where}: {error.get('reason')}")
         self.stdout.write(f"control state ({db_file}):")
-        created, present = getattr(report, "created", {}), getattr(report, "skipped", {})
+        created, present = report.created, report.skipped
         for section in dict.fromkeys([*created, *present]):
             self.stdout.write(f"  {section}: {len(created.get(section, []))} created, "
                               f"{len(present.get(section, []))} already present")
-        return not getattr(report, "ok", True)
+        return not report.ok
 
     def _print(self, report: ImportReport, data_path: Path) -> None:
         for problem in report.problems:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from maestro.core.actors import Actor
 from maestro.tenancy.models import DEFAULT_TENANT_SLUG
 from maestro.tenancy.services import tenant_get_or_create
-from orchestration.services.seed import seed_defaults
+from orchestration.control.services.seed import seed_defaults
 
 
 class Command(BaseCommand):

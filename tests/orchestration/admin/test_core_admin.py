@@ -2,7 +2,8 @@
 
 
 from ledger.models import IntakeEntry
-from orchestration.models import AuditEvent, Project, Session, Subtask, Task
+from maestro.write_path.models import AuditEvent
+from orchestration.work.models import Project, Session, Subtask, Task
 from realtime.models import Event
 from tests.factories import SYSTEM, make_project, make_task
 
@@ -62,7 +63,7 @@ def test_admin_delete_project_with_tasks_is_refused(staff, tenant):
 
 def test_admin_session_relink_tasks(staff, tenant):
     # given
-    from orchestration.services.sessions import session_create
+    from orchestration.work.services.sessions import session_create
 
     project = make_project(tenant)
     a, b = make_task(tenant, project, "A"), make_task(tenant, project, "B")

@@ -30,7 +30,7 @@ def task(tenant, project):
 @pytest.fixture
 def make_session(db):
     def make(project, tasks=(), **kw):
-        from orchestration.services.sessions import session_create
+        from orchestration.work.services.sessions import session_create
 
         return session_create(tenant=project.tenant, actor=SYSTEM, project=project,
                               task_ids=[t.id for t in tasks], **kw)

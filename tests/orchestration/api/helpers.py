@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.models import IntakeEntry
-from orchestration.models import (
-    AuditEvent,
+from maestro.write_path.models import AuditEvent
+from orchestration.work.models import (
     Project,
     Session,
     SessionEvent,

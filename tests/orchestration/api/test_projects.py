@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from orchestration.models import Project
+from orchestration.work.models import Project
 from tests.factories import make_task
 from tests.orchestration.api.helpers import assert_error, is_id, mark
 
@@ -145,7 +145,7 @@ def test_patch_with_weak_if_match_is_accepted(api_client, project):
     assert r.status_code == 200, r.content
 
 
-def test_patch_with_stale_if_match_is_412_and_changes_nothing(api_client, tenant, project):
+def test_patch_with_stale_if_match_is_412_changes_nothing_and_is_recorded_as_denied(api_client, tenant, project):
     # given: someone else edited the project since we read version 1
     api_client.patch(f"/api/projects/{project.id}", {"name": "Theirs"}, format="json")
     before = mark(tenant)
@@ -156,7 +156,8 @@ def test_patch_with_stale_if_match_is_412_and_changes_nothing(api_client, tenant
     assert body["details"] == {"currentVersion": 2, "expectedVersion": 1}
     row = Project.objects.get(id=project.id)
     assert (row.name, row.version) == ("Theirs", 2)
-    before.assert_nothing_written()
+    denial = before.assert_denied(policy_id="optimistic_concurrency", actor="olivia")
+    assert (denial.action, denial.resource) == ("project.update", project.id)
 
 
 def test_malformed_if_match_is_412(api_client, tenant, project):
@@ -192,7 +193,8 @@ def test_delete_project_with_tasks_is_refused(api_client, tenant, project):
     body = assert_error(r, 400, "PROJECT_HAS_DEPENDENCIES")
     assert body["details"] == {"tasks": 1, "sessions": 0}
     assert Project.objects.filter(id=project.id).exists()
-    before.assert_nothing_written()
+    denial = before.assert_denied(policy_id="project_has_dependencies", actor="olivia")
+    assert (denial.action, denial.resource) == ("project.delete", project.id)
 
 
 def test_delete_project_with_sessions_is_refused(api_client, tenant, project, make_session):
@@ -204,7 +206,7 @@ def test_delete_project_with_sessions_is_refused(api_client, tenant, project, ma
     # then
     body = assert_error(r, 400, "PROJECT_HAS_DEPENDENCIES")
     assert body["details"] == {"tasks": 0, "sessions": 1}
-    before.assert_nothing_written()
+    before.assert_denied(policy_id="project_has_dependencies", actor="olivia")
 
 
 def test_delete_with_stale_if_match_is_412(api_client, tenant, project):
@@ -215,7 +217,8 @@ def test_delete_with_stale_if_match_is_412(api_client, tenant, project):
     r = api_client.delete(f"/api/projects/{project.id}", HTTP_IF_MATCH='"1"')
     # then
     assert_error(r, 412, "PRECONDITION_FAILED")
-    before.assert_nothing_written()
+    denial = before.assert_denied(policy_id="optimistic_concurrency", actor="olivia")
+    assert denial.action == "project.delete"
 
 
 def test_delete_missing_project_is_404(api_client, tenant):

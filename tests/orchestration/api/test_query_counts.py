@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orchestration.services.tasks import subtask_create, task_timeline_add
+from orchestration.work.services.tasks import subtask_create, task_timeline_add
 from tests.factories import SYSTEM, make_task
 
 

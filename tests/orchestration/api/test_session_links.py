@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from maestro.core.wire import to_ms
-from orchestration.models import Session, SessionEvent, SessionTask, TaskTimelineEvent
+from orchestration.work.models import Session, SessionEvent, SessionTask, TaskTimelineEvent
 from tests.factories import make_task
 from tests.orchestration.api.helpers import assert_error, mark
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from maestro.core.wire import to_ms
-from orchestration.models import Session, SessionEvent, SessionTimelineEvent, TaskTimelineEvent
+from orchestration.work.models import Session, SessionEvent, SessionTimelineEvent, TaskTimelineEvent
 from tests.factories import make_task
 from tests.orchestration.api.helpers import assert_error, is_id, mark
 
@@ -60,7 +60,7 @@ def test_create_session_with_all_fields(api_client, project, task):
         {"A": "1"}, {"k": [1]}, "devbox", "linux")
 
 
-def test_create_session_with_duplicate_id_is_409(api_client, tenant, project, task):
+def test_create_session_with_duplicate_id_is_409_and_recorded_as_denied(api_client, tenant, project, task):
     # given
     api_client.post("/api/sessions", {"projectId": project.id, "taskIds": [], "id": "sess_dup"}, format="json")
     before = mark(tenant)
@@ -68,8 +68,10 @@ def test_create_session_with_duplicate_id_is_409(api_client, tenant, project, ta
     r = api_client.post("/api/sessions", {"projectId": project.id, "taskIds": [task.id], "id": "sess_dup"},
                         format="json")
     # then
-    assert_error(r, 409, "CONFLICT")
-    before.assert_nothing_written()
+    body = assert_error(r, 409, "CONFLICT", "Session sess_dup already exists")
+    assert body["details"] == {"id": "sess_dup", "policy": "unique_id"}
+    denial = before.assert_denied(policy_id="unique_id", actor="olivia")
+    assert (denial.action, denial.resource) == ("session.create", "sess_dup")
 
 
 def test_create_session_accepts_legacy_task_id(api_client, project, task):

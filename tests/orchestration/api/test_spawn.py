@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from orchestration.models import Session
+from orchestration.work.models import Session
 from tests.factories import make_task
 from tests.orchestration.api.helpers import assert_error, is_id, mark
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from orchestration.models import Subtask, Task
+from orchestration.work.models import Subtask, Task
 from tests.orchestration.api.helpers import assert_error, is_id, mark
 
 SUBTASK_KEYS = {"id", "taskId", "title", "description", "completed", "order", "createdAt", "updatedAt",

@@ -9,7 +9,7 @@ from tests.orchestration.api.helpers import assert_error
 @pytest.fixture
 def tree(tenant, project, other_project, make_session):
     """project: root(in_progress) → child(pending) → grandchild(completed); other_project: lone(pending)."""
-    from orchestration.services.tasks import task_update
+    from orchestration.work.services.tasks import task_update
 
     root = make_task(tenant, project, "root")
     child = make_task(tenant, project, "child", parent_id=root.id)

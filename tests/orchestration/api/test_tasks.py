@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from maestro.core.wire import to_ms
-from orchestration.models import Session, Task, TaskTimelineEvent
+from orchestration.work.models import Session, Task, TaskTimelineEvent
 from tests.factories import make_task
 from tests.orchestration.api.helpers import assert_error, is_id, mark
 

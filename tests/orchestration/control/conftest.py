@@ -26,7 +26,7 @@ def legacy_db() -> dict[str, Any]:
 
 @pytest.fixture
 def seeded(tenant):
-    from orchestration.services.seed import seed_defaults
+    from orchestration.control.services.seed import seed_defaults
 
     seed_defaults(tenant=tenant, actor=SYSTEM)
     return tenant
@@ -55,17 +55,18 @@ def celery_eager(value: bool) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_probes():
-    from orchestration.selectors.health import reset_probe_cache
+    from maestro.queue import forget_worker_pings
+    from realtime.status import forget_layer_status
 
-    reset_probe_cache()
+    forget_worker_pings(), forget_layer_status()
     yield
-    reset_probe_cache()
+    forget_worker_pings(), forget_layer_status()
 
 
 def make_run(tenant: Any, *, status: str = "succeeded", minutes_ago: float = 1, duration_ms: int | None = 1000,
              pipeline: str = "build", cost: float = 0.0) -> Any:
     """A run row as the engine leaves it (created ``minutes_ago``)."""
-    from orchestration.models import Run
+    from orchestration.runs.models import Run
 
     created = timezone.now() - timedelta(minutes=minutes_ago)
     finished = status in Run.FINISHED

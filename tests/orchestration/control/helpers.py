@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.models import IntakeEntry
-from orchestration.models import AuditEvent
+from maestro.write_path.models import AuditEvent
 from realtime.models import Event
 
 

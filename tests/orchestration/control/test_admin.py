@@ -8,7 +8,12 @@ import json
 import pytest
 from django.contrib.messages import get_messages
 
-from orchestration.models import AgentProfile, AuditEvent, AutonomicLoop, Experiment, MergeTrainPullRequest, Playbook
+from maestro.write_path.models import AuditEvent
+from orchestration.control.models.agents import AgentProfile
+from orchestration.control.models.experiments import Experiment
+from orchestration.control.models.loops import AutonomicLoop
+from orchestration.control.models.merge_trains import MergeTrainPullRequest
+from orchestration.control.models.playbooks import Playbook
 from tests.factories import SYSTEM
 from tests.orchestration.control.helpers import Mark
 
@@ -42,8 +47,9 @@ def test_the_control_admin_pages_render(staff, seeded):
 
     # when / then
     assert staff.get(f"{ADMIN}/run/{run.pk}/change/").status_code == 200
-    for model in ("autonomicloop", "agentprofile", "experiment", "playbook", "mergetrain", "run", "auditevent"):
+    for model in ("autonomicloop", "agentprofile", "experiment", "playbook", "mergetrain", "run"):
         assert staff.get(f"{ADMIN}/{model}/").status_code == 200, model
+    assert staff.get("/admin/write_path/auditevent/").status_code == 200
     for model, obj in (("autonomicloop", loop(seeded)), ("experiment", Experiment.objects.get(slug="exp-001")),
                        ("playbook", Playbook.objects.get(slug="pb-restart-pods")),
                        ("agentprofile", AgentProfile.objects.get(slug="coder"))):
@@ -95,8 +101,8 @@ def test_a_save_that_loses_the_race_after_validation_is_refused_and_audited(seed
     from django.contrib import admin as django_admin
     from django.contrib.messages.storage.fallback import FallbackStorage
 
-    from orchestration.admin.control import AutonomicLoopAdmin
-    from orchestration.services.loops import loop_set_status
+    from orchestration.control.admin.loops import AutonomicLoopAdmin
+    from orchestration.control.services.loops import loop_set_status
 
     # given: a valid form for version 1, and the row moves to version 2 before save_model runs
     request = rf.post("/")
@@ -185,7 +191,7 @@ def test_agent_admin_refuses_an_out_of_range_weight(staff, seeded):
 
 
 def test_experiment_actions_start_and_stop(staff, seeded):
-    from orchestration.services.experiments import experiment_create
+    from orchestration.control.services.experiments import experiment_create
 
     # given
     draft = experiment_create(tenant=seeded, actor=SYSTEM, experiment_id="exp-draft", name="Draft",
@@ -248,7 +254,7 @@ def test_playbook_admin_edit_enable_disable_and_delete(staff, seeded):
 
 
 def test_merge_train_pull_requests_are_saved_through_the_service(staff, seeded):
-    from orchestration.models import MergeTrain
+    from orchestration.control.models.merge_trains import MergeTrain
 
     # given
     train = MergeTrain.objects.get(slug="mt-main")
@@ -270,7 +276,7 @@ def test_merge_train_pull_requests_are_saved_through_the_service(staff, seeded):
 
 
 def test_cancel_run_action(staff, tenant):
-    from orchestration.models import Run
+    from orchestration.runs.models import Run
     from tests.orchestration.control.conftest import make_run
 
     # given

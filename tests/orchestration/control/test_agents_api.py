@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.models import AgentProfile
+from orchestration.control.models.agents import AgentProfile
 from tests.orchestration.control.helpers import Mark
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_unknown_agent_is_404(api_client, seeded):
 
 def test_service_refuses_a_string_metric_from_any_caller(seeded):
     from maestro.core.exceptions import ValidationFailed
-    from orchestration.services.agents import agent_update
+    from orchestration.control.services.agents import agent_update
     from tests.factories import SYSTEM
 
     # when / then

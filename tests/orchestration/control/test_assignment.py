@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestration.selectors.experiments import assign_variant, bucket_of
+from orchestration.control.selectors.experiments import assign_variant, bucket_of
 
 
 def test_bucket_is_the_documented_hash():

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from orchestration.models import AgentProfile, AuditEvent, AutonomicLoop
+from maestro.write_path.models import AuditEvent
+from orchestration.control.models.agents import AgentProfile
+from orchestration.control.models.loops import AutonomicLoop
 from realtime.models import Event
 from tests.factories import SYSTEM, make_token
 from tests.orchestration.control.conftest import postgres_only
@@ -56,7 +58,7 @@ def totals(results: list[dict[str, dict[str, int]]], resource: str) -> dict[str,
 @pytest.fixture
 def setup(db):
     from maestro.tenancy.services import default_tenant
-    from orchestration.services.seed import seed_defaults
+    from orchestration.control.services.seed import seed_defaults
 
     tenant = default_tenant()
     seed_defaults(tenant=tenant, actor=SYSTEM)

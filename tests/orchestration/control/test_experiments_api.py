@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.models import Experiment, ExperimentObservation
+from orchestration.control.models.experiments import Experiment, ExperimentObservation
 from tests.orchestration.control.helpers import Mark
 
 pytestmark = pytest.mark.django_db
@@ -275,7 +275,7 @@ def test_metric_threshold_stop_condition(api_client, seeded):
 
 
 def test_max_duration_is_enforced_by_the_scheduler_check(seeded):
-    from orchestration.services.experiments import experiment_check_stop_conditions, experiment_update
+    from orchestration.control.services.experiments import experiment_check_stop_conditions, experiment_update
     from tests.factories import SYSTEM
 
     # given: exp-001 started in 2024

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from orchestration.selectors.health import health_snapshot, mc_core
+from orchestration.health.selectors import health_snapshot, mc_core
 from tests.orchestration.control.conftest import celery_eager, make_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_workers")]
@@ -17,7 +17,7 @@ def unsequenced(tenant, seconds_ago):
     from ledger.models import IntakeEntry
     from ledger.services import intake_add
 
-    entry = intake_add(tenant=tenant, action_type="test.write", resource_type="test", resource_id="x",
+    entry = intake_add(tenant_id=tenant.pk, action_type="test.write", resource_type="test", resource_id="x",
                        actor_id="tests", actor_type="system", payload={}, metadata={})
     IntakeEntry.objects.filter(pk=entry.pk).update(timestamp=timezone.now() - timedelta(seconds=seconds_ago))
 
@@ -126,7 +126,7 @@ def test_ledger_lag_thresholds(tenant, age_s, score, status):
 
 
 def test_a_locked_merge_train_is_an_incident(seeded):
-    from orchestration.services.merge_trains import merge_train_set_status
+    from orchestration.control.services.merge_trains import merge_train_set_status
     from tests.factories import SYSTEM
 
     # given
@@ -212,7 +212,7 @@ def test_dashboard_is_computed_from_runs_tasks_and_loops(api_client, seeded):
         for _ in range(n):
             make_run(seeded, status=status)
     project = make_project(seeded)
-    from orchestration.services.tasks import task_update
+    from orchestration.work.services.tasks import task_update
     from tests.factories import SYSTEM
     for n in range(3):
         task = make_task(seeded, project, title=f"t{n}")
@@ -234,8 +234,8 @@ def test_dashboard_is_computed_from_runs_tasks_and_loops(api_client, seeded):
 
 
 def test_recent_decisions_prefers_the_newest_history(seeded):
-    from orchestration.selectors.loops import loop_recent_decisions
-    from orchestration.services.loops import loop_record_decision
+    from orchestration.control.selectors.loops import loop_recent_decisions
+    from orchestration.control.services.loops import loop_record_decision
     from tests.factories import SYSTEM
 
     # given

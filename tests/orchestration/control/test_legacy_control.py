@@ -1,4 +1,4 @@
-"""maestro_db.json in and out (orchestration.services.legacy_control)."""
+"""maestro_db.json in and out (orchestration.legacy.control)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import copy
 
 import pytest
 
-from orchestration.models import AgentProfile, AuditEvent, AutonomicLoop, Experiment, Playbook
-from orchestration.services.legacy_control import export_maestro_db, import_maestro_db
+from maestro.write_path.models import AuditEvent
+from orchestration.control.models.agents import AgentProfile
+from orchestration.control.models.experiments import Experiment
+from orchestration.control.models.loops import AutonomicLoop
+from orchestration.control.models.playbooks import Playbook
+from orchestration.legacy.control import export_maestro_db, import_maestro_db
 from tests.factories import SYSTEM
 from tests.orchestration.control.helpers import Mark
 
@@ -74,7 +78,7 @@ def test_a_second_import_changes_nothing(tenant, legacy_db):
 
 
 def test_import_never_overwrites_an_operators_edit(tenant, legacy_db):
-    from orchestration.services.loops import loop_set_status
+    from orchestration.control.services.loops import loop_set_status
 
     # given
     import_maestro_db(tenant=tenant, data=legacy_db, actor=SYSTEM, dry_run=False)
@@ -142,8 +146,8 @@ def test_a_section_of_the_wrong_type_is_reported(tenant):
 
 
 def test_export_then_import_into_another_tenant_round_trips(tenant, other_tenant, legacy_db):
-    from orchestration.services.experiments import experiment_create
-    from orchestration.services.loops import loop_set_status
+    from orchestration.control.services.experiments import experiment_create
+    from orchestration.control.services.loops import loop_set_status
 
     # given: imported data plus native changes (an audited toggle, a weighted experiment)
     import_maestro_db(tenant=tenant, data=legacy_db, actor=SYSTEM, dry_run=False)
@@ -165,7 +169,7 @@ def test_export_then_import_into_another_tenant_round_trips(tenant, other_tenant
 
 
 def test_importing_an_export_into_the_same_tenant_changes_nothing(tenant, legacy_db):
-    from orchestration.services.loops import loop_set_status
+    from orchestration.control.services.loops import loop_set_status
 
     # given: native audit rows are exported with their own ids
     import_maestro_db(tenant=tenant, data=legacy_db, actor=SYSTEM, dry_run=False)
@@ -182,7 +186,7 @@ def test_importing_an_export_into_the_same_tenant_changes_nothing(tenant, legacy
 
 
 def test_nothing_in_the_write_path_touches_maestro_db_json():
-    """The old JSON-file design is gone: only legacy_control (import/export) knows the file."""
+    """The old JSON-file design is gone: only the legacy import/export knows the file."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[3]
@@ -190,7 +194,8 @@ def test_nothing_in_the_write_path_touches_maestro_db_json():
     for package in ("maestro", "orchestration", "realtime", "ledger"):
         for path in (root / package).rglob("*.py"):
             text = path.read_text()
-            if "maestro_db" in text and path.name not in ("legacy_control.py", "maestro_import.py",
-                                                          "maestro_export.py"):
+            if "maestro_db" in text and path.relative_to(root).as_posix() not in (
+                    "orchestration/legacy/control.py", "orchestration/management/commands/maestro_import.py",
+                    "orchestration/management/commands/maestro_export.py"):
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []

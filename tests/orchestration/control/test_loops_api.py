@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.models import AuditEvent, AutonomicLoop
+from maestro.write_path.models import AuditEvent
+from orchestration.control.models.loops import AutonomicLoop
 from tests.orchestration.control.helpers import Mark
 
 pytestmark = pytest.mark.django_db
@@ -204,7 +205,7 @@ def test_another_tenant_sees_and_touches_none_of_these_loops(other_client, seede
 
 
 def test_a_decision_is_stored_broadcast_and_leaves_the_version_alone(seeded):
-    from orchestration.services.loops import loop_record_decision
+    from orchestration.control.services.loops import loop_record_decision
     from tests.factories import SYSTEM
 
     # given

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.models import Playbook
+from orchestration.control.models.playbooks import Playbook
 from tests.orchestration.control.helpers import Mark
 
 pytestmark = pytest.mark.django_db

@@ -62,8 +62,8 @@ def queries(client, path):
 
 
 def test_list_and_dashboard_query_counts_do_not_grow_with_rows(api_client, seeded):
-    from orchestration.services.experiments import experiment_create
-    from orchestration.services.loops import loop_record_decision
+    from orchestration.control.services.experiments import experiment_create
+    from orchestration.control.services.loops import loop_record_decision
 
     # given: one request first, so the token's once-a-minute "last used" write is out of the way
     api_client.get("/api/maestro/agents")

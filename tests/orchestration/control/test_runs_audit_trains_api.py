@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from orchestration.models import AuditEvent, Run
+from maestro.write_path.models import AuditEvent
+from orchestration.runs.models import Run
 from tests.factories import SYSTEM
 from tests.orchestration.control.conftest import make_run
 from tests.orchestration.control.helpers import Mark
@@ -74,7 +75,7 @@ def test_run_detail_and_404(api_client, other_client, tenant):
 
 def test_run_services_create_and_move_by_compare_and_set(tenant):
     from maestro.core.exceptions import Conflict
-    from orchestration.services.runs import run_create, run_transition
+    from orchestration.runs.services import run_create, run_transition
 
     # given
     mark = Mark(tenant)
@@ -157,7 +158,7 @@ def test_audit_log_rejects_a_forged_cursor(api_client, tenant):
 
 
 def test_merge_train_shape_counts_from_its_pull_requests(api_client, seeded):
-    from orchestration.services.merge_trains import merge_train_pr_upsert
+    from orchestration.control.services.merge_trains import merge_train_pr_upsert
 
     # given
     for number, status in ((1234, "running"), (1235, "queued"), (1200, "passed"), (1201, "failed")):
@@ -189,8 +190,8 @@ def test_merge_trains_without_any_train_is_404(api_client, tenant):
 
 def test_a_pull_request_change_with_a_stale_train_version_is_refused(seeded):
     from maestro.core.exceptions import PreconditionFailed
-    from orchestration.models import MergeTrainPullRequest
-    from orchestration.services.merge_trains import merge_train_pr_upsert
+    from orchestration.control.models.merge_trains import MergeTrainPullRequest
+    from orchestration.control.services.merge_trains import merge_train_pr_upsert
 
     # when / then
     with pytest.raises(PreconditionFailed):

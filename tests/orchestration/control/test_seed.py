@@ -5,8 +5,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from orchestration.models import AgentProfile, AutonomicLoop, Experiment, MergeTrain, Playbook, SeedMarker
-from orchestration.services.seed import seed_defaults
+from orchestration.control.models.agents import AgentProfile
+from orchestration.control.models.experiments import Experiment
+from orchestration.control.models.loops import AutonomicLoop
+from orchestration.control.models.merge_trains import MergeTrain
+from orchestration.control.models.playbooks import Playbook
+from orchestration.control.models.seed import SeedMarker
+from orchestration.control.services.seed import seed_defaults
 from tests.factories import SYSTEM
 from tests.orchestration.control.helpers import Mark
 
@@ -44,8 +49,8 @@ def test_seeding_twice_changes_nothing(tenant):
 
 
 def test_seeding_never_undoes_an_operators_edit_or_deletion(tenant):
-    from orchestration.services.agents import agent_update
-    from orchestration.services.playbooks import playbook_delete
+    from orchestration.control.services.agents import agent_update
+    from orchestration.control.services.playbooks import playbook_delete
 
     # given
     seed_defaults(tenant=tenant, actor=SYSTEM)
@@ -61,7 +66,7 @@ def test_seeding_never_undoes_an_operators_edit_or_deletion(tenant):
 
 
 def test_seeding_after_an_import_keeps_the_imported_objects(tenant, legacy_db):
-    from orchestration.services.legacy_control import import_maestro_db
+    from orchestration.legacy.control import import_maestro_db
 
     # given
     data = {**legacy_db, "loops": [{**legacy_db["loops"][0], "name": "Imported cost loop"}]}

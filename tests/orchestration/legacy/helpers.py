@@ -49,10 +49,10 @@ def files(root: Path, kind: str) -> dict[str, dict[str, Any]]:
 
 def dump(tenant: Any) -> dict[str, dict[str, Any]]:
     """Every representation of the tenant's projects, tasks and sessions, by id."""
-    from orchestration.representations import project_repr, session_repr, task_repr
-    from orchestration.selectors.projects import project_list
-    from orchestration.selectors.sessions import session_list
-    from orchestration.selectors.tasks import task_list
+    from orchestration.work.representations import project_repr, session_repr, task_repr
+    from orchestration.work.selectors.projects import project_list
+    from orchestration.work.selectors.sessions import session_list
+    from orchestration.work.selectors.tasks import task_list
 
     return {
         "projects": {p.id: project_repr(p) for p in project_list(tenant=tenant)},
@@ -65,8 +65,8 @@ def counts() -> dict[str, int]:
     """Row counts of every table an import may write, the write path's included."""
     from ledger.models import IntakeEntry
     from maestro.tenancy.models import Tenant
-    from orchestration.models import (
-        AuditEvent,
+    from maestro.write_path.models import AuditEvent
+    from orchestration.work.models import (
         Project,
         Session,
         SessionEvent,

@@ -1,5 +1,5 @@
 """The --maestro-db wiring: the control-state import/export itself is tested with its module
-(orchestration.services.legacy_control)."""
+(orchestration.legacy.control)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.management.commands import maestro_import
-from orchestration.models import Project
+from orchestration.work.models import Project
 from tests.orchestration.legacy.helpers import LEGACY, counts, run, write_json
 
 pytestmark = pytest.mark.django_db
@@ -19,20 +18,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def maestro_db() -> Path:
     return LEGACY / "maestro_db.json"
-
-
-def test_maestro_db_without_the_control_module_fails_before_writing(db, maestro_db: Path, legacy_dir: Path,
-                                                                    monkeypatch):
-    # given: the module name points nowhere, as in a tree without legacy_control
-    monkeypatch.setattr(maestro_import, "CONTROL_MODULE", "orchestration.services.no_such_module")
-    rows = counts()
-
-    # when
-    result = run("maestro_import", "--maestro-db", str(maestro_db), "--data-dir", str(legacy_dir))
-
-    # then
-    assert str(result.error) == "--maestro-db needs orchestration.services.no_such_module, which is not installed"
-    assert counts() == rows
 
 
 def test_a_maestro_db_that_is_not_json_is_reported_and_the_data_dir_still_imported(tenant, legacy_dir: Path,

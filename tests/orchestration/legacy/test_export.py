@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from maestro.tenancy.models import Tenant
-from orchestration.models import AuditEvent, Project, Session, SessionTask, Task
+from maestro.write_path.models import AuditEvent
+from orchestration.work.models import Project, Session, SessionTask, Task
 from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, counts, dump, run
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from maestro.core.wire import from_ms as ms_to_datetime
 from maestro.core.wire import to_ms
-from orchestration.legacy_format import Invalid, ms_to_datetime, parse_session, parse_task
+from orchestration.legacy.format import Invalid, parse_session, parse_task
 
 TASK = {"id": "task_1_a", "projectId": "proj_1_a", "title": "t", "status": "pending", "createdAt": 1706789133456}
 SESSION = {"id": "sess_1_a", "projectId": "proj_1_a", "status": "running", "startedAt": 1706789173456}

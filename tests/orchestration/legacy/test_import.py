@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from maestro.tenancy.models import Tenant
-from orchestration.models import AuditEvent, Project, SessionTask
-from orchestration.representations import task_repr
-from orchestration.selectors.tasks import task_get
+from maestro.write_path.models import AuditEvent
+from orchestration.work.models import Project, SessionTask
+from orchestration.work.representations import task_repr
+from orchestration.work.selectors.tasks import task_get
 from realtime.models import Event
 from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, counts, dump, files, run, write_json
 
@@ -285,7 +286,7 @@ def test_invalid_tenant_slug_is_refused(db, legacy_dir: Path):
 
 def test_ids_of_another_tenant_are_skipped_with_a_reason(tenant, other_tenant, legacy_dir: Path):
     # given: the Docs Site project id is already taken in another tenant
-    from orchestration.services.projects import project_create
+    from orchestration.work.services.projects import project_create
     from tests.factories import SYSTEM
 
     project_create(tenant=other_tenant, actor=SYSTEM, name="Theirs", project_id=DOCS)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.models import AuditEvent, Project, Session, Task
+from maestro.write_path.models import AuditEvent
+from orchestration.work.models import Project, Session, Task
 from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, counts, dump, files, run, write_json
 
 pytestmark = pytest.mark.django_db

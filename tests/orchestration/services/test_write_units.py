@@ -6,11 +6,12 @@ import pytest
 from django.db import transaction
 
 from maestro.core.exceptions import MaestroError, NotFound
-from maestro.write_path import service
-from orchestration.models import AuditEvent, Task, TaskTimelineEvent
-from orchestration.services.projects import project_update
-from orchestration.services.sessions import session_create, session_task_add
-from orchestration.services.tasks import task_create, task_update
+from maestro.write_path.models import AuditEvent
+from maestro.write_path.services import service
+from orchestration.work.models import Task, TaskTimelineEvent
+from orchestration.work.services.projects import project_update
+from orchestration.work.services.sessions import session_create, session_task_add
+from orchestration.work.services.tasks import task_create, task_update
 from realtime.models import Event
 from tests.factories import SYSTEM, make_project
 from tests.orchestration.api.helpers import head, mark
@@ -116,16 +117,17 @@ def test_linking_twice_in_one_unit_links_once(tenant, project):
     assert AuditEvent.objects.filter(action="session.task_add").count() == 2
 
 
-def test_stale_version_in_a_service_call_raises_and_writes_nothing(tenant, project):
+def test_stale_version_in_a_service_call_raises_changes_nothing_and_is_recorded_as_denied(tenant, project):
     # given
     before = mark(tenant)
     # when
     with pytest.raises(MaestroError) as err:
         project_update(tenant=tenant, project_id=project.id, actor=SYSTEM, changes={"name": "x"},
                        expected_version=7)
-    # then
+    # then: the refusal is a denied row (the one refusal rule), nothing else changed
     assert (err.value.status_code, err.value.code) == (412, "PRECONDITION_FAILED")
-    before.assert_nothing_written()
+    denial = before.assert_denied(policy_id="optimistic_concurrency", actor="tests")
+    assert (denial.action, denial.resource) == ("project.update", project.id)
 
 
 def test_services_work_for_a_second_tenant_with_its_own_seq(tenant, other_tenant, project):

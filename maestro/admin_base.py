@@ -1,0 +1,208 @@
+"""The one admin base: a ModelAdmin whose save, delete, inline saves and actions call services,
+so an admin edit writes the same audit row, ledger entry and event as the API, and a refusal
+becomes a message on the page (nothing saved, nothing logged as saved) instead of an error;
+and a form that refuses a stale save (the version it was opened at travels with it as a hidden
+field), recorded as a denied change like a stale If-Match."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from maestro.core.actors import Actor
+from maestro.core.exceptions import MaestroError, PreconditionFailed
+from maestro.write_path.services import record_denied
+
+STALE = ("{name} was changed by someone else since you opened this form (you edited version {expected}, "
+         "it is now version {current}). Nothing was saved: reload the page to see their changes.")
+
+
+class VersionedForm(forms.ModelForm):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Set by ServiceAdmin.get_form, so a refused stale save is audited with who tried it.
+    maestro_request: HttpRequest | None = None
+    maestro_kind: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["expected_version"].initial = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk:
+            model = type(self.instance)
+            current = model.objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
+            expected = data.get("expected_version")
+            if current is not None and expected != current:
+                self._audit_stale(expected, current)
+                raise forms.ValidationError(STALE.format(name=model._meta.verbose_name.capitalize(),
+                                                         expected=expected, current=current), code="stale")
+        return data
+
+    def _audit_stale(self, expected: int | None, current: int) -> None:
+        kind = self.maestro_kind
+        if self.maestro_request is None or kind is None:
+            return
+        record_denied(tenant_id=self.instance.tenant_id, actor=actor_of(self.maestro_request), action=kind.update,
+                      resource_type=kind.resource, resource_id=kind.ident_of(self.instance),
+                      policy_id=PreconditionFailed.policy,
+                      details=f"admin form opened at version {expected}, current version {current}")
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user, via_api=False)
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Subclasses name their entity's ``kind`` (orchestration.base.entities.Kind: its resource,
+    actions and how clients name an object), ``service_fields`` (form fields an edit may change)
+    and the keyword their services take the object's id by (``service_id_arg``), implement
+    ``create``, and either set ``update_service`` / ``delete_service`` (``staticmethod(
+    loop_update)``, called with ``changes`` and ``expected_version`` / with nothing more) or
+    override ``update`` / ``delete``. Models without a ``version`` use a plain ModelForm."""
+
+    form = VersionedForm
+    kind: Any = None
+    service_id_arg = ""
+    service_fields: tuple[str, ...] = ()
+    identity_fields: tuple[str, ...] = ("tenant", "slug")
+    bookkeeping = ("version", "created_at", "updated_at")
+    update_service: Callable[..., Any] | None = None
+    delete_service: Callable[..., Any] | None = None
+
+    def call_service(self, request: HttpRequest, obj: Any, service: Callable[..., Any], **kwargs: Any) -> Any:
+        """``service`` on ``obj``'s tenant and id, as the signed-in user."""
+        return service(tenant=obj.tenant, actor=actor_of(request), **{self.service_id_arg: self.kind.ident_of(obj)},
+                       **kwargs)
+
+    def create(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Any:
+        raise NotImplementedError
+
+    def update(self, request: HttpRequest, obj: Any, changes: dict[str, Any], expected_version: int | None) -> Any:
+        if self.update_service is None:
+            raise NotImplementedError
+        return self.call_service(request, obj, self.update_service, changes=changes,
+                                 expected_version=expected_version)
+
+    def delete(self, request: HttpRequest, obj: Any) -> None:
+        if self.delete_service is None:
+            raise NotImplementedError
+        self.call_service(request, obj, self.delete_service)
+
+    def changes_elsewhere(self, form: forms.ModelForm) -> bool:
+        """Whether the form changed something outside ``service_fields`` that ``update`` saves."""
+        return False
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if issubclass(form, VersionedForm):
+            form = type(form.__name__, (form,), {"maestro_request": request, "maestro_kind": self.kind})
+        return form
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = [*super().get_readonly_fields(request, obj), *self.bookkeeping]
+        if obj is not None:
+            fields += list(self.identity_fields)
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        try:
+            if change:
+                changes = {f: form.cleaned_data[f] for f in form.changed_data if f in self.service_fields}
+                if not changes and not self.changes_elsewhere(form):
+                    return
+                saved = self.update(request, obj, changes, form.cleaned_data.get("expected_version"))
+            else:
+                saved = self.create(request, obj, form)
+        except MaestroError as exc:
+            request._maestro_refused = exc  # type: ignore[attr-defined]
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+            return
+        obj.__dict__.update(saved.__dict__)
+
+    def refused(self, request: HttpRequest) -> bool:
+        return getattr(request, "_maestro_refused", None) is not None
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if not self.refused(request):
+            super().save_related(request, form, formsets, change)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None if self.refused(request) else super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None if self.refused(request) else super().log_change(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        if self.refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if self.refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        try:
+            self.delete(request, obj)
+        except MaestroError as exc:
+            self.message_user(request, f"{obj} was not deleted: {exc.code}: {exc.message}", messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def run_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str,
+                   call: Callable[[Any], Any], skip: Callable[[Any], str | None] | None = None) -> None:
+        """Calls ``call(obj)`` for each selected object and reports what happened to which."""
+        done, skipped, failed = [], [], []
+        for obj in queryset:
+            name = self.kind.ident_of(obj) if self.kind is not None else str(obj.pk)
+            reason = skip(obj) if skip else None
+            if reason:
+                skipped.append(f"{name} ({reason})")
+                continue
+            try:
+                call(obj)
+                done.append(name)
+            except MaestroError as exc:
+                failed.append(f"{name}: {exc.message}")
+        if done:
+            self.message_user(request, f"{verb} {len(done)}: {', '.join(done)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Unchanged {len(skipped)}: {', '.join(skipped)}.", messages.INFO)
+        if failed:
+            self.message_user(request, f"Refused {len(failed)}: {'; '.join(failed)}.", messages.ERROR)
+
+    def service_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str, service: Callable[..., Any],
+                       *, skip: Callable[[Any], str | None] | None = None, **kwargs: Any) -> None:
+        """An admin action that calls ``service(..., **kwargs)`` on each selected object."""
+        self.run_action(request, queryset, verb, lambda obj: self.call_service(request, obj, service, **kwargs),
+                        skip=skip)
+
+    def status_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str, service: Callable[..., Any],
+                      status: str) -> None:
+        """Pause / resume: ``service(status=...)`` on each selected object not already there."""
+        self.service_action(request, queryset, verb, service, status=status,
+                            skip=lambda obj: f"already {status}" if obj.status == status else None)
+
+
+    def call_quietly(self, request: HttpRequest, what: str, service: Callable[..., Any], **kwargs: Any) -> Any:
+        """A service call whose refusal is reported on the page (inline rows): None then."""
+        try:
+            return service(**kwargs)
+        except MaestroError as exc:
+            self.message_user(request, f"{what} not saved: {exc.code}: {exc.message}", messages.ERROR)
+            return None
+
+    @staticmethod
+    def saved_by_services(formset: Any) -> None:
+        """An inline whose rows the services wrote (and audited): the admin's change message
+        reads these lists, which must not claim a save of their own."""
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []

@@ -1,0 +1,30 @@
+"""The audit log, read-only: rows are written only by the services (allowed and denied)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from maestro.write_path.models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("timestamp", "actor", "action", "resource", "status", "policy_id", "request_id", "tenant")
+    list_filter = ("tenant", "status", "actor_type", "resource_type")
+    search_fields = ("actor", "action", "resource", "details", "request_id", "legacy_id", "policy_id")
+    date_hierarchy = "timestamp"
+    ordering = ("-timestamp", "-id")
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

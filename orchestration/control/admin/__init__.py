@@ -1,0 +1,1 @@
+"""Control state in the admin: loops, agents and playbooks; experiments; merge trains."""

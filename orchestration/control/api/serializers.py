@@ -1,0 +1,144 @@
+"""Input validation for ``/api/maestro/``: strict types (a string where a number belongs is a
+400, never coerced) and unknown fields refused, so a typo cannot silently do nothing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from maestro.api.fields import (
+    JSONObjectField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
+    StringListField,
+)
+from orchestration.control.models.agents import AgentProfile
+from orchestration.control.models.experiments import Experiment
+from orchestration.control.models.loops import AutonomicLoop
+from orchestration.control.models.slugs import SLUG_RE
+
+SLUG = {"max_length": 100, "allow_blank": False}
+SLUG_ID = RegexValidator(SLUG_RE, "id must be 1-100 letters, digits, '.', '_' or '-'")
+
+
+class StrictNumberField(serializers.FloatField):
+    """A JSON number (int or float, finite); not a string, not a boolean."""
+
+    default_error_messages = {"invalid": "A number is required."}
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)) or not math.isfinite(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not declare (``ignored`` lists keys old clients echo back)."""
+
+    ignored: tuple[str, ...] = ()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields) - set(self.ignored))
+            if unknown:
+                raise serializers.ValidationError({k: ["Unknown field."] for k in unknown})
+        return super().to_internal_value(data)
+
+
+class VersionMixin(serializers.Serializer):
+    # The body may carry the version it was based on, as an alternative to If-Match.
+    version = StrictIntegerField(required=False, min_value=1)
+
+
+class LoopToggleIn(StrictSerializer, VersionMixin):
+    ignored = ("id",)
+    status = StrictChoiceField(choices=AutonomicLoop.Status.choices,
+                               error_messages={"required": "status is required",
+                                               "invalid_choice": "status must be active or paused, not {input!r}"})
+
+
+class LoopUpdateIn(StrictSerializer, VersionMixin):
+    ignored = ("id", "lastDecision", "lastRun")
+    name = StrictCharField(max_length=200, allow_blank=False, required=False)
+    type = StrictChoiceField(choices=AutonomicLoop.Type.choices, required=False)
+    status = StrictChoiceField(choices=AutonomicLoop.Status.choices, required=False)
+    config = JSONObjectField(required=False)
+
+
+class AgentMetricsIn(StrictSerializer):
+    successRate = StrictNumberField(required=False, min_value=0, max_value=100, source="success_rate")
+    latencyP95 = StrictNumberField(required=False, min_value=0, source="latency_p95")
+    costPerTask = StrictNumberField(required=False, min_value=0, source="cost_per_task")
+
+
+class AgentUpdateIn(StrictSerializer, VersionMixin):
+    ignored = ("id",)
+    name = StrictCharField(max_length=200, allow_blank=False, required=False)
+    role = StrictCharField(max_length=200, allow_blank=True, required=False)
+    model = StrictCharField(max_length=200, allow_blank=True, required=False)
+    status = StrictChoiceField(choices=AgentProfile.Status.choices, required=False)
+    metrics = AgentMetricsIn(required=False)
+    routingWeight = StrictIntegerField(required=False, min_value=0, max_value=100, source="routing_weight")
+
+
+class ExperimentCreateIn(StrictSerializer):
+    id = StrictCharField(required=False, validators=[SLUG_ID], **SLUG)
+    name = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True,
+                           error_messages={"required": "name is required", "blank": "name is required"})
+    hypothesis = StrictCharField(max_length=10_000, allow_blank=True, required=False, default="")
+    status = StrictChoiceField(choices=[(Experiment.Status.DRAFT, "draft"), (Experiment.Status.RUNNING, "running")],
+                               required=False, default=Experiment.Status.DRAFT)
+    # Checked by the service (ids or objects; integer weights summing to 100).
+    variants = serializers.JSONField(error_messages={"required": "variants is required"})
+    metrics = JSONObjectField(required=False, default=dict)
+    stopConditions = serializers.JSONField(required=False, default=list, source="stop_conditions")
+
+
+class ExperimentUpdateIn(StrictSerializer, VersionMixin):
+    ignored = ("id", "status", "startDate", "endDate", "variantDetails")
+    name = StrictCharField(max_length=200, allow_blank=False, required=False)
+    hypothesis = StrictCharField(max_length=10_000, allow_blank=True, required=False)
+    variants = serializers.JSONField(required=False)
+    metrics = JSONObjectField(required=False)
+    stopConditions = serializers.JSONField(required=False, source="stop_conditions")
+
+
+class ExperimentActionIn(StrictSerializer, VersionMixin):
+    pass
+
+
+class ObservationIn(StrictSerializer):
+    variant = StrictCharField(required=False, **SLUG)
+    entityId = StrictCharField(required=False, max_length=200, allow_blank=False, source="entity_id")
+    metrics = serializers.DictField(child=StrictNumberField(), allow_empty=False,
+                                    error_messages={"required": "metrics is required"})
+
+    def validate_metrics(self, value: dict[str, float]) -> dict[str, float]:
+        if len(value) > 100 or any(not k or len(k) > 100 for k in value):
+            raise serializers.ValidationError("at most 100 metrics, names of 1-100 characters")
+        return value
+
+
+class PlaybookCreateIn(StrictSerializer):
+    id = StrictCharField(required=False, validators=[SLUG_ID], **SLUG)
+    name = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True,
+                           error_messages={"required": "name is required", "blank": "name is required"})
+    description = StrictCharField(max_length=10_000, allow_blank=True, required=False, default="")
+    triggers = StringListField(required=False, default=list, max_length=100)
+    actions = StringListField(required=False, default=list, max_length=100)
+    isEnabled = StrictBooleanField(required=False, default=False, source="is_enabled")
+
+
+class PlaybookUpdateIn(StrictSerializer, VersionMixin):
+    ignored = ("id",)
+    name = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True, required=False,
+                           error_messages={"blank": "name is required"})
+    description = StrictCharField(max_length=10_000, allow_blank=True, required=False)
+    triggers = StringListField(required=False, max_length=100)
+    actions = StringListField(required=False, max_length=100)
+    isEnabled = StrictBooleanField(required=False, source="is_enabled")

@@ -1,0 +1,107 @@
+"""Agents, loops, merge trains (``/api/maestro/``); experiments and playbooks are in
+:mod:`.views_experiments`."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from maestro.api.views import MaestroAPIView, with_etag
+from maestro.core.exceptions import NotFound, error_body
+from maestro.write_path.catalogue import Resource
+from orchestration.control.api.base import ControlView, doc, expected_version
+from orchestration.control.api.serializers import AgentUpdateIn, LoopToggleIn, LoopUpdateIn
+from orchestration.control.representations import agent_repr, loop_repr, merge_train_repr
+from orchestration.control.selectors.agents import agent_get, agent_list
+from orchestration.control.selectors.loops import loop_get, loop_list
+from orchestration.control.selectors.merge_trains import merge_train_default, merge_train_get
+from orchestration.control.services.agents import agent_update
+from orchestration.control.services.loops import loop_set_status, loop_update
+
+
+class AgentListView(ControlView):
+    resource_type = Resource.AGENT
+    present = staticmethod(agent_repr)
+
+    @doc(many=True, op="maestro_agents_list")
+    def get(self, request: Request) -> Response:
+        return self.listed(agent_list(tenant=self.access.tenant))
+
+
+class AgentDetailView(ControlView):
+    resource_type = Resource.AGENT
+    present = staticmethod(agent_repr)
+
+    @doc()
+    def get(self, request: Request, agent_id: str) -> Response:
+        return self.answer(agent_get(tenant=self.access.tenant, agent_id=agent_id))
+
+    @doc(AgentUpdateIn)
+    def patch(self, request: Request, agent_id: str) -> Response:
+        # The old body nests the numbers under ``metrics``; the service takes them flat.
+        changes, version = self.patch_input(AgentUpdateIn, agent_id,
+                                            flatten=lambda data: {**data.pop("metrics", {}), **data})
+        return self.answer(agent_update(tenant=self.access.tenant, actor=self.access.actor, agent_id=agent_id,
+                                        changes=changes, expected_version=version))
+
+
+class LoopListView(ControlView):
+    resource_type = Resource.LOOP
+    present = staticmethod(loop_repr)
+
+    @doc(many=True, op="maestro_autonomic_loops_list")
+    def get(self, request: Request) -> Response:
+        return self.listed(loop_list(tenant=self.access.tenant))
+
+
+class LoopDetailView(ControlView):
+    resource_type = Resource.LOOP
+    present = staticmethod(loop_repr)
+
+    @doc()
+    def get(self, request: Request, loop_id: str) -> Response:
+        return self.answer(loop_get(tenant=self.access.tenant, loop_id=loop_id))
+
+    @doc(LoopUpdateIn)
+    def patch(self, request: Request, loop_id: str) -> Response:
+        changes, version = self.patch_input(LoopUpdateIn, loop_id)
+        return self.answer(loop_update(tenant=self.access.tenant, actor=self.access.actor, loop_id=loop_id,
+                                       changes=changes, expected_version=version))
+
+
+class LoopToggleView(MaestroAPIView):
+    """``{success: true}`` as the old API answered; an unknown loop is a 404 in the error
+    envelope that also says ``success: false`` (the old API's answer for it)."""
+
+    resource_type = Resource.LOOP
+
+    @doc(LoopToggleIn)
+    def post(self, request: Request, loop_id: str) -> Response:
+        data = self.validated(LoopToggleIn)
+        version = expected_version(request, data)
+        try:
+            loop = loop_set_status(tenant=self.access.tenant, actor=self.access.actor, loop_id=loop_id,
+                                   status=data["status"], expected_version=version)
+        except NotFound as exc:
+            return Response({**error_body(exc.code, exc.message, exc.details), "success": False}, status=404)
+        return with_etag(Response({"success": True}), loop.version)
+
+
+class MergeTrainView(ControlView):
+    resource_type = Resource.MERGE_TRAIN
+    present = staticmethod(merge_train_repr)
+
+    @doc(op="maestro_merge_trains_default")
+    def get(self, request: Request) -> Response:
+        return self.answer(merge_train_default(tenant=self.access.tenant))
+
+
+class MergeTrainDetailView(ControlView):
+    resource_type = Resource.MERGE_TRAIN
+    present = staticmethod(merge_train_repr)
+
+    @doc()
+    def get(self, request: Request, train_id: str) -> Response:
+        return self.answer(merge_train_get(tenant=self.access.tenant, train_id=train_id))
+
+

@@ -1,0 +1,1 @@
+"""Control state (the old ``MaestroService``): loops, agents, experiments, playbooks, merge trains."""

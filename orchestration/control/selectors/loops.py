@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from maestro.tenancy.models import Tenant
+from orchestration.base.selectors import Lock, one
+from orchestration.control.models.loops import AutonomicLoop, LoopDecision
+
+
+def loop_list(*, tenant: Tenant) -> QuerySet[AutonomicLoop]:
+    return AutonomicLoop.objects.filter(tenant=tenant)
+
+
+def loop_get(*, tenant: Tenant, loop_id: str, lock: Lock = None) -> AutonomicLoop:
+    return one(AutonomicLoop.objects.filter(tenant=tenant, slug=loop_id), "loop", loop_id,
+               lock=lock)
+
+
+def loop_recent_decisions(*, tenant: Tenant, limit: int = 5) -> list[str]:
+    """The latest decisions across the tenant's loops, newest first. Loops that only carry an
+    imported ``lastDecision`` (no history rows) count by their ``lastRun``."""
+    history = list(LoopDecision.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+                   .values_list("created_at", "decision")[:limit])
+    seen_latest = set(LoopDecision.objects.filter(tenant=tenant).values_list("loop_id", flat=True).distinct())
+    legacy = [(loop.last_run, loop.last_decision) for loop in
+              AutonomicLoop.objects.filter(tenant=tenant).exclude(last_decision="").exclude(pk__in=seen_latest)
+              .exclude(last_run=None).order_by("-last_run")[:limit]]
+    merged = sorted(history + legacy, key=lambda item: item[0], reverse=True)
+    return [text for _, text in merged[:limit]]

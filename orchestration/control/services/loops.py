@@ -1,0 +1,109 @@
+"""Autonomic loops: create, edit (name, type, config), pause/resume, record a decision, delete.
+Config edits are checked against the JSON schema of the loop's type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from maestro.core.actors import Actor
+from maestro.core.exceptions import ValidationFailed
+from maestro.core.wire import to_iso
+from maestro.tenancy.models import Tenant
+from maestro.write_path.catalogue import Action, Event, Resource
+from maestro.write_path.services import Change, service
+from orchestration.base import entities
+from orchestration.control import schemas
+from orchestration.control.models.loops import AutonomicLoop, LoopDecision
+from orchestration.control.representations import loop_repr
+from orchestration.control.selectors.loops import loop_get
+
+EDITABLE = ("name", "type", "status", "config")
+LOOP: entities.Kind[AutonomicLoop] = entities.Kind(
+    model=AutonomicLoop, resource=Resource.LOOP, label="Loop", present=loop_repr,
+    lookup=lambda tenant, ident, lock: loop_get(tenant=tenant, loop_id=ident, lock=lock),
+    created=Event.LOOP_CREATED, updated=Event.LOOP_UPDATED, deleted=Event.LOOP_DELETED,
+    create=Action.LOOP_CREATE, update=Action.LOOP_UPDATE, delete=Action.LOOP_DELETE,
+)
+
+
+def loop_config_errors(loop_type: str, config: Any) -> list[str]:
+    if loop_type not in AutonomicLoop.Type.values:
+        return [f"unknown loop type {loop_type!r}"]
+    return schemas.errors(f"loop_config_{loop_type}", config)
+
+
+def _validate(loop_type: str, status: str, config: Any) -> None:
+    entities.require_choice(loop_type, AutonomicLoop.Type.values, "type")
+    entities.require_choice(status, AutonomicLoop.Status.values, "status")
+    problems = loop_config_errors(loop_type, config)
+    if problems:
+        raise ValidationFailed(f"config is invalid for a {loop_type} loop: {problems[0]}",
+                               details={"config": problems})
+
+
+def loop_create(*, tenant: Tenant, actor: Actor, loop_id: str, name: str, type: str,
+                status: str = AutonomicLoop.Status.ACTIVE, config: dict[str, Any] | None = None,
+                last_decision: str = "", last_run: datetime | None = None,
+                action: Action = Action.LOOP_CREATE) -> AutonomicLoop:
+    config = {} if config is None else config
+    _validate(type, status, config)
+    now = timezone.now()
+    loop = AutonomicLoop(tenant=tenant, slug=loop_id, name=name, type=type, status=status, config=config,
+                         last_decision=last_decision, last_run=last_run, created_at=now, updated_at=now)
+    return entities.create(LOOP, loop, tenant=tenant, actor=actor, action=action,
+                           details=f"Created loop {loop_id} ({type}, {status})")
+
+
+def loop_update(*, tenant: Tenant, actor: Actor, loop_id: str, changes: dict[str, Any],
+                expected_version: int | None = None) -> AutonomicLoop:
+    """Partial edit of name, type, status and config; a config is re-checked against the
+    (possibly new) type's schema. Decisions written meanwhile by the loop engine are kept:
+    only the edited columns are written."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValidationFailed(f"Unknown loop field(s): {', '.join(sorted(unknown))}",
+                               details={"fields": sorted(unknown)})
+    return entities.update(LOOP, tenant=tenant, actor=actor, ident=loop_id, changes=changes,
+                           expected_version=expected_version,
+                           check=lambda loop: _validate(loop.type, loop.status, loop.config))
+
+
+def loop_set_status(*, tenant: Tenant, actor: Actor, loop_id: str, status: str,
+                    expected_version: int | None = None) -> AutonomicLoop:
+    """Pause or resume (the old ``toggleLoop``). An unknown status is refused, never stored."""
+    entities.require_choice(status, AutonomicLoop.Status.values, "status")
+    with entities.editing(LOOP, tenant=tenant, actor=actor, ident=loop_id, action=Action.LOOP_SET_STATUS,
+                          expected_version=expected_version) as edit:
+        edit.obj.status = status
+        edit.save(["status"])
+        edit.record(f"Set loop {loop_id} to {status}")
+    return edit.obj
+
+
+def loop_record_decision(*, tenant: Tenant, actor: Actor, loop_id: str, decision: str,
+                         details: dict[str, Any] | None = None) -> LoopDecision:
+    """What a loop tick decided: kept as ``lastDecision``/``lastRun``, in the history, the audit
+    log and the ledger, and broadcast as ``loop:decision``. Not a config edit, so the loop's
+    ``version`` (which guards operators' edits) does not move."""
+    if not decision.strip():
+        raise ValidationFailed("decision is required")
+    now = timezone.now()
+    change = Change(tenant_id=tenant.pk, actor=actor, action=Action.LOOP_DECISION, resource_type=Resource.LOOP,
+                    resource_id=loop_id)
+    with service(change):
+        loop = loop_get(tenant=tenant, loop_id=loop_id, lock="update")
+        row = LoopDecision.objects.create(tenant=tenant, loop=loop, decision=decision, details=details or {},
+                                          created_at=now)
+        loop.last_decision, loop.last_run = decision, now
+        loop.save(update_fields=["last_decision", "last_run"])
+        change.record(details=decision, event=(Event.LOOP_DECISION, {
+            "id": row.id, "loopId": loop.slug, "decision": decision, "details": row.details,
+            "timestamp": to_iso(now), "loop": loop_repr(loop)}))
+    return row
+
+
+def loop_delete(*, tenant: Tenant, actor: Actor, loop_id: str, expected_version: int | None = None) -> None:
+    entities.delete(LOOP, tenant=tenant, actor=actor, ident=loop_id, expected_version=expected_version)

@@ -1,0 +1,183 @@
+"""Input validation for the projects/tasks/sessions API (the old "Maestro Server"). Output
+shapes live in orchestration.representations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from maestro.api.fields import (
+    JSONObjectField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
+    StrictJSONField,
+    StringListField,
+    StringMapField,
+)
+from orchestration.work.models import Session, Task, TaskTimelineEvent
+
+ID = {"max_length": 40, "allow_blank": False}
+URL_SAFE_ID = RegexValidator(r"^[A-Za-z0-9_.:-]+$", "id may hold only letters, digits and _.:-")
+
+
+class StatusAliasField(StrictChoiceField):
+    """Task status; the old clients' ``todo`` means ``pending``."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data == "todo":
+            data = Task.Status.PENDING
+        return super().to_internal_value(data)
+
+
+class ItemsOf(serializers.ListField):
+    """A list of objects, each validated in full by ``serializer`` — even inside a PATCH, where
+    DRF would apply the root's ``partial`` to a nested serializer and skip its required fields."""
+
+    def __init__(self, serializer: type[serializers.Serializer], **kwargs: Any) -> None:
+        self.item_serializer = serializer
+        kwargs.setdefault("max_length", 1000)
+        super().__init__(child=serializers.JSONField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        items = super().to_internal_value(data)
+        validated, errors = [], {}
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                errors[index] = ["Expected a JSON object."]
+                continue
+            serializer = self.item_serializer(data=item)
+            if serializer.is_valid():
+                validated.append(dict(serializer.validated_data))
+            else:
+                errors[index] = serializer.errors
+        if errors:
+            raise serializers.ValidationError(errors)
+        return validated
+
+
+class ProjectCreateIn(serializers.Serializer):
+    name = StrictCharField(max_length=500, allow_blank=False, trim_whitespace=True,
+                           error_messages={"required": "name is required", "blank": "name is required"})
+    workingDir = StrictCharField(max_length=2000, allow_blank=True, required=False, default="", source="working_dir")
+    description = StrictCharField(allow_blank=True, required=False, default="", max_length=100_000)
+
+
+class ProjectUpdateIn(ProjectCreateIn):
+    pass
+
+
+class TimelineItemIn(serializers.Serializer):
+    type = StrictChoiceField(choices=TaskTimelineEvent.Type.choices, required=False, default="update")
+    message = StrictCharField(allow_blank=False, max_length=100_000)
+    sessionId = StrictCharField(required=False, allow_null=True, **ID)
+
+
+class TaskCreateIn(serializers.Serializer):
+    projectId = StrictCharField(**ID, error_messages={"required": "projectId is required"})
+    title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True,
+                            error_messages={"required": "title is required", "blank": "title is required"})
+    parentId = StrictCharField(required=False, allow_null=True, **ID)
+    description = StrictCharField(allow_blank=True, required=False, default="", max_length=100_000)
+    priority = StrictChoiceField(choices=Task.Priority.choices, required=False, default=Task.Priority.MEDIUM)
+    initialPrompt = StrictCharField(allow_blank=True, required=False, default="", max_length=200_000)
+    skillIds = StringListField(required=False, default=list)
+    agentIds = StringListField(required=False, default=list)
+    dependencies = StringListField(required=False, default=list)
+
+
+class TaskUpdateIn(serializers.Serializer):
+    title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True, required=False)
+    description = StrictCharField(allow_blank=True, required=False, max_length=100_000)
+    status = StatusAliasField(choices=Task.Status.choices, required=False)
+    priority = StrictChoiceField(choices=Task.Priority.choices, required=False)
+    initialPrompt = StrictCharField(allow_blank=True, required=False, max_length=200_000, source="initial_prompt")
+    skillIds = StringListField(required=False, source="skill_ids")
+    agentIds = StringListField(required=False, source="agent_ids")
+    dependencies = StringListField(required=False)
+    timeline = ItemsOf(TimelineItemIn, required=False)
+
+
+class TaskTimelineIn(TimelineItemIn):
+    pass
+
+
+class SubtaskCreateIn(serializers.Serializer):
+    title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True,
+                            error_messages={"required": "title is required", "blank": "title is required"})
+    description = StrictCharField(allow_blank=True, required=False, default="", max_length=100_000)
+    completed = StrictBooleanField(required=False, default=False)
+    order = StrictIntegerField(required=False, min_value=0, max_value=1_000_000)
+
+
+class SubtaskUpdateIn(serializers.Serializer):
+    title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True, required=False)
+    description = StrictCharField(allow_blank=True, required=False, max_length=100_000)
+    completed = StrictBooleanField(required=False)
+    order = StrictIntegerField(required=False, min_value=0, max_value=1_000_000)
+
+
+class SessionEventIn(serializers.Serializer):
+    type = StrictCharField(max_length=100, allow_blank=False, error_messages={"required": "type is required"})
+    data = StrictJSONField(required=False, allow_null=True, default=None)
+
+
+class SessionTimelineIn(serializers.Serializer):
+    type = StrictCharField(max_length=32, allow_blank=False, required=False, default="progress")
+    message = StrictCharField(allow_blank=False, max_length=100_000, error_messages={"required": "message is required"})
+    taskId = StrictCharField(required=False, allow_null=True, **ID)
+    metadata = JSONObjectField(required=False, allow_null=True)
+
+
+class SessionCreateIn(serializers.Serializer):
+    projectId = StrictCharField(**ID, error_messages={"required": "projectId is required"})
+    taskIds = StringListField(required=False, max_length=500)
+    taskId = StrictCharField(required=False, **ID)  # legacy single-task form
+    # Client-chosen ids (the old clients send their own sess_…) must stay usable in a URL path.
+    id = StrictCharField(required=False, max_length=40, allow_blank=False,
+                         validators=[URL_SAFE_ID])
+    name = StrictCharField(required=False, max_length=500, allow_blank=False)
+    agentId = StrictCharField(required=False, allow_null=True, max_length=200)
+    status = StrictChoiceField(choices=Session.Status.choices, required=False, default=Session.Status.RUNNING)
+    env = StringMapField(required=False, default=dict)
+    metadata = JSONObjectField(required=False, default=dict)
+    hostname = StrictCharField(required=False, allow_blank=True, default="", max_length=255)
+    platform = StrictCharField(required=False, allow_blank=True, default="", max_length=64)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        task_ids = list(attrs.get("taskIds") or [])
+        if attrs.get("taskId"):
+            task_ids.append(attrs["taskId"])
+        if "taskIds" not in attrs and "taskId" not in attrs:
+            raise serializers.ValidationError({"taskIds": "taskIds is required"})
+        attrs["taskIds"] = list(dict.fromkeys(task_ids))
+        return attrs
+
+
+class SessionUpdateIn(serializers.Serializer):
+    taskIds = StringListField(required=False, max_length=500)
+    name = StrictCharField(required=False, max_length=500, allow_blank=False)
+    status = StrictChoiceField(choices=Session.Status.choices, required=False)
+    agentId = StrictCharField(required=False, allow_null=True, max_length=200, source="agent_id")
+    env = StringMapField(required=False)
+    metadata = JSONObjectField(required=False)
+    hostname = StrictCharField(required=False, allow_blank=True, max_length=255)
+    platform = StrictCharField(required=False, allow_blank=True, max_length=64)
+    events = ItemsOf(SessionEventIn, required=False)
+    timeline = ItemsOf(SessionTimelineIn, required=False)
+
+
+class SpawnIn(serializers.Serializer):
+    projectId = StrictJSONField(required=False)
+    taskIds = StrictJSONField(required=False)
+    role = StrictChoiceField(choices=[("worker", "worker"), ("orchestrator", "orchestrator")], required=False,
+                             default="worker")
+    skills = StringListField(required=False)
+    model = StrictCharField(required=False, allow_null=True, max_length=200)
+    sessionName = StrictCharField(required=False, allow_null=True, max_length=500)
+    spawnSource = StrictCharField(required=False, allow_null=True, max_length=200)
+    spawnedBy = StrictCharField(required=False, allow_null=True, max_length=200)
+    context = JSONObjectField(required=False, allow_null=True)

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from maestro.api.openapi import doc
+from maestro.api.views import MaestroAPIView
+from maestro.core.exceptions import MaestroError, NotFound, ValidationFailed
+from maestro.write_path.catalogue import Resource
+from orchestration.work.api.schemas import DeletedOut, SessionOut, SpawnOut
+from orchestration.work.api.serializers import (
+    SessionCreateIn,
+    SessionEventIn,
+    SessionTimelineIn,
+    SessionUpdateIn,
+    SpawnIn,
+)
+from orchestration.work.models import Session
+from orchestration.work.representations import session_repr
+from orchestration.work.selectors.projects import project_get
+from orchestration.work.selectors.sessions import session_get, session_list
+from orchestration.work.services import sessions as services
+
+
+def _present(tenant: object, session_id: str) -> Response:
+    return Response(session_repr(session_get(tenant=tenant, session_id=session_id)))
+
+
+class SessionListView(MaestroAPIView):
+    resource_type = Resource.SESSION
+
+    @doc(many=True, response=SessionOut, op="sessions_list")
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        status_filter = params.get("status") or None
+        if status_filter and status_filter not in Session.Status.values:
+            raise ValidationFailed(f"Unknown status {status_filter!r}", details={"status": status_filter})
+        qs = session_list(tenant=self.access.tenant, project_id=params.get("projectId") or None,
+                          task_id=params.get("taskId") or None, status=status_filter,
+                          active=params.get("active") == "true")
+        return self.paged(request, qs, time_field="started_at", present=session_repr)
+
+    @doc(SessionCreateIn, status=201, response=SessionOut, op="sessions_create")
+    def post(self, request: Request) -> Response:
+        data = self.validated(SessionCreateIn)
+        project = project_get(tenant=self.access.tenant, project_id=data["projectId"])
+        session = services.session_create(
+            tenant=self.access.tenant, actor=self.access.actor, project=project, task_ids=data["taskIds"],
+            session_id=data.get("id"), name=data.get("name"), agent_id=data.get("agentId"), status=data["status"],
+            env=data["env"], metadata=data["metadata"], hostname=data["hostname"], platform=data["platform"],
+        )
+        response = _present(self.access.tenant, session.id)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+
+class SessionDetailView(MaestroAPIView):
+    resource_type = Resource.SESSION
+
+    @doc(response=SessionOut, op="sessions_get")
+    def get(self, request: Request, session_id: str) -> Response:
+        return _present(self.access.tenant, session_id)
+
+    @doc(SessionUpdateIn, response=SessionOut, op="sessions_update")
+    def patch(self, request: Request, session_id: str) -> Response:
+        data = self.validated(SessionUpdateIn, partial=True)
+        task_ids = data.pop("taskIds", None)
+        events = data.pop("events", None)
+        timeline = data.pop("timeline", None)
+        services.session_update(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
+                                changes=data, task_ids=task_ids, events=events, timeline=timeline)
+        return _present(self.access.tenant, session_id)
+
+    @doc(SessionUpdateIn, response=SessionOut, op="sessions_replace")
+    def put(self, request: Request, session_id: str) -> Response:
+        """PUT: the old server treated PUT as a partial update."""
+        return self.patch(request, session_id)
+
+    @doc(response=DeletedOut, op="sessions_delete")
+    def delete(self, request: Request, session_id: str) -> Response:
+        services.session_delete(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor)
+        return Response({"success": True, "id": session_id})
+
+
+class SessionEventsView(MaestroAPIView):
+    resource_type = Resource.SESSION
+
+    @doc(SessionEventIn, response=SessionOut, op="sessions_event_add")
+    def post(self, request: Request, session_id: str) -> Response:
+        data = self.validated(SessionEventIn)
+        services.session_event_add(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
+                                   type=data["type"], data=data.get("data"))
+        return _present(self.access.tenant, session_id)
+
+
+class SessionTimelineView(MaestroAPIView):
+    resource_type = Resource.SESSION
+
+    @doc(SessionTimelineIn, response=SessionOut, op="sessions_timeline_add")
+    def post(self, request: Request, session_id: str) -> Response:
+        data = self.validated(SessionTimelineIn)
+        services.session_timeline_add(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
+                                      type=data["type"], message=data["message"], task_id=data.get("taskId"),
+                                      metadata=data.get("metadata"))
+        return _present(self.access.tenant, session_id)
+
+
+class SessionTaskView(MaestroAPIView):
+    resource_type = Resource.SESSION
+
+    @doc(response=SessionOut, op="sessions_task_add")
+    def post(self, request: Request, session_id: str, task_id: str) -> Response:
+        services.session_task_add(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
+                                  actor=self.access.actor)
+        return _present(self.access.tenant, session_id)
+
+    @doc(response=SessionOut, op="sessions_task_remove")
+    def delete(self, request: Request, session_id: str, task_id: str) -> Response:
+        services.session_task_remove(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
+                                     actor=self.access.actor)
+        return _present(self.access.tenant, session_id)
+
+
+def _spawn_error(code: str, message: str, status_code: int = 400, **details: object) -> MaestroError:
+    # The spawn endpoint keeps the old lowercase codes its clients switch on.
+    return MaestroError(message, code=code, status_code=status_code, details=dict(details))
+
+
+class SessionSpawnView(MaestroAPIView):
+    resource_type = Resource.SESSION
+
+    @doc(SpawnIn, status=201, response=SpawnOut, op="sessions_spawn")
+    def post(self, request: Request) -> Response:
+        data = self.validated(SpawnIn)
+        project_id = data.get("projectId")
+        if not project_id or not isinstance(project_id, str):
+            raise _spawn_error("missing_project_id", "projectId is required")
+        task_ids = data.get("taskIds")
+        if (not isinstance(task_ids, list) or not task_ids
+                or not all(isinstance(t, str) and t and len(t) <= 40 for t in task_ids)):
+            raise _spawn_error("invalid_task_ids", "taskIds must be a non-empty array of task ids")
+        try:
+            project = project_get(tenant=self.access.tenant, project_id=project_id)
+        except NotFound:
+            raise _spawn_error("project_not_found", f"Project {project_id} not found", 404,
+                               projectId=project_id) from None
+        try:
+            session, manifest = services.session_spawn(
+                tenant=self.access.tenant, actor=self.access.actor, project=project, task_ids=task_ids,
+                role=data["role"], skills=data.get("skills"), model=data.get("model"),
+                session_name=data.get("sessionName"), spawn_source=data.get("spawnSource"),
+                spawned_by=data.get("spawnedBy"), context=data.get("context"),
+            )
+        except MaestroError as exc:
+            if exc.code == "TASK_NOT_FOUND":
+                raise _spawn_error("task_not_found", "One or more tasks were not found", 404, **exc.details) from None
+            if "taskIds" in exc.details:
+                raise _spawn_error("invalid_task_ids", exc.message, **exc.details) from None
+            raise
+        session_data = session_repr(session_get(tenant=self.access.tenant, session_id=session.id))
+        return Response({"success": True, "sessionId": session.id, "manifest": manifest, "session": session_data},
+                        status=status.HTTP_201_CREATED)

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from maestro.api.openapi import doc
+from maestro.api.views import MaestroAPIView
+from maestro.core.exceptions import ValidationFailed
+from maestro.write_path.catalogue import Resource
+from orchestration.work.api.schemas import DeletedOut, SubtaskOut, TaskOut
+from orchestration.work.api.serializers import (
+    SubtaskCreateIn,
+    SubtaskUpdateIn,
+    TaskCreateIn,
+    TaskTimelineIn,
+    TaskUpdateIn,
+)
+from orchestration.work.models import Task
+from orchestration.work.representations import subtask_repr, task_repr
+from orchestration.work.selectors.projects import project_get
+from orchestration.work.selectors.tasks import task_get, task_list
+from orchestration.work.services import tasks as services
+
+
+class TaskListView(MaestroAPIView):
+    resource_type = Resource.TASK
+
+    @doc(many=True, response=TaskOut, op="tasks_list")
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        status_filter = params.get("status") or None
+        if status_filter == "todo":
+            status_filter = Task.Status.PENDING
+        if status_filter and status_filter not in Task.Status.values:
+            raise ValidationFailed(f"Unknown status {status_filter!r}", details={"status": status_filter})
+        parent = params.get("parentId")
+        qs = task_list(tenant=self.access.tenant, project_id=params.get("projectId") or None, status=status_filter,
+                       parent_id=parent if parent not in (None, "", "null") else None, roots_only=parent == "null",
+                       session_id=params.get("sessionId") or None)
+        return self.paged(request, qs, time_field="created_at", present=task_repr)
+
+    @doc(TaskCreateIn, status=201, response=TaskOut, op="tasks_create")
+    def post(self, request: Request) -> Response:
+        data = self.validated(TaskCreateIn)
+        project = project_get(tenant=self.access.tenant, project_id=data["projectId"])
+        task = services.task_create(
+            tenant=self.access.tenant, actor=self.access.actor, project=project, title=data["title"],
+            parent_id=data.get("parentId"), description=data["description"], priority=data["priority"],
+            initial_prompt=data["initialPrompt"], skill_ids=data["skillIds"], agent_ids=data["agentIds"],
+            dependencies=data["dependencies"],
+        )
+        return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task.id)), status=status.HTTP_201_CREATED)
+
+
+class TaskDetailView(MaestroAPIView):
+    resource_type = Resource.TASK
+
+    @doc(response=TaskOut, op="tasks_get")
+    def get(self, request: Request, task_id: str) -> Response:
+        return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task_id)))
+
+    @doc(TaskUpdateIn, response=TaskOut, op="tasks_update")
+    def patch(self, request: Request, task_id: str) -> Response:
+        data = self.validated(TaskUpdateIn, partial=True)
+        timeline = data.pop("timeline", None)
+        task = services.task_update(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor,
+                                    changes=data, timeline=timeline)
+        return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task.id)))
+
+    @doc(TaskUpdateIn, response=TaskOut, op="tasks_replace")
+    def put(self, request: Request, task_id: str) -> Response:
+        """PUT: the old server treated PUT as a partial update."""
+        return self.patch(request, task_id)
+
+    @doc(response=DeletedOut, op="tasks_delete")
+    def delete(self, request: Request, task_id: str) -> Response:
+        services.task_delete(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor)
+        return Response({"success": True, "id": task_id})
+
+
+class TaskChildrenView(MaestroAPIView):
+    resource_type = Resource.TASK
+
+    @doc(many=True, response=TaskOut, op="tasks_children")
+    def get(self, request: Request, task_id: str) -> Response:
+        task_get(tenant=self.access.tenant, task_id=task_id)
+        qs = task_list(tenant=self.access.tenant, parent_id=task_id)
+        return self.paged(request, qs, time_field="created_at", present=task_repr)
+
+
+class TaskTimelineView(MaestroAPIView):
+    resource_type = Resource.TASK
+
+    @doc(TaskTimelineIn, response=TaskOut, op="tasks_timeline_add")
+    def post(self, request: Request, task_id: str) -> Response:
+        data = self.validated(TaskTimelineIn)
+        task = services.task_timeline_add(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor,
+                                          type=data["type"], message=data["message"], session_id=data.get("sessionId"))
+        return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task.id)))
+
+
+class SubtaskListView(MaestroAPIView):
+    resource_type = Resource.SUBTASK
+
+    @doc(SubtaskCreateIn, status=201, response=SubtaskOut, op="subtasks_create")
+    def post(self, request: Request, task_id: str) -> Response:
+        data = self.validated(SubtaskCreateIn)
+        subtask = services.subtask_create(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor, **data)
+        return Response(subtask_repr(subtask), status=status.HTTP_201_CREATED)
+
+
+class SubtaskDetailView(MaestroAPIView):
+    resource_type = Resource.SUBTASK
+
+    @doc(SubtaskUpdateIn, response=SubtaskOut, op="subtasks_update")
+    def patch(self, request: Request, task_id: str, subtask_id: str) -> Response:
+        data = self.validated(SubtaskUpdateIn, partial=True)
+        subtask = services.subtask_update(tenant=self.access.tenant, task_id=task_id, subtask_id=subtask_id,
+                                          actor=self.access.actor, changes=data)
+        return Response(subtask_repr(subtask))
+
+    @doc(SubtaskUpdateIn, response=SubtaskOut, op="subtasks_replace")
+    def put(self, request: Request, task_id: str, subtask_id: str) -> Response:
+        """PUT: the old server treated PUT as a partial update."""
+        return self.patch(request, task_id, subtask_id)
+
+    @doc(response=DeletedOut, op="subtasks_delete")
+    def delete(self, request: Request, task_id: str, subtask_id: str) -> Response:
+        services.subtask_delete(tenant=self.access.tenant, task_id=task_id, subtask_id=subtask_id,
+                                actor=self.access.actor)
+        return Response({"success": True, "id": subtask_id})

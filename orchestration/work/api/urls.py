@@ -1,0 +1,20 @@
+from django.urls import path
+
+from orchestration.work.api import projects, sessions, tasks
+
+urlpatterns = [
+    path("projects", projects.ProjectListView.as_view()),
+    path("projects/<str:project_id>", projects.ProjectDetailView.as_view()),
+    path("tasks", tasks.TaskListView.as_view()),
+    path("tasks/<str:task_id>", tasks.TaskDetailView.as_view()),
+    path("tasks/<str:task_id>/children", tasks.TaskChildrenView.as_view()),
+    path("tasks/<str:task_id>/timeline", tasks.TaskTimelineView.as_view()),
+    path("tasks/<str:task_id>/subtasks", tasks.SubtaskListView.as_view()),
+    path("tasks/<str:task_id>/subtasks/<str:subtask_id>", tasks.SubtaskDetailView.as_view()),
+    path("sessions", sessions.SessionListView.as_view()),
+    path("sessions/spawn", sessions.SessionSpawnView.as_view()),
+    path("sessions/<str:session_id>", sessions.SessionDetailView.as_view()),
+    path("sessions/<str:session_id>/events", sessions.SessionEventsView.as_view()),
+    path("sessions/<str:session_id>/timeline", sessions.SessionTimelineView.as_view()),
+    path("sessions/<str:session_id>/tasks/<str:task_id>", sessions.SessionTaskView.as_view()),
+]

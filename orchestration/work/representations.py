@@ -1,0 +1,98 @@
+"""The API shape of each entity (camelCase, epoch-ms), used by the API and by event payloads
+("the rest carry the full object as the REST API returns it"). Expects the relations the
+selectors prefetch; never queries per row when they are prefetched."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from maestro.core.wire import to_ms
+from orchestration.work.models import Project, Session, Subtask, Task, TaskTimelineEvent
+
+
+def project_repr(p: Project) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "workingDir": p.working_dir,
+        "description": p.description,
+        "version": p.version,
+        "createdAt": to_ms(p.created_at),
+        "updatedAt": to_ms(p.updated_at),
+    }
+
+
+def subtask_repr(s: Subtask) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "taskId": s.task_id,
+        "title": s.title,
+        "description": s.description,
+        "completed": s.completed,
+        "order": s.order,
+        "createdAt": to_ms(s.created_at),
+        "updatedAt": to_ms(s.updated_at),
+        "completedAt": to_ms(s.completed_at),
+    }
+
+
+def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = None,
+              subtasks: Iterable[Subtask] | None = None, session_ids: list[str] | None = None) -> dict[str, Any]:
+    """The API shape of a task. Its relations are read from ``t`` (prefetched by the selectors)
+    unless given: a service that has just written them passes them in instead of re-reading."""
+    timeline = []
+    for e in t.timeline.all() if timeline_rows is None else timeline_rows:
+        item = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp), "message": e.message}
+        if e.session_id:
+            item["sessionId"] = e.session_id
+        timeline.append(item)
+    return {
+        "id": t.id,
+        "projectId": t.project_id,
+        "parentId": t.parent_id,
+        "title": t.title,
+        "description": t.description,
+        "initialPrompt": t.initial_prompt,
+        "status": t.status,
+        "priority": t.priority,
+        "sessionIds": [link.session_id for link in t.session_links.all()] if session_ids is None else session_ids,
+        "skillIds": t.skill_ids,
+        "agentIds": t.agent_ids,
+        "dependencies": t.dependencies,
+        "subtasks": [subtask_repr(s) for s in (t.subtasks.all() if subtasks is None else subtasks)],
+        "timeline": timeline,
+        "createdAt": to_ms(t.created_at),
+        "updatedAt": to_ms(t.updated_at),
+        "startedAt": to_ms(t.started_at),
+        "completedAt": to_ms(t.completed_at),
+    }
+
+
+def session_repr(s: Session) -> dict[str, Any]:
+    timeline = []
+    for e in s.timeline.all():
+        item: dict[str, Any] = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp), "message": e.message}
+        if e.task_id:
+            item["taskId"] = e.task_id
+        if e.metadata is not None:
+            item["metadata"] = e.metadata
+        timeline.append(item)
+    return {
+        "id": s.id,
+        "projectId": s.project_id,
+        "taskIds": [link.task_id for link in s.task_links.all()],
+        "name": s.name,
+        "agentId": s.agent_id,
+        "status": s.status,
+        "env": s.env,
+        "events": [{"id": e.id, "type": e.type, "data": e.data, "timestamp": to_ms(e.timestamp)}
+                   for e in s.events.all()],
+        "timeline": timeline,
+        "metadata": s.metadata,
+        "hostname": s.hostname,
+        "platform": s.platform,
+        "startedAt": to_ms(s.started_at),
+        "lastActivity": to_ms(s.last_activity),
+        "completedAt": to_ms(s.completed_at),
+    }

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from maestro.tenancy.models import Tenant
+from orchestration.base.selectors import Lock, one
+from orchestration.work.models import Session, SessionTask
+
+
+def _with_relations(qs: QuerySet[Session]) -> QuerySet[Session]:
+    return qs.prefetch_related(
+        "events", "timeline", Prefetch("task_links", queryset=SessionTask.objects.only("id", "task_id", "session_id"))
+    )
+
+
+def session_list(*, tenant: Tenant, project_id: str | None = None, task_id: str | None = None,
+                 status: str | None = None, active: bool = False) -> QuerySet[Session]:
+    qs = Session.objects.filter(tenant=tenant)
+    if project_id:
+        qs = qs.filter(project_id=project_id)
+    if task_id:
+        qs = qs.filter(task_links__task_id=task_id)
+    if status:
+        qs = qs.filter(status=status)
+    if active:
+        qs = qs.exclude(status__in=Session.ENDED)
+    return _with_relations(qs)
+
+
+def session_get(*, tenant: Tenant, session_id: str, lock: Lock = None) -> Session:
+    """``lock="no_key"`` for edits, ``"update"`` to delete (see project_get)."""
+    return one(_with_relations(Session.objects.filter(tenant=tenant, id=session_id)), "session", session_id, lock=lock)
