@@ -32,12 +32,12 @@ from ledger.archive import (
 )
 from ledger.checker import ChainChecker
 from ledger.hashing import GENESIS_HASH
+from ledger.keys import public_key_b64
 from ledger.merkle import Frontier
 from ledger.models import ArchiveSegment, Checkpoint, LedgerEntry, LedgerPayload, TenantHead
 from ledger.representations import checkpoint_repr, entry_repr
 from ledger.selectors import tenant_slug
 from ledger.sequencer import lock_tenant
-from ledger.signing import public_key_b64
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from ledger.hashing import GENESIS_HASH, LedgerHashError, entry_hash, format_timestamp
+from ledger.keys import verify_checkpoint
 from ledger.merkle import Frontier, MerkleError, entry_leaf_hash, extend_collecting
-from ledger.signing import verify_checkpoint
 
 MAX_ERRORS = 100
 

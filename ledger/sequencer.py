@@ -27,10 +27,10 @@ from django.utils import timezone
 
 from ledger import metrics
 from ledger.hashing import GENESIS_HASH, chain_templates, format_timestamp
+from ledger.keys import sign_checkpoint
 from ledger.merkle import Frontier, extend_collecting
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry, LedgerPayload, MerkleNode, TenantHead
 from ledger.representations import checkpoint_repr
-from ledger.signing import sign_checkpoint
 
 log = logging.getLogger(__name__)
 

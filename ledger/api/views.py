@@ -24,8 +24,8 @@ from ledger import proofs, selectors, services
 from ledger.api.serializers import EntryIn
 from ledger.archive import ArchiveError
 from ledger.archiver import ArchiveRefused, archive_tenant
+from ledger.keys import ALGORITHM, public_key_b64
 from ledger.representations import CSV_COLUMNS, checkpoint_repr, csv_row, entry_repr, receipt_repr
-from ledger.signing import ALGORITHM, public_key_b64
 from ledger.verify import verify_chain
 from maestro.api.openapi import doc
 from maestro.api.paging import next_link, parse_limit

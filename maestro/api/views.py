@@ -1,10 +1,10 @@
 """The base of every Maestro API view: tenant and role resolved before the handler runs
-(see :class:`maestro.api.permissions.TenantRolePermission`), body validation into the one
+(see :class:`maestro.auth.permissions.TenantRolePermission`), body validation into the one
 error shape, ETag/If-Match helpers and keyset-paged list responses."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -13,7 +13,9 @@ from rest_framework.views import APIView
 
 from maestro.api.paging import keyset_page, next_link, parse_limit
 from maestro.core.exceptions import PreconditionFailed, ValidationFailed
-from maestro.tenancy.access import Access
+
+if TYPE_CHECKING:  # set on the request by maestro.auth.permissions; the toolkit itself stays below tenancy
+    from maestro.tenancy.access import Access
 
 
 class MaestroAPIView(APIView):

@@ -151,7 +151,7 @@ REST_FRAMEWORK = {
         "maestro.auth.backends.SessionAuthentication",
         "maestro.auth.backends.DevLoopbackAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["maestro.api.permissions.TenantRolePermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["maestro.auth.permissions.TenantRolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "maestro.api.errors.api_exception_handler",

@@ -30,7 +30,7 @@ class Resource(StrEnum):
     TENANT = "tenant"
     MEMBERSHIP = "membership"
     API_TOKEN = "api_token"
-    # What an HTTP request refused by role before any service ran is about (maestro.api.permissions).
+    # What an HTTP request refused by role before any service ran is about (maestro.auth.permissions).
     API = "api"
 
 

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from ledger import merkle, proofs
 from ledger.hashing import GENESIS_HASH
+from ledger.keys import verify_checkpoint
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry
 from ledger.representations import checkpoint_repr
 from ledger.sequencer import sweep
-from ledger.signing import verify_checkpoint
 from ledger.verify import verify_chain
 from maestro.tenancy.services import tenant_get_or_create
 from tests.ledger.conftest import append, sequence

@@ -8,9 +8,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger import merkle
 from ledger.hashing import GENESIS_HASH, canonical_json, entry_hash, format_timestamp, payload_hash
+from ledger.keys import public_key_b64
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry, LedgerPayload, MerkleNode, TenantHead
 from ledger.sequencer import LOCK_NAMESPACE, sequence_batch, sequence_tenant, sweep
-from ledger.signing import public_key_b64
 from realtime.models import Event
 from tests.ledger.conftest import append, other_session, postgres_only, sequence
 

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from rest_framework.test import APIClient
 
 from maestro.write_path.representations import audit_repr
@@ -269,7 +270,7 @@ async def test_an_admin_edit_reaches_the_socket_like_an_api_call(tenant):
 
     # when
     def edit() -> int:
-        url = f"/admin/orchestration/project/{project.id}/change/"
+        url = f"/admin/orchestration/project/{quote(project.id)}/change/"
         form = http.get(url)
         assert form.status_code == 200, form.status_code
         data = {"name": "After", "working_dir": "", "description": "", "expected_version": 1, "_save": "Save"}

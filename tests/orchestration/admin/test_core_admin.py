@@ -1,5 +1,6 @@
 """Admin edits go through the services: the same audit row, ledger intake and event as the API."""
 
+from django.contrib.admin.utils import quote
 
 from ledger.models import IntakeEntry
 from maestro.write_path.models import AuditEvent
@@ -28,7 +29,7 @@ def test_admin_edit_task_and_subtasks_use_services(staff, tenant):
     project = make_project(tenant)
     task = make_task(tenant, project, "Original")
     # when: rename the task, mark it in progress, add a subtask inline
-    r = staff.post(f"/admin/orchestration/task/{task.id}/change/", {
+    r = staff.post(f"/admin/orchestration/task/{quote(task.id)}/change/", {
         "title": "Renamed", "description": "", "initial_prompt": "", "status": "in_progress", "priority": "high",
         "skill_ids": "[]", "agent_ids": "[]", "dependencies": "[]",
         "subtasks-TOTAL_FORMS": 1, "subtasks-INITIAL_FORMS": 0,
@@ -53,7 +54,7 @@ def test_admin_delete_project_with_tasks_is_refused(staff, tenant):
     project = make_project(tenant)
     make_task(tenant, project)
     # when
-    r = staff.post(f"/admin/orchestration/project/{project.id}/delete/", {"post": "yes"}, follow=True)
+    r = staff.post(f"/admin/orchestration/project/{quote(project.id)}/delete/", {"post": "yes"}, follow=True)
     # then: the admin names the protected tasks instead of deleting
     assert r.status_code == 200
     assert Project.objects.filter(pk=project.pk).exists()
@@ -69,7 +70,7 @@ def test_admin_session_relink_tasks(staff, tenant):
     a, b = make_task(tenant, project, "A"), make_task(tenant, project, "B")
     session = session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[a.id])
     # when: move the session from task A to task B
-    r = staff.post(f"/admin/orchestration/session/{session.id}/change/", {
+    r = staff.post(f"/admin/orchestration/session/{quote(session.id)}/change/", {
         "name": session.name, "status": "running", "agent_id": "", "env": "{}", "metadata": "{}",
         "hostname": "", "platform": "", "linked_tasks": [b.id],
     })
@@ -83,7 +84,9 @@ def test_admin_session_relink_tasks(staff, tenant):
 def test_admin_pages_render(staff, tenant):
     project = make_project(tenant)
     task = make_task(tenant, project)
-    for url in ["/admin/", "/admin/orchestration/project/", f"/admin/orchestration/project/{project.id}/change/",
-                "/admin/orchestration/task/?status__exact=pending", f"/admin/orchestration/task/{task.id}/change/",
+    for url in ["/admin/", "/admin/orchestration/project/",
+                f"/admin/orchestration/project/{quote(project.id)}/change/",
+                "/admin/orchestration/task/?status__exact=pending",
+                f"/admin/orchestration/task/{quote(task.id)}/change/",
                 "/admin/orchestration/session/", "/admin/tenancy/apitoken/", "/admin/orchestration/task/?q=Do"]:
         assert staff.get(url).status_code == 200, url
