@@ -52,29 +52,8 @@ def entry_or_intake(*, entry_id: uuid.UUID) -> LedgerEntry | IntakeEntry | None:
     return LedgerEntry.objects.filter(id=entry_id).first() or IntakeEntry.objects.filter(id=entry_id).first()
 
 
-def entries_filter(*, tenant_id: int, filters: dict[str, Any]) -> QuerySet[LedgerEntry]:
-    qs = LedgerEntry.objects.filter(tenant_id=tenant_id)
-    if filters.get("fromSequence") is not None:
-        qs = qs.filter(sequence_number__gte=filters["fromSequence"])
-    if filters.get("toSequence") is not None:
-        qs = qs.filter(sequence_number__lte=filters["toSequence"])
-    for api, column in (("actionType", "action_type"), ("resourceType", "resource_type"),
-                        ("resourceId", "resource_id"), ("actorId", "actor_id")):
-        if filters.get(api) is not None:
-            qs = qs.filter(**{column: filters[api]})
-    return qs
-
-
-def entries_page(*, qs: QuerySet[LedgerEntry], descending: bool, after: int | None,
-                 limit: int) -> tuple[list[LedgerEntry], int | None]:
-    """Keyset page by sequence number; returns the rows and the sequence to continue after."""
-    if after is not None:
-        qs = qs.filter(sequence_number__lt=after) if descending else qs.filter(sequence_number__gt=after)
-    rows = list(qs.order_by("-sequence_number" if descending else "sequence_number")[: limit + 1])
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, rows[-1].sequence_number
+def entries_list(*, tenant_id: int) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(tenant_id=tenant_id)
 
 
 def entry_payloads(*, tenant_id: int, entries: Iterable[LedgerEntry], fresh: bool = False) -> dict[int, str | None]:

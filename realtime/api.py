@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc
-from maestro.api.paging import parse_limit
+from maestro.api.paging import next_link, parse_limit
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import ValidationFailed
 from realtime.selectors import events_after, events_oldest_seq
@@ -22,16 +20,16 @@ class EventOut(serializers.Serializer):
 
 
 class EventListView(MaestroAPIView):
-    """REST twin of the WebSocket resume: ``GET /api/events?afterSeq=N&limit=`` → the
+    """REST twin of the WebSocket resume (the stream's own resume point, ``afterSeq``, is its
+    cursor, DESIGN §5): ``GET /api/events?afterSeq=N&limit=`` → the
     envelopes with ``seq > N`` in order (a JSON array); ``X-Maestro-Event-Head`` carries the
     tenant's head; a full page links the next one. Events already pruned → 410
     ``RESYNC_REQUIRED``: reload state, then continue from the head it names."""
 
-
     @doc(many=True, response=EventOut, op="events_list")
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("afterSeq", "0")
-        if not (raw.isascii() and raw.isdigit()):
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise ValidationFailed("afterSeq must be a non-negative integer", details={"afterSeq": raw})
         after = int(raw)
         limit = parse_limit(request.query_params.get("limit"))
@@ -45,6 +43,5 @@ class EventListView(MaestroAPIView):
         response = Response([e.envelope() for e in page.events])
         response["X-Maestro-Event-Head"] = str(page.head)
         if len(page.events) == limit and page.events[-1].seq < page.head:
-            query = urlencode({"afterSeq": page.events[-1].seq, "limit": limit})
-            response["Link"] = f'<{request.build_absolute_uri(request.path)}?{query}>; rel="next"'
+            response["Link"] = next_link(request, afterSeq=page.events[-1].seq, limit=limit)
         return response

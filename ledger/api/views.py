@@ -4,11 +4,11 @@ Appending needs operator; verify, export and archive need admin; the public key 
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -21,14 +21,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ledger import proofs, selectors, services
+from ledger.api.filters import EntryFilter
 from ledger.api.serializers import EntryIn
 from ledger.archive import ArchiveError
 from ledger.archiver import ArchiveRefused, archive_tenant
 from ledger.keys import ALGORITHM, public_key_b64
 from ledger.representations import CSV_COLUMNS, checkpoint_repr, csv_row, entry_repr, receipt_repr
 from ledger.verify import verify_chain
+from maestro.api.filters import filtered
 from maestro.api.openapi import doc
-from maestro.api.paging import next_link, parse_limit
+from maestro.api.paging import Order, page
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import Conflict, MaestroError, ValidationFailed
 from maestro.core.roles import Role
@@ -41,39 +43,15 @@ def _flag(request: Request, name: str) -> bool:
         raise ValidationFailed(f"{name} must be true or false", details={name: raw})
     return raw in ("true", "1")
 
-
-def _int_param(request: Request, name: str, *, minimum: int = 1) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be an integer", details={name: raw}) from None
-    if value < minimum:
-        raise ValidationFailed(f"{name} must be at least {minimum}", details={name: value})
-    return value
+EXPORT_ORDER = Order.of("sequence_number")
 
 
-def _order(request: Request, default: str) -> bool:
+def sequence_order(request: Request, field: str, *, default: str) -> Order:
+    """``?order=asc|desc`` over ``field``."""
     order = request.query_params.get("order", default)
     if order not in ("asc", "desc"):
         raise ValidationFailed("order must be asc or desc", details={"order": order})
-    return order == "desc"
-
-
-def _cursor(request: Request) -> int | None:
-    raw = request.query_params.get("cursor")
-    if not raw:
-        return None
-    try:
-        return int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode().removeprefix("s:"))
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("cursor is invalid", details={"cursor": raw}) from None
-
-
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
+    return Order.of(field if order == "asc" else f"-{field}")
 
 
 def _with_payloads(tenant_id: int, entries: list[Any]) -> list[dict[str, Any]]:
@@ -121,20 +99,12 @@ class _AppendMixin(MaestroAPIView):
 
 
 class EntryListView(_AppendMixin):
-    @doc(many=True, op="ledger_entries_list")
+    @doc(many=True, op="ledger_entries_list", filters=EntryFilter, ordered=True)
     def get(self, request: Request) -> Response:
-        filters: dict[str, Any] = {"fromSequence": _int_param(request, "fromSequence"),
-                                   "toSequence": _int_param(request, "toSequence")}
-        for name in ("actionType", "resourceType", "resourceId", "actorId"):
-            filters[name] = request.query_params.get(name)
-        descending = _order(request, "asc")
-        qs = selectors.entries_filter(tenant_id=self.access.tenant.pk, filters=filters)
-        rows, after = selectors.entries_page(qs=qs, descending=descending, after=_cursor(request),
-                                             limit=parse_limit(request.query_params.get("limit")))
-        response = Response(_with_payloads(self.access.tenant.pk, rows))
-        if after is not None:
-            response["Link"] = next_link(request, _encode_cursor(after))
-        return response
+        tenant_id = self.access.tenant.pk
+        return self.paged(request, selectors.entries_list(tenant_id=tenant_id), filters=EntryFilter,
+                          order=sequence_order(request, "sequence_number", default="asc"),
+                          present_all=partial(_with_payloads, tenant_id))
 
     @doc(EntryIn, status=202, op="ledger_entries_append")
     def post(self, request: Request) -> Response:
@@ -192,19 +162,10 @@ class ConsistencyView(MaestroAPIView):
 
 class CheckpointListView(MaestroAPIView):
 
-    @doc(many=True, op="ledger_checkpoints_list")
+    @doc(many=True, op="ledger_checkpoints_list", ordered=True)
     def get(self, request: Request) -> Response:
-        descending = _order(request, "desc")
-        after = _cursor(request)
-        limit = parse_limit(request.query_params.get("limit"))
-        qs = selectors.checkpoints_list(tenant_id=self.access.tenant.pk)
-        if after is not None:
-            qs = qs.filter(tree_size__lt=after) if descending else qs.filter(tree_size__gt=after)
-        rows = list(qs.order_by("-tree_size" if descending else "tree_size")[: limit + 1])
-        response = Response([checkpoint_repr(c) for c in rows[:limit]])
-        if len(rows) > limit:
-            response["Link"] = next_link(request, _encode_cursor(rows[limit - 1].tree_size))
-        return response
+        return self.paged(request, selectors.checkpoints_list(tenant_id=self.access.tenant.pk),
+                          order=sequence_order(request, "tree_size", default="desc"), present=checkpoint_repr)
 
 
 class PublicKeyView(MaestroAPIView):
@@ -278,8 +239,7 @@ class ExportView(MaestroAPIView):
         if fmt not in ("json", "csv"):
             raise ValidationFailed("format must be json or csv", details={"format": fmt})
         tenant = self.access.tenant
-        filters = {"fromSequence": _int_param(request, "fromSequence"), "toSequence": _int_param(request, "toSequence")}
-        qs = selectors.entries_filter(tenant_id=tenant.pk, filters=filters)
+        qs = filtered(EntryFilter, request, selectors.entries_list(tenant_id=tenant.pk))
         chunks = _export_json(tenant.pk, qs) if fmt == "json" else _export_csv(tenant.pk, qs)
         response = StreamingHttpResponse(chunks, content_type="application/json" if fmt == "json" else "text/csv")
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
@@ -288,13 +248,14 @@ class ExportView(MaestroAPIView):
 
 
 def _chunks(tenant_id: int, qs: Any) -> Iterator[list[dict[str, Any]]]:
-    after = None
+    cursor = None
     while True:
-        rows, after = selectors.entries_page(qs=qs, descending=False, after=after, limit=1000)
-        if rows:
-            yield _with_payloads(tenant_id, rows)
-        if after is None:
+        chunk = page(qs, order=EXPORT_ORDER, limit=1000, cursor=cursor)
+        if chunk.items:
+            yield _with_payloads(tenant_id, chunk.items)
+        if chunk.next_cursor is None:
             return
+        cursor = chunk.next_cursor
 
 
 def _export_json(tenant_id: int, qs: Any) -> Iterator[bytes]:

@@ -4,14 +4,17 @@ error shape, ETag/If-Match helpers and keyset-paged list responses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from maestro.api.paging import keyset_page, next_link, parse_limit
+from maestro.api.filters import FilterSet, filtered
+from maestro.api.paging import Order, next_link, page, parse_limit, parse_offset
 from maestro.core.exceptions import PreconditionFailed, ValidationFailed
 
 if TYPE_CHECKING:  # set on the request by maestro.auth.permissions; the toolkit itself stays below tenancy
@@ -50,12 +53,27 @@ class MaestroAPIView(APIView):
         # a PATCH never resets what it did not mention.
         return dict(serializer.validated_data)
 
-    def paged(self, request: Request, qs: Any, *, time_field: str, present: Any) -> Response:
-        page = keyset_page(qs, time_field=time_field, limit=parse_limit(request.query_params.get("limit")),
-                           cursor=request.query_params.get("cursor"))
-        response = Response([present(item) for item in page.items])
-        if page.next_cursor:
-            response["Link"] = next_link(request, page.next_cursor)
+    def paged(self, request: Request, qs: QuerySet[Any], *, order: Order,
+              present: Callable[[Any], Any] | None = None, present_all: Callable[[list[Any]], list[Any]] | None = None,
+              filters: type[FilterSet] | None = None, default_limit: int | None = None,
+              offset: bool = False) -> Response:
+        """A list answer: ``qs`` narrowed by the ``filters`` FilterSet, one keyset page of it in
+        ``order``, each row shown by ``present`` (or the page by ``present_all``, for shapes read
+        per page); ``Link: rel="next"`` when there is more. ``offset`` allows the old runs API's
+        ``?offset=`` (without a cursor)."""
+        if filters is not None:
+            qs = filtered(filters, request, qs)
+        params = request.query_params
+        result = page(qs, order=order, limit=parse_limit(params.get("limit"), default=default_limit),
+                      cursor=params.get("cursor"), offset=parse_offset(params.get("offset")) if offset else 0)
+        if present_all is not None:
+            body = present_all(result.items)
+        else:
+            assert present is not None
+            body = [present(item) for item in result.items]
+        response = Response(body)
+        if result.next_cursor:
+            response["Link"] = next_link(request, cursor=result.next_cursor)
         return response
 
 

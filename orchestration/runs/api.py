@@ -1,4 +1,5 @@
-"""``/api/maestro/runs``: the old ``runs`` rows, newest first (``limit``, ``offset``)."""
+"""``/api/maestro/runs``: the old ``runs`` rows, newest first (``limit`` and the old ``offset``,
+or the cursor of the ``Link`` header)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc
-from maestro.api.paging import parse_limit
+from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView
-from maestro.core.exceptions import ValidationFailed
 from maestro.write_path.catalogue import Resource
 from orchestration.runs.representations import run_repr
 from orchestration.runs.selectors import run_get, run_list
 
 RUNS_DEFAULT_LIMIT = 50  # the old /runs default
-
-
-def parse_offset(raw: str | None) -> int:
-    if raw in (None, ""):
-        return 0
-    if not raw.isdigit():
-        raise ValidationFailed("offset must be a non-negative integer", details={"offset": raw})
-    return int(raw)
+ORDER = Order.of("-created_at", "-id")  # newest first, as the old runsRepo.list
 
 
 class RunListView(MaestroAPIView):
@@ -29,10 +22,8 @@ class RunListView(MaestroAPIView):
 
     @doc(many=True, op="maestro_runs_list")
     def get(self, request: Request) -> Response:
-        limit = parse_limit(request.query_params.get("limit"), default=RUNS_DEFAULT_LIMIT)
-        offset = parse_offset(request.query_params.get("offset"))
-        runs = run_list(tenant=self.access.tenant)[offset:offset + limit]
-        return Response([run_repr(r) for r in runs])
+        return self.paged(request, run_list(tenant=self.access.tenant), order=ORDER, present=run_repr,
+                          default_limit=RUNS_DEFAULT_LIMIT, offset=True)
 
 
 class RunDetailView(MaestroAPIView):

@@ -11,8 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc  # noqa: F401  (re-exported for the views)
+from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView, if_match_version, with_etag
 from maestro.core.exceptions import ValidationFailed
+
+# Control-state lists, oldest first (the old MaestroService's order).
+ORDER = Order.of("created_at", "pk")
 
 
 def expected_version(request: Request, data: dict[str, Any]) -> int | None:
@@ -35,7 +39,7 @@ class ControlView(MaestroAPIView):
     present: Callable[[Any], dict[str, Any]]
 
     def listed(self, qs: Any) -> Response:
-        return self.paged(self.request, qs, time_field="created_at", present=self.present)
+        return self.paged(self.request, qs, order=ORDER, present=self.present)
 
     def answer(self, obj: Any, *, status: int = 200) -> Response:
         """The object in its API shape, with its version as the ETag for the next If-Match."""

@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc
+from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView, if_match_version, with_etag
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.schemas import DeletedOut, ProjectOut
@@ -13,14 +14,15 @@ from orchestration.work.representations import project_repr
 from orchestration.work.selectors.projects import project_get, project_list
 from orchestration.work.services.projects import project_create, project_delete, project_update
 
+ORDER = Order.of("created_at", "pk")
+
 
 class ProjectListView(MaestroAPIView):
     resource_type = Resource.PROJECT
 
     @doc(many=True, response=ProjectOut, op="projects_list")
     def get(self, request: Request) -> Response:
-        return self.paged(request, project_list(tenant=self.access.tenant), time_field="created_at",
-                          present=project_repr)
+        return self.paged(request, project_list(tenant=self.access.tenant), order=ORDER, present=project_repr)
 
     @doc(ProjectCreateIn, status=201, response=ProjectOut, op="projects_create")
     def post(self, request: Request) -> Response:

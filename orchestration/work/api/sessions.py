@@ -5,9 +5,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc
+from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView
-from maestro.core.exceptions import MaestroError, NotFound, ValidationFailed
+from maestro.core.exceptions import MaestroError, NotFound
 from maestro.write_path.catalogue import Resource
+from orchestration.work.api.filters import SessionFilter
 from orchestration.work.api.schemas import DeletedOut, SessionOut, SpawnOut
 from orchestration.work.api.serializers import (
     SessionCreateIn,
@@ -16,11 +18,12 @@ from orchestration.work.api.serializers import (
     SessionUpdateIn,
     SpawnIn,
 )
-from orchestration.work.models import Session
 from orchestration.work.representations import session_repr
 from orchestration.work.selectors.projects import project_get
 from orchestration.work.selectors.sessions import session_get, session_list
 from orchestration.work.services import sessions as services
+
+ORDER = Order.of("started_at", "pk")
 
 
 def _present(tenant: object, session_id: str) -> Response:
@@ -30,16 +33,10 @@ def _present(tenant: object, session_id: str) -> Response:
 class SessionListView(MaestroAPIView):
     resource_type = Resource.SESSION
 
-    @doc(many=True, response=SessionOut, op="sessions_list")
+    @doc(many=True, response=SessionOut, op="sessions_list", filters=SessionFilter)
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        status_filter = params.get("status") or None
-        if status_filter and status_filter not in Session.Status.values:
-            raise ValidationFailed(f"Unknown status {status_filter!r}", details={"status": status_filter})
-        qs = session_list(tenant=self.access.tenant, project_id=params.get("projectId") or None,
-                          task_id=params.get("taskId") or None, status=status_filter,
-                          active=params.get("active") == "true")
-        return self.paged(request, qs, time_field="started_at", present=session_repr)
+        return self.paged(request, session_list(tenant=self.access.tenant), order=ORDER, present=session_repr,
+                          filters=SessionFilter)
 
     @doc(SessionCreateIn, status=201, response=SessionOut, op="sessions_create")
     def post(self, request: Request) -> Response:

@@ -5,9 +5,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc
+from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView
-from maestro.core.exceptions import ValidationFailed
 from maestro.write_path.catalogue import Resource
+from orchestration.work.api.filters import TaskFilter
 from orchestration.work.api.schemas import DeletedOut, SubtaskOut, TaskOut
 from orchestration.work.api.serializers import (
     SubtaskCreateIn,
@@ -16,29 +17,21 @@ from orchestration.work.api.serializers import (
     TaskTimelineIn,
     TaskUpdateIn,
 )
-from orchestration.work.models import Task
 from orchestration.work.representations import subtask_repr, task_repr
 from orchestration.work.selectors.projects import project_get
 from orchestration.work.selectors.tasks import task_get, task_list
 from orchestration.work.services import tasks as services
 
+ORDER = Order.of("created_at", "pk")
+
 
 class TaskListView(MaestroAPIView):
     resource_type = Resource.TASK
 
-    @doc(many=True, response=TaskOut, op="tasks_list")
+    @doc(many=True, response=TaskOut, op="tasks_list", filters=TaskFilter)
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        status_filter = params.get("status") or None
-        if status_filter == "todo":
-            status_filter = Task.Status.PENDING
-        if status_filter and status_filter not in Task.Status.values:
-            raise ValidationFailed(f"Unknown status {status_filter!r}", details={"status": status_filter})
-        parent = params.get("parentId")
-        qs = task_list(tenant=self.access.tenant, project_id=params.get("projectId") or None, status=status_filter,
-                       parent_id=parent if parent not in (None, "", "null") else None, roots_only=parent == "null",
-                       session_id=params.get("sessionId") or None)
-        return self.paged(request, qs, time_field="created_at", present=task_repr)
+        return self.paged(request, task_list(tenant=self.access.tenant), order=ORDER, present=task_repr,
+                          filters=TaskFilter)
 
     @doc(TaskCreateIn, status=201, response=TaskOut, op="tasks_create")
     def post(self, request: Request) -> Response:
@@ -85,8 +78,8 @@ class TaskChildrenView(MaestroAPIView):
     @doc(many=True, response=TaskOut, op="tasks_children")
     def get(self, request: Request, task_id: str) -> Response:
         task_get(tenant=self.access.tenant, task_id=task_id)
-        qs = task_list(tenant=self.access.tenant, parent_id=task_id)
-        return self.paged(request, qs, time_field="created_at", present=task_repr)
+        return self.paged(request, task_list(tenant=self.access.tenant, parent_id=task_id), order=ORDER,
+                          present=task_repr)
 
 
 class TaskTimelineView(MaestroAPIView):

@@ -13,18 +13,10 @@ def _with_relations(qs: QuerySet[Session]) -> QuerySet[Session]:
     )
 
 
-def session_list(*, tenant: Tenant, project_id: str | None = None, task_id: str | None = None,
-                 status: str | None = None, active: bool = False) -> QuerySet[Session]:
-    qs = Session.objects.filter(tenant=tenant)
-    if project_id:
-        qs = qs.filter(project_id=project_id)
-    if task_id:
-        qs = qs.filter(task_links__task_id=task_id)
-    if status:
-        qs = qs.filter(status=status)
-    if active:
-        qs = qs.exclude(status__in=Session.ENDED)
-    return _with_relations(qs)
+def session_list(*, tenant: Tenant) -> QuerySet[Session]:
+    """The tenant's sessions (with their relations); the list's query parameters narrow it
+    (orchestration.work.api.filters)."""
+    return _with_relations(Session.objects.filter(tenant=tenant))
 
 
 def session_get(*, tenant: Tenant, session_id: str, lock: Lock = None) -> Session:

@@ -14,19 +14,12 @@ def _with_relations(qs: QuerySet[Task]) -> QuerySet[Task]:
     )
 
 
-def task_list(*, tenant: Tenant, project_id: str | None = None, status: str | None = None,
-              parent_id: str | None = None, roots_only: bool = False, session_id: str | None = None) -> QuerySet[Task]:
+def task_list(*, tenant: Tenant, parent_id: str | None = None) -> QuerySet[Task]:
+    """The tenant's tasks (with their relations); ``parent_id``: the children of that task.
+    The list's query parameters narrow it further (orchestration.work.api.filters)."""
     qs = Task.objects.filter(tenant=tenant)
-    if project_id:
-        qs = qs.filter(project_id=project_id)
-    if status:
-        qs = qs.filter(status=status)
-    if roots_only:
-        qs = qs.filter(parent__isnull=True)
-    elif parent_id:
+    if parent_id:
         qs = qs.filter(parent_id=parent_id)
-    if session_id:
-        qs = qs.filter(session_links__session_id=session_id)
     return _with_relations(qs)
 
 
