@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,7 +13,7 @@ from maestro.core.exceptions import ValidationFailed
 from realtime.selectors import events_after, events_oldest_seq
 
 
-class EventOut(serializers.Serializer):
+class EventOut(serializers.Serializer[Any]):
     type = serializers.CharField()
     event = serializers.CharField()
     data = serializers.DictField()

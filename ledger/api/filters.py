@@ -12,7 +12,7 @@ from maestro.api.filters import FilterSet
 from maestro.core.exceptions import ValidationFailed
 
 
-class SequenceNumber(django_filters.CharFilter):  # type: ignore[misc]
+class SequenceNumber(django_filters.CharFilter):
     """An integer of at least ``minimum``; anything else is a 400 naming the parameter."""
 
     def __init__(self, *args: Any, minimum: int = 1, **kwargs: Any) -> None:
@@ -22,11 +22,12 @@ class SequenceNumber(django_filters.CharFilter):  # type: ignore[misc]
     def filter(self, qs: QuerySet[Any], value: str) -> QuerySet[Any]:
         if value in (None, ""):
             return qs
+        name = str(self.label)
         if not (value.isascii() and value.lstrip("-").isdigit()):
-            raise ValidationFailed(f"{self.label} must be an integer", details={self.label: value})
+            raise ValidationFailed(f"{name} must be an integer", details={name: value})
         number = int(value)
         if number < self.minimum:
-            raise ValidationFailed(f"{self.label} must be at least {self.minimum}", details={self.label: number})
+            raise ValidationFailed(f"{name} must be at least {self.minimum}", details={name: number})
         return super().filter(qs, number)
 
 

@@ -14,7 +14,7 @@ from maestro.api.fields import JSONObjectField, StrictCharField, StrictChoiceFie
 
 
 @extend_schema_field(OpenApiTypes.UUID)
-class StrictUUIDField(serializers.Field):
+class StrictUUIDField(serializers.Field[uuid.UUID, Any, str, Any]):
     default_error_messages = {"invalid": "Must be a UUID string."}
 
     def to_internal_value(self, data: Any) -> uuid.UUID:
@@ -29,7 +29,7 @@ class StrictUUIDField(serializers.Field):
         return str(value)
 
 
-class EntryIn(serializers.Serializer):
+class EntryIn(serializers.Serializer[Any]):
     """One entry to append. ``actorId``/``actorType`` default to the caller."""
 
     id = StrictUUIDField(required=False)

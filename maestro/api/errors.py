@@ -59,7 +59,7 @@ def _map(exc: Exception) -> tuple[int, str, str, dict[str, Any]] | None:
     if isinstance(exc, drf.MethodNotAllowed):
         return 405, "METHOD_NOT_ALLOWED", str(exc.detail), {}
     if isinstance(exc, drf.Throttled):
-        return 429, "RATE_LIMITED", str(exc.detail), {"retryAfter": exc.wait}
+        return 429, "RATE_LIMITED", str(exc.detail), {"retryAfter": getattr(exc, "wait", None)}
     if isinstance(exc, drf.APIException):
         return exc.status_code, "VALIDATION_ERROR" if exc.status_code < 500 else "INTERNAL_ERROR", str(exc.detail), {}
     return None

@@ -14,7 +14,7 @@ from maestro.core.exceptions import ValidationFailed
 M = TypeVar("M", bound=Model)
 
 
-class FilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types
+class FilterSet(django_filters.FilterSet):
     """A list's query parameters. Parameters a FilterSet does not declare are left alone (the
     toolkit's ``limit``/``cursor``), as the old clients send extra ones."""
 
@@ -30,7 +30,7 @@ def filtered(filterset_class: type[FilterSet], request: Request, queryset: Query
     return result
 
 
-class ChoiceParameter(django_filters.CharFilter):  # type: ignore[misc]
+class ChoiceParameter(django_filters.CharFilter):
     """One of ``choices`` (``aliases`` map old spellings onto them); anything else is a 400
     ``Unknown <name> '<value>'``."""
 
@@ -43,5 +43,5 @@ class ChoiceParameter(django_filters.CharFilter):  # type: ignore[misc]
             return qs
         value = self.aliases.get(value, value)
         if value not in self.choices:
-            raise ValidationFailed(f"Unknown {self.field_name} {value!r}", details={self.field_name: value})
+            raise ValidationFailed(f"Unknown {self.field_name} {value!r}", details={str(self.field_name): value})
         return super().filter(qs, value)

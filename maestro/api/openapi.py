@@ -9,38 +9,25 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
 
-class ApiTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "maestro.auth.backends.ApiTokenAuthentication"
-    name = "apiToken"
-
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
-        return {"type": "http", "scheme": "bearer", "description": "Maestro API token (`mae_…`)"}
-
-
-class OidcScheme(OpenApiAuthenticationExtension):
-    target_class = "maestro.auth.backends.OidcJwtAuthentication"
-    name = "oidcJwt"
-
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "OIDC access token validated against MAESTRO_OIDC_JWKS_URL"}
+def _scheme(target: str, name: str, definition: dict[str, Any]) -> type[OpenApiAuthenticationExtension]:
+    """Describes one of Maestro's authenticators in the OpenAPI document (drf-spectacular finds
+    extensions as they are created)."""
+    return type(f"{name}Scheme", (OpenApiAuthenticationExtension,), {
+        "target_class": target, "name": name, "get_security_definition": lambda self, auto_schema: definition})
 
 
-class SessionScheme(OpenApiAuthenticationExtension):
-    target_class = "maestro.auth.backends.SessionAuthentication"
-    name = "cookieAuth"
-
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
-
-
-class DevLoopbackScheme(OpenApiAuthenticationExtension):
-    target_class = "maestro.auth.backends.DevLoopbackAuthentication"
-    name = "devLoopback"
-
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
-        return {"type": "apiKey", "in": "header", "name": "X-Maestro-Dev-Loopback",
-                "description": "MAESTRO_ENV=dev only: unauthenticated loopback requests act as the local operator"}
+SCHEMES = [
+    _scheme("maestro.auth.backends.ApiTokenAuthentication", "apiToken",
+            {"type": "http", "scheme": "bearer", "description": "Maestro API token (`mae_…`)"}),
+    _scheme("maestro.auth.backends.OidcJwtAuthentication", "oidcJwt",
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+             "description": "OIDC access token validated against MAESTRO_OIDC_JWKS_URL"}),
+    _scheme("maestro.auth.backends.SessionAuthentication", "cookieAuth",
+            {"type": "apiKey", "in": "cookie", "name": "sessionid"}),
+    _scheme("maestro.auth.backends.DevLoopbackAuthentication", "devLoopback",
+            {"type": "apiKey", "in": "header", "name": "X-Maestro-Dev-Loopback",
+             "description": "MAESTRO_ENV=dev only: unauthenticated loopback requests act as the local operator"}),
+]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,7 +62,7 @@ LIST_PARAMETERS = (
 )
 
 
-class ErrorOut(serializers.Serializer):
+class ErrorOut(serializers.Serializer[Any]):
     error = serializers.BooleanField(default=True)
     code = serializers.CharField(help_text="VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, <ENTITY>_NOT_FOUND, …")
     message = serializers.CharField()

@@ -38,7 +38,7 @@ class MaestroAPIView(APIView):
             raise ValidationFailed("Null characters are not allowed in the path or query")
         super().initial(request, *args, **kwargs)
 
-    def validated(self, serializer_class: type[serializers.Serializer], data: Any = None,
+    def validated(self, serializer_class: type[serializers.Serializer[Any]], data: Any = None,
                   *, partial: bool = False) -> dict[str, Any]:
         if data is None:
             try:

@@ -10,7 +10,6 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api.openapi import doc  # noqa: F401  (re-exported for the views)
 from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView, if_match_version, with_etag
 from maestro.core.exceptions import ValidationFailed
@@ -45,7 +44,7 @@ class ControlView(MaestroAPIView):
         """The object in its API shape, with its version as the ETag for the next If-Match."""
         return with_etag(Response(self.present(obj), status=status), obj.version)
 
-    def patch_input(self, serializer_class: type[serializers.Serializer], url_id: str, *,
+    def patch_input(self, serializer_class: type[serializers.Serializer[Any]], url_id: str, *,
                     flatten: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                     ) -> tuple[dict[str, Any], int | None]:
         """A PATCH body → (the changes, the version they were based on). The body may not rename

@@ -22,7 +22,11 @@ from orchestration.control.models.experiments import Experiment
 from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.slugs import SLUG_RE
 
-SLUG = {"max_length": 100, "allow_blank": False}
+
+
+def slug_field(**kwargs: Any) -> StrictCharField:
+    """A control-state id (``cost-optimization``): at most 100 characters."""
+    return StrictCharField(max_length=100, allow_blank=False, **kwargs)
 SLUG_ID = RegexValidator(SLUG_RE, "id must be 1-100 letters, digits, '.', '_' or '-'")
 
 
@@ -37,7 +41,7 @@ class StrictNumberField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer[Any]):
     """Refuses keys it does not declare (``ignored`` lists keys old clients echo back)."""
 
     ignored: tuple[str, ...] = ()
@@ -50,7 +54,7 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class VersionMixin(serializers.Serializer):
+class VersionMixin(serializers.Serializer[Any]):
     # The body may carry the version it was based on, as an alternative to If-Match.
     version = StrictIntegerField(required=False, min_value=1)
 
@@ -87,7 +91,7 @@ class AgentUpdateIn(StrictSerializer, VersionMixin):
 
 
 class ExperimentCreateIn(StrictSerializer):
-    id = StrictCharField(required=False, validators=[SLUG_ID], **SLUG)
+    id = slug_field(required=False, validators=[SLUG_ID])
     name = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True,
                            error_messages={"required": "name is required", "blank": "name is required"})
     hypothesis = StrictCharField(max_length=10_000, allow_blank=True, required=False, default="")
@@ -96,7 +100,8 @@ class ExperimentCreateIn(StrictSerializer):
     # Checked by the service (ids or objects; integer weights summing to 100).
     variants = serializers.JSONField(error_messages={"required": "variants is required"})
     metrics = JSONObjectField(required=False, default=dict)
-    stopConditions = serializers.JSONField(required=False, default=list, source="stop_conditions")
+    stopConditions = serializers.JSONField(required=False, default=list,  # type: ignore[arg-type]  # stubs: Mapping
+                                           source="stop_conditions")
 
 
 class ExperimentUpdateIn(StrictSerializer, VersionMixin):
@@ -113,7 +118,7 @@ class ExperimentActionIn(StrictSerializer, VersionMixin):
 
 
 class ObservationIn(StrictSerializer):
-    variant = StrictCharField(required=False, **SLUG)
+    variant = slug_field(required=False)
     entityId = StrictCharField(required=False, max_length=200, allow_blank=False, source="entity_id")
     metrics = serializers.DictField(child=StrictNumberField(), allow_empty=False,
                                     error_messages={"required": "metrics is required"})
@@ -125,7 +130,7 @@ class ObservationIn(StrictSerializer):
 
 
 class PlaybookCreateIn(StrictSerializer):
-    id = StrictCharField(required=False, validators=[SLUG_ID], **SLUG)
+    id = slug_field(required=False, validators=[SLUG_ID])
     name = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True,
                            error_messages={"required": "name is required", "blank": "name is required"})
     description = StrictCharField(max_length=10_000, allow_blank=True, required=False, default="")

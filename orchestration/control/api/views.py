@@ -6,10 +6,11 @@ from __future__ import annotations
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from maestro.api.openapi import doc
 from maestro.api.views import MaestroAPIView, with_etag
 from maestro.core.exceptions import NotFound, error_body
 from maestro.write_path.catalogue import Resource
-from orchestration.control.api.base import ControlView, doc, expected_version
+from orchestration.control.api.base import ControlView, expected_version
 from orchestration.control.api.serializers import AgentUpdateIn, LoopToggleIn, LoopUpdateIn
 from orchestration.control.representations import agent_repr, loop_repr, merge_train_repr
 from orchestration.control.selectors.agents import agent_get, agent_list

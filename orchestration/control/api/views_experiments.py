@@ -6,10 +6,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from maestro.api.openapi import doc
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import ValidationFailed
 from maestro.write_path.catalogue import Resource
-from orchestration.control.api.base import ControlView, doc, expected_version
+from orchestration.control.api.base import ControlView, expected_version
 from orchestration.control.api.serializers import (
     ExperimentActionIn,
     ExperimentCreateIn,

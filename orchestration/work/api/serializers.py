@@ -20,7 +20,10 @@ from maestro.api.fields import (
 )
 from orchestration.work.models import Session, Task, TaskTimelineEvent
 
-ID = {"max_length": 40, "allow_blank": False}
+
+def id_field(**kwargs: Any) -> StrictCharField:
+    """An id of the old system's shape (``task_<ms>_<rand9>``): at most 40 characters."""
+    return StrictCharField(max_length=40, allow_blank=False, **kwargs)
 URL_SAFE_ID = RegexValidator(r"^[A-Za-z0-9_.:-]+$", "id may hold only letters, digits and _.:-")
 
 
@@ -37,29 +40,30 @@ class ItemsOf(serializers.ListField):
     """A list of objects, each validated in full by ``serializer`` — even inside a PATCH, where
     DRF would apply the root's ``partial`` to a nested serializer and skip its required fields."""
 
-    def __init__(self, serializer: type[serializers.Serializer], **kwargs: Any) -> None:
+    def __init__(self, serializer: type[serializers.Serializer[Any]], **kwargs: Any) -> None:
         self.item_serializer = serializer
         kwargs.setdefault("max_length", 1000)
         super().__init__(child=serializers.JSONField(), **kwargs)
 
     def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
         items = super().to_internal_value(data)
-        validated, errors = [], {}
+        validated: list[dict[str, Any]] = []
+        errors: dict[str, Any] = {}
         for index, item in enumerate(items):
             if not isinstance(item, dict):
-                errors[index] = ["Expected a JSON object."]
+                errors[str(index)] = ["Expected a JSON object."]
                 continue
             serializer = self.item_serializer(data=item)
             if serializer.is_valid():
                 validated.append(dict(serializer.validated_data))
             else:
-                errors[index] = serializer.errors
+                errors[str(index)] = serializer.errors
         if errors:
             raise serializers.ValidationError(errors)
         return validated
 
 
-class ProjectCreateIn(serializers.Serializer):
+class ProjectCreateIn(serializers.Serializer[Any]):
     name = StrictCharField(max_length=500, allow_blank=False, trim_whitespace=True,
                            error_messages={"required": "name is required", "blank": "name is required"})
     workingDir = StrictCharField(max_length=2000, allow_blank=True, required=False, default="", source="working_dir")
@@ -70,17 +74,17 @@ class ProjectUpdateIn(ProjectCreateIn):
     pass
 
 
-class TimelineItemIn(serializers.Serializer):
+class TimelineItemIn(serializers.Serializer[Any]):
     type = StrictChoiceField(choices=TaskTimelineEvent.Type.choices, required=False, default="update")
     message = StrictCharField(allow_blank=False, max_length=100_000)
-    sessionId = StrictCharField(required=False, allow_null=True, **ID)
+    sessionId = id_field(required=False, allow_null=True)
 
 
-class TaskCreateIn(serializers.Serializer):
-    projectId = StrictCharField(**ID, error_messages={"required": "projectId is required"})
+class TaskCreateIn(serializers.Serializer[Any]):
+    projectId = id_field(error_messages={"required": "projectId is required"})
     title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True,
                             error_messages={"required": "title is required", "blank": "title is required"})
-    parentId = StrictCharField(required=False, allow_null=True, **ID)
+    parentId = id_field(required=False, allow_null=True)
     description = StrictCharField(allow_blank=True, required=False, default="", max_length=100_000)
     priority = StrictChoiceField(choices=Task.Priority.choices, required=False, default=Task.Priority.MEDIUM)
     initialPrompt = StrictCharField(allow_blank=True, required=False, default="", max_length=200_000)
@@ -89,7 +93,7 @@ class TaskCreateIn(serializers.Serializer):
     dependencies = StringListField(required=False, default=list)
 
 
-class TaskUpdateIn(serializers.Serializer):
+class TaskUpdateIn(serializers.Serializer[Any]):
     title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True, required=False)
     description = StrictCharField(allow_blank=True, required=False, max_length=100_000)
     status = StatusAliasField(choices=Task.Status.choices, required=False)
@@ -105,7 +109,7 @@ class TaskTimelineIn(TimelineItemIn):
     pass
 
 
-class SubtaskCreateIn(serializers.Serializer):
+class SubtaskCreateIn(serializers.Serializer[Any]):
     title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True,
                             error_messages={"required": "title is required", "blank": "title is required"})
     description = StrictCharField(allow_blank=True, required=False, default="", max_length=100_000)
@@ -113,29 +117,30 @@ class SubtaskCreateIn(serializers.Serializer):
     order = StrictIntegerField(required=False, min_value=0, max_value=1_000_000)
 
 
-class SubtaskUpdateIn(serializers.Serializer):
+class SubtaskUpdateIn(serializers.Serializer[Any]):
     title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True, required=False)
     description = StrictCharField(allow_blank=True, required=False, max_length=100_000)
     completed = StrictBooleanField(required=False)
     order = StrictIntegerField(required=False, min_value=0, max_value=1_000_000)
 
 
-class SessionEventIn(serializers.Serializer):
+class SessionEventIn(serializers.Serializer[Any]):
     type = StrictCharField(max_length=100, allow_blank=False, error_messages={"required": "type is required"})
-    data = StrictJSONField(required=False, allow_null=True, default=None)
+    # The old API's field name; it shadows Serializer.data only as a class attribute.
+    data = StrictJSONField(required=False, allow_null=True, default=None)  # type: ignore[assignment]
 
 
-class SessionTimelineIn(serializers.Serializer):
+class SessionTimelineIn(serializers.Serializer[Any]):
     type = StrictCharField(max_length=32, allow_blank=False, required=False, default="progress")
     message = StrictCharField(allow_blank=False, max_length=100_000, error_messages={"required": "message is required"})
-    taskId = StrictCharField(required=False, allow_null=True, **ID)
+    taskId = id_field(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
 
 
-class SessionCreateIn(serializers.Serializer):
-    projectId = StrictCharField(**ID, error_messages={"required": "projectId is required"})
+class SessionCreateIn(serializers.Serializer[Any]):
+    projectId = id_field(error_messages={"required": "projectId is required"})
     taskIds = StringListField(required=False, max_length=500)
-    taskId = StrictCharField(required=False, **ID)  # legacy single-task form
+    taskId = id_field(required=False)  # legacy single-task form
     # Client-chosen ids (the old clients send their own sess_…) must stay usable in a URL path.
     id = StrictCharField(required=False, max_length=40, allow_blank=False,
                          validators=[URL_SAFE_ID])
@@ -157,7 +162,7 @@ class SessionCreateIn(serializers.Serializer):
         return attrs
 
 
-class SessionUpdateIn(serializers.Serializer):
+class SessionUpdateIn(serializers.Serializer[Any]):
     taskIds = StringListField(required=False, max_length=500)
     name = StrictCharField(required=False, max_length=500, allow_blank=False)
     status = StrictChoiceField(choices=Session.Status.choices, required=False)
@@ -170,7 +175,7 @@ class SessionUpdateIn(serializers.Serializer):
     timeline = ItemsOf(SessionTimelineIn, required=False)
 
 
-class SpawnIn(serializers.Serializer):
+class SpawnIn(serializers.Serializer[Any]):
     projectId = StrictJSONField(required=False)
     taskIds = StrictJSONField(required=False)
     role = StrictChoiceField(choices=[("worker", "worker"), ("orchestrator", "orchestrator")], required=False,
@@ -180,4 +185,4 @@ class SpawnIn(serializers.Serializer):
     sessionName = StrictCharField(required=False, allow_null=True, max_length=500)
     spawnSource = StrictCharField(required=False, allow_null=True, max_length=200)
     spawnedBy = StrictCharField(required=False, allow_null=True, max_length=200)
-    context = JSONObjectField(required=False, allow_null=True)
+    context = JSONObjectField(required=False, allow_null=True)  # type: ignore[assignment]  # the old field name

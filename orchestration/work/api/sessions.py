@@ -8,6 +8,7 @@ from maestro.api.openapi import doc
 from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import MaestroError, NotFound
+from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import SessionFilter
 from orchestration.work.api.schemas import DeletedOut, SessionOut, SpawnOut
@@ -26,7 +27,7 @@ from orchestration.work.services import sessions as services
 ORDER = Order.of("started_at", "pk")
 
 
-def _present(tenant: object, session_id: str) -> Response:
+def _present(tenant: Tenant, session_id: str) -> Response:
     return Response(session_repr(session_get(tenant=tenant, session_id=session_id)))
 
 
