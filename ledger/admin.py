@@ -3,30 +3,33 @@ by hand (and on PostgreSQL the database refuses edits to sequenced entries anywa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from ledger.models import ArchiveSegment, Checkpoint, IntakeEntry, LedgerEntry, TenantHead, VerificationRun
 
+M = TypeVar("M", bound=Model)
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+
+class ReadOnlyAdmin(admin.ModelAdmin[M]):
+    def has_add_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: M | None = None) -> list[str]:
         return [f.name for f in self.model._meta.concrete_fields]
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(ReadOnlyAdmin[LedgerEntry]):
     list_display = ("sequence_number", "tenant", "timestamp", "action_type", "resource_type", "resource_id",
                     "actor_id", "actor_type", "short_hash")
     list_filter = ("tenant", "actor_type", "resource_type")
@@ -41,30 +44,30 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IntakeEntry)
-class IntakeEntryAdmin(ReadOnlyAdmin):
+class IntakeEntryAdmin(ReadOnlyAdmin[IntakeEntry]):
     list_display = ("pk_id", "id", "tenant", "timestamp", "action_type", "resource_type", "resource_id", "actor_id")
     list_filter = ("tenant",)
     ordering = ("pk_id",)
     exclude = ("entry_template",)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: IntakeEntry | None = None) -> list[str]:
         return [f.name for f in self.model._meta.concrete_fields if f.name != "entry_template"]
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(ReadOnlyAdmin):
+class CheckpointAdmin(ReadOnlyAdmin[Checkpoint]):
     list_display = ("tenant", "tree_size", "root_hash", "timestamp", "key_id")
     list_filter = ("tenant",)
     ordering = ("tenant", "-tree_size")
 
 
 @admin.register(TenantHead)
-class TenantHeadAdmin(ReadOnlyAdmin):
+class TenantHeadAdmin(ReadOnlyAdmin[TenantHead]):
     list_display = ("tenant", "sequence_number", "head_hash", "updated_at")
 
 
 @admin.register(ArchiveSegment)
-class ArchiveSegmentAdmin(ReadOnlyAdmin):
+class ArchiveSegmentAdmin(ReadOnlyAdmin[ArchiveSegment]):
     list_display = ("tenant", "first_sequence", "last_sequence", "key", "sha256", "size_bytes", "archived_at",
                     "payloads_pruned_at")
     list_filter = ("tenant",)
@@ -72,7 +75,7 @@ class ArchiveSegmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(VerificationRun)
-class VerificationRunAdmin(ReadOnlyAdmin):
+class VerificationRunAdmin(ReadOnlyAdmin[VerificationRun]):
     list_display = ("tenant", "kind", "finished_at", "valid", "total_entries")
     list_filter = ("tenant", "kind", "valid")
     ordering = ("-finished_at",)

@@ -169,14 +169,15 @@ class S3Backend:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            return body
         except BotoCoreError as exc:
             raise ArchiveError(f"S3 get of {key} failed: {exc}") from exc
         except ClientError as exc:
             raise ArchiveError(f"S3 get of {key} failed: {exc.response.get('Error', {}).get('Code')}") from exc
 
     def list(self, prefix: str) -> list[str]:
-        keys = []
+        keys: list[str] = []
         strip = len(self.prefix) + 1 if self.prefix else 0
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                             Prefix=self._key(prefix)):

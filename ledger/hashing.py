@@ -108,7 +108,7 @@ def canonical_json(obj: object) -> bytes:
     conversion is one a verifier elsewhere could not reproduce.
     """
     try:
-        return rfc8785.dumps(obj)  # type: ignore[arg-type]
+        return rfc8785.dumps(obj)  # type: ignore[arg-type]  # any object: rfc8785 refuses what is not JSON
     except rfc8785.CanonicalizationError as exc:
         raise LedgerHashError(f"value is not canonical JSON: {exc}") from exc
     except RecursionError as exc:

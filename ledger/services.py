@@ -123,7 +123,8 @@ def intake_add(*, tenant_id: int, action_type: str, resource_type: str, resource
 
 
 _INTAKE_FIELDS = [f for f in IntakeEntry._meta.concrete_fields if f.attname != "pk_id"]
-_INTAKE_SQL = (f"INSERT INTO {IntakeEntry._meta.db_table} ({', '.join(f.column for f in _INTAKE_FIELDS)}) "
+# str(): a concrete field's column is a str (the stubs allow None, for fields without one).
+_INTAKE_SQL = (f"INSERT INTO {IntakeEntry._meta.db_table} ({', '.join(str(f.column) for f in _INTAKE_FIELDS)}) "
                f"VALUES ({', '.join(['%s'] * len(_INTAKE_FIELDS))}) RETURNING pk_id")
 
 

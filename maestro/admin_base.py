@@ -7,40 +7,83 @@ field), recorded as a denied change like a stale If-Match."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from maestro.core.actors import Actor
 from maestro.core.exceptions import MaestroError, PreconditionFailed
+from maestro.write_path.catalogue import Action, Resource
 from maestro.write_path.services import record_denied
+
+if TYPE_CHECKING:
+    from django.contrib.admin.models import LogEntry
+
+    from maestro.tenancy.models import Tenant
+
+M = TypeVar("M", bound=Model)
+M_contra = TypeVar("M_contra", bound=Model, contravariant=True)
+T = TypeVar("T")
 
 STALE = ("{name} was changed by someone else since you opened this form (you edited version {expected}, "
          "it is now version {current}). Nothing was saved: reload the page to see their changes.")
 
 
-class VersionedForm(forms.ModelForm):
+class AdminKind(Protocol[M_contra]):
+    """What the admin uses of an entity's kind (``orchestration.base.entities.Kind``)."""
+
+    @property
+    def resource(self) -> Resource: ...
+
+    @property
+    def update(self) -> Action: ...
+
+    def ident_of(self, obj: M_contra) -> str: ...
+
+
+class _TenantOwned(Protocol):
+    """What the admin reads of the objects a ServiceAdmin edits through the services."""
+
+    tenant: Tenant
+    tenant_id: int
+
+
+class _WithStatus(Protocol):
+    """A model whose admin pauses and resumes objects (:meth:`ServiceAdmin.status_action`)."""
+
+    status: str
+
+
+class _Versioned(_TenantOwned, Protocol):
+    """A model a VersionedForm edits."""
+
+    version: int
+
+
+class VersionedForm(forms.ModelForm[M]):
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     # Set by ServiceAdmin.get_form, so a refused stale save is audited with who tried it.
     maestro_request: HttpRequest | None = None
-    maestro_kind: Any = None
+    maestro_kind: AdminKind[M] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["expected_version"].initial = self.instance.version
+            self.fields["expected_version"].initial = cast(_Versioned, self.instance).version
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # ModelForm.clean returns the cleaned data
         if self.instance.pk:
             model = type(self.instance)
-            current = model.objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
+            current = model._default_manager.filter(pk=self.instance.pk).values_list("version", flat=True).first()
             expected = data.get("expected_version")
             if current is not None and expected != current:
                 self._audit_stale(expected, current)
-                raise forms.ValidationError(STALE.format(name=model._meta.verbose_name.capitalize(),
+                raise forms.ValidationError(STALE.format(name=str(model._meta.verbose_name).capitalize(),
                                                          expected=expected, current=current), code="stale")
         return data
 
@@ -48,8 +91,8 @@ class VersionedForm(forms.ModelForm):
         kind = self.maestro_kind
         if self.maestro_request is None or kind is None:
             return
-        record_denied(tenant_id=self.instance.tenant_id, actor=actor_of(self.maestro_request), action=kind.update,
-                      resource_type=kind.resource, resource_id=kind.ident_of(self.instance),
+        record_denied(tenant_id=cast(_Versioned, self.instance).tenant_id, actor=actor_of(self.maestro_request),
+                      action=kind.update, resource_type=kind.resource, resource_id=kind.ident_of(self.instance),
                       policy_id=PreconditionFailed.policy,
                       details=f"admin form opened at version {expected}, current version {current}")
 
@@ -58,7 +101,7 @@ def actor_of(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user, via_api=False)
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(admin.ModelAdmin[M]):
     """Subclasses name their entity's ``kind`` (orchestration.base.entities.Kind: its resource,
     actions and how clients name an object), ``service_fields`` (form fields an edit may change)
     and the keyword their services take the object's id by (``service_id_arg``), implement
@@ -66,51 +109,53 @@ class ServiceAdmin(admin.ModelAdmin):
     loop_update)``, called with ``changes`` and ``expected_version`` / with nothing more) or
     override ``update`` / ``delete``. Models without a ``version`` use a plain ModelForm."""
 
-    form = VersionedForm
-    kind: Any = None
+    form: type[forms.ModelForm[M]] = VersionedForm
+    kind: AdminKind[M] | None = None
     service_id_arg = ""
     service_fields: tuple[str, ...] = ()
     identity_fields: tuple[str, ...] = ("tenant", "slug")
-    bookkeeping = ("version", "created_at", "updated_at")
-    update_service: Callable[..., Any] | None = None
-    delete_service: Callable[..., Any] | None = None
+    bookkeeping: tuple[str, ...] = ("version", "created_at", "updated_at")
+    update_service: Callable[..., M] | None = None
+    delete_service: Callable[..., object] | None = None
 
-    def call_service(self, request: HttpRequest, obj: Any, service: Callable[..., Any], **kwargs: Any) -> Any:
+    def call_service(self, request: HttpRequest, obj: M, service: Callable[..., T], **kwargs: Any) -> T:
         """``service`` on ``obj``'s tenant and id, as the signed-in user."""
-        return service(tenant=obj.tenant, actor=actor_of(request), **{self.service_id_arg: self.kind.ident_of(obj)},
-                       **kwargs)
+        assert self.kind is not None  # an admin that calls services names its kind
+        return service(tenant=cast(_TenantOwned, obj).tenant, actor=actor_of(request),
+                       **{self.service_id_arg: self.kind.ident_of(obj)}, **kwargs)
 
-    def create(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Any:
+    def create(self, request: HttpRequest, obj: M, form: forms.ModelForm[M]) -> M:
         raise NotImplementedError
 
-    def update(self, request: HttpRequest, obj: Any, changes: dict[str, Any], expected_version: int | None) -> Any:
+    def update(self, request: HttpRequest, obj: M, changes: dict[str, Any], expected_version: int | None) -> M:
         if self.update_service is None:
             raise NotImplementedError
         return self.call_service(request, obj, self.update_service, changes=changes,
                                  expected_version=expected_version)
 
-    def delete(self, request: HttpRequest, obj: Any) -> None:
+    def delete(self, request: HttpRequest, obj: M) -> None:
         if self.delete_service is None:
             raise NotImplementedError
         self.call_service(request, obj, self.delete_service)
 
-    def changes_elsewhere(self, form: forms.ModelForm) -> bool:
+    def changes_elsewhere(self, form: forms.ModelForm[M]) -> bool:
         """Whether the form changed something outside ``service_fields`` that ``update`` saves."""
         return False
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(self, request: HttpRequest, obj: M | None = None, change: bool = False,
+                 **kwargs: Any) -> type[forms.ModelForm[M]]:
         form = super().get_form(request, obj, change=change, **kwargs)
         if issubclass(form, VersionedForm):
             form = type(form.__name__, (form,), {"maestro_request": request, "maestro_kind": self.kind})
         return form
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: M | None = None) -> list[str]:
         fields = [*super().get_readonly_fields(request, obj), *self.bookkeeping]
         if obj is not None:
             fields += list(self.identity_fields)
         return fields
 
-    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: M, form: forms.ModelForm[M], change: bool) -> None:
         try:
             if change:
                 changes = {f: form.cleaned_data[f] for f in form.changed_data if f in self.service_fields}
@@ -132,34 +177,35 @@ class ServiceAdmin(admin.ModelAdmin):
         if not self.refused(request):
             super().save_related(request, form, formsets, change)
 
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+    # None when the services refused the save: nothing is logged (Django ignores what these return).
+    def log_addition(self, request: HttpRequest, obj: M, message: Any) -> LogEntry | None:  # type: ignore[override]
         return None if self.refused(request) else super().log_addition(request, obj, message)
 
-    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+    def log_change(self, request: HttpRequest, obj: M, message: Any) -> LogEntry | None:  # type: ignore[override]
         return None if self.refused(request) else super().log_change(request, obj, message)
 
-    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+    def response_add(self, request: HttpRequest, obj: M, post_url_continue: str | None = None) -> HttpResponse:
         if self.refused(request):
             return HttpResponseRedirect(request.path)
         return super().response_add(request, obj, post_url_continue)
 
-    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+    def response_change(self, request: HttpRequest, obj: M) -> HttpResponse:
         if self.refused(request):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+    def delete_model(self, request: HttpRequest, obj: M) -> None:
         try:
             self.delete(request, obj)
         except MaestroError as exc:
             self.message_user(request, f"{obj} was not deleted: {exc.code}: {exc.message}", messages.ERROR)
 
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[M]) -> None:
         for obj in queryset:
             self.delete_model(request, obj)
 
-    def run_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str,
-                   call: Callable[[Any], Any], skip: Callable[[Any], str | None] | None = None) -> None:
+    def run_action(self, request: HttpRequest, queryset: Iterable[M], verb: str,
+                   call: Callable[[M], object], skip: Callable[[M], str | None] | None = None) -> None:
         """Calls ``call(obj)`` for each selected object and reports what happened to which."""
         done, skipped, failed = [], [], []
         for obj in queryset:
@@ -180,20 +226,20 @@ class ServiceAdmin(admin.ModelAdmin):
         if failed:
             self.message_user(request, f"Refused {len(failed)}: {'; '.join(failed)}.", messages.ERROR)
 
-    def service_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str, service: Callable[..., Any],
-                       *, skip: Callable[[Any], str | None] | None = None, **kwargs: Any) -> None:
+    def service_action(self, request: HttpRequest, queryset: Iterable[M], verb: str, service: Callable[..., object],
+                       *, skip: Callable[[M], str | None] | None = None, **kwargs: Any) -> None:
         """An admin action that calls ``service(..., **kwargs)`` on each selected object."""
         self.run_action(request, queryset, verb, lambda obj: self.call_service(request, obj, service, **kwargs),
                         skip=skip)
 
-    def status_action(self, request: HttpRequest, queryset: Iterable[Any], verb: str, service: Callable[..., Any],
+    def status_action(self, request: HttpRequest, queryset: Iterable[M], verb: str, service: Callable[..., object],
                       status: str) -> None:
         """Pause / resume: ``service(status=...)`` on each selected object not already there."""
         self.service_action(request, queryset, verb, service, status=status,
-                            skip=lambda obj: f"already {status}" if obj.status == status else None)
+                            skip=lambda obj: f"already {status}" if cast(_WithStatus, obj).status == status else None)
 
 
-    def call_quietly(self, request: HttpRequest, what: str, service: Callable[..., Any], **kwargs: Any) -> Any:
+    def call_quietly(self, request: HttpRequest, what: str, service: Callable[..., T], **kwargs: Any) -> T | None:
         """A service call whose refusal is reported on the page (inline rows): None then."""
         try:
             return service(**kwargs)

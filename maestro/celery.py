@@ -1,4 +1,5 @@
 import os
+from contextvars import Token
 
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
@@ -16,14 +17,14 @@ REQUEST_ID_HEADER = "maestro_request_id"
 
 
 @before_task_publish.connect
-def _carry_request_id(headers: dict | None = None, **_: object) -> None:
+def _carry_request_id(headers: dict[str, object] | None = None, **_: object) -> None:
     """A job enqueued while handling a request carries that request's id (DESIGN §4)."""
     request_id = current_request_id()
     if headers is not None and request_id:
         headers.setdefault(REQUEST_ID_HEADER, request_id)
 
 
-_tokens: dict[str, object] = {}
+_tokens: dict[str, Token[str]] = {}
 
 
 @task_prerun.connect
@@ -41,4 +42,4 @@ def _bind_request_id(task_id: str | None = None, task: object = None, **_: objec
 def _unbind_request_id(task_id: str | None = None, **_: object) -> None:
     token = _tokens.pop(task_id or "", None)
     if token is not None:
-        request_id_var.reset(token)  # type: ignore[arg-type]
+        request_id_var.reset(token)

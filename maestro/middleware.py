@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -14,6 +15,9 @@ from maestro.core.context import bound_request_id, request_id_from
 
 # Paths whose clients expect JSON, never an HTML error page.
 API_PREFIXES = ("/api/", "/health", "/readyz", "/healthz")
+
+# The next handler Django gives a middleware: a coroutine function when the chain runs async.
+Handler = Callable[[HttpRequest], "HttpResponse | Awaitable[HttpResponse]"]
 
 
 def is_api_path(path: str) -> bool:
@@ -29,24 +33,24 @@ class _DualMiddleware:
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
-            return self._acall(request)  # type: ignore[return-value]
+            return self._acall(request)
         response = self.before(request)
         if response is None:
-            response = self.get_response(request)
+            response = cast(HttpResponse, self.get_response(request))  # a sync chain
         return self.after(request, response)
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         response = self.before(request)
         if response is None:
-            response = await self.get_response(request)  # type: ignore[misc]
+            response = await cast("Awaitable[HttpResponse]", self.get_response(request))  # an async chain
         return self.after(request, response)
 
     def before(self, request: HttpRequest) -> HttpResponse | None:
@@ -60,22 +64,23 @@ class RequestIdMiddleware(_DualMiddleware):
     """Takes ``X-Request-ID`` from the request (when well-formed) or makes one; it is bound for
     the request's duration so logs, audit rows, ledger entries and jobs carry it."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
-            return self._acall(request)  # type: ignore[return-value]
+            return self._acall(request)
         with bound_request_id(self._request_id(request)):
-            response = self.get_response(request)
+            response = cast(HttpResponse, self.get_response(request))  # a sync chain
         return self.after(request, response)
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         with bound_request_id(self._request_id(request)):
-            response = await self.get_response(request)  # type: ignore[misc]
+            response = await cast("Awaitable[HttpResponse]", self.get_response(request))  # an async chain
         return self.after(request, response)
 
     @staticmethod
     def _request_id(request: HttpRequest) -> str:
-        request.request_id = request_id_from(request.headers.get("X-Request-ID", ""))  # type: ignore[attr-defined]
-        return request.request_id  # type: ignore[attr-defined,no-any-return]
+        request_id = request_id_from(request.headers.get("X-Request-ID", ""))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        return request_id
 
     def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
@@ -100,18 +105,18 @@ class BodySizeLimitMiddleware(_DualMiddleware):
             if len(data) > limit:
                 return error_response(400, "VALIDATION_ERROR", *body_limit.too_large(limit))
             # Hand the body on as if it had been declared, so every parser sees the same bytes.
-            request._body = data  # type: ignore[attr-defined]
-            request._stream = io.BytesIO(data)  # type: ignore[attr-defined]
-            request._read_started = False  # type: ignore[attr-defined]
+            request._body = data
+            request._stream = io.BytesIO(data)
+            request._read_started = False  # type: ignore[attr-defined]  # HttpRequest's private state, not in the stubs
             request.META["CONTENT_LENGTH"] = str(len(data))
         return None
 
 
-class StaticFilesMiddleware(_DualMiddleware, WhiteNoiseMiddleware):
+class StaticFilesMiddleware(_DualMiddleware, WhiteNoiseMiddleware):  # type: ignore[misc]  # whitenoise is untyped
     """WhiteNoise, async capable: its lookup of a static path is an in-memory dict read, and a
     file it serves is streamed by Django's response handling either way."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Handler) -> None:
         WhiteNoiseMiddleware.__init__(self, get_response)
         _DualMiddleware.__init__(self, get_response)
 

@@ -30,7 +30,7 @@ def job(name: str, **options: Any) -> Callable[[F], F]:
     acknowledged after it ran (a worker that dies mid-job leaves it for another), results
     ignored. Options are Celery's task options."""
     options = {"ignore_result": True, "acks_late": True, **options}
-    return shared_task(name=name, **options)  # type: ignore[no-any-return]
+    return shared_task(name=name, **options)
 
 
 def registered(name: str) -> Any:

@@ -89,7 +89,7 @@ Authenticate = Callable[[dict[str, Any]], Awaitable[Handshake]]
 CanSubscribe = Callable[[int, str], bool]
 
 
-class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no type information
     authenticate: Authenticate
     can_subscribe: CanSubscribe
     tenant_id: int | None = None
@@ -327,8 +327,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
                 metrics.WS_DELIVERED.inc()
 
     async def _page(self, after: int, upto: int | None) -> EventPage:
-        return await database_sync_to_async(events_after)(
+        page: EventPage = await database_sync_to_async(events_after)(
             tenant_id=self.tenant_id, after_seq=after, limit=REPLAY_PAGE, upto_seq=upto)
+        return page
 
     async def _replay(self, after: int, *, upto: int) -> bool:
         """Sends ``(after, upto]`` from the log without moving ``last_seq``. False: the

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.db import models
 
 from maestro.core.wire import to_ms
@@ -28,7 +30,7 @@ class Event(models.Model):
         constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="uniq_event_tenant_seq")]
         indexes = [models.Index(fields=["created_at"], name="event_created_idx")]
 
-    def envelope(self) -> dict:
+    def envelope(self) -> dict[str, Any]:
         return {
             "type": self.type,
             "event": self.type,

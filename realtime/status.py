@@ -51,7 +51,7 @@ def layer_status() -> dict[str, Any]:
 
 def websocket_clients() -> int:
     """Authenticated WebSocket clients connected to this process."""
-    return int(WS_CLIENTS.collect()[0].samples[0].value)
+    return int(list(WS_CLIENTS.collect())[0].samples[0].value)
 
 
 def forget_layer_status() -> None:

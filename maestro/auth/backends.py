@@ -11,7 +11,9 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -26,8 +28,8 @@ log = logging.getLogger(__name__)
 LOCAL_OPERATOR_USERNAME = "local-operator"
 
 
-def bearer_token(request: Any) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+def bearer_token(request: HttpRequest) -> str | None:
+    header: str = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -36,7 +38,7 @@ def bearer_token(request: Any) -> str | None:
     return value.strip()
 
 
-def user_for_api_token(raw: str) -> tuple[Any, ApiToken] | None:
+def user_for_api_token(raw: str) -> tuple[User, ApiToken] | None:
     """The token's user and the token, which carries ``member_role`` (the user's role in the
     token's tenant, None when not a member), read in the same query."""
     role = Membership.objects.filter(user=OuterRef("user_id"), tenant=OuterRef("tenant_id")).values("role")[:1]
@@ -104,8 +106,10 @@ class SessionAuthentication(authentication.SessionAuthentication):
 
 
 def is_loopback(addr: str | None) -> bool:
+    if not addr:
+        return False
     try:
-        return bool(addr) and ipaddress.ip_address(addr).is_loopback  # type: ignore[arg-type]
+        return ipaddress.ip_address(addr).is_loopback
     except ValueError:
         return False
 
@@ -122,7 +126,7 @@ class DevLoopbackAuthentication(authentication.BaseAuthentication):
         return local_operator(), DevLoopback()
 
 
-def local_operator() -> Any:
+def local_operator() -> User:
     user, created = get_user_model().objects.get_or_create(username=LOCAL_OPERATOR_USERNAME)
     if created:
         user.set_unusable_password()

@@ -26,6 +26,7 @@ class TenantRolePermission(BasePermission):
         if access.allows(needed):
             return True
         if request.method not in SAFE_METHODS:
+            assert request.method is not None  # None only on an HttpRequest built by hand
             resource_id = str(view.kwargs.get(getattr(view, "lookup_url_kwarg", "pk"), "")
                               or next(iter(view.kwargs.values()), ""))
             # Cut to the audit/ledger column widths: a long id in the URL must not turn the

@@ -28,15 +28,10 @@ from django.http.cookie import parse_cookie
 from django.utils.http import is_same_domain
 from rest_framework import exceptions
 
-from maestro.auth.backends import (
-    ApiTokenAuthentication,
-    DevLoopback,
-    OidcJwtAuthentication,
-    is_loopback,
-    local_operator,
-)
+from maestro.auth.backends import ApiTokenAuthentication, OidcJwtAuthentication, is_loopback, local_operator
 from maestro.core.exceptions import Forbidden, MaestroError
 from maestro.tenancy.access import resolve_access
+from maestro.tenancy.credentials import DevLoopback
 from maestro.tenancy.models import ApiToken
 from realtime.consumers import CLOSE_FORBIDDEN, Handshake, StreamGrant, scope_query
 
@@ -100,7 +95,7 @@ def origin_trusted_for_loopback(origin: str | None) -> bool:
     return origin is None or _is_loopback(urlsplit(origin).hostname)
 
 
-@database_sync_to_async
+@database_sync_to_async  # type: ignore[untyped-decorator]  # channels ships no type information
 def authenticate_handshake(scope: dict[str, Any]) -> Handshake:
     headers = scope_headers(scope)
     query = scope_query(scope)
@@ -119,7 +114,7 @@ def authenticate_handshake(scope: dict[str, Any]) -> Handshake:
     try:
         if "HTTP_AUTHORIZATION" in meta:
             for backend in (ApiTokenAuthentication(), OidcJwtAuthentication()):
-                found = backend.authenticate(_Req(meta))  # type: ignore[arg-type]
+                found = backend.authenticate(_Req(meta))  # type: ignore[arg-type]  # they read only META
                 if found:
                     user, auth = found
                     break

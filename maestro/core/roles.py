@@ -10,4 +10,5 @@ class Role(models.TextChoices):
 
     @classmethod
     def rank(cls, role: str) -> int:
-        return {cls.VIEWER: 1, cls.OPERATOR: 2, cls.ADMIN: 3}.get(role, 0)
+        ranks: dict[str, int] = {cls.VIEWER: 1, cls.OPERATOR: 2, cls.ADMIN: 3}
+        return ranks.get(role, 0)

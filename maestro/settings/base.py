@@ -1,7 +1,13 @@
 import os
 from pathlib import Path
+from typing import Any, cast
 
 import dj_database_url
+import django_stubs_ext
+
+# Django's admin and model-form classes take the type arguments their stubs give them
+# (``admin.ModelAdmin[Project]``): django-stubs-ext makes them subscriptable at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("MAESTRO_VAR_DIR", BASE_DIR / "var"))
@@ -70,8 +76,11 @@ TEMPLATES = [
 
 # --- stores -------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("MAESTRO_DATABASE_URL", "")
+# Django's own shape for it: dj_database_url's DBConfig says NAME is a str, where the SQLite
+# backend also takes a Path.
+DATABASES: dict[str, dict[str, Any]]
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    DATABASES = {"default": cast("dict[str, Any]", dj_database_url.parse(DATABASE_URL))}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # A connection pool per process (psycopg_pool, Django's "pool" option). Under ASGI each
         # request runs in a thread of its own, so persistent per-thread connections would pile
@@ -196,7 +205,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "/admin/login/"
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "maestro.logging.RequestIdFilter"}},

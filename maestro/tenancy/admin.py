@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from maestro.admin_base import ServiceAdmin, actor_of
@@ -17,7 +18,7 @@ from maestro.tenancy.services import (
 )
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Tenant]):
     model = Membership
     extra = 0
     fields = ("user", "role")
@@ -25,11 +26,11 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(ServiceAdmin):
+class TenantAdmin(ServiceAdmin[Tenant]):
     """Every save goes through the tenancy services, so it is audited and ledgered like an
     API change. Tenants are not deleted: their ledger is append-only."""
 
-    form = forms.ModelForm
+    form = forms.ModelForm[Tenant]
     service_fields = ("name",)
     identity_fields = ("slug",)  # the slug names the tenant in tokens and headers
     bookkeeping = ()
@@ -37,10 +38,10 @@ class TenantAdmin(ServiceAdmin):
     search_fields = ("slug", "name")
     inlines = [MembershipInline]
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
         return False
 
-    def create(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm) -> Tenant:
+    def create(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm[Tenant]) -> Tenant:
         return tenant_save(tenant=obj, actor=actor_of(request))
 
     def update(self, request: HttpRequest, obj: Tenant, changes: dict[str, Any],
@@ -62,8 +63,8 @@ class TenantAdmin(ServiceAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ServiceAdmin):
-    form = forms.ModelForm
+class MembershipAdmin(ServiceAdmin[Membership]):
+    form = forms.ModelForm[Membership]
     service_fields = ("role",)
     identity_fields = ("user", "tenant")  # a different user or tenant is a new membership
     bookkeeping = ()
@@ -72,7 +73,7 @@ class MembershipAdmin(ServiceAdmin):
     search_fields = ("user__username",)
     raw_id_fields = ("user",)
 
-    def create(self, request: HttpRequest, obj: Membership, form: forms.ModelForm) -> Membership:
+    def create(self, request: HttpRequest, obj: Membership, form: forms.ModelForm[Membership]) -> Membership:
         return membership_set(user=obj.user, tenant=obj.tenant, role=obj.role, actor=actor_of(request))
 
     def update(self, request: HttpRequest, obj: Membership, changes: dict[str, Any],
@@ -84,10 +85,10 @@ class MembershipAdmin(ServiceAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ServiceAdmin):
+class ApiTokenAdmin(ServiceAdmin[ApiToken]):
     """Tokens are stored hashed: the raw token is shown once, in the message after creation."""
 
-    form = forms.ModelForm
+    form = forms.ModelForm[ApiToken]
     identity_fields = ("user", "tenant", "name")
     bookkeeping = ()
 
@@ -99,16 +100,16 @@ class ApiTokenAdmin(ServiceAdmin):
     raw_id_fields = ("user",)
     actions = ["revoke"]
 
-    def create(self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm) -> ApiToken:
+    def create(self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm[ApiToken]) -> ApiToken:
         token, raw = api_token_create(user=obj.user, tenant=obj.tenant, name=obj.name, actor=actor_of(request))
         self.message_user(request, f"Token created — copy it now, it is not shown again: {raw}", messages.WARNING)
         return token
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False  # revoke instead, so the audit trail keeps the token's history
 
     @admin.action(description="Revoke selected tokens")
-    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         actor = actor_of(request)
         live = list(queryset.filter(revoked_at__isnull=True).select_related("tenant"))
         for token in live:

@@ -5,7 +5,7 @@ it concerns (realtime.broadcast.access_changed_on_commit)."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,7 +38,7 @@ def tenant_save(*, tenant: Tenant, actor: Actor) -> Tenant:
     return tenant
 
 
-def membership_set(*, user: AbstractBaseUser, tenant: Tenant, role: str, actor: Actor) -> Membership:
+def membership_set(*, user: User, tenant: Tenant, role: str, actor: Actor) -> Membership:
     if role not in Role.values:
         raise ValueError(f"unknown role {role!r}")
     with service():
@@ -60,7 +60,7 @@ def membership_delete(*, membership: Membership, actor: Actor) -> None:
             access_changed_on_commit(membership.tenant_id, user_id=membership.user_id)
 
 
-def api_token_create(*, user: AbstractBaseUser, tenant: Tenant, name: str = "", actor: Actor) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, tenant: Tenant, name: str = "", actor: Actor) -> tuple[ApiToken, str]:
     """Returns the token row and the raw token, which is shown once and never stored."""
     raw = ApiToken.generate()
     with service():

@@ -95,7 +95,7 @@ def service(change: Change | None = None) -> Iterator[None]:
             # even when the caller catches the error and the outer unit commits.
             del outer.events[buffered:]
             if change is not None and isinstance(exc, Refusal) and not hasattr(exc, "maestro_change"):
-                exc.maestro_change = change  # type: ignore[attr-defined]
+                exc.maestro_change = change  # type: ignore[attr-defined]  # for the outermost unit to record
             raise
         return
     unit = _Unit()

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -107,6 +107,18 @@ def require_choice(value: Any, choices: list[str], field: str) -> None:
                                details={"field": field, "value": value, "allowed": choices})
 
 
+class _Stamped(Protocol):
+    """Every entity: its ``updated_at`` moves with each change."""
+
+    updated_at: datetime
+
+
+class _Versioned(_Stamped, Protocol):
+    """The entity of a versioned kind."""
+
+    version: int
+
+
 @dataclass
 class Edit(Generic[M]):
     """The object a unit opened by :func:`editing` changes."""
@@ -120,9 +132,9 @@ class Edit(Generic[M]):
         If-Match guards)."""
         columns = [*fields, "updated_at"]
         if self.kind.versioned:
-            self.obj.version += 1  # type: ignore[attr-defined]
+            cast(_Versioned, self.obj).version += 1
             columns.append("version")
-        self.obj.updated_at = now or timezone.now()  # type: ignore[attr-defined]
+        cast(_Stamped, self.obj).updated_at = now or timezone.now()
         self.obj.save(update_fields=list(dict.fromkeys(columns)))
 
     def record(self, details: str, *, event: tuple[Event, dict[str, Any]] | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -93,7 +93,8 @@ def merge_train(*, tenant: Tenant) -> dict[str, Any] | None:
     train = MergeTrain.objects.filter(tenant=tenant).order_by("created_at", "id").first()
     if train is None:
         return None
-    score = {MergeTrain.Status.ACTIVE: 100, MergeTrain.Status.PAUSED: 70}.get(train.status, 30)
+    scores: dict[str, int] = {MergeTrain.Status.ACTIVE: 100, MergeTrain.Status.PAUSED: 70}
+    score = scores.get(train.status, 30)
     return {"name": "MergeTrain", "status": _status(score), "score": score,
             "details": {"train": train.slug, "trainStatus": train.status},
             "_alert": f"Merge train {train.slug} is {train.status}"}
@@ -181,7 +182,7 @@ def slo_snapshot(*, tenant: Tenant, now: datetime | None = None) -> list[dict[st
     timed = finished.filter(status=Run.Status.SUCCEEDED, duration_ms__isnull=False)
     m = timed.count()
     ordered = timed.order_by("duration_ms").values_list("duration_ms", flat=True)
-    p95 = float(ordered[math.ceil(0.95 * m) - 1]) if m else 0.0
+    p95 = float(cast(int, ordered[math.ceil(0.95 * m) - 1])) if m else 0.0  # null durations are filtered out
     slow = timed.filter(duration_ms__gt=latency_target).count()
     budget = _budget(0.05 * m, slow)
     slos.append({"name": "Run latency p95", "target": latency_target, "current": p95, "errorBudget": budget,

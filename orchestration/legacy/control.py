@@ -6,6 +6,7 @@ call these two functions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -149,7 +150,8 @@ def _import_playbook(tenant: Tenant, actor: Actor, entry: dict[str, Any]) -> Non
                     actions=entry.get("actions") or [], is_enabled=enabled, action=Action.PLAYBOOK_IMPORT)
 
 
-_ENTITIES = {
+_ENTITIES: dict[str, tuple[type[AutonomicLoop | AgentProfile | Experiment | Playbook],
+                           Callable[[Tenant, Actor, dict[str, Any]], None]]] = {
     "loops": (AutonomicLoop, _import_loop),
     "agents": (AgentProfile, _import_agent),
     "experiments": (Experiment, _import_experiment),

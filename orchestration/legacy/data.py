@@ -338,9 +338,9 @@ class _Importer:
         wanted: dict[str, list[str]] = {}
         named_by: dict[tuple[str, str], list[tuple[Record, str]]] = {}
         for s in sessions.values():
-            for t in s.refs:
-                wanted.setdefault(s.id, []).append(t)
-                named_by.setdefault((s.id, t), []).append((s, f"taskIds names task {t}"))
+            for t_id in s.refs:
+                wanted.setdefault(s.id, []).append(t_id)
+                named_by.setdefault((s.id, t_id), []).append((s, f"taskIds names task {t_id}"))
         for t in sorted(tasks.values(), key=lambda r: (r.fields["created_at"], r.id)):
             for s_id in t.refs:
                 wanted.setdefault(s_id, []).append(t.id)

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from maestro.core.wire import from_ms, to_ms
 from orchestration.work.models import Session, Task, TaskTimelineEvent
@@ -89,7 +89,8 @@ def read_layout(root: Path) -> Layout:
                 data = _load(path)
                 out.append(parse(data, str(path)))
             except Invalid as exc:
-                entity_id = data.get("id") if isinstance(data.get("id"), str) else path.stem
+                given_id = data.get("id")
+                entity_id = given_id if isinstance(given_id, str) else path.stem
                 layout.problems.append(Problem(kind, str(path), str(exc), entity_id))
     return layout
 
@@ -142,7 +143,8 @@ def _json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), type(value).__name__)
 
 
 class _Fields:
@@ -179,6 +181,12 @@ class _Fields:
     def opt_string(self, key: str, *, max_len: int) -> str | None:
         value = self._get(key, False)
         return None if value is None else self.string(key, max_len=max_len)
+
+    @overload
+    def ident(self, key: str, *, required: Literal[True] = True) -> str: ...
+
+    @overload
+    def ident(self, key: str, *, required: bool) -> str | None: ...
 
     def ident(self, key: str, *, required: bool = True) -> str | None:
         value = self._get(key, required)

@@ -3,10 +3,9 @@ cancel (through the same compare-and-set service the engine uses)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from maestro.admin_base import ServiceAdmin, actor_of
@@ -15,8 +14,8 @@ from orchestration.runs.services import RUN, TRANSITIONS, run_transition
 
 
 @admin.register(Run)
-class RunAdmin(ServiceAdmin):
-    form = forms.ModelForm  # read-only rows: no version to guard
+class RunAdmin(ServiceAdmin[Run]):
+    form = forms.ModelForm[Run]  # read-only rows: no version to guard
     kind = RUN
     list_display = ("id", "pipeline", "status", "created_at", "duration_ms", "cost", "tenant")
     list_filter = ("tenant", "status", "pipeline")
@@ -30,10 +29,10 @@ class RunAdmin(ServiceAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
         return False
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
@@ -41,7 +40,7 @@ class RunAdmin(ServiceAdmin):
         return request.user.has_perm("orchestration.change_run")
 
     @admin.action(description="Cancel selected runs", permissions=["cancel"])
-    def cancel_runs(self, request: HttpRequest, queryset: Any) -> None:
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         cancellable = {s for s, targets in TRANSITIONS.items() if Run.Status.CANCELLED in targets}
         self.run_action(request, queryset, "Cancelled",
                         lambda r: run_transition(tenant=r.tenant, actor=actor_of(request), run_id=r.id,

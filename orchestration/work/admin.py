@@ -3,7 +3,7 @@ services as the API, so admin edits are audited, ledgered and broadcast."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -16,8 +16,11 @@ from orchestration.work.services import projects as project_services
 from orchestration.work.services import sessions as session_services
 from orchestration.work.services import tasks as task_services
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import InlineModelAdmin, _FieldGroups
 
-class TaskInline(admin.TabularInline):
+
+class TaskInline(admin.TabularInline[Task, Project]):
     model = Task
     fields = ("id", "title", "status", "priority", "created_at")
     readonly_fields = fields
@@ -25,12 +28,12 @@ class TaskInline(admin.TabularInline):
     show_change_link = True
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Project | None = None) -> bool:
         return False
 
 
 @admin.register(Project)
-class ProjectAdmin(ServiceAdmin):
+class ProjectAdmin(ServiceAdmin[Project]):
     kind = project_services.PROJECT
     service_id_arg = "project_id"
     service_fields = ("name", "working_dir", "description")
@@ -43,12 +46,12 @@ class ProjectAdmin(ServiceAdmin):
     readonly_fields = ("id", "version", "created_at", "updated_at")
     inlines = [TaskInline]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> _FieldGroups:
         editable = ["name", "working_dir", "description"]
         return (["tenant", *editable] if obj is None else ["id", "tenant", *editable, "expected_version", "version",
                                                            "created_at", "updated_at"])
 
-    def create(self, request: HttpRequest, obj: Project, form: forms.ModelForm) -> Project:
+    def create(self, request: HttpRequest, obj: Project, form: forms.ModelForm[Project]) -> Project:
         data = form.cleaned_data
         return project_services.project_create(tenant=data["tenant"], actor=actor_of(request), name=data["name"],
                                                working_dir=data.get("working_dir", ""),
@@ -58,21 +61,21 @@ class ProjectAdmin(ServiceAdmin):
         self.saved_by_services(formset)  # the task inline is read-only
 
 
-class SubtaskInline(admin.TabularInline):
+class SubtaskInline(admin.TabularInline[Subtask, Task]):
     model = Subtask
     fields = ("title", "description", "completed", "order", "completed_at")
     readonly_fields = ("completed_at",)
     extra = 0
 
 
-class TimelineInline(admin.TabularInline):
+class TimelineInline(admin.TabularInline[TaskTimelineEvent, Task]):
     model = TaskTimelineEvent
     fields = ("id", "type", "timestamp", "message", "session_id")
     readonly_fields = fields
     extra = 0
     can_delete = False  # the timeline is append-only history
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Task | None = None) -> bool:
         return False
 
 
@@ -81,8 +84,8 @@ TASK_EDITABLE = ("title", "description", "initial_prompt", "status", "priority",
 
 
 @admin.register(Task)
-class TaskAdmin(ServiceAdmin):
-    form = forms.ModelForm  # tasks carry no version (yet): nothing to guard
+class TaskAdmin(ServiceAdmin[Task]):
+    form = forms.ModelForm[Task]  # tasks carry no version (yet): nothing to guard
     kind = task_services.TASK
     service_id_arg = "task_id"
     service_fields = TASK_EDITABLE
@@ -97,19 +100,20 @@ class TaskAdmin(ServiceAdmin):
     inlines = [SubtaskInline, TimelineInline]
     raw_id_fields = ("parent",)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Task | None = None) -> _FieldGroups:
         if obj is None:
             return ["project", "parent", *TASK_EDITABLE]
         return ["id", "tenant", "project", "parent", *TASK_EDITABLE, "created_at", "updated_at", "started_at",
                 "completed_at"]
 
-    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+    def get_inline_instances(self, request: HttpRequest,
+                             obj: Task | None = None) -> list[InlineModelAdmin[Any, Any]]:
         return super().get_inline_instances(request, obj) if obj is not None else []
 
     def update(self, request: HttpRequest, obj: Task, changes: dict[str, Any], expected_version: int | None) -> Task:
         return task_services.task_update(tenant=obj.tenant, task_id=obj.id, actor=actor_of(request), changes=changes)
 
-    def create(self, request: HttpRequest, obj: Task, form: forms.ModelForm) -> Task:
+    def create(self, request: HttpRequest, obj: Task, form: forms.ModelForm[Task]) -> Task:
         data = {f: form.cleaned_data[f] for f in TASK_EDITABLE if f in form.cleaned_data}
         project, parent = form.cleaned_data["project"], form.cleaned_data.get("parent")
         status = data.pop("status", Task.Status.PENDING)
@@ -150,7 +154,7 @@ class TaskAdmin(ServiceAdmin):
                 self.call_quietly(request, "New subtask", task_services.subtask_create, **common, **data)
 
 
-class SessionForm(forms.ModelForm):
+class SessionForm(forms.ModelForm[Session]):
     linked_tasks = forms.ModelMultipleChoiceField(queryset=Task.objects.none(), required=False,
                                                   help_text="Tasks of this session's project")
 
@@ -161,12 +165,13 @@ class SessionForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["linked_tasks"].queryset = Task.objects.filter(project_id=self.instance.project_id)
+            linked_tasks = cast("forms.ModelMultipleChoiceField[Task]", self.fields["linked_tasks"])
+            linked_tasks.queryset = Task.objects.filter(project_id=self.instance.project_id)
             self.initial["linked_tasks"] = list(self.instance.task_links.values_list("task_id", flat=True))
 
 
 @admin.register(Session)
-class SessionAdmin(ServiceAdmin):
+class SessionAdmin(ServiceAdmin[Session]):
     form = SessionForm
     kind = session_services.SESSION
     service_id_arg = "session_id"
@@ -186,10 +191,10 @@ class SessionAdmin(ServiceAdmin):
     def last_activity_ms(self, obj: Session) -> int | None:
         return to_ms(obj.last_activity)
 
-    def changes_elsewhere(self, form: forms.ModelForm) -> bool:
+    def changes_elsewhere(self, form: forms.ModelForm[Session]) -> bool:
         return "linked_tasks" in form.changed_data
 
-    def save_model(self, request: HttpRequest, obj: Session, form: forms.ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Session, form: forms.ModelForm[Session], change: bool) -> None:
         # The linked tasks are a form field of their own, saved by the same service call.
         request.maestro_linked_tasks = (  # type: ignore[attr-defined]
             [t.id for t in form.cleaned_data["linked_tasks"]] if "linked_tasks" in form.changed_data else None)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
@@ -18,7 +19,7 @@ from orchestration.control.selectors.experiments import experiment_results
 from orchestration.control.services import experiments as services
 
 
-class ExperimentForm(VersionedForm):
+class ExperimentForm(VersionedForm[Experiment]):
     variants = forms.JSONField(
         help_text='A list of ids (equal traffic), e.g. ["control", "v2"], or of objects '
                   '{"id": "v2", "trafficWeight": 30, "configOverrides": {}} whose weights sum to 100. '
@@ -54,7 +55,7 @@ class ExperimentForm(VersionedForm):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(ServiceAdmin):
+class ExperimentAdmin(ServiceAdmin[Experiment]):
     form = ExperimentForm
     kind = services.EXPERIMENT
     service_id_arg = "experiment_id"
@@ -98,17 +99,17 @@ class ExperimentAdmin(ServiceAdmin):
         return format_html("<table><tr><th>variant</th><th>metric</th><th>count</th><th>mean</th>"
                            "<th>Δ control</th></tr>{}</table>", body)
 
-    def create(self, request: HttpRequest, obj: Experiment, form: forms.ModelForm) -> Experiment:
+    def create(self, request: HttpRequest, obj: Experiment, form: forms.ModelForm[Experiment]) -> Experiment:
         return self.call_service(
             request, obj, services.experiment_create, name=obj.name, hypothesis=obj.hypothesis,
             variants=form.cleaned_data["variants"], metrics=obj.metrics, stop_conditions=obj.stop_conditions)
 
     @admin.action(description="Start selected experiments (draft → running)")
-    def start_experiments(self, request: HttpRequest, queryset: Any) -> None:
+    def start_experiments(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
         self.service_action(request, queryset, "Started", services.experiment_run,
                             skip=lambda e: None if e.status == Experiment.Status.DRAFT else e.status)
 
     @admin.action(description="Stop selected experiments (running → completed)")
-    def stop_experiments(self, request: HttpRequest, queryset: Any) -> None:
+    def stop_experiments(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
         self.service_action(request, queryset, "Stopped", services.experiment_stop,
                             skip=lambda e: None if e.status == Experiment.Status.RUNNING else e.status)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
@@ -19,7 +20,7 @@ from orchestration.control.services import loops as loop_services
 from orchestration.control.services import playbooks as playbook_services
 
 
-class LoopForm(VersionedForm):
+class LoopForm(VersionedForm[AutonomicLoop]):
     class Meta:
         model = AutonomicLoop
         fields = "__all__"
@@ -35,7 +36,7 @@ class LoopForm(VersionedForm):
 
 
 @admin.register(AutonomicLoop)
-class AutonomicLoopAdmin(ServiceAdmin):
+class AutonomicLoopAdmin(ServiceAdmin[AutonomicLoop]):
     form = LoopForm
     kind = loop_services.LOOP
     service_id_arg = "loop_id"
@@ -66,21 +67,21 @@ class AutonomicLoopAdmin(ServiceAdmin):
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>",
                                                            ((r.created_at, r.decision) for r in rows)))
 
-    def create(self, request: HttpRequest, obj: AutonomicLoop, form: forms.ModelForm) -> AutonomicLoop:
+    def create(self, request: HttpRequest, obj: AutonomicLoop, form: forms.ModelForm[AutonomicLoop]) -> AutonomicLoop:
         return self.call_service(request, obj, loop_services.loop_create, name=obj.name, type=obj.type,
                                  status=obj.status, config=obj.config)
 
     @admin.action(description="Pause selected loops")
-    def pause_loops(self, request: HttpRequest, queryset: Any) -> None:
+    def pause_loops(self, request: HttpRequest, queryset: QuerySet[AutonomicLoop]) -> None:
         self.status_action(request, queryset, "Paused", loop_services.loop_set_status, AutonomicLoop.Status.PAUSED)
 
     @admin.action(description="Resume selected loops")
-    def resume_loops(self, request: HttpRequest, queryset: Any) -> None:
+    def resume_loops(self, request: HttpRequest, queryset: QuerySet[AutonomicLoop]) -> None:
         self.status_action(request, queryset, "Resumed", loop_services.loop_set_status, AutonomicLoop.Status.ACTIVE)
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(ServiceAdmin):
+class AgentProfileAdmin(ServiceAdmin[AgentProfile]):
     kind = agent_services.AGENT
     service_id_arg = "agent_id"
     update_service = staticmethod(agent_services.agent_update)
@@ -99,7 +100,7 @@ class AgentProfileAdmin(ServiceAdmin):
         ("Bookkeeping", {"fields": ("version", "created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
-    def create(self, request: HttpRequest, obj: AgentProfile, form: forms.ModelForm) -> AgentProfile:
+    def create(self, request: HttpRequest, obj: AgentProfile, form: forms.ModelForm[AgentProfile]) -> AgentProfile:
         return self.call_service(
             request, obj, agent_services.agent_create, name=obj.name, role=obj.role, model=obj.model,
             status=obj.status, success_rate=obj.success_rate, latency_p95=obj.latency_p95,
@@ -113,20 +114,22 @@ class LinesField(forms.CharField):
 
     def prepare_value(self, value: Any) -> str:
         if isinstance(value, str):
+            text = value
             try:
-                value = json.loads(value)
+                value = json.loads(text)
             except ValueError:
-                return value
+                return text
         return "\n".join(value or [])
 
-    def to_python(self, value: Any) -> list[str]:
+    # A CharField's text, cleaned into the list of its lines (the stubs' CharField cleans to a str).
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
         return [line.strip() for line in (value or "").splitlines() if line.strip()]
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         return list(initial or []) != self.to_python(data)
 
 
-class PlaybookForm(VersionedForm):
+class PlaybookForm(VersionedForm[Playbook]):
     triggers = LinesField(required=False, help_text="One trigger per line, e.g. pod_crash_loop.")
     actions = LinesField(required=False, help_text="One action per line, e.g. k8s.delete_pod.")
 
@@ -136,7 +139,7 @@ class PlaybookForm(VersionedForm):
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(ServiceAdmin):
+class PlaybookAdmin(ServiceAdmin[Playbook]):
     form = PlaybookForm
     kind = playbook_services.PLAYBOOK
     service_id_arg = "playbook_id"
@@ -154,19 +157,19 @@ class PlaybookAdmin(ServiceAdmin):
     )
     actions = ("enable_playbooks", "disable_playbooks")
 
-    def create(self, request: HttpRequest, obj: Playbook, form: forms.ModelForm) -> Playbook:
+    def create(self, request: HttpRequest, obj: Playbook, form: forms.ModelForm[Playbook]) -> Playbook:
         return self.call_service(
             request, obj, playbook_services.playbook_create, name=obj.name, description=obj.description,
             triggers=obj.triggers, actions=obj.actions, is_enabled=obj.is_enabled)
 
-    def _set_enabled(self, request: HttpRequest, queryset: Any, enabled: bool, verb: str) -> None:
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Playbook], enabled: bool, verb: str) -> None:
         self.service_action(request, queryset, verb, playbook_services.playbook_set_enabled, enabled=enabled,
                             skip=lambda pb: f"already {verb.lower()}" if pb.is_enabled == enabled else None)
 
     @admin.action(description="Enable selected playbooks")
-    def enable_playbooks(self, request: HttpRequest, queryset: Any) -> None:
+    def enable_playbooks(self, request: HttpRequest, queryset: QuerySet[Playbook]) -> None:
         self._set_enabled(request, queryset, True, "Enabled")
 
     @admin.action(description="Disable selected playbooks")
-    def disable_playbooks(self, request: HttpRequest, queryset: Any) -> None:
+    def disable_playbooks(self, request: HttpRequest, queryset: QuerySet[Playbook]) -> None:
         self._set_enabled(request, queryset, False, "Disabled")

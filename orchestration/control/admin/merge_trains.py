@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from maestro.admin_base import ServiceAdmin
@@ -14,7 +15,7 @@ from orchestration.control.models.merge_trains import MergeTrain, MergeTrainPull
 from orchestration.control.services import merge_trains as services
 
 
-class PullRequestInline(admin.TabularInline):
+class PullRequestInline(admin.TabularInline[MergeTrainPullRequest, MergeTrain]):
     model = MergeTrainPullRequest
     fields = ("position", "number", "title", "author", "status", "url", "finished_at")
     readonly_fields = ("finished_at",)
@@ -23,7 +24,7 @@ class PullRequestInline(admin.TabularInline):
 
 
 @admin.register(MergeTrain)
-class MergeTrainAdmin(ServiceAdmin):
+class MergeTrainAdmin(ServiceAdmin[MergeTrain]):
     kind = services.MERGE_TRAIN
     service_id_arg = "train_id"
     delete_service = staticmethod(services.merge_train_delete)
@@ -38,7 +39,7 @@ class MergeTrainAdmin(ServiceAdmin):
     )
     actions = ("pause_trains", "resume_trains")
 
-    def create(self, request: HttpRequest, obj: MergeTrain, form: forms.ModelForm) -> MergeTrain:
+    def create(self, request: HttpRequest, obj: MergeTrain, form: forms.ModelForm[MergeTrain]) -> MergeTrain:
         return self.call_service(request, obj, services.merge_train_create, status=obj.status)
 
     def update(self, request: HttpRequest, obj: MergeTrain, changes: dict[str, Any],
@@ -71,9 +72,9 @@ class MergeTrainAdmin(ServiceAdmin):
                 self.message_user(request, f"PR #{data.get('number')} not saved: {exc.message}", messages.ERROR)
 
     @admin.action(description="Pause selected merge trains")
-    def pause_trains(self, request: HttpRequest, queryset: Any) -> None:
+    def pause_trains(self, request: HttpRequest, queryset: QuerySet[MergeTrain]) -> None:
         self.status_action(request, queryset, "Paused", services.merge_train_set_status, MergeTrain.Status.PAUSED)
 
     @admin.action(description="Resume selected merge trains")
-    def resume_trains(self, request: HttpRequest, queryset: Any) -> None:
+    def resume_trains(self, request: HttpRequest, queryset: QuerySet[MergeTrain]) -> None:
         self.status_action(request, queryset, "Resumed", services.merge_train_set_status, MergeTrain.Status.ACTIVE)

@@ -23,7 +23,6 @@ from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.slugs import SLUG_RE
 
 
-
 def slug_field(**kwargs: Any) -> StrictCharField:
     """A control-state id (``cost-optimization``): at most 100 characters."""
     return StrictCharField(max_length=100, allow_blank=False, **kwargs)

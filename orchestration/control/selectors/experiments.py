@@ -75,8 +75,11 @@ def experiment_results(*, experiment: Experiment) -> dict[str, Any]:
         for metric, agg in stats.get(variant.key, {}).items():
             total += int(agg["count"])
             base = baseline.get(metric)
-            diff = None if base is None else agg["mean"] - base["mean"]
-            rel = None if base is None or base["mean"] == 0 else diff / abs(base["mean"]) * 100
+            diff: float | None = None
+            rel: float | None = None
+            if base is not None:
+                diff = agg["mean"] - base["mean"]
+                rel = None if base["mean"] == 0 else diff / abs(base["mean"]) * 100
             metrics[metric] = {"count": int(agg["count"]), "mean": agg["mean"], "diffToControl": diff,
                                "diffToControlPercent": rel}
         variants.append({"variant": variant.key, "trafficWeight": variant.traffic_weight,

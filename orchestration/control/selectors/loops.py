@@ -24,6 +24,7 @@ def loop_recent_decisions(*, tenant: Tenant, limit: int = 5) -> list[str]:
     seen_latest = set(LoopDecision.objects.filter(tenant=tenant).values_list("loop_id", flat=True).distinct())
     legacy = [(loop.last_run, loop.last_decision) for loop in
               AutonomicLoop.objects.filter(tenant=tenant).exclude(last_decision="").exclude(pk__in=seen_latest)
-              .exclude(last_run=None).order_by("-last_run")[:limit]]
+              .exclude(last_run=None).order_by("-last_run")[:limit]
+              if loop.last_run is not None]  # excluded in the query already; tells the type checker
     merged = sorted(history + legacy, key=lambda item: item[0], reverse=True)
     return [text for _, text in merged[:limit]]

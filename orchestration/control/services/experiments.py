@@ -260,8 +260,8 @@ def stop_conditions_met(experiment: Experiment, *, now: datetime) -> list[str]:
             variants = [cond["variant"]] if cond.get("variant") else list(stats)
             for key in variants:
                 agg = stats.get(key, {}).get(cond["metric"])
-                enough = agg is not None and agg["count"] >= cond.get("minObservations", 1)
-                if enough and _OPS[cond["op"]](agg["mean"], cond["value"]):
+                if (agg is not None and agg["count"] >= cond.get("minObservations", 1)  # enough observations
+                        and _OPS[cond["op"]](agg["mean"], cond["value"])):
                     met.append(f"metricThreshold {key}.{cond['metric']} {cond['op']} {cond['value']}")
                     break
     return met

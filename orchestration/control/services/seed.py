@@ -5,6 +5,7 @@ never undone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -68,7 +69,9 @@ def _experiment(tenant: Tenant, actor: Actor, spec: dict[str, Any]) -> None:
                       **{**spec, "start_date": from_iso(spec["start_date"])})
 
 
-DEFAULTS: list[tuple[str, type, str, list[dict[str, Any]], Any]] = [
+# (kind, model, the spec key of its id, specs, how one spec is created)
+DEFAULTS: list[tuple[str, type[AutonomicLoop | AgentProfile | Experiment | Playbook | MergeTrain], str,
+                     list[dict[str, Any]], Callable[[Tenant, Actor, dict[str, Any]], object]]] = [
     ("loop", AutonomicLoop, "loop_id", LOOPS, _loop),
     ("agent", AgentProfile, "agent_id", AGENTS,
      lambda t, a, s: agent_create(tenant=t, actor=a, action=Action.AGENT_SEED, **s)),
