@@ -24,7 +24,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -207,7 +207,7 @@ def manifest_key(key: str) -> str:
     return key[: -len(".jsonl")] + ".manifest.json"
 
 
-def encode_segment(header: dict[str, Any], lines: list[tuple[dict[str, Any], str]]) -> bytes:
+def encode_segment(header: dict[str, Any], lines: Sequence[tuple[Mapping[str, Any], str]]) -> bytes:
     """``lines``: (entry without payload, canonical payload text). Deterministic bytes, so a
     retried upload of the same range is byte-identical."""
     out = [canonical_json({"format": FORMAT, **header})]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -33,12 +33,12 @@ MAX_ERRORS = 100
 
 
 class ChainChecker:
-    def __init__(self, *, tenant_id: int, checkpoints: Iterable[dict[str, Any]] = (),
+    def __init__(self, *, tenant_id: int, checkpoints: Iterable[Mapping[str, Any]] = (),
                  stored_nodes: dict[tuple[int, int], str] | None = None) -> None:
         self.tenant_id = tenant_id
         self.expected, self.previous_hash, self.frontier = 1, GENESIS_HASH, Frontier()
         self.merkle_ok = True  # False after a gap: later roots cannot be compared
-        self.checkpoints: Iterator[dict[str, Any]] = iter(sorted(checkpoints, key=lambda c: c["treeSize"]))
+        self.checkpoints: Iterator[Mapping[str, Any]] = iter(sorted(checkpoints, key=lambda c: c["treeSize"]))
         self.next_checkpoint = next(self.checkpoints, None)
         self.last_good_checkpoint = 0
         self.stored_nodes = stored_nodes
@@ -57,7 +57,7 @@ class ChainChecker:
         self.expected, self.previous_hash, self.frontier = first, previous_hash, frontier
         self.merkle_ok = frontier.size == first - 1
 
-    def feed(self, entry: dict[str, Any], payload_jcs: str | None) -> None:
+    def feed(self, entry: Mapping[str, Any], payload_jcs: str | None) -> None:
         seq = entry.get("sequenceNumber")
         if not isinstance(seq, int) or seq < self.expected:
             self.error(seq if isinstance(seq, int) else None, f"entry out of order (expected {self.expected})")
@@ -121,7 +121,7 @@ class ChainChecker:
             self.next_checkpoint = next(self.checkpoints, None)
             self.check_checkpoint(cp, compare_root=cp["treeSize"] == size and self.merkle_ok)
 
-    def check_checkpoint(self, cp: dict[str, Any], *, compare_root: bool) -> None:
+    def check_checkpoint(self, cp: Mapping[str, Any], *, compare_root: bool) -> None:
         tree_size = cp["treeSize"]
         self.checkpoints_verified += 1
         if cp.get("tenantId") != self.tenant_id or not verify_checkpoint(cp):

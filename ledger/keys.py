@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,6 @@ def trusted_public_keys() -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def verify_checkpoint(checkpoint: dict[str, Any], public_key: Ed25519PublicKey | None = None) -> bool:
+def verify_checkpoint(checkpoint: Mapping[str, Any], public_key: Ed25519PublicKey | None = None) -> bool:
     """Verified by ``public_key``, or else by any trusted key."""
     return signing.verify_checkpoint(checkpoint, [public_key] if public_key else trusted_public_keys().values())

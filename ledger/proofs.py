@@ -25,7 +25,7 @@ from ledger.merkle import (
     root_from_hashes,
 )
 from ledger.models import LedgerEntry, MerkleNode
-from ledger.representations import checkpoint_repr
+from ledger.representations import ConsistencyProofOut, InclusionProofOut, checkpoint_repr
 from ledger.selectors import checkpoint_at, height
 from maestro.core.exceptions import ValidationFailed
 
@@ -113,7 +113,7 @@ def _tree_size(tenant_id: int, raw: Any, *, name: str, minimum: int) -> int:
     return size
 
 
-def inclusion(*, tenant_id: int, entry: LedgerEntry, tree_size: Any = None) -> dict[str, Any]:
+def inclusion(*, tenant_id: int, entry: LedgerEntry, tree_size: Any = None) -> InclusionProofOut:
     size = _tree_size(tenant_id, tree_size, name="treeSize", minimum=entry.sequence_number)
     index = entry.sequence_number - 1
     tree = _Tree(tenant_id)
@@ -125,7 +125,7 @@ def inclusion(*, tenant_id: int, entry: LedgerEntry, tree_size: Any = None) -> d
             "checkpoint": checkpoint_repr(checkpoint) if checkpoint else None}
 
 
-def consistency(*, tenant_id: int, first: Any, second: Any) -> dict[str, Any]:
+def consistency(*, tenant_id: int, first: Any, second: Any) -> ConsistencyProofOut:
     if first in (None, ""):
         raise ValidationFailed("first is required", details={"first": None})
     second_size = _tree_size(tenant_id, second, name="second", minimum=1)

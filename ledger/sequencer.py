@@ -17,7 +17,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -43,7 +43,7 @@ LOCK_NAMESPACE = 0x4C454447
 # Who puts a signed checkpoint on the tenant's event log: the write path registers itself at
 # start-up (maestro.write_path.apps). Called inside the batch's transaction with the tenant id
 # and the checkpoint as the API shows it.
-CheckpointAnnouncer = Callable[[int, dict[str, Any]], None]
+CheckpointAnnouncer = Callable[[int, Mapping[str, Any]], None]
 _announcer: CheckpointAnnouncer | None = None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -71,7 +71,7 @@ def sign_checkpoint(key: Ed25519PrivateKey, *, tenant_id: int, tree_size: int, r
     return base64.b64encode(key.sign(message)).decode(), key_id(public_key_raw(key.public_key()))
 
 
-def verify_checkpoint(checkpoint: dict[str, Any], keys: Iterable[Ed25519PublicKey]) -> bool:
+def verify_checkpoint(checkpoint: Mapping[str, Any], keys: Iterable[Ed25519PublicKey]) -> bool:
     """``checkpoint`` in its API shape (camelCase, with ``signature``): does one of ``keys``
     verify it."""
     try:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ledger.checker import ChainChecker
 from ledger.models import Checkpoint, LedgerEntry, MerkleNode, VerificationRun
-from ledger.representations import checkpoint_repr, hashed_fields
+from ledger.representations import checkpoint_repr, entry_repr
 from ledger.selectors import entry_payloads, height
 
 CHUNK = 5000
@@ -31,9 +31,7 @@ def verify_chain(*, tenant_id: int) -> dict[str, Any]:
             break
         payloads = entry_payloads(tenant_id=tenant_id, entries=chunk, fresh=True)
         for entry in chunk:
-            body = hashed_fields(entry)
-            body["currentHash"] = entry.current_hash
-            checker.feed(body, payloads[entry.sequence_number])
+            checker.feed(entry_repr(entry), payloads[entry.sequence_number])
         after = chunk[-1].sequence_number
     checker.finish(height=height(tenant_id=tenant_id))
     report = checker.report()

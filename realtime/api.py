@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
-
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -10,15 +8,8 @@ from maestro.api.openapi import doc
 from maestro.api.paging import next_link, parse_limit
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import ValidationFailed
+from realtime.models import Envelope
 from realtime.selectors import events_after, events_oldest_seq
-
-
-class EventOut(serializers.Serializer[Any]):
-    type = serializers.CharField()
-    event = serializers.CharField()
-    data = serializers.DictField()
-    timestamp = serializers.IntegerField(help_text="epoch milliseconds")
-    seq = serializers.IntegerField(help_text="the tenant's gapless event sequence")
 
 
 class EventListView(MaestroAPIView):
@@ -28,7 +19,9 @@ class EventListView(MaestroAPIView):
     tenant's head; a full page links the next one. Events already pruned → 410
     ``RESYNC_REQUIRED``: reload state, then continue from the head it names."""
 
-    @doc(many=True, response=EventOut, op="events_list")
+    @doc(many=True, response=Envelope, op="events_list", parameters=[
+        OpenApiParameter("afterSeq", int, description="the last seq the client has (default 0)"),
+        OpenApiParameter("limit", int, description="page size (default 500, at most 5000)")])
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("afterSeq", "0")
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -24,7 +25,7 @@ MESSAGE_TYPE = "maestro.events"
 ACCESS_CHANGED_TYPE = "maestro.access_changed"
 
 
-def wire_text(envelope: dict[str, Any]) -> str:
+def wire_text(envelope: Mapping[str, Any]) -> str:
     return json.dumps(envelope, separators=(",", ":"))
 
 

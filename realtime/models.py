@@ -1,8 +1,18 @@
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import models
 
 from maestro.core.wire import to_ms
+
+
+class Envelope(TypedDict):
+    """An event as the stream and ``GET /api/events`` send it (DESIGN §5)."""
+
+    type: str
+    event: str
+    data: dict[str, Any]
+    timestamp: int  # epoch milliseconds
+    seq: int  # the tenant's gapless event sequence
 
 
 class EventStream(models.Model):
@@ -30,7 +40,7 @@ class Event(models.Model):
         constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="uniq_event_tenant_seq")]
         indexes = [models.Index(fields=["created_at"], name="event_created_idx")]
 
-    def envelope(self) -> dict[str, Any]:
+    def envelope(self) -> Envelope:
         return {
             "type": self.type,
             "event": self.type,

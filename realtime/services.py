@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -20,7 +21,7 @@ class PendingEvent(NamedTuple):
 
     tenant_id: int
     type: str
-    data: dict[str, Any]
+    data: Mapping[str, Any]
     project_id: str
 
 

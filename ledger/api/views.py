@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
@@ -27,10 +28,25 @@ from ledger.api.serializers import EntryIn
 from ledger.archive import ArchiveError
 from ledger.archiver import ArchiveRefused, archive_tenant
 from ledger.keys import ALGORITHM, public_key_b64
-from ledger.representations import CSV_COLUMNS, checkpoint_repr, csv_row, entry_repr, receipt_repr
+from ledger.representations import (
+    CSV_COLUMNS,
+    ArchivedOut,
+    CheckpointOut,
+    ConsistencyProofOut,
+    EntryOut,
+    InclusionProofOut,
+    PublicKeyOut,
+    ReceiptOut,
+    SegmentOut,
+    VerifyReportOut,
+    checkpoint_repr,
+    csv_row,
+    entry_repr,
+    receipt_repr,
+)
 from ledger.verify import verify_chain
 from maestro.api.filters import filtered
-from maestro.api.openapi import doc
+from maestro.api.openapi import doc, shape
 from maestro.api.paging import Order, page
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import Conflict, MaestroError, ValidationFailed
@@ -55,7 +71,7 @@ def sequence_order(request: Request, field: str, *, default: str) -> Order:
     return Order.of(field if order == "asc" else f"-{field}")
 
 
-def _with_payloads(tenant_id: int, entries: list[Any]) -> list[dict[str, Any]]:
+def _with_payloads(tenant_id: int, entries: list[Any]) -> list[EntryOut]:
     payloads = selectors.entry_payloads(tenant_id=tenant_id, entries=entries)
     return [entry_repr(e, payloads[e.sequence_number]) for e in entries]
 
@@ -92,22 +108,22 @@ class _AppendMixin(MaestroAPIView):
         if _flag(request, "wait"):
             entries = services.entries_wait(tenant_id=tenant_id, ids=[row.id for row, _ in results])
             if entries is not None:
-                body = _with_payloads(tenant_id, entries)
-                return Response(body if many else body[0], status=201 if created else 200)
+                sequenced = _with_payloads(tenant_id, entries)
+                return Response(sequenced if many else sequenced[0], status=201 if created else 200)
             results = [(selectors.entry_or_intake(entry_id=row.id) or row, c) for row, c in results]
-        body = [receipt_repr(row) for row, _ in results]
-        return Response(body if many else body[0], status=202 if created else 200)
+        receipts = [receipt_repr(row) for row, _ in results]
+        return Response(receipts if many else receipts[0], status=202 if created else 200)
 
 
 class EntryListView(_AppendMixin):
-    @doc(many=True, op="ledger_entries_list", filters=EntryFilter, ordered=True)
+    @doc(many=True, paged=True, response=EntryOut, op="ledger_entries_list", filters=EntryFilter, ordered=True)
     def get(self, request: Request) -> Response:
         tenant_id = self.access.tenant.pk
         return self.paged(request, selectors.entries_list(tenant_id=tenant_id), filters=EntryFilter,
                           order=sequence_order(request, "sequence_number", default="asc"),
                           present_all=partial(_with_payloads, tenant_id))
 
-    @doc(EntryIn, status=202, op="ledger_entries_append")
+    @doc(EntryIn, status=202, response=ReceiptOut, op="ledger_entries_append")
     def post(self, request: Request) -> Response:
         item = self._item(request.data, None, request.headers.get("Idempotency-Key"))
         results = services.entries_append(tenant_id=self.access.tenant.pk, items=[item], submitted_by=self.access.actor)
@@ -115,7 +131,7 @@ class EntryListView(_AppendMixin):
 
 
 class EntryBatchView(_AppendMixin):
-    @doc(EntryIn(many=True), status=202, many=True, op="ledger_entries_append_batch")
+    @doc(EntryIn(many=True), status=202, many=True, response=ReceiptOut, op="ledger_entries_append_batch")
     def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, list) or not data:
@@ -132,7 +148,7 @@ class EntryBatchView(_AppendMixin):
 class EntryDetailView(MaestroAPIView):
     resource_type = "ledger_entry"
 
-    @doc(op="ledger_entries_get")
+    @doc(response=EntryOut, op="ledger_entries_get")
     def get(self, request: Request, entry_id: str) -> Response:
         """The entry; while it is still pending, its receipt with 202."""
         pending = selectors.intake_get(tenant_id=self.access.tenant.pk, entry_id=entry_id)
@@ -145,7 +161,8 @@ class EntryDetailView(MaestroAPIView):
 class EntryProofView(MaestroAPIView):
     resource_type = "ledger_entry"
 
-    @doc(op="ledger_entries_proof")
+    @doc(op="ledger_entries_proof", response=InclusionProofOut,
+         parameters=[OpenApiParameter("treeSize", int, description="the tree to prove inclusion in (default: all)")])
     def get(self, request: Request, entry_id: str) -> Response:
         entry = selectors.entry_get(tenant_id=self.access.tenant.pk, entry_id=entry_id)
         return Response(proofs.inclusion(tenant_id=self.access.tenant.pk, entry=entry,
@@ -155,7 +172,8 @@ class EntryProofView(MaestroAPIView):
 class ConsistencyView(MaestroAPIView):
     resource_type = "ledger"
 
-    @doc(op="ledger_consistency")
+    @doc(op="ledger_consistency", response=ConsistencyProofOut,
+         parameters=[OpenApiParameter("first", int, required=True), OpenApiParameter("second", int)])
     def get(self, request: Request) -> Response:
         return Response(proofs.consistency(tenant_id=self.access.tenant.pk, first=request.query_params.get("first"),
                                            second=request.query_params.get("second")))
@@ -163,7 +181,7 @@ class ConsistencyView(MaestroAPIView):
 
 class CheckpointListView(MaestroAPIView):
 
-    @doc(many=True, op="ledger_checkpoints_list", ordered=True)
+    @doc(many=True, paged=True, response=CheckpointOut, op="ledger_checkpoints_list", ordered=True)
     def get(self, request: Request) -> Response:
         return self.paged(request, selectors.checkpoints_list(tenant_id=self.access.tenant.pk),
                           order=sequence_order(request, "tree_size", default="desc"), present=checkpoint_repr)
@@ -175,7 +193,7 @@ class PublicKeyView(MaestroAPIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @doc(op="ledger_public_key")
+    @doc(op="ledger_public_key", response=PublicKeyOut)
     def get(self, request: Request) -> Response:
         return Response({"algorithm": ALGORITHM, "publicKey": public_key_b64()})
 
@@ -184,14 +202,14 @@ class VerifyView(MaestroAPIView):
     resource_type = "ledger"
     write_role = Role.ADMIN
 
-    @doc(op="ledger_verify")
+    @doc(op="ledger_verify", response=VerifyReportOut)
     def post(self, request: Request) -> Response:
         return Response(verify_chain(tenant_id=self.access.tenant.pk))
 
 
 class SegmentListView(MaestroAPIView):
 
-    @doc(many=True, op="ledger_segments_list")
+    @doc(many=True, op="ledger_segments_list", response=SegmentOut)
     def get(self, request: Request) -> Response:
         return Response([{"firstSequence": s.first_sequence, "lastSequence": s.last_sequence, "key": s.key,
                           "sha256": s.sha256, "sizeBytes": s.size_bytes, "url": s.url,
@@ -206,7 +224,7 @@ class ArchiveView(MaestroAPIView):
     resource_type = "ledger"
     write_role = Role.ADMIN
 
-    @doc(op="ledger_archive")
+    @doc(op="ledger_archive", response=ArchivedOut)
     def post(self, request: Request) -> Response:
         try:
             segments = archive_tenant(tenant_id=self.access.tenant.pk, force=_flag(request, "force"))
@@ -236,7 +254,7 @@ class ExportView(MaestroAPIView):
     read_role = Role.ADMIN
     content_negotiation_class = _JSONOnly
 
-    @doc(op="ledger_export")
+    @doc(op="ledger_export", response={"type": "array", "items": shape(EntryOut)}, filters=EntryFilter)
     def get(self, request: Request) -> StreamingHttpResponse:
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
@@ -250,7 +268,7 @@ class ExportView(MaestroAPIView):
         return response
 
 
-def _chunks(tenant_id: int, qs: Any) -> Iterator[list[dict[str, Any]]]:
+def _chunks(tenant_id: int, qs: Any) -> Iterator[list[EntryOut]]:
     cursor = None
     while True:
         chunk = page(qs, order=EXPORT_ORDER, limit=1000, cursor=cursor)

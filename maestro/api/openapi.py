@@ -1,9 +1,10 @@
 """OpenAPI descriptions of Maestro's authenticators (drf-spectacular finds extensions by import)."""
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, is_typeddict
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import resolve_type_hint
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -34,17 +35,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str | None = None,
-        response: Any = None, filters: Any = None, ordered: bool = False) -> Callable[[F], F]:
+        response: Any = None, paged: bool = False, filters: Any = None, ordered: bool = False,
+        parameters: list[OpenApiParameter] | None = None) -> Callable[[F], F]:
     """OpenAPI for a Maestro APIView: the body serializer and the answer — a serializer that
     describes the shape when there is one, else a JSON object (or array). Every error answer
-    is the one envelope, so it is declared once for all of them. A list (``many``) takes
-    ``limit`` and ``cursor``, its FilterSet's parameters (``filters``), and ``order`` when
-    ``ordered``."""
-    if response is not None:
+    is the one envelope, so it is declared once for all of them. A ``paged`` list takes
+    ``limit`` and ``cursor``; ``filters`` adds its FilterSet's parameters, ``ordered`` ``order``,
+    ``parameters`` any others."""
+    body: Any
+    if is_typeddict(response):
+        body = {"type": "array", "items": shape(response)} if many else shape(response)
+    elif response is not None:
         body = response(many=many) if isinstance(response, type) else response
     else:
         body = {"type": "array", "items": {"type": "object"}} if many else OpenApiTypes.OBJECT
-    parameters = list(LIST_PARAMETERS) if many else []
+    parameters = [*(LIST_PARAMETERS if paged else ()), *(parameters or [])]
     if ordered:
         parameters.append(OpenApiParameter("order", str, enum=["asc", "desc"], description="sort direction"))
     if filters is not None:
@@ -54,6 +59,28 @@ def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str |
         request=request, parameters=parameters or None, operation_id=op,
         responses={status: body, (400, "application/json"): ErrorOut, (404, "application/json"): ErrorOut})
     return decorator
+
+
+# Response shapes declared as TypedDicts by the representation functions that build them: the
+# operations refer to them, and add_shapes() puts them in the document's components.
+_SHAPES: dict[str, Any] = {}
+
+
+def shape(typed_dict: Any) -> dict[str, str]:
+    """A reference to a representation's TypedDict, published as a component of that name."""
+    name = typed_dict.__name__
+    if _SHAPES.setdefault(name, typed_dict) is not typed_dict:
+        raise ValueError(f"two response shapes are called {name}")
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def add_shapes(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: each referenced TypedDict as a JSON schema."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for name, typed_dict in sorted(_SHAPES.items()):
+        schemas[name] = resolve_type_hint(typed_dict)  # type: ignore[no-untyped-call]  # drf-spectacular
+    result["components"]["schemas"] = dict(sorted(schemas.items()))
+    return result
 
 
 LIST_PARAMETERS = (

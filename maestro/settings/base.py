@@ -173,6 +173,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Response shapes come from the representations' TypedDicts (maestro.api.openapi.shape).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "maestro.api.openapi.add_shapes"],
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "orchestration.work.models.Task.Status",
         "TaskPriorityEnum": "orchestration.work.models.Task.Priority",

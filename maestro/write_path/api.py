@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from maestro.api.openapi import doc
 from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView
-from maestro.write_path.representations import audit_repr
+from maestro.write_path.representations import AuditOut, audit_repr
 from maestro.write_path.selectors import audit_log
 
 AUDIT_DEFAULT_LIMIT = 100
@@ -18,7 +18,7 @@ ORDER = Order.of("-timestamp", "-id")
 
 class AuditLogView(MaestroAPIView):
 
-    @doc(many=True)
+    @doc(many=True, paged=True, response=AuditOut)
     def get(self, request: Request) -> Response:
         return self.paged(request, audit_log(tenant_id=self.access.tenant.pk), order=ORDER, present=audit_repr,
                           default_limit=AUDIT_DEFAULT_LIMIT)

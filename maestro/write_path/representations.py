@@ -1,14 +1,25 @@
-"""The API shape of an audit row (``/api/maestro/audit/log`` and the ``audit:created`` event)."""
+"""The API shape of an audit row (``/api/maestro/audit/log`` and the ``audit:created`` event),
+declared as the TypedDict its function returns (the OpenAPI document is derived from it)."""
 
-from __future__ import annotations
-
-from typing import Any
+from typing import TypedDict
 
 from maestro.core.wire import to_iso
 from maestro.write_path.models import AuditEvent
 
 
-def audit_repr(row: AuditEvent) -> dict[str, Any]:
+class AuditOut(TypedDict):
+    id: str
+    timestamp: str
+    actor: str
+    action: str
+    resource: str
+    details: str
+    status: str
+    policyId: str | None
+    requestId: str | None
+
+
+def audit_repr(row: AuditEvent) -> AuditOut:
     return {
         "id": row.legacy_id or str(row.id),
         "timestamp": to_iso(row.timestamp),

@@ -29,7 +29,7 @@ against the stored state.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,7 +61,7 @@ class Change:
     resource_type: Resource
     resource_id: str = ""
 
-    def record(self, *, details: str = "", event: tuple[Event, dict[str, Any]] | None = None,
+    def record(self, *, details: str = "", event: tuple[Event, Mapping[str, Any]] | None = None,
                project_id: str = "", payload: dict[str, Any] | None = None, action: Action | None = None,
                resource_type: Resource | None = None, resource_id: str | None = None) -> AuditEvent:
         """Records this change; ``action`` / ``resource_*`` name a part of it (a task's subtask)."""
@@ -132,7 +132,7 @@ def record_refusal(change: Change, exc: Refusal) -> None:
 
 def record(*, tenant_id: int, actor: Actor, action: Action | str, resource_type: Resource | str, resource_id: str,
            details: str = "", status: str = AuditEvent.Status.ALLOWED, policy_id: str = "",
-           event: tuple[Event, dict[str, Any]] | None = None, payload: dict[str, Any] | None = None,
+           event: tuple[Event, Mapping[str, Any]] | None = None, payload: dict[str, Any] | None = None,
            project_id: str = "") -> AuditEvent:
     """Audit + ledger intake now (same transaction), events at the end of the unit.
     ``project_id`` scopes the events for project subscriptions (DESIGN §5)."""
@@ -161,7 +161,7 @@ def record(*, tenant_id: int, actor: Actor, action: Action | str, resource_type:
     return audit
 
 
-def emit(*, tenant_id: int, type: Event, data: dict[str, Any], project_id: str = "") -> None:
+def emit(*, tenant_id: int, type: Event, data: Mapping[str, Any], project_id: str = "") -> None:
     """An event with no audit row of its own (e.g. the ``task:updated`` that follows a
     ``subtask:created``)."""
     unit = _unit.get()
@@ -181,7 +181,7 @@ def record_denied(*, tenant_id: int, actor: Actor, action: Action | str, resourc
                resource_id=resource_id, details=details, status=AuditEvent.Status.DENIED, policy_id=policy_id)
 
 
-def announce_checkpoint(tenant_id: int, checkpoint: dict[str, Any]) -> None:
+def announce_checkpoint(tenant_id: int, checkpoint: Mapping[str, Any]) -> None:
     """``ledger:checkpoint`` on the tenant's event log, in the sequencer's transaction (the
     event counter is taken last, so its lock lasts only until that commit)."""
     with service():

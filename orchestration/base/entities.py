@@ -19,7 +19,7 @@ naming its policy; validation errors (400) and missing objects (404) are not rec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +57,7 @@ class Kind(Generic[M]):
     resource: Resource
     label: str
     lookup: Callable[[Tenant, str, Lock], M]
-    present: Callable[[M], dict[str, Any]]
+    present: Callable[[M], Mapping[str, Any]]
     created: Event
     updated: Event
     create: Action
@@ -137,7 +137,7 @@ class Edit(Generic[M]):
         cast(_Stamped, self.obj).updated_at = now or timezone.now()
         self.obj.save(update_fields=list(dict.fromkeys(columns)))
 
-    def record(self, details: str, *, event: tuple[Event, dict[str, Any]] | None = None,
+    def record(self, details: str, *, event: tuple[Event, Mapping[str, Any]] | None = None,
                action: Action | None = None) -> None:
         """The audit row, ledger intake and event of this change; the event defaults to the
         kind's ``*:updated`` with the object as the API shows it."""
@@ -161,7 +161,7 @@ def editing(kind: Kind[M], *, tenant: Tenant, actor: Actor, ident: str, action: 
 
 def create(kind: Kind[M], obj: M, *, tenant: Tenant, actor: Actor, details: str, action: Action | None = None,
            exclude: list[str] | None = None, prepare: Callable[[M], None] | None = None,
-           after_save: Callable[[M], M] | None = None, shown: Callable[[M], dict[str, Any]] | None = None,
+           after_save: Callable[[M], M] | None = None, shown: Callable[[M], Mapping[str, Any]] | None = None,
            check_exists: bool | None = None) -> M:
     """Inserts the unsaved ``obj`` in one write unit. ``prepare`` runs first (locks what the
     row references, checks that need the database); an id already taken is a 409 (looked up

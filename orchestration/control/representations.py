@@ -1,11 +1,10 @@
 """API shapes of the control state (the old ``MaestroService``): camelCase, ISO-8601
-timestamps; runs keep the old snake_case row shape. Event payloads use the same functions
-("the rest carry the full object as the REST API returns it")."""
-
-from __future__ import annotations
+timestamps. Event payloads use the same functions ("the rest carry the full object as the REST
+API returns it"). Each shape is the TypedDict its function returns; the OpenAPI document is
+derived from them (no ``from __future__ import annotations``: see work/representations.py)."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from maestro.core.wire import to_iso
 from orchestration.control.models.agents import AgentProfile
@@ -17,23 +16,136 @@ from orchestration.control.models.playbooks import Playbook
 THROUGHPUT_WINDOW = timedelta(hours=24)
 
 
-iso = to_iso
+Iso = str  # ISO-8601 UTC with microseconds
 
 
-def loop_repr(loop: AutonomicLoop) -> dict[str, Any]:
+class LoopOut(TypedDict):
+    id: str
+    name: str
+    type: str
+    status: str
+    lastDecision: str
+    lastRun: Iso | None
+    config: dict[str, Any]
+    version: int
+
+
+class AgentMetricsOut(TypedDict):
+    successRate: float
+    latencyP95: float
+    costPerTask: float
+
+
+class AgentOut(TypedDict):
+    id: str
+    name: str
+    role: str
+    model: str
+    status: str
+    metrics: AgentMetricsOut
+    routingWeight: int
+    version: int
+
+
+class VariantOut(TypedDict):
+    id: str
+    trafficWeight: int
+    configOverrides: dict[str, Any]
+
+
+class ExperimentOut(TypedDict):
+    id: str
+    name: str
+    hypothesis: str
+    status: str
+    variants: list[str]
+    variantDetails: list[VariantOut]
+    metrics: dict[str, Any]
+    stopConditions: list[dict[str, Any]]
+    startDate: Iso | None
+    endDate: Iso | None
+    version: int
+
+
+class PlaybookOut(TypedDict):
+    id: str
+    name: str
+    description: str
+    triggers: list[str]
+    actions: list[str]
+    isEnabled: bool
+    version: int
+
+
+class PullRequestOut(TypedDict):
+    number: int
+    title: str
+    author: str
+    status: str
+    url: str
+
+
+class MergeTrainOut(TypedDict):
+    id: str
+    status: str
+    queueLength: int
+    throughput: int
+    activePRs: list[PullRequestOut]
+    version: int
+
+
+class SuccessOut(TypedDict):
+    success: bool
+
+
+class AssignmentOut(TypedDict):
+    experimentId: str
+    entityId: str
+    variant: str
+
+
+class ObservedOut(TypedDict):
+    recorded: int
+    experiment: ExperimentOut
+    stopConditionsMet: list[str]
+
+
+class MetricResultOut(TypedDict):
+    count: int
+    mean: float
+    diffToControl: float | None
+    diffToControlPercent: float | None
+
+
+class VariantResultOut(TypedDict):
+    variant: str
+    trafficWeight: int
+    isControl: bool
+    metrics: dict[str, MetricResultOut]
+
+
+class ResultsOut(TypedDict):
+    experimentId: str
+    status: str
+    control: str
+    totalObservations: int
+    variants: list[VariantResultOut]
+
+
+def loop_repr(loop: AutonomicLoop) -> LoopOut:
     return {
         "id": loop.slug,
         "name": loop.name,
         "type": loop.type,
         "status": loop.status,
         "lastDecision": loop.last_decision,
-        "lastRun": iso(loop.last_run),
+        "lastRun": to_iso(loop.last_run),
         "config": loop.config,
         "version": loop.version,
     }
 
 
-def agent_repr(agent: AgentProfile) -> dict[str, Any]:
+def agent_repr(agent: AgentProfile) -> AgentOut:
     return {
         "id": agent.slug,
         "name": agent.name,
@@ -50,12 +162,12 @@ def agent_repr(agent: AgentProfile) -> dict[str, Any]:
     }
 
 
-def variant_details(experiment: Experiment) -> list[dict[str, Any]]:
+def variant_details(experiment: Experiment) -> list[VariantOut]:
     return [{"id": v.key, "trafficWeight": v.traffic_weight, "configOverrides": v.config_overrides}
             for v in experiment.variant_rows.all()]
 
 
-def experiment_repr(experiment: Experiment) -> dict[str, Any]:
+def experiment_repr(experiment: Experiment) -> ExperimentOut:
     details = variant_details(experiment)
     return {
         "id": experiment.slug,
@@ -67,13 +179,13 @@ def experiment_repr(experiment: Experiment) -> dict[str, Any]:
         "variantDetails": details,
         "metrics": experiment.metrics,
         "stopConditions": experiment.stop_conditions,
-        "startDate": iso(experiment.start_date),
-        "endDate": iso(experiment.end_date),
+        "startDate": to_iso(experiment.start_date),
+        "endDate": to_iso(experiment.end_date),
         "version": experiment.version,
     }
 
 
-def playbook_repr(playbook: Playbook) -> dict[str, Any]:
+def playbook_repr(playbook: Playbook) -> PlaybookOut:
     return {
         "id": playbook.slug,
         "name": playbook.name,
@@ -85,11 +197,11 @@ def playbook_repr(playbook: Playbook) -> dict[str, Any]:
     }
 
 
-def pull_request_repr(pr: MergeTrainPullRequest) -> dict[str, Any]:
+def pull_request_repr(pr: MergeTrainPullRequest) -> PullRequestOut:
     return {"number": pr.number, "title": pr.title, "author": pr.author, "status": pr.status, "url": pr.url}
 
 
-def merge_train_repr(train: MergeTrain, *, now: datetime | None = None) -> dict[str, Any]:
+def merge_train_repr(train: MergeTrain, *, now: datetime | None = None) -> MergeTrainOut:
     """``queueLength`` counts the PRs still in the train; ``throughput`` is PRs merged (passed)
     in the last 24 hours, i.e. PRs per day. Expects ``pull_requests`` prefetched."""
     now = now or datetime.now(UTC)

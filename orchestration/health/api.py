@@ -7,25 +7,32 @@ from rest_framework.response import Response
 
 from maestro.api.openapi import doc
 from maestro.api.views import MaestroAPIView
-from orchestration.health.selectors import dashboard, health_snapshot, slo_snapshot
+from orchestration.health.selectors import (
+    DashboardOut,
+    HealthOut,
+    SloOut,
+    dashboard,
+    health_snapshot,
+    slo_snapshot,
+)
 
 
 class DashboardView(MaestroAPIView):
 
-    @doc()
+    @doc(response=DashboardOut)
     def get(self, request: Request) -> Response:
         return Response(dashboard(tenant=self.access.tenant))
 
 
 class HealthView(MaestroAPIView):
 
-    @doc()
+    @doc(response=HealthOut)
     def get(self, request: Request) -> Response:
         return Response(health_snapshot(tenant=self.access.tenant))
 
 
 class SLOView(MaestroAPIView):
 
-    @doc(many=True)
+    @doc(many=True, response=SloOut)
     def get(self, request: Request) -> Response:
         return Response(slo_snapshot(tenant=self.access.tenant))

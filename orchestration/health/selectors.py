@@ -3,13 +3,12 @@ constant: each workstream asks its subsystem (runs, the job queue, the ledger, r
 merge train) for its own status. Each workstream is ``{name, status, score, details}`` (``details`` is new: what was
 measured). Scores are 0-100; ``overallScore`` is the lowest workstream score, so the system is
 reported as healthy as its weakest part (with every other part healthy that is exactly the
-old MC-Core rule's score)."""
-
-from __future__ import annotations
+old MC-Core rule's score). The shapes are the TypedDicts below; the OpenAPI document is derived
+from them (no ``from __future__ import annotations``: see orchestration/work/representations.py)."""
 
 import math
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -25,6 +24,62 @@ from orchestration.control.selectors.loops import loop_list, loop_recent_decisio
 from orchestration.runs.models import Run
 from orchestration.work.models import Task
 from realtime.status import layer_status, websocket_clients
+
+
+class WorkstreamOut(TypedDict):
+    name: str
+    status: str
+    score: int
+    details: dict[str, Any]
+
+
+class AlertOut(TypedDict):
+    id: str
+    title: str
+    severity: str
+    timestamp: str
+    workstream: str
+
+
+class HealthOut(TypedDict):
+    overallScore: int
+    workstreams: list[WorkstreamOut]
+    activeAlerts: list[AlertOut]
+
+
+class StatsOut(TypedDict):
+    activeRuns: int
+    completedRuns: int
+    failedRuns: int
+    totalRuns: int
+    tasksPerMinute: float
+    successRate: float
+    queuedRuns: int
+    cancelledRuns: int
+
+
+class AutonomicOut(TypedDict):
+    activeLoops: int
+    totalLoops: int
+    recentDecisions: list[str]
+
+
+class DashboardOut(TypedDict):
+    health: HealthOut
+    stats: StatsOut
+    autonomic: AutonomicOut
+
+
+class SloOut(TypedDict):
+    name: str
+    target: float
+    current: float
+    errorBudget: float
+    status: str
+    window: str
+    unit: str
+    sampleSize: int
+
 
 HEALTHY, DEGRADED, INCIDENT = "healthy", "degraded", "incident"
 MC_CORE_WINDOW = timedelta(hours=1)
@@ -100,23 +155,24 @@ def merge_train(*, tenant: Tenant) -> dict[str, Any] | None:
             "_alert": f"Merge train {train.slug} is {train.status}"}
 
 
-def health_snapshot(*, tenant: Tenant, now: datetime | None = None) -> dict[str, Any]:
+def health_snapshot(*, tenant: Tenant, now: datetime | None = None) -> HealthOut:
     now = now or timezone.now()
     streams = [mc_core(tenant=tenant, now=now), workers(), ledger(tenant=tenant), realtime()]
     train = merge_train(tenant=tenant)
     if train is not None:
         streams.append(train)
-    alerts = []
+    alerts: list[AlertOut] = []
     for ws in streams:
         if ws["status"] != HEALTHY:
             alerts.append({"id": f"alert-{ws['name'].lower()}", "title": ws["_alert"],
                            "severity": ws.get("_severity") or ("critical" if ws["status"] == INCIDENT else "warning"),
                            "timestamp": to_iso(now), "workstream": ws["name"]})
-    public = [{k: v for k, v in ws.items() if not k.startswith("_")} for ws in streams]
+    public: list[WorkstreamOut] = [{"name": ws["name"], "status": ws["status"], "score": ws["score"],
+                                    "details": ws["details"]} for ws in streams]
     return {"overallScore": min(ws["score"] for ws in public), "workstreams": public, "activeAlerts": alerts}
 
 
-def dashboard_stats(*, tenant: Tenant, now: datetime | None = None) -> dict[str, Any]:
+def dashboard_stats(*, tenant: Tenant, now: datetime | None = None) -> StatsOut:
     """Counted over all the tenant's runs in one aggregate. ``successRate`` = succeeded /
     (succeeded + failed) × 100 (100 with none finished); ``tasksPerMinute`` = tasks
     completed in the last hour / 60."""
@@ -141,7 +197,7 @@ def dashboard_stats(*, tenant: Tenant, now: datetime | None = None) -> dict[str,
     }
 
 
-def dashboard(*, tenant: Tenant) -> dict[str, Any]:
+def dashboard(*, tenant: Tenant) -> DashboardOut:
     now = timezone.now()
     loops = loop_list(tenant=tenant).aggregate(total=Count("id"), active=Count("id", filter=Q(status="active")))
     return {
@@ -162,7 +218,7 @@ def _slo_status(breached: bool, budget: float) -> str:
     return "breached" if breached else "risk" if budget < 25 else "healthy"
 
 
-def slo_snapshot(*, tenant: Tenant, now: datetime | None = None) -> list[dict[str, Any]]:
+def slo_snapshot(*, tenant: Tenant, now: datetime | None = None) -> list[SloOut]:
     """SLOSnapshot[] ``{name, target, current, errorBudget, status}`` (+ window, unit,
     sampleSize). errorBudget = % of the allowed bad events still unspent."""
     now = now or timezone.now()
@@ -174,9 +230,10 @@ def slo_snapshot(*, tenant: Tenant, now: datetime | None = None) -> list[dict[st
     availability_target = float(getattr(settings, "MAESTRO_SLO_RUN_AVAILABILITY", 99.0))
     current = round(counts["ok"] / n * 100, 3) if n else 100.0
     budget = _budget((1 - availability_target / 100) * n, counts["bad"])
-    slos = [{"name": "Run availability", "target": availability_target, "current": current, "errorBudget": budget,
-             "status": _slo_status(current < availability_target, budget), "window": "24h", "unit": "%",
-             "sampleSize": n}]
+    slos: list[SloOut] = [
+        {"name": "Run availability", "target": availability_target, "current": current, "errorBudget": budget,
+         "status": _slo_status(current < availability_target, budget), "window": "24h", "unit": "%",
+         "sampleSize": n}]
 
     latency_target = float(getattr(settings, "MAESTRO_SLO_RUN_P95_MS", 300_000))
     timed = finished.filter(status=Run.Status.SUCCEEDED, duration_ms__isnull=False)

@@ -6,7 +6,7 @@ call these two functions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -243,7 +243,7 @@ def _import_audit(tenant: Tenant, actor: Actor, entries: list[Any], report: Impo
 def export_maestro_db(*, tenant: Tenant) -> dict[str, Any]:
     """The old file's layout. Experiments also carry ``variantDetails`` and ``stopConditions``
     so nothing is lost on a round trip; the audit log is oldest first, as the file kept it."""
-    def strip(item: dict[str, Any]) -> dict[str, Any]:
+    def strip(item: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in item.items() if k != "version"}
 
     audit = []

@@ -14,7 +14,7 @@ task↔session link (the new system may have added some since the last import).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,7 @@ def _project_state(p: Project) -> dict[str, Any]:
     return {k: v for k, v in project_repr(p).items() if k != "version"}
 
 
-_STATE: dict[str, tuple[Callable[..., Any], Callable[[Any], dict[str, Any]]]] = {
+_STATE: dict[str, tuple[Callable[..., Any], Callable[[Any], Mapping[str, Any]]]] = {
     "project": (project_list, _project_state),
     "task": (task_list, task_repr),
     "session": (session_list, session_repr),
@@ -139,7 +139,7 @@ class _Importer:
         self.skipped_ids: dict[str, set[str]] = {k: set() for k in KINDS}
         self.created: set[tuple[str, str]] = set()
         self.touched: dict[str, set[str]] = {k: set() for k in KINDS}  # changed by links only
-        self.before: dict[str, dict[str, dict[str, Any]]] = {}
+        self.before: dict[str, dict[str, Mapping[str, Any]]] = {}
 
     # -- phases -------------------------------------------------------------------------------
 
@@ -177,9 +177,9 @@ class _Importer:
         ids["session"] |= {ref for r in records["task"] for ref in r.refs}
         self.before = {k: self._states(k, ids[k]) for k in KINDS}
 
-    def _states(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def _states(self, kind: str, ids: Iterable[str]) -> dict[str, Mapping[str, Any]]:
         selector, state = _STATE[kind]
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, Mapping[str, Any]] = {}
         for chunk in _chunks(ids):
             out.update((row.id, state(row)) for row in selector(tenant=self.tenant).filter(id__in=chunk))
         return out
@@ -409,7 +409,7 @@ class _Importer:
                     if source:
                         counts.unchanged += 1
                     continue
-                payload = after[entity_id]
+                payload: Mapping[str, Any] = after[entity_id]
                 if kind == "project":  # the event carries the full API shape, version included
                     payload = project_repr(fetch(tenant=self.tenant).get(id=entity_id))
                 record(tenant_id=self.tenant.pk, actor=self.actor, action=action, resource_type=resource,
@@ -431,7 +431,7 @@ def legacy_data_export(*, tenant: Tenant, out_dir: Path) -> ExportReport:
     with the API's field names and epoch-ms timestamps (minus ``version``, which the old
     system did not have). Re-importing the result reproduces the same representations."""
     report = ExportReport()
-    items: list[tuple[str, str, Path, dict[str, Any]]] = []
+    items: list[tuple[str, str, Path, Mapping[str, Any]]] = []
     for p in project_list(tenant=tenant):
         items.append(("project", p.id, Path(KIND_DIRS["project"]) / f"{p.id}.json", _project_state(p)))
     for t in task_list(tenant=tenant):

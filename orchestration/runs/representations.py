@@ -1,14 +1,32 @@
-"""The API shape of a run: the old ``runs`` table's snake_case row (DESIGN §3)."""
+"""The API shape of a run: the old ``runs`` table's snake_case row (DESIGN §3), declared as the
+TypedDict its function returns (the OpenAPI document is derived from it)."""
 
-from __future__ import annotations
-
-from typing import Any
+from typing import Any, TypedDict
 
 from maestro.core.wire import to_iso
 from orchestration.runs.models import Run
 
 
-def run_repr(run: Run) -> dict[str, Any]:
+class RunOut(TypedDict):
+    id: str
+    pipeline_id: str
+    pipeline: str
+    status: str
+    started_at: str | None
+    completed_at: str | None
+    duration_ms: int | None
+    cost: float
+    input_params: dict[str, Any]
+    output_data: Any
+    error_message: str | None
+    failure_details: Any
+    executor_id: str | None
+    created_at: str
+    updated_at: str
+    tenant_id: str
+
+
+def run_repr(run: Run) -> RunOut:
     return {
         "id": run.id,
         "pipeline_id": run.pipeline_id,

@@ -1,17 +1,120 @@
 """The API shape of each entity (camelCase, epoch-ms), used by the API and by event payloads
-("the rest carry the full object as the REST API returns it"). Expects the relations the
-selectors prefetch; never queries per row when they are prefetched."""
+("the rest carry the full object as the REST API returns it"). Each shape is declared once, as
+the TypedDict its function returns: mypy checks the functions against them, and the OpenAPI
+document is derived from them (maestro.api.openapi). Expects the relations the selectors
+prefetch; never queries per row when they are prefetched.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: TypedDicts read ``NotRequired`` when the class
+is made, which string annotations would hide from the published schema."""
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from maestro.core.wire import to_ms
 from orchestration.work.models import Project, Session, Subtask, Task, TaskTimelineEvent
 
+# Timestamps are epoch milliseconds.
+Ms = int
 
-def project_repr(p: Project) -> dict[str, Any]:
+
+class ProjectOut(TypedDict):
+    id: str
+    name: str
+    workingDir: str
+    description: str
+    version: int
+    createdAt: Ms
+    updatedAt: Ms
+
+
+class SubtaskOut(TypedDict):
+    id: str
+    taskId: str
+    title: str
+    description: str
+    completed: bool
+    order: int
+    createdAt: Ms
+    updatedAt: Ms
+    completedAt: Ms | None
+
+
+class TaskTimelineOut(TypedDict):
+    id: str
+    type: str
+    timestamp: Ms
+    message: str
+    sessionId: NotRequired[str]
+
+
+class TaskOut(TypedDict):
+    id: str
+    projectId: str
+    parentId: str | None
+    title: str
+    description: str
+    initialPrompt: str
+    status: str
+    priority: str
+    sessionIds: list[str]
+    skillIds: list[str]
+    agentIds: list[str]
+    dependencies: list[str]
+    subtasks: list[SubtaskOut]
+    timeline: list[TaskTimelineOut]
+    createdAt: Ms
+    updatedAt: Ms
+    startedAt: Ms | None
+    completedAt: Ms | None
+
+
+class SessionEventOut(TypedDict):
+    id: str
+    type: str
+    data: Any
+    timestamp: Ms
+
+
+class SessionTimelineOut(TypedDict):
+    id: str
+    type: str
+    timestamp: Ms
+    message: str
+    taskId: NotRequired[str]
+    metadata: NotRequired[dict[str, Any]]
+
+
+class SessionOut(TypedDict):
+    id: str
+    projectId: str
+    taskIds: list[str]
+    name: str
+    agentId: str | None
+    status: str
+    env: dict[str, str]
+    events: list[SessionEventOut]
+    timeline: list[SessionTimelineOut]
+    metadata: dict[str, Any]
+    hostname: str
+    platform: str
+    startedAt: Ms
+    lastActivity: Ms
+    completedAt: Ms | None
+
+
+class DeletedOut(TypedDict):
+    success: bool
+    id: str
+
+
+class SpawnOut(TypedDict):
+    success: bool
+    sessionId: str
+    manifest: dict[str, Any]
+    session: SessionOut
+
+
+def project_repr(p: Project) -> ProjectOut:
     return {
         "id": p.id,
         "name": p.name,
@@ -23,7 +126,7 @@ def project_repr(p: Project) -> dict[str, Any]:
     }
 
 
-def subtask_repr(s: Subtask) -> dict[str, Any]:
+def subtask_repr(s: Subtask) -> SubtaskOut:
     return {
         "id": s.id,
         "taskId": s.task_id,
@@ -38,12 +141,12 @@ def subtask_repr(s: Subtask) -> dict[str, Any]:
 
 
 def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = None,
-              subtasks: Iterable[Subtask] | None = None, session_ids: list[str] | None = None) -> dict[str, Any]:
+              subtasks: Iterable[Subtask] | None = None, session_ids: list[str] | None = None) -> TaskOut:
     """The API shape of a task. Its relations are read from ``t`` (prefetched by the selectors)
     unless given: a service that has just written them passes them in instead of re-reading."""
-    timeline = []
+    timeline: list[TaskTimelineOut] = []
     for e in t.timeline.all() if timeline_rows is None else timeline_rows:
-        item = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp), "message": e.message}
+        item: TaskTimelineOut = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp), "message": e.message}
         if e.session_id:
             item["sessionId"] = e.session_id
         timeline.append(item)
@@ -69,10 +172,11 @@ def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = No
     }
 
 
-def session_repr(s: Session) -> dict[str, Any]:
-    timeline = []
+def session_repr(s: Session) -> SessionOut:
+    timeline: list[SessionTimelineOut] = []
     for e in s.timeline.all():
-        item: dict[str, Any] = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp), "message": e.message}
+        item: SessionTimelineOut = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp),
+                                    "message": e.message}
         if e.task_id:
             item["taskId"] = e.task_id
         if e.metadata is not None:

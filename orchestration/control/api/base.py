@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -35,7 +35,7 @@ def _same_id(request: Request, url_id: str) -> None:
 # ``staticmethod(loop_repr)``). No class docstring: drf-spectacular would publish it as the
 # description of every subclass's operations.
 class ControlView(MaestroAPIView):
-    present: Callable[[Any], dict[str, Any]]
+    present: Callable[[Any], Mapping[str, Any]]
 
     def listed(self, qs: Any) -> Response:
         return self.paged(self.request, qs, order=ORDER, present=self.present)

@@ -12,7 +12,15 @@ from maestro.core.exceptions import NotFound, error_body
 from maestro.write_path.catalogue import Resource
 from orchestration.control.api.base import ControlView, expected_version
 from orchestration.control.api.serializers import AgentUpdateIn, LoopToggleIn, LoopUpdateIn
-from orchestration.control.representations import agent_repr, loop_repr, merge_train_repr
+from orchestration.control.representations import (
+    AgentOut,
+    LoopOut,
+    MergeTrainOut,
+    SuccessOut,
+    agent_repr,
+    loop_repr,
+    merge_train_repr,
+)
 from orchestration.control.selectors.agents import agent_get, agent_list
 from orchestration.control.selectors.loops import loop_get, loop_list
 from orchestration.control.selectors.merge_trains import merge_train_default, merge_train_get
@@ -24,7 +32,7 @@ class AgentListView(ControlView):
     resource_type = Resource.AGENT
     present = staticmethod(agent_repr)
 
-    @doc(many=True, op="maestro_agents_list")
+    @doc(many=True, paged=True, response=AgentOut, op="maestro_agents_list")
     def get(self, request: Request) -> Response:
         return self.listed(agent_list(tenant=self.access.tenant))
 
@@ -33,11 +41,11 @@ class AgentDetailView(ControlView):
     resource_type = Resource.AGENT
     present = staticmethod(agent_repr)
 
-    @doc()
+    @doc(response=AgentOut)
     def get(self, request: Request, agent_id: str) -> Response:
         return self.answer(agent_get(tenant=self.access.tenant, agent_id=agent_id))
 
-    @doc(AgentUpdateIn)
+    @doc(AgentUpdateIn, response=AgentOut)
     def patch(self, request: Request, agent_id: str) -> Response:
         # The old body nests the numbers under ``metrics``; the service takes them flat.
         changes, version = self.patch_input(AgentUpdateIn, agent_id,
@@ -50,7 +58,7 @@ class LoopListView(ControlView):
     resource_type = Resource.LOOP
     present = staticmethod(loop_repr)
 
-    @doc(many=True, op="maestro_autonomic_loops_list")
+    @doc(many=True, paged=True, response=LoopOut, op="maestro_autonomic_loops_list")
     def get(self, request: Request) -> Response:
         return self.listed(loop_list(tenant=self.access.tenant))
 
@@ -59,11 +67,11 @@ class LoopDetailView(ControlView):
     resource_type = Resource.LOOP
     present = staticmethod(loop_repr)
 
-    @doc()
+    @doc(response=LoopOut)
     def get(self, request: Request, loop_id: str) -> Response:
         return self.answer(loop_get(tenant=self.access.tenant, loop_id=loop_id))
 
-    @doc(LoopUpdateIn)
+    @doc(LoopUpdateIn, response=LoopOut)
     def patch(self, request: Request, loop_id: str) -> Response:
         changes, version = self.patch_input(LoopUpdateIn, loop_id)
         return self.answer(loop_update(tenant=self.access.tenant, actor=self.access.actor, loop_id=loop_id,
@@ -76,7 +84,7 @@ class LoopToggleView(MaestroAPIView):
 
     resource_type = Resource.LOOP
 
-    @doc(LoopToggleIn)
+    @doc(LoopToggleIn, response=SuccessOut)
     def post(self, request: Request, loop_id: str) -> Response:
         data = self.validated(LoopToggleIn)
         version = expected_version(request, data)
@@ -92,7 +100,7 @@ class MergeTrainView(ControlView):
     resource_type = Resource.MERGE_TRAIN
     present = staticmethod(merge_train_repr)
 
-    @doc(op="maestro_merge_trains_default")
+    @doc(response=MergeTrainOut, op="maestro_merge_trains_default")
     def get(self, request: Request) -> Response:
         return self.answer(merge_train_default(tenant=self.access.tenant))
 
@@ -101,7 +109,7 @@ class MergeTrainDetailView(ControlView):
     resource_type = Resource.MERGE_TRAIN
     present = staticmethod(merge_train_repr)
 
-    @doc()
+    @doc(response=MergeTrainOut)
     def get(self, request: Request, train_id: str) -> Response:
         return self.answer(merge_train_get(tenant=self.access.tenant, train_id=train_id))
 

@@ -19,7 +19,15 @@ from orchestration.control.api.serializers import (
     PlaybookCreateIn,
     PlaybookUpdateIn,
 )
-from orchestration.control.representations import experiment_repr, playbook_repr
+from orchestration.control.representations import (
+    AssignmentOut,
+    ExperimentOut,
+    ObservedOut,
+    PlaybookOut,
+    ResultsOut,
+    experiment_repr,
+    playbook_repr,
+)
 from orchestration.control.selectors.experiments import (
     experiment_assignment,
     experiment_get,
@@ -41,11 +49,11 @@ class ExperimentListView(ControlView):
     resource_type = Resource.EXPERIMENT
     present = staticmethod(experiment_repr)
 
-    @doc(many=True, op="maestro_experiments_list")
+    @doc(many=True, paged=True, response=ExperimentOut, op="maestro_experiments_list")
     def get(self, request: Request) -> Response:
         return self.listed(experiment_list(tenant=self.access.tenant))
 
-    @doc(ExperimentCreateIn, status=201)
+    @doc(ExperimentCreateIn, status=201, response=ExperimentOut)
     def post(self, request: Request) -> Response:
         data = self.validated(ExperimentCreateIn)
         experiment = experiment_create(tenant=self.access.tenant, actor=self.access.actor,
@@ -57,11 +65,11 @@ class ExperimentDetailView(ControlView):
     resource_type = Resource.EXPERIMENT
     present = staticmethod(experiment_repr)
 
-    @doc()
+    @doc(response=ExperimentOut)
     def get(self, request: Request, experiment_id: str) -> Response:
         return self.answer(experiment_get(tenant=self.access.tenant, experiment_id=experiment_id))
 
-    @doc(ExperimentUpdateIn)
+    @doc(ExperimentUpdateIn, response=ExperimentOut)
     def patch(self, request: Request, experiment_id: str) -> Response:
         changes, version = self.patch_input(ExperimentUpdateIn, experiment_id)
         return self.answer(experiment_update(tenant=self.access.tenant, actor=self.access.actor,
@@ -73,7 +81,7 @@ class ExperimentRunView(ControlView):
     present = staticmethod(experiment_repr)
     transition = staticmethod(experiment_run)
 
-    @doc(ExperimentActionIn)
+    @doc(ExperimentActionIn, response=ExperimentOut)
     def post(self, request: Request, experiment_id: str) -> Response:
         data = self.validated(ExperimentActionIn, data=request.data if request.data else {})
         return self.answer(self.transition(tenant=self.access.tenant, actor=self.access.actor,
@@ -88,7 +96,7 @@ class ExperimentStopView(ExperimentRunView):
 class ExperimentAssignmentView(MaestroAPIView):
     resource_type = Resource.EXPERIMENT
 
-    @doc()
+    @doc(response=AssignmentOut)
     def get(self, request: Request, experiment_id: str) -> Response:
         entity_id = request.query_params.get("entityId", "")
         if not entity_id or len(entity_id) > 200:
@@ -100,20 +108,21 @@ class ExperimentAssignmentView(MaestroAPIView):
 class ExperimentObservationsView(MaestroAPIView):
     resource_type = Resource.EXPERIMENT
 
-    @doc(ObservationIn, status=201)
+    @doc(ObservationIn, status=201, response=ObservedOut)
     def post(self, request: Request, experiment_id: str) -> Response:
         data = self.validated(ObservationIn)
         experiment, met = experiment_observe(tenant=self.access.tenant, actor=self.access.actor,
                                              experiment_id=experiment_id, metrics=data["metrics"],
                                              variant=data.get("variant"), entity_id=data.get("entity_id", ""))
-        return Response({"recorded": len(data["metrics"]), "experiment": experiment_repr(experiment),
-                         "stopConditionsMet": met}, status=status.HTTP_201_CREATED)
+        observed: ObservedOut = {"recorded": len(data["metrics"]), "experiment": experiment_repr(experiment),
+                                 "stopConditionsMet": met}
+        return Response(observed, status=status.HTTP_201_CREATED)
 
 
 class ExperimentResultsView(MaestroAPIView):
     resource_type = Resource.EXPERIMENT
 
-    @doc()
+    @doc(response=ResultsOut)
     def get(self, request: Request, experiment_id: str) -> Response:
         experiment = experiment_get(tenant=self.access.tenant, experiment_id=experiment_id)
         return Response(experiment_results(experiment=experiment))
@@ -123,11 +132,11 @@ class PlaybookListView(ControlView):
     resource_type = Resource.PLAYBOOK
     present = staticmethod(playbook_repr)
 
-    @doc(many=True, op="maestro_playbooks_list")
+    @doc(many=True, paged=True, response=PlaybookOut, op="maestro_playbooks_list")
     def get(self, request: Request) -> Response:
         return self.listed(playbook_list(tenant=self.access.tenant))
 
-    @doc(PlaybookCreateIn, status=201)
+    @doc(PlaybookCreateIn, status=201, response=PlaybookOut)
     def post(self, request: Request) -> Response:
         data = self.validated(PlaybookCreateIn)
         playbook = playbook_create(tenant=self.access.tenant, actor=self.access.actor,
@@ -139,11 +148,11 @@ class PlaybookDetailView(ControlView):
     resource_type = Resource.PLAYBOOK
     present = staticmethod(playbook_repr)
 
-    @doc()
+    @doc(response=PlaybookOut)
     def get(self, request: Request, playbook_id: str) -> Response:
         return self.answer(playbook_get(tenant=self.access.tenant, playbook_id=playbook_id))
 
-    @doc(PlaybookUpdateIn)
+    @doc(PlaybookUpdateIn, response=PlaybookOut)
     def patch(self, request: Request, playbook_id: str) -> Response:
         changes, version = self.patch_input(PlaybookUpdateIn, playbook_id)
         return self.answer(playbook_update(tenant=self.access.tenant, actor=self.access.actor,

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from django.db.models import Avg, Count, Prefetch, QuerySet
 
 from maestro.tenancy.models import Tenant
 from orchestration.base.selectors import Lock, one
 from orchestration.control.models.experiments import Experiment, ExperimentObservation, ExperimentVariant
+from orchestration.control.representations import AssignmentOut, MetricResultOut, ResultsOut, VariantResultOut
 
 
 def _with_variants(qs: QuerySet[Experiment]) -> QuerySet[Experiment]:
@@ -40,7 +40,7 @@ def assign_variant(experiment_id: str, entity_id: str, weights: list[tuple[str, 
     return weights[-1][0]  # unreachable while weights sum to 100; never index past the end
 
 
-def experiment_assignment(*, experiment: Experiment, entity_id: str) -> dict[str, str]:
+def experiment_assignment(*, experiment: Experiment, entity_id: str) -> AssignmentOut:
     weights = [(v.key, v.traffic_weight) for v in experiment.variant_rows.all()]
     return {"experimentId": experiment.slug, "entityId": entity_id,
             "variant": assign_variant(experiment.slug, entity_id, weights)}
@@ -62,16 +62,16 @@ def observation_stats(*, experiment: Experiment) -> dict[str, dict[str, dict[str
     return stats
 
 
-def experiment_results(*, experiment: Experiment) -> dict[str, Any]:
+def experiment_results(*, experiment: Experiment) -> ResultsOut:
     """Per variant and metric: count, mean, and the difference of the mean to control's
     (absolute and relative; null where control has no observations of that metric)."""
     stats = observation_stats(experiment=experiment)
     control = control_variant(experiment)
     baseline = stats.get(control, {})
-    variants = []
+    variants: list[VariantResultOut] = []
     total = 0
     for variant in experiment.variant_rows.all():
-        metrics = {}
+        metrics: dict[str, MetricResultOut] = {}
         for metric, agg in stats.get(variant.key, {}).items():
             total += int(agg["count"])
             base = baseline.get(metric)

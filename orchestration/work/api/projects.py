@@ -8,9 +8,8 @@ from maestro.api.openapi import doc
 from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView, if_match_version, with_etag
 from maestro.write_path.catalogue import Resource
-from orchestration.work.api.schemas import DeletedOut, ProjectOut
 from orchestration.work.api.serializers import ProjectCreateIn, ProjectUpdateIn
-from orchestration.work.representations import project_repr
+from orchestration.work.representations import DeletedOut, ProjectOut, project_repr
 from orchestration.work.selectors.projects import project_get, project_list
 from orchestration.work.services.projects import project_create, project_delete, project_update
 
@@ -20,7 +19,7 @@ ORDER = Order.of("created_at", "pk")
 class ProjectListView(MaestroAPIView):
     resource_type = Resource.PROJECT
 
-    @doc(many=True, response=ProjectOut, op="projects_list")
+    @doc(many=True, paged=True, response=ProjectOut, op="projects_list")
     def get(self, request: Request) -> Response:
         return self.paged(request, project_list(tenant=self.access.tenant), order=ORDER, present=project_repr)
 

@@ -11,7 +11,6 @@ from maestro.core.exceptions import MaestroError, NotFound
 from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import SessionFilter
-from orchestration.work.api.schemas import DeletedOut, SessionOut, SpawnOut
 from orchestration.work.api.serializers import (
     SessionCreateIn,
     SessionEventIn,
@@ -19,7 +18,7 @@ from orchestration.work.api.serializers import (
     SessionUpdateIn,
     SpawnIn,
 )
-from orchestration.work.representations import session_repr
+from orchestration.work.representations import DeletedOut, SessionOut, SpawnOut, session_repr
 from orchestration.work.selectors.projects import project_get
 from orchestration.work.selectors.sessions import session_get, session_list
 from orchestration.work.services import sessions as services
@@ -34,7 +33,7 @@ def _present(tenant: Tenant, session_id: str) -> Response:
 class SessionListView(MaestroAPIView):
     resource_type = Resource.SESSION
 
-    @doc(many=True, response=SessionOut, op="sessions_list", filters=SessionFilter)
+    @doc(many=True, paged=True, response=SessionOut, op="sessions_list", filters=SessionFilter)
     def get(self, request: Request) -> Response:
         return self.paged(request, session_list(tenant=self.access.tenant), order=ORDER, present=session_repr,
                           filters=SessionFilter)

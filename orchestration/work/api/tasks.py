@@ -9,7 +9,6 @@ from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import TaskFilter
-from orchestration.work.api.schemas import DeletedOut, SubtaskOut, TaskOut
 from orchestration.work.api.serializers import (
     SubtaskCreateIn,
     SubtaskUpdateIn,
@@ -17,7 +16,7 @@ from orchestration.work.api.serializers import (
     TaskTimelineIn,
     TaskUpdateIn,
 )
-from orchestration.work.representations import subtask_repr, task_repr
+from orchestration.work.representations import DeletedOut, SubtaskOut, TaskOut, subtask_repr, task_repr
 from orchestration.work.selectors.projects import project_get
 from orchestration.work.selectors.tasks import task_get, task_list
 from orchestration.work.services import tasks as services
@@ -28,7 +27,7 @@ ORDER = Order.of("created_at", "pk")
 class TaskListView(MaestroAPIView):
     resource_type = Resource.TASK
 
-    @doc(many=True, response=TaskOut, op="tasks_list", filters=TaskFilter)
+    @doc(many=True, paged=True, response=TaskOut, op="tasks_list", filters=TaskFilter)
     def get(self, request: Request) -> Response:
         return self.paged(request, task_list(tenant=self.access.tenant), order=ORDER, present=task_repr,
                           filters=TaskFilter)
@@ -75,7 +74,7 @@ class TaskDetailView(MaestroAPIView):
 class TaskChildrenView(MaestroAPIView):
     resource_type = Resource.TASK
 
-    @doc(many=True, response=TaskOut, op="tasks_children")
+    @doc(many=True, paged=True, response=TaskOut, op="tasks_children")
     def get(self, request: Request, task_id: str) -> Response:
         task_get(tenant=self.access.tenant, task_id=task_id)
         return self.paged(request, task_list(tenant=self.access.tenant, parent_id=task_id), order=ORDER,

@@ -34,7 +34,7 @@ from orchestration.work.models import (
     Task,
     TaskTimelineEvent,
 )
-from orchestration.work.representations import session_repr, task_repr
+from orchestration.work.representations import SessionOut, session_repr, task_repr
 from orchestration.work.selectors.sessions import session_get
 from orchestration.work.selectors.tasks import task_list_by_ids, tasks_get_many, tasks_lock
 
@@ -54,7 +54,7 @@ SESSION: entities.Kind[Session] = entities.Kind(
 )
 
 
-def _fresh(session: Session) -> dict[str, Any]:
+def _fresh(session: Session) -> SessionOut:
     return session_repr(session_get(tenant=session.tenant, session_id=session.id))
 
 

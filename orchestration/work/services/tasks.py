@@ -3,6 +3,7 @@ task's row is locked, and a ``task:updated`` follows the subtask's own event."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from maestro.write_path.services import emit
 from orchestration.base import entities
 from orchestration.base.selectors import key_share
 from orchestration.work.models import Project, Subtask, Task, TaskTimelineEvent
-from orchestration.work.representations import subtask_repr, task_repr
+from orchestration.work.representations import TaskOut, subtask_repr, task_repr
 from orchestration.work.selectors.tasks import task_get, task_list_by_ids
 
 TASK_FIELDS = ("title", "description", "status", "priority", "skill_ids", "agent_ids", "dependencies",
@@ -34,7 +35,7 @@ TASK: entities.Kind[Task] = entities.Kind(
 )
 
 
-def fresh(task: Task) -> dict[str, Any]:
+def fresh(task: Task) -> TaskOut:
     """The task as the API shows it now (its relations re-read after a change)."""
     return task_repr(task_get(tenant=task.tenant, task_id=task.id))
 
@@ -154,7 +155,7 @@ def task_timeline_add(*, tenant: Tenant, task_id: str, actor: Actor, type: str, 
 # --- subtasks: changes of their task ---------------------------------------------------------
 
 def _subtask_change(edit: entities.Edit[Task], subtask: Subtask, action: Action, details: str,
-                    event: tuple[Event, dict[str, Any]], now: datetime) -> None:
+                    event: tuple[Event, Mapping[str, Any]], now: datetime) -> None:
     edit.save([], now=now)
     edit.change.record(details=details, action=action, event=event, resource_type=Resource.SUBTASK,
                        resource_id=subtask.id, project_id=edit.obj.project_id)
