@@ -42,6 +42,10 @@ class Order:
         return [f.lstrip("-") for f in self.fields]
 
 
+CREATED = Order.of("created_at", "pk")
+"""Oldest first, the order of most lists."""
+
+
 @dataclass(frozen=True)
 class Page(Generic[M]):
     items: list[M]

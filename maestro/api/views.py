@@ -4,7 +4,7 @@ error shape, ETag/If-Match helpers and keyset-paged list responses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
@@ -21,9 +21,15 @@ if TYPE_CHECKING:  # set on the request by maestro.auth.permissions; the toolkit
     from maestro.tenancy.access import Access
 
 
+# No class docstring: drf-spectacular would publish it as the description of every operation.
 class MaestroAPIView(APIView):
     # What a write refused by role is about (a catalogue resource, maestro.write_path.catalogue).
     resource_type = "api"
+    # A view of one kind of object says how it is shown (``present = staticmethod(task_repr)``),
+    # the order of its list, and the FilterSet of its list's query parameters, if any.
+    present: Callable[[Any], Mapping[str, Any]]
+    order: Order
+    filters: type[FilterSet] | None = None
 
     @property
     def access(self) -> Access:
@@ -75,6 +81,18 @@ class MaestroAPIView(APIView):
         if result.next_cursor:
             response["Link"] = next_link(request, cursor=result.next_cursor)
         return response
+
+
+    def listed(self, qs: QuerySet[Any]) -> Response:
+        """``qs`` as this view's list: filtered, paged in its order, each row presented."""
+        return self.paged(self.request, qs, order=self.order, present=self.present, filters=self.filters)
+
+    def answer(self, obj: Any, *, status: int = 200) -> Response:
+        """The object in its API shape; a versioned object's version is the answer's ETag, for
+        the next If-Match."""
+        response = Response(self.present(obj), status=status)
+        version = getattr(obj, "version", None)
+        return with_etag(response, version) if version is not None else response
 
 
 def if_match_version(request: Request) -> int | None:

@@ -10,6 +10,7 @@ Event payloads (DESIGN §5): ``*:deleted`` carries ``{id}``; the pair events car
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -178,3 +179,29 @@ def resource(value: str) -> Resource:
         return Resource(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a resource type of the catalogue (write_path/catalogue.py)") from None
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The events and audit actions of creating, updating and deleting one resource."""
+
+    created: Event
+    updated: Event
+    create: Action
+    update: Action
+    deleted: Event | None  # None: the resource is never deleted
+    delete: Action | None
+
+
+def lifecycle(of: Resource, *, update: Action | None = None) -> Lifecycle:
+    """The catalogue's ``<resource>:created|updated|deleted`` events and ``<resource>.create|
+    update|delete`` actions of ``of`` (``update`` names another action its updates are audited
+    under). Creation and update must be in the catalogue (else this fails at import); a resource
+    with neither delete entry is one that is never deleted, and one with only one is an error."""
+    deleted = next((e for e in Event if e == f"{of}:deleted"), None)
+    delete = next((a for a in Action if a == f"{of}.delete"), None)
+    if (deleted is None) != (delete is None):
+        raise ValueError(f"{of}: the catalogue has one of {of}:deleted and {of}.delete without the other")
+    return Lifecycle(created=event_type(f"{of}:created"), updated=event_type(f"{of}:updated"),
+                     create=Action(audit_action(f"{of}.create")), update=update or Action(audit_action(f"{of}.update")),
+                     deleted=deleted, delete=delete)

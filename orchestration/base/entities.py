@@ -2,7 +2,8 @@
 tasks, subtasks, sessions, loops, agents, experiments, playbooks, merge trains, runs.
 
 A :class:`Kind` says how to find one (its selector, which raises the kind's 404), how the API
-shows it, and under which audit actions and events its changes are recorded. Then:
+shows it; the audit actions and events its changes are recorded under come from the catalogue
+(``task.create`` … ``task:deleted``). Then:
 
 - :func:`create` inserts a new one: model rules checked (400), an id the tenant already has
   refused (409), the ``*:created`` event;
@@ -33,7 +34,7 @@ from django.utils import timezone
 from maestro.core.actors import Actor
 from maestro.core.exceptions import Conflict, PreconditionFailed, ValidationFailed
 from maestro.tenancy.models import Tenant
-from maestro.write_path.catalogue import Action, Event, Resource
+from maestro.write_path.catalogue import Action, Event, Lifecycle, Resource, lifecycle
 from maestro.write_path.services import Change, service
 from orchestration.base.selectors import Lock
 
@@ -58,15 +59,19 @@ class Kind(Generic[M]):
     label: str
     lookup: Callable[[Tenant, str, Lock], M]
     present: Callable[[M], Mapping[str, Any]]
-    created: Event
-    updated: Event
-    create: Action
-    update: Action
-    deleted: Event | None = None  # None: this kind is never deleted
-    delete: Action | None = None
     versioned: bool = True
     scope: Callable[[M], str] = field(default=_unscoped)
     ident: str = "slug"
+    update_action: Action | None = None  # audit updates under this action, not <resource>.update
+    # Its events and audit actions, from the catalogue (maestro.write_path.catalogue.lifecycle).
+    lifecycle: Lifecycle = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lifecycle", lifecycle(self.resource, update=self.update_action))
+
+    @property
+    def update(self) -> Action:
+        return self.lifecycle.update
 
     @property
     def noun(self) -> str:
@@ -142,7 +147,7 @@ class Edit(Generic[M]):
         """The audit row, ledger intake and event of this change; the event defaults to the
         kind's ``*:updated`` with the object as the API shows it."""
         self.change.record(details=details, action=action,
-                           event=event or (self.kind.updated, self.kind.present(self.obj)),
+                           event=event or (self.kind.lifecycle.updated, self.kind.present(self.obj)),
                            project_id=self.kind.scope(self.obj))
 
 
@@ -170,7 +175,7 @@ def create(kind: Kind[M], obj: M, *, tenant: Tenant, actor: Actor, details: str,
     related rows and returns the object as the caller gets it; the ``*:created`` event shows
     ``shown(obj)`` (default: the kind's API shape)."""
     ident = kind.ident_of(obj)
-    change = kind.change(tenant=tenant, actor=actor, action=action or kind.create, ident=ident)
+    change = kind.change(tenant=tenant, actor=actor, action=action or kind.lifecycle.create, ident=ident)
     with service(change):
         if prepare is not None:
             prepare(obj)
@@ -186,7 +191,7 @@ def create(kind: Kind[M], obj: M, *, tenant: Tenant, actor: Actor, details: str,
             raise kind.exists_error(ident) from None
         if after_save is not None:
             obj = after_save(obj)
-        change.record(details=details, event=(kind.created, (shown or kind.present)(obj)),
+        change.record(details=details, event=(kind.lifecycle.created, (shown or kind.present)(obj)),
                       project_id=kind.scope(obj))
     return obj
 
@@ -211,16 +216,17 @@ def update(kind: Kind[M], *, tenant: Tenant, actor: Actor, ident: str, changes: 
 def delete(kind: Kind[M], *, tenant: Tenant, actor: Actor, ident: str, expected_version: int | None = None,
            guard: Callable[[M], None] | None = None, details: Callable[[M], str] | None = None) -> None:
     """Deletes the object; ``guard`` may refuse (a Refusal, recorded as denied)."""
-    if kind.deleted is None or kind.delete is None:
+    deleted, action = kind.lifecycle.deleted, kind.lifecycle.delete
+    if deleted is None or action is None:
         raise TypeError(f"{kind.label} objects are never deleted")
-    with editing(kind, tenant=tenant, actor=actor, ident=ident, action=kind.delete,
+    with editing(kind, tenant=tenant, actor=actor, ident=ident, action=action,
                  expected_version=expected_version) as edit:
         if guard is not None:
             guard(edit.obj)
         scope = kind.scope(edit.obj)
         text = details(edit.obj) if details else f"Deleted {kind.noun} {ident}"
         edit.obj.delete()
-        edit.change.record(details=text, event=(kind.deleted, {"id": ident}), project_id=scope)
+        edit.change.record(details=text, event=(deleted, {"id": ident}), project_id=scope)
 
 
 def updated_details(kind: Kind[Any], ident: str, changes: Iterable[str]) -> str:

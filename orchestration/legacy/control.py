@@ -21,10 +21,10 @@ from maestro.write_path.catalogue import Action, Resource
 from maestro.write_path.selectors import audit_history, audit_row_known
 from maestro.write_path.services import audit_history_add, record, service
 from orchestration.control.models.agents import AgentProfile
+from orchestration.control.models.base import slug_validator
 from orchestration.control.models.experiments import Experiment
 from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.playbooks import Playbook
-from orchestration.control.models.slugs import slug_validator
 from orchestration.control.representations import agent_repr, experiment_repr, loop_repr, playbook_repr
 from orchestration.control.selectors.agents import agent_list
 from orchestration.control.selectors.experiments import experiment_list

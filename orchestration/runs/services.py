@@ -28,8 +28,8 @@ RESULT_FIELDS = ("cost", "output_data", "error_message", "failure_details", "exe
 RUN: entities.Kind[Run] = entities.Kind(
     model=Run, resource=Resource.RUN, label="Run", ident="id", versioned=False, present=run_repr,
     lookup=lambda tenant, ident, lock: run_get(tenant=tenant, run_id=ident, lock=lock),
-    # Never deleted: runs are the history the health and SLO figures are counted from.
-    created=Event.RUN_CREATED, updated=Event.RUN_UPDATED, create=Action.RUN_CREATE, update=Action.RUN_UPDATE,
+    # Never deleted (the catalogue has no run.delete): runs are the history the health and SLO
+    # figures are counted from.
 )
 
 

@@ -3,19 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 
-from maestro.api.paging import Order
-from maestro.api.views import MaestroAPIView, if_match_version, with_etag
+from maestro.api.paging import CREATED
+from maestro.api.views import MaestroAPIView, if_match_version
 from maestro.core.exceptions import ValidationFailed
-
-# Control-state lists, oldest first (the old MaestroService's order).
-ORDER = Order.of("created_at", "pk")
 
 
 def expected_version(request: Request, data: dict[str, Any]) -> int | None:
@@ -31,18 +27,10 @@ def _same_id(request: Request, url_id: str) -> None:
         raise ValidationFailed("id cannot be changed", details={"id": body_id, "expected": url_id})
 
 
-# A view of one kind of versioned control-state object; ``present`` is its API shape (set as
-# ``staticmethod(loop_repr)``). No class docstring: drf-spectacular would publish it as the
-# description of every subclass's operations.
+# A view of one kind of versioned control-state object, listed oldest first (the old
+# MaestroService's order). No class docstring: drf-spectacular would publish it.
 class ControlView(MaestroAPIView):
-    present: Callable[[Any], Mapping[str, Any]]
-
-    def listed(self, qs: Any) -> Response:
-        return self.paged(self.request, qs, order=ORDER, present=self.present)
-
-    def answer(self, obj: Any, *, status: int = 200) -> Response:
-        """The object in its API shape, with its version as the ETag for the next If-Match."""
-        return with_etag(Response(self.present(obj), status=status), obj.version)
+    order = CREATED
 
     def patch_input(self, serializer_class: type[serializers.Serializer[Any]], url_id: str, *,
                     flatten: Callable[[dict[str, Any]], dict[str, Any]] | None = None,

@@ -18,9 +18,9 @@ from maestro.api.fields import (
     StringListField,
 )
 from orchestration.control.models.agents import AgentProfile
+from orchestration.control.models.base import SLUG_RE
 from orchestration.control.models.experiments import Experiment
 from orchestration.control.models.loops import AutonomicLoop
-from orchestration.control.models.slugs import SLUG_RE
 
 
 def slug_field(**kwargs: Any) -> StrictCharField:

@@ -1,9 +1,9 @@
 from django.db import models
 
-from orchestration.control.models.slugs import slug_validator
+from orchestration.control.models.base import ControlObject
 
 
-class AgentProfile(models.Model):
+class AgentProfile(ControlObject):
     """An agent the router can send work to. The three metrics are columns, not a JSON blob, so
     the database refuses a string latency or a negative cost."""
 
@@ -11,9 +11,6 @@ class AgentProfile(models.Model):
         HEALTHY = "healthy"
         DEGRADED = "degraded"
 
-    id = models.BigAutoField(primary_key=True)
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
-    slug = models.CharField("id", max_length=100, validators=[slug_validator])
     name = models.CharField(max_length=200)
     role = models.CharField(max_length=200, blank=True, default="")
     model = models.CharField(max_length=200, blank=True, default="")
@@ -23,12 +20,8 @@ class AgentProfile(models.Model):
     cost_per_task = models.FloatField("cost per task", default=0.0)
     # Percent of eligible traffic this agent receives (0 = drained).
     routing_weight = models.PositiveSmallIntegerField(default=100)
-    version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(ControlObject.Meta):
         verbose_name = "agent profile"
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="uniq_agent_tenant_slug"),
@@ -40,6 +33,3 @@ class AgentProfile(models.Model):
             models.CheckConstraint(condition=models.Q(latency_p95__gte=0), name="agent_latency_nonneg"),
             models.CheckConstraint(condition=models.Q(cost_per_task__gte=0), name="agent_cost_nonneg"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.slug})"

@@ -1,9 +1,9 @@
 from django.db import models
 
-from orchestration.control.models.slugs import slug_validator
+from orchestration.control.models.base import ControlObject
 
 
-class Experiment(models.Model):
+class Experiment(ControlObject):
     """An A/B experiment (DESIGN §7.3). Variants are rows of their own so their traffic weights
     are data the database can check, not a list in a blob."""
 
@@ -12,9 +12,6 @@ class Experiment(models.Model):
         RUNNING = "running"
         COMPLETED = "completed"
 
-    id = models.BigAutoField(primary_key=True)
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
-    slug = models.CharField("id", max_length=100, validators=[slug_validator])
     name = models.CharField(max_length=200)
     hypothesis = models.TextField(blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -24,20 +21,13 @@ class Experiment(models.Model):
     stop_conditions = models.JSONField(default=list, blank=True)
     start_date = models.DateTimeField(null=True, blank=True)
     end_date = models.DateTimeField(null=True, blank=True)
-    version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(ControlObject.Meta):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="uniq_experiment_tenant_slug"),
             models.CheckConstraint(condition=models.Q(status__in=["draft", "running", "completed"]),
                                    name="experiment_status_valid"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.slug})"
 
 
 class ExperimentVariant(models.Model):

@@ -1,9 +1,9 @@
 from django.db import models
 
-from orchestration.control.models.slugs import slug_validator
+from orchestration.control.models.base import ControlObject
 
 
-class AutonomicLoop(models.Model):
+class AutonomicLoop(ControlObject):
     """A MAPE-K control loop (DESIGN §7.2). ``config`` is validated against the JSON schema of
     its ``type`` (orchestration/schemas/loop_config_<type>.json) by the services."""
 
@@ -17,21 +17,14 @@ class AutonomicLoop(models.Model):
         ACTIVE = "active"
         PAUSED = "paused"
 
-    id = models.BigAutoField(primary_key=True)
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
-    slug = models.CharField("id", max_length=100, validators=[slug_validator])
     name = models.CharField(max_length=200)
     type = models.CharField(max_length=16, choices=Type.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     last_decision = models.TextField(blank=True, default="")
     last_run = models.DateTimeField(null=True, blank=True)
     config = models.JSONField(default=dict, blank=True)
-    version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(ControlObject.Meta):
         verbose_name = "autonomic loop"
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="uniq_loop_tenant_slug"),
@@ -39,9 +32,6 @@ class AutonomicLoop(models.Model):
             models.CheckConstraint(condition=models.Q(type__in=["reliability", "cost", "performance", "safety"]),
                                    name="loop_type_valid"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.slug})"
 
 
 class LoopDecision(models.Model):

@@ -1,9 +1,9 @@
 from django.db import models
 
-from orchestration.control.models.slugs import slug_validator
+from orchestration.control.models.base import ControlObject
 
 
-class MergeTrain(models.Model):
+class MergeTrain(ControlObject):
     """A merge queue. ``queueLength`` and ``throughput`` are not stored: they are counted from
     the pull requests (see representations_control.merge_train_repr)."""
 
@@ -12,24 +12,14 @@ class MergeTrain(models.Model):
         PAUSED = "paused"
         LOCKED = "locked"
 
-    id = models.BigAutoField(primary_key=True)
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
-    slug = models.CharField("id", max_length=100, validators=[slug_validator])
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
-    version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(ControlObject.Meta):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="uniq_merge_train_tenant_slug"),
             models.CheckConstraint(condition=models.Q(status__in=["active", "paused", "locked"]),
                                    name="merge_train_status_valid"),
         ]
-
-    def __str__(self) -> str:
-        return self.slug
 
 
 class MergeTrainPullRequest(models.Model):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from maestro.core.actors import Actor
 from maestro.core.exceptions import ValidationFailed
 from maestro.tenancy.models import Tenant
-from maestro.write_path.catalogue import Action, Event, Resource
+from maestro.write_path.catalogue import Action, Resource
 from orchestration.base import entities
 from orchestration.control.models.agents import AgentProfile
 from orchestration.control.representations import agent_repr
@@ -20,8 +20,6 @@ EDITABLE = ("name", "role", "model", "status", "success_rate", "latency_p95", "c
 AGENT: entities.Kind[AgentProfile] = entities.Kind(
     model=AgentProfile, resource=Resource.AGENT, label="Agent", present=agent_repr,
     lookup=lambda tenant, ident, lock: agent_get(tenant=tenant, agent_id=ident, lock=lock),
-    created=Event.AGENT_CREATED, updated=Event.AGENT_UPDATED, deleted=Event.AGENT_DELETED,
-    create=Action.AGENT_CREATE, update=Action.AGENT_UPDATE, delete=Action.AGENT_DELETE,
 )
 _NUMBERS = {"success_rate": (0.0, 100.0), "latency_p95": (0.0, None), "cost_per_task": (0.0, None)}
 

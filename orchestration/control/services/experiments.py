@@ -16,16 +16,14 @@ from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Action, Event, Resource
 from orchestration.base import entities
 from orchestration.control import schemas
+from orchestration.control.models.base import slug_validator
 from orchestration.control.models.experiments import Experiment, ExperimentObservation, ExperimentVariant
-from orchestration.control.models.slugs import slug_validator
 from orchestration.control.representations import experiment_repr
 from orchestration.control.selectors.experiments import assign_variant, experiment_get, observation_stats
 
 EXPERIMENT: entities.Kind[Experiment] = entities.Kind(
     model=Experiment, resource=Resource.EXPERIMENT, label="Experiment", present=experiment_repr,
     lookup=lambda tenant, ident, lock: experiment_get(tenant=tenant, experiment_id=ident, lock=lock),
-    created=Event.EXPERIMENT_CREATED, updated=Event.EXPERIMENT_UPDATED, deleted=Event.EXPERIMENT_DELETED,
-    create=Action.EXPERIMENT_CREATE, update=Action.EXPERIMENT_UPDATE, delete=Action.EXPERIMENT_DELETE,
 )
 LIFECYCLE = "experiment_lifecycle"
 EDITABLE = ("name", "hypothesis", "metrics", "variants", "stop_conditions")

@@ -24,8 +24,6 @@ EDITABLE = ("name", "type", "status", "config")
 LOOP: entities.Kind[AutonomicLoop] = entities.Kind(
     model=AutonomicLoop, resource=Resource.LOOP, label="Loop", present=loop_repr,
     lookup=lambda tenant, ident, lock: loop_get(tenant=tenant, loop_id=ident, lock=lock),
-    created=Event.LOOP_CREATED, updated=Event.LOOP_UPDATED, deleted=Event.LOOP_DELETED,
-    create=Action.LOOP_CREATE, update=Action.LOOP_UPDATE, delete=Action.LOOP_DELETE,
 )
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from maestro.core.actors import Actor
 from maestro.core.exceptions import NotFound, ValidationFailed
 from maestro.tenancy.models import Tenant
-from maestro.write_path.catalogue import Action, Event, Resource
+from maestro.write_path.catalogue import Action, Resource
 from orchestration.base import entities
 from orchestration.control.models.merge_trains import MergeTrain, MergeTrainPullRequest
 from orchestration.control.representations import merge_train_repr
@@ -18,9 +18,8 @@ PR_FIELDS = ("title", "author", "status", "url", "position")
 MERGE_TRAIN: entities.Kind[MergeTrain] = entities.Kind(
     model=MergeTrain, resource=Resource.MERGE_TRAIN, label="Merge train", present=merge_train_repr,
     lookup=lambda tenant, ident, lock: merge_train_get(tenant=tenant, train_id=ident, lock=lock),
-    created=Event.MERGE_TRAIN_CREATED, updated=Event.MERGE_TRAIN_UPDATED, deleted=Event.MERGE_TRAIN_DELETED,
     # A train is edited through its status and its pull requests (each its own action).
-    create=Action.MERGE_TRAIN_CREATE, update=Action.MERGE_TRAIN_SET_STATUS, delete=Action.MERGE_TRAIN_DELETE,
+    update_action=Action.MERGE_TRAIN_SET_STATUS,
 )
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from maestro.core.actors import Actor
 from maestro.core.exceptions import ValidationFailed
 from maestro.tenancy.models import Tenant
-from maestro.write_path.catalogue import Action, Event, Resource
+from maestro.write_path.catalogue import Action, Resource
 from orchestration.base import entities
 from orchestration.control.models.playbooks import Playbook
 from orchestration.control.representations import playbook_repr
@@ -21,8 +21,6 @@ MAX_ITEMS = 100
 PLAYBOOK: entities.Kind[Playbook] = entities.Kind(
     model=Playbook, resource=Resource.PLAYBOOK, label="Playbook", present=playbook_repr,
     lookup=lambda tenant, ident, lock: playbook_get(tenant=tenant, playbook_id=ident, lock=lock),
-    created=Event.PLAYBOOK_CREATED, updated=Event.PLAYBOOK_UPDATED, deleted=Event.PLAYBOOK_DELETED,
-    create=Action.PLAYBOOK_CREATE, update=Action.PLAYBOOK_UPDATE, delete=Action.PLAYBOOK_DELETE,
 )
 
 

@@ -5,45 +5,43 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc
-from maestro.api.paging import Order
-from maestro.api.views import MaestroAPIView, if_match_version, with_etag
+from maestro.api.paging import CREATED
+from maestro.api.views import MaestroAPIView, if_match_version
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.serializers import ProjectCreateIn, ProjectUpdateIn
 from orchestration.work.representations import DeletedOut, ProjectOut, project_repr
 from orchestration.work.selectors.projects import project_get, project_list
 from orchestration.work.services.projects import project_create, project_delete, project_update
 
-ORDER = Order.of("created_at", "pk")
 
-
-class ProjectListView(MaestroAPIView):
+class ProjectView(MaestroAPIView):
     resource_type = Resource.PROJECT
+    present = staticmethod(project_repr)
+    order = CREATED
 
+
+class ProjectListView(ProjectView):
     @doc(many=True, paged=True, response=ProjectOut, op="projects_list")
     def get(self, request: Request) -> Response:
-        return self.paged(request, project_list(tenant=self.access.tenant), order=ORDER, present=project_repr)
+        return self.listed(project_list(tenant=self.access.tenant))
 
     @doc(ProjectCreateIn, status=201, response=ProjectOut, op="projects_create")
     def post(self, request: Request) -> Response:
         data = self.validated(ProjectCreateIn)
         project = project_create(tenant=self.access.tenant, actor=self.access.actor, **data)
-        return with_etag(Response(project_repr(project), status=status.HTTP_201_CREATED), project.version)
+        return self.answer(project, status=status.HTTP_201_CREATED)
 
 
-class ProjectDetailView(MaestroAPIView):
-    resource_type = Resource.PROJECT
-
+class ProjectDetailView(ProjectView):
     @doc(response=ProjectOut, op="projects_get")
     def get(self, request: Request, project_id: str) -> Response:
-        project = project_get(tenant=self.access.tenant, project_id=project_id)
-        return with_etag(Response(project_repr(project)), project.version)
+        return self.answer(project_get(tenant=self.access.tenant, project_id=project_id))
 
     @doc(ProjectUpdateIn, response=ProjectOut, op="projects_update")
     def patch(self, request: Request, project_id: str) -> Response:
         data = self.validated(ProjectUpdateIn, partial=True)
-        project = project_update(tenant=self.access.tenant, project_id=project_id, actor=self.access.actor,
-                                 changes=data, expected_version=if_match_version(request))
-        return with_etag(Response(project_repr(project)), project.version)
+        return self.answer(project_update(tenant=self.access.tenant, project_id=project_id, actor=self.access.actor,
+                                          changes=data, expected_version=if_match_version(request)))
 
     @doc(ProjectUpdateIn, response=ProjectOut, op="projects_replace")
     def put(self, request: Request, project_id: str) -> Response:

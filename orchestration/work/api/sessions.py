@@ -8,7 +8,6 @@ from maestro.api.openapi import doc
 from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import MaestroError, NotFound
-from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import SessionFilter
 from orchestration.work.api.serializers import (
@@ -23,20 +22,23 @@ from orchestration.work.selectors.projects import project_get
 from orchestration.work.selectors.sessions import session_get, session_list
 from orchestration.work.services import sessions as services
 
-ORDER = Order.of("started_at", "pk")
 
-
-def _present(tenant: Tenant, session_id: str) -> Response:
-    return Response(session_repr(session_get(tenant=tenant, session_id=session_id)))
-
-
-class SessionListView(MaestroAPIView):
+class SessionView(MaestroAPIView):
     resource_type = Resource.SESSION
+    present = staticmethod(session_repr)
+    order = Order.of("started_at", "pk")
+
+    def answer_session(self, session_id: str, *, status: int = 200) -> Response:
+        """The session as stored now, read back with everything its representation shows."""
+        return self.answer(session_get(tenant=self.access.tenant, session_id=session_id), status=status)
+
+
+class SessionListView(SessionView):
+    filters = SessionFilter
 
     @doc(many=True, paged=True, response=SessionOut, op="sessions_list", filters=SessionFilter)
     def get(self, request: Request) -> Response:
-        return self.paged(request, session_list(tenant=self.access.tenant), order=ORDER, present=session_repr,
-                          filters=SessionFilter)
+        return self.listed(session_list(tenant=self.access.tenant))
 
     @doc(SessionCreateIn, status=201, response=SessionOut, op="sessions_create")
     def post(self, request: Request) -> Response:
@@ -47,17 +49,13 @@ class SessionListView(MaestroAPIView):
             session_id=data.get("id"), name=data.get("name"), agent_id=data.get("agentId"), status=data["status"],
             env=data["env"], metadata=data["metadata"], hostname=data["hostname"], platform=data["platform"],
         )
-        response = _present(self.access.tenant, session.id)
-        response.status_code = status.HTTP_201_CREATED
-        return response
+        return self.answer_session(session.id, status=status.HTTP_201_CREATED)
 
 
-class SessionDetailView(MaestroAPIView):
-    resource_type = Resource.SESSION
-
+class SessionDetailView(SessionView):
     @doc(response=SessionOut, op="sessions_get")
     def get(self, request: Request, session_id: str) -> Response:
-        return _present(self.access.tenant, session_id)
+        return self.answer_session(session_id)
 
     @doc(SessionUpdateIn, response=SessionOut, op="sessions_update")
     def patch(self, request: Request, session_id: str) -> Response:
@@ -67,7 +65,7 @@ class SessionDetailView(MaestroAPIView):
         timeline = data.pop("timeline", None)
         services.session_update(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
                                 changes=data, task_ids=task_ids, events=events, timeline=timeline)
-        return _present(self.access.tenant, session_id)
+        return self.answer_session(session_id)
 
     @doc(SessionUpdateIn, response=SessionOut, op="sessions_replace")
     def put(self, request: Request, session_id: str) -> Response:
@@ -80,43 +78,37 @@ class SessionDetailView(MaestroAPIView):
         return Response({"success": True, "id": session_id})
 
 
-class SessionEventsView(MaestroAPIView):
-    resource_type = Resource.SESSION
-
+class SessionEventsView(SessionView):
     @doc(SessionEventIn, response=SessionOut, op="sessions_event_add")
     def post(self, request: Request, session_id: str) -> Response:
         data = self.validated(SessionEventIn)
         services.session_event_add(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
                                    type=data["type"], data=data.get("data"))
-        return _present(self.access.tenant, session_id)
+        return self.answer_session(session_id)
 
 
-class SessionTimelineView(MaestroAPIView):
-    resource_type = Resource.SESSION
-
+class SessionTimelineView(SessionView):
     @doc(SessionTimelineIn, response=SessionOut, op="sessions_timeline_add")
     def post(self, request: Request, session_id: str) -> Response:
         data = self.validated(SessionTimelineIn)
         services.session_timeline_add(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
                                       type=data["type"], message=data["message"], task_id=data.get("taskId"),
                                       metadata=data.get("metadata"))
-        return _present(self.access.tenant, session_id)
+        return self.answer_session(session_id)
 
 
-class SessionTaskView(MaestroAPIView):
-    resource_type = Resource.SESSION
-
+class SessionTaskView(SessionView):
     @doc(response=SessionOut, op="sessions_task_add")
     def post(self, request: Request, session_id: str, task_id: str) -> Response:
         services.session_task_add(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
                                   actor=self.access.actor)
-        return _present(self.access.tenant, session_id)
+        return self.answer_session(session_id)
 
     @doc(response=SessionOut, op="sessions_task_remove")
     def delete(self, request: Request, session_id: str, task_id: str) -> Response:
         services.session_task_remove(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
                                      actor=self.access.actor)
-        return _present(self.access.tenant, session_id)
+        return self.answer_session(session_id)
 
 
 def _spawn_error(code: str, message: str, status_code: int = 400, **details: object) -> MaestroError:
@@ -124,9 +116,7 @@ def _spawn_error(code: str, message: str, status_code: int = 400, **details: obj
     return MaestroError(message, code=code, status_code=status_code, details=dict(details))
 
 
-class SessionSpawnView(MaestroAPIView):
-    resource_type = Resource.SESSION
-
+class SessionSpawnView(SessionView):
     @doc(SpawnIn, status=201, response=SpawnOut, op="sessions_spawn")
     def post(self, request: Request) -> Response:
         data = self.validated(SpawnIn)
@@ -155,6 +145,6 @@ class SessionSpawnView(MaestroAPIView):
             if "taskIds" in exc.details:
                 raise _spawn_error("invalid_task_ids", exc.message, **exc.details) from None
             raise
-        session_data = session_repr(session_get(tenant=self.access.tenant, session_id=session.id))
+        session_data = self.present(session_get(tenant=self.access.tenant, session_id=session.id))
         return Response({"success": True, "sessionId": session.id, "manifest": manifest, "session": session_data},
                         status=status.HTTP_201_CREATED)

@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc
-from maestro.api.paging import Order
+from maestro.api.paging import CREATED
 from maestro.api.views import MaestroAPIView
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import TaskFilter
@@ -21,16 +21,23 @@ from orchestration.work.selectors.projects import project_get
 from orchestration.work.selectors.tasks import task_get, task_list
 from orchestration.work.services import tasks as services
 
-ORDER = Order.of("created_at", "pk")
 
-
-class TaskListView(MaestroAPIView):
+class TaskView(MaestroAPIView):
     resource_type = Resource.TASK
+    present = staticmethod(task_repr)
+    order = CREATED
+
+    def answer_task(self, task_id: str, *, status: int = 200) -> Response:
+        """The task as stored now, read back with everything its representation shows."""
+        return self.answer(task_get(tenant=self.access.tenant, task_id=task_id), status=status)
+
+
+class TaskListView(TaskView):
+    filters = TaskFilter
 
     @doc(many=True, paged=True, response=TaskOut, op="tasks_list", filters=TaskFilter)
     def get(self, request: Request) -> Response:
-        return self.paged(request, task_list(tenant=self.access.tenant), order=ORDER, present=task_repr,
-                          filters=TaskFilter)
+        return self.listed(task_list(tenant=self.access.tenant))
 
     @doc(TaskCreateIn, status=201, response=TaskOut, op="tasks_create")
     def post(self, request: Request) -> Response:
@@ -42,15 +49,13 @@ class TaskListView(MaestroAPIView):
             initial_prompt=data["initialPrompt"], skill_ids=data["skillIds"], agent_ids=data["agentIds"],
             dependencies=data["dependencies"],
         )
-        return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task.id)), status=status.HTTP_201_CREATED)
+        return self.answer_task(task.id, status=status.HTTP_201_CREATED)
 
 
-class TaskDetailView(MaestroAPIView):
-    resource_type = Resource.TASK
-
+class TaskDetailView(TaskView):
     @doc(response=TaskOut, op="tasks_get")
     def get(self, request: Request, task_id: str) -> Response:
-        return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task_id)))
+        return self.answer_task(task_id)
 
     @doc(TaskUpdateIn, response=TaskOut, op="tasks_update")
     def patch(self, request: Request, task_id: str) -> Response:
@@ -58,7 +63,7 @@ class TaskDetailView(MaestroAPIView):
         timeline = data.pop("timeline", None)
         task = services.task_update(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor,
                                     changes=data, timeline=timeline)
-        return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task.id)))
+        return self.answer_task(task.id)
 
     @doc(TaskUpdateIn, response=TaskOut, op="tasks_replace")
     def put(self, request: Request, task_id: str) -> Response:
@@ -71,46 +76,42 @@ class TaskDetailView(MaestroAPIView):
         return Response({"success": True, "id": task_id})
 
 
-class TaskChildrenView(MaestroAPIView):
-    resource_type = Resource.TASK
-
+class TaskChildrenView(TaskView):
     @doc(many=True, paged=True, response=TaskOut, op="tasks_children")
     def get(self, request: Request, task_id: str) -> Response:
         task_get(tenant=self.access.tenant, task_id=task_id)
-        return self.paged(request, task_list(tenant=self.access.tenant, parent_id=task_id), order=ORDER,
-                          present=task_repr)
+        return self.listed(task_list(tenant=self.access.tenant, parent_id=task_id))
 
 
-class TaskTimelineView(MaestroAPIView):
-    resource_type = Resource.TASK
-
+class TaskTimelineView(TaskView):
     @doc(TaskTimelineIn, response=TaskOut, op="tasks_timeline_add")
     def post(self, request: Request, task_id: str) -> Response:
         data = self.validated(TaskTimelineIn)
         task = services.task_timeline_add(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor,
                                           type=data["type"], message=data["message"], session_id=data.get("sessionId"))
-        return Response(task_repr(task_get(tenant=self.access.tenant, task_id=task.id)))
+        return self.answer_task(task.id)
 
 
-class SubtaskListView(MaestroAPIView):
+class SubtaskView(MaestroAPIView):
     resource_type = Resource.SUBTASK
+    present = staticmethod(subtask_repr)
 
+
+class SubtaskListView(SubtaskView):
     @doc(SubtaskCreateIn, status=201, response=SubtaskOut, op="subtasks_create")
     def post(self, request: Request, task_id: str) -> Response:
         data = self.validated(SubtaskCreateIn)
         subtask = services.subtask_create(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor, **data)
-        return Response(subtask_repr(subtask), status=status.HTTP_201_CREATED)
+        return self.answer(subtask, status=status.HTTP_201_CREATED)
 
 
-class SubtaskDetailView(MaestroAPIView):
-    resource_type = Resource.SUBTASK
-
+class SubtaskDetailView(SubtaskView):
     @doc(SubtaskUpdateIn, response=SubtaskOut, op="subtasks_update")
     def patch(self, request: Request, task_id: str, subtask_id: str) -> Response:
         data = self.validated(SubtaskUpdateIn, partial=True)
         subtask = services.subtask_update(tenant=self.access.tenant, task_id=task_id, subtask_id=subtask_id,
                                           actor=self.access.actor, changes=data)
-        return Response(subtask_repr(subtask))
+        return self.answer(subtask)
 
     @doc(SubtaskUpdateIn, response=SubtaskOut, op="subtasks_replace")
     def put(self, request: Request, task_id: str, subtask_id: str) -> Response:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from maestro.core.actors import Actor
 from maestro.core.exceptions import ProjectHasDependencies
 from maestro.tenancy.models import Tenant
-from maestro.write_path.catalogue import Action, Event, Resource
+from maestro.write_path.catalogue import Action, Resource
 from maestro.write_path.services import record_refusal
 from orchestration.base import entities
 from orchestration.work.models import Project, Session, Task
@@ -23,8 +23,6 @@ PROJECT: entities.Kind[Project] = entities.Kind(
     model=Project, resource=Resource.PROJECT, label="Project", ident="id",
     lookup=lambda tenant, ident, lock: project_get(tenant=tenant, project_id=ident, lock=lock),
     present=project_repr, scope=lambda project: project.id,
-    created=Event.PROJECT_CREATED, updated=Event.PROJECT_UPDATED, deleted=Event.PROJECT_DELETED,
-    create=Action.PROJECT_CREATE, update=Action.PROJECT_UPDATE, delete=Action.PROJECT_DELETE,
 )
 
 

@@ -49,8 +49,6 @@ SESSION: entities.Kind[Session] = entities.Kind(
     model=Session, resource=Resource.SESSION, label="Session", ident="id", versioned=False,
     lookup=lambda tenant, ident, lock: session_get(tenant=tenant, session_id=ident, lock=lock),
     present=session_repr, scope=lambda session: session.project_id,
-    created=Event.SESSION_CREATED, updated=Event.SESSION_UPDATED, deleted=Event.SESSION_DELETED,
-    create=Action.SESSION_CREATE, update=Action.SESSION_UPDATE, delete=Action.SESSION_DELETE,
 )
 
 

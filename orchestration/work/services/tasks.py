@@ -30,8 +30,6 @@ TASK: entities.Kind[Task] = entities.Kind(
     model=Task, resource=Resource.TASK, label="Task", ident="id", versioned=False,
     lookup=lambda tenant, ident, lock: task_get(tenant=tenant, task_id=ident, lock=lock),
     present=task_repr, scope=lambda task: task.project_id,
-    created=Event.TASK_CREATED, updated=Event.TASK_UPDATED, deleted=Event.TASK_DELETED,
-    create=Action.TASK_CREATE, update=Action.TASK_UPDATE, delete=Action.TASK_DELETE,
 )
 
 
