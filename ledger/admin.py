@@ -3,29 +3,11 @@ by hand (and on PostgreSQL the database refuses edits to sequenced entries anywa
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from django.contrib import admin
-from django.db.models import Model
 from django.http import HttpRequest
 
 from ledger.models import ArchiveSegment, Checkpoint, IntakeEntry, LedgerEntry, TenantHead, VerificationRun
-
-M = TypeVar("M", bound=Model)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[M]):
-    def has_add_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: M | None = None) -> list[str]:
-        return [f.name for f in self.model._meta.concrete_fields]
+from maestro.readonly_admin import ReadOnlyAdmin
 
 
 @admin.register(LedgerEntry)

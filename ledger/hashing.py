@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 import rfc8785
 
@@ -268,34 +268,38 @@ def _encode_entry(
     ))  # fmt: skip
 
 
-def entry_hash(
-    *,
-    id: object,
-    tenant_id: object,
-    sequence_number: int,
-    previous_hash: str,
-    timestamp: str | datetime,
-    action_type: str,
-    resource_type: str,
-    resource_id: object,
-    actor_id: object,
-    actor_type: str,
-    payload_hash: str,
-    metadata: Mapping[str, object],
-) -> str:
+class EntryFields(TypedDict):
+    """What an entry says apart from its place in the chain: the hashed members other than
+    ``sequenceNumber`` and ``previousHash``. ``id``/``tenant_id`` are ``str``, ``int`` or
+    ``uuid.UUID`` (hashed as its canonical string); ``resource_id``/``actor_id`` may also be
+    ``None``; ``timestamp`` is a ``...SS.ffffffZ`` string or an aware ``datetime``."""
+
+    id: object
+    tenant_id: object
+    timestamp: str | datetime
+    action_type: str
+    resource_type: str
+    resource_id: object
+    actor_id: object
+    actor_type: str
+    payload_hash: str
+    metadata: Mapping[str, object]
+
+
+def _encode_fields(previous_hash: object, sequence_number: object, f: EntryFields) -> bytes:
+    return _encode_entry(
+        previous_hash, f["id"], f["tenant_id"], sequence_number, f["timestamp"], f["action_type"],
+        f["resource_type"], f["resource_id"], f["actor_id"], f["actor_type"], f["payload_hash"], f["metadata"],
+    )  # fmt: skip
+
+
+def entry_hash(*, sequence_number: int, previous_hash: str, **fields: Unpack[EntryFields]) -> str:
     """Return the entry's ``currentHash``: ``hex(SHA-256(JCS(obj)))``.
 
-    ``id``/``tenant_id`` are ``str``, ``int`` or ``uuid.UUID`` (hashed as its
-    canonical string); ``resource_id``/``actor_id`` may also be ``None``.
-    ``timestamp`` is a ``...SS.ffffffZ`` string or an aware ``datetime``.
     ``previous_hash`` must be :data:`GENESIS_HASH` iff ``sequence_number`` is
     1, so a mis-threaded chain fails here instead of at audit time.
     """
-    data = _encode_entry(
-        previous_hash, id, tenant_id, sequence_number, timestamp, action_type,
-        resource_type, resource_id, actor_id, actor_type, payload_hash, metadata,
-    )  # fmt: skip
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(_encode_fields(previous_hash, sequence_number, fields)).hexdigest()
 
 
 def chain(entries: Iterable[Mapping[str, object]], previous_hash: str) -> list[str]:
@@ -346,19 +350,7 @@ _PREV_KEY = b',"previousHash":"'
 _SEQ_KEY = b',"sequenceNumber":'
 
 
-def entry_template(
-    *,
-    id: object,
-    tenant_id: object,
-    timestamp: object,
-    action_type: str,
-    resource_type: str,
-    resource_id: object,
-    actor_id: object,
-    actor_type: str,
-    payload_hash: str,
-    metadata: object,
-) -> str:
+def entry_template(**fields: Unpack[EntryFields]) -> str:
     """Return ``JCS(obj)`` with two holes, for ``previousHash`` and ``sequenceNumber``.
 
     Everything about an entry except its position is known when it is appended, so the
@@ -367,10 +359,7 @@ def entry_template(
     are marked by ``"\\n"``: JCS escapes control characters, so it never emits a raw newline.
     The bytes come from the same encoder as :func:`entry_hash`, so both give the same hash.
     """
-    data = _encode_entry(
-        GENESIS_HASH, id, tenant_id, 1, timestamp, action_type, resource_type,
-        resource_id, actor_id, actor_type, payload_hash, metadata,
-    )  # fmt: skip
+    data = _encode_fields(GENESIS_HASH, 1, fields)
     # Both keys are top-level members that follow "metadata", the only nested value; what comes
     # after them are escaped strings, numbers or null, so the last occurrence is the member.
     p = data.rindex(_PREV_KEY) + len(_PREV_KEY)

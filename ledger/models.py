@@ -19,7 +19,30 @@ import uuid
 from django.db import models
 
 
-class IntakeEntry(models.Model):
+class Statement(models.Model):
+    """What an entry states — who did what to which resource, when, in which tenant — the
+    same from intake to the chained entry, and hashed as given (``hashing.entry_hash``)."""
+
+    # No database FK: on intake its check would take a KEY SHARE lock on the tenant row in every
+    # appending transaction, so all writers of a tenant would meet on that one row (MultiXact
+    # churn), the hot spot this design removes; on entries a per-row RI trigger would cost ~40%
+    # of a batch insert, and the intake row already proved the tenant exists. Tenants come from
+    # the service layer; Django still PROTECTs tenant deletes. No index of its own either: each
+    # table's (tenant, …) index serves every tenant lookup.
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False,
+                               db_constraint=False)
+    timestamp = models.DateTimeField()
+    action_type = models.CharField(max_length=100)
+    resource_type = models.CharField(max_length=100)
+    resource_id = models.CharField(max_length=200)
+    actor_id = models.CharField(max_length=200)
+    actor_type = models.CharField(max_length=16)
+
+    class Meta:
+        abstract = True
+
+
+class IntakeEntry(Statement):
     """An appended, not yet sequenced ledger entry. Written in the caller's transaction with
     no lock and no chain work; the sequencer turns these into chained entries in batches.
 
@@ -31,17 +54,6 @@ class IntakeEntry(models.Model):
 
     pk_id = models.BigAutoField(primary_key=True)
     id = models.UUIDField(default=uuid.uuid4, unique=True)
-    # No database FK: its check takes a KEY SHARE lock on the tenant row in every appending
-    # transaction, so all writers of a tenant would meet on that one row (MultiXact churn), the
-    # hot spot this design removes. Tenants come from the service layer; Django still PROTECTs.
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False,
-                               db_constraint=False)
-    timestamp = models.DateTimeField()
-    action_type = models.CharField(max_length=100)
-    resource_type = models.CharField(max_length=100)
-    resource_id = models.CharField(max_length=200)
-    actor_id = models.CharField(max_length=200)
-    actor_type = models.CharField(max_length=16)
     payload_hash = models.CharField(max_length=64, default="")
     payload_jcs = models.TextField(default="")
     metadata = models.JSONField(default=dict)
@@ -59,26 +71,15 @@ class IntakeEntry(models.Model):
         return f"{self.id} {self.action_type} (pending)"
 
 
-class LedgerEntry(models.Model):
+class LedgerEntry(Statement):
     """A sequenced, chained, immutable entry. ``current_hash`` is
     ``hex(SHA-256(JCS({id, tenantId, sequenceNumber, previousHash, timestamp, actionType,
     resourceType, resourceId, actorId, actorType, payloadHash, metadata})))``."""
 
     id = models.UUIDField(primary_key=True)
-    # The unique (tenant, sequence_number) index serves every tenant lookup, so no second index.
-    # No database FK either: the intake row already proved the tenant exists, and a per-row
-    # RI trigger would cost ~40% of a batch insert (Django still PROTECTs tenant deletes).
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False,
-                               db_constraint=False)
     sequence_number = models.BigIntegerField()
     previous_hash = models.CharField(max_length=64)
     current_hash = models.CharField(max_length=64)
-    timestamp = models.DateTimeField()
-    action_type = models.CharField(max_length=100)
-    resource_type = models.CharField(max_length=100)
-    resource_id = models.CharField(max_length=200)
-    actor_id = models.CharField(max_length=200)
-    actor_type = models.CharField(max_length=16)
     payload_hash = models.CharField(max_length=64)
     metadata = models.JSONField(default=dict)
 

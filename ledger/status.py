@@ -4,6 +4,7 @@ snapshot asks it (orchestration.health) and ``/metrics`` exports it at scrape ti
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -106,11 +107,7 @@ class LedgerCollector(Collector):
         yield from families.values()
 
 
-_registered = False
-
-
+@functools.cache
 def register() -> None:
-    global _registered
-    if not _registered:
-        REGISTRY.register(LedgerCollector())
-        _registered = True
+    """Once per process (a second registration of the same metric names would raise)."""
+    REGISTRY.register(LedgerCollector())

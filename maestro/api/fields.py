@@ -8,32 +8,34 @@ from typing import Any
 from rest_framework import serializers
 
 
-class StrictCharField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+class _Strict(serializers.Field[Any, Any, Any, Any]):
+    """Refuses input that is not an ``accepts`` (or is a ``refuses``) before the DRF field
+    would coerce it, with the field's own ``error`` message."""
 
+    accepts: type | tuple[type, ...]
+    refuses: type | tuple[type, ...] = ()
+    error = "invalid"
 
-class StrictBooleanField(serializers.BooleanField):
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
-
-
-class StrictIntegerField(serializers.IntegerField):
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictChoiceField(serializers.ChoiceField):
     def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
+        if isinstance(data, self.refuses) or not isinstance(data, self.accepts):
+            self.fail(self.error, input=data)
         return super().to_internal_value(data)
+
+
+class StrictCharField(_Strict, serializers.CharField):
+    accepts = str
+
+
+class StrictBooleanField(_Strict, serializers.BooleanField):
+    accepts = bool
+
+
+class StrictIntegerField(_Strict, serializers.IntegerField):
+    accepts, refuses = int, bool  # a bool is an int in Python, never in JSON
+
+
+class StrictChoiceField(_Strict, serializers.ChoiceField):
+    accepts, error = str, "invalid_choice"
 
 
 class StringListField(serializers.ListField):

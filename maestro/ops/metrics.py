@@ -3,6 +3,7 @@ of the shared stores rather than its own counters."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 
@@ -33,11 +34,7 @@ class QueueDepthCollector(Collector):
         yield gauge
 
 
-_registered = False
-
-
+@functools.cache
 def register() -> None:
-    global _registered
-    if not _registered:
-        REGISTRY.register(QueueDepthCollector())
-        _registered = True
+    """Once per process (a second registration of the same metric names would raise)."""
+    REGISTRY.register(QueueDepthCollector())

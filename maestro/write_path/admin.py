@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from maestro.readonly_admin import ReadOnlyAdmin
 from maestro.write_path.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
+class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
     list_display = ("timestamp", "actor", "action", "resource", "status", "policy_id", "request_id", "tenant")
     list_filter = ("tenant", "status", "actor_type", "resource_type")
     search_fields = ("actor", "action", "resource", "details", "request_id", "legacy_id", "policy_id")
@@ -17,12 +17,3 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     ordering = ("-timestamp", "-id")
     list_per_page = 100
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False

@@ -73,6 +73,11 @@ class Kind(Generic[M]):
     def update(self) -> Action:
         return self.lifecycle.update
 
+    def fresh(self, obj: M) -> Mapping[str, Any]:
+        """``obj`` as the API shows it now: read again, so relations a change touched are current."""
+        tenant: Tenant = getattr(obj, "tenant")  # noqa: B009 — every entity belongs to a tenant
+        return self.present(self.lookup(tenant, self.ident_of(obj), None))
+
     @property
     def noun(self) -> str:
         return self.label.lower()

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -299,6 +300,18 @@ def _check_name(record: Record, path: str) -> None:
         record.warnings.append(f"file name does not match its id {record.id!r}; the id is used")
 
 
+def _entries(f: _Fields, key: str, owner: str, warnings: list[str],
+             fields: Callable[[_Fields], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timestamped entries of the list ``key`` (a timeline, events): each one's id (given,
+    or derived from ``owner`` and its position), its timestamp, then ``fields(entry)``."""
+    out = []
+    for i, e in enumerate(f.objects(key)):
+        when = e.timestamp("timestamp", required=True)
+        assert when is not None
+        out.append({"id": _child_id(e, "evt", owner, i, when, warnings), "timestamp": when, **fields(e)})
+    return out
+
+
 def parse_project(data: dict[str, Any], path: str) -> Record:
     f = _Fields(data)
     project_id = f.ident("id")
@@ -321,17 +334,11 @@ def parse_task(data: dict[str, Any], path: str) -> Record:
     created = f.timestamp("createdAt", required=True)
     assert created is not None and task_id is not None and project_id is not None
     warnings: list[str] = []
-    timeline = []
-    for i, e in enumerate(f.objects("timeline")):
-        when = e.timestamp("timestamp", required=True)
-        assert when is not None
-        timeline.append({
-            "id": _child_id(e, "evt", task_id, i, when, warnings),
-            "type": e.choice("type", TaskTimelineEvent.Type.values, default=TaskTimelineEvent.Type.UPDATE),
-            "timestamp": when,
-            "message": e.string("message"),
-            "session_id": e.opt_string("sessionId", max_len=40),
-        })
+    timeline = _entries(f, "timeline", task_id, warnings, lambda e: {
+        "type": e.choice("type", TaskTimelineEvent.Type.values, default=TaskTimelineEvent.Type.UPDATE),
+        "message": e.string("message"),
+        "session_id": e.opt_string("sessionId", max_len=40),
+    })
     subtasks = []
     for i, s in enumerate(f.objects("subtasks")):
         sub_created = s.timestamp("createdAt") or created
@@ -386,28 +393,16 @@ def parse_session(data: dict[str, Any], path: str) -> Record:
     else:
         task_ids = f.string_list("taskIds")
     warnings: list[str] = []
-    events = []
-    for i, e in enumerate(f.objects("events")):
-        when = e.timestamp("timestamp", required=True)
-        assert when is not None
-        events.append({
-            "id": _child_id(e, "evt", session_id, i, when, warnings),
-            "type": e.string("type", required=True, max_len=100),
-            "data": e.data.get("data"),
-            "timestamp": when,
-        })
-    timeline = []
-    for i, e in enumerate(f.objects("timeline")):
-        when = e.timestamp("timestamp", required=True)
-        assert when is not None
-        timeline.append({
-            "id": _child_id(e, "evt", f"{session_id}:timeline", i, when, warnings),
-            "type": e.string("type", default="progress", max_len=32) or "progress",
-            "timestamp": when,
-            "message": e.string("message"),
-            "task_id": e.opt_string("taskId", max_len=40),
-            "metadata": e.obj("metadata"),
-        })
+    events = _entries(f, "events", session_id, warnings, lambda e: {
+        "type": e.string("type", required=True, max_len=100),
+        "data": e.data.get("data"),
+    })
+    timeline = _entries(f, "timeline", f"{session_id}:timeline", warnings, lambda e: {
+        "type": e.string("type", default="progress", max_len=32) or "progress",
+        "message": e.string("message"),
+        "task_id": e.opt_string("taskId", max_len=40),
+        "metadata": e.obj("metadata"),
+    })
     record = Record("session", path, session_id, {
         "name": f.string("name", max_len=500) or f"Session {session_id}",
         "agent_id": f.opt_string("agentId", max_len=200),

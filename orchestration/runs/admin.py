@@ -9,12 +9,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from maestro.admin_base import ServiceAdmin, actor_of
+from maestro.readonly_admin import ReadOnlyAdmin
 from orchestration.runs.models import Run
 from orchestration.runs.services import RUN, TRANSITIONS, run_transition
 
 
 @admin.register(Run)
-class RunAdmin(ServiceAdmin[Run]):
+class RunAdmin(ReadOnlyAdmin[Run], ServiceAdmin[Run]):
     form = forms.ModelForm[Run]  # read-only rows: no version to guard
     kind = RUN
     list_display = ("id", "pipeline", "status", "created_at", "duration_ms", "cost", "tenant")
@@ -25,15 +26,6 @@ class RunAdmin(ServiceAdmin[Run]):
     actions = ("cancel_runs",)
     identity_fields = ()
     bookkeeping = ()
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
-        return False
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         # Rows are read-only here, but cancelling is a state change for whoever may change runs.

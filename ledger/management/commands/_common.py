@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ledger.selectors import ledger_tenants
 
@@ -18,6 +18,16 @@ def tenants(slugs: list[str] | None) -> list[tuple[int, str]]:
         order = {slug: i for i, slug in enumerate(slugs)}
         found.sort(key=lambda t: order[t[1]])
     return found
+
+
+class LedgerCommand(BaseCommand):
+    """A command over the ledgers of the ``--tenant`` slugs given, or of every tenant with one."""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", action="append", help="tenant slug (repeatable; default: all)")
+
+    def tenants(self, opts: dict[str, Any]) -> list[tuple[int, str]]:
+        return tenants(opts["tenant"])
 
 
 def print_reports(command: BaseCommand, reports: list[tuple[str, dict[str, Any]]], *, as_json: bool) -> None:

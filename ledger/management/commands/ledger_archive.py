@@ -2,24 +2,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ledger.archive import ArchiveError
 from ledger.archiver import ArchiveRefused, archive_tenant
-from ledger.management.commands._common import tenants
+from ledger.management.commands._common import LedgerCommand
 
 
-class Command(BaseCommand):
+class Command(LedgerCommand):
     help = ("Seal and archive ledger segments to MAESTRO_ARCHIVE_URL (write-once). Only full or aged segments "
             "unless --force, which also archives the tail up to the latest checkpoint.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tenant", action="append", help="tenant slug (repeatable; default: all)")
+        super().add_arguments(parser)
         parser.add_argument("--force", action="store_true", help="archive the unsealed tail too")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         failed = []
-        for tenant_id, slug in tenants(opts["tenant"]):
+        for tenant_id, slug in self.tenants(opts):
             try:
                 segments = archive_tenant(tenant_id=tenant_id, force=opts["force"])
             except ArchiveRefused as exc:

@@ -34,7 +34,7 @@ from orchestration.work.models import (
     Task,
     TaskTimelineEvent,
 )
-from orchestration.work.representations import SessionOut, session_repr, task_repr
+from orchestration.work.representations import session_repr, task_repr
 from orchestration.work.selectors.sessions import session_get
 from orchestration.work.selectors.tasks import task_list_by_ids, tasks_get_many, tasks_lock
 
@@ -50,10 +50,6 @@ SESSION: entities.Kind[Session] = entities.Kind(
     lookup=lambda tenant, ident, lock: session_get(tenant=tenant, session_id=ident, lock=lock),
     present=session_repr, scope=lambda session: session.project_id,
 )
-
-
-def _fresh(session: Session) -> SessionOut:
-    return session_repr(session_get(tenant=session.tenant, session_id=session.id))
 
 
 def _tasks_of_project(*, tenant: Tenant, project_id: str, task_ids: list[str]) -> list[Task]:
@@ -145,7 +141,7 @@ def session_create(*, tenant: Tenant, actor: Actor, project: Project, task_ids: 
     with service(SESSION.change(tenant=tenant, actor=actor, action=action, ident=session.id)):
         entities.create(SESSION, session, tenant=tenant, actor=actor, action=action,
                         details=f"Created session {session.name} for {len(dict.fromkeys(task_ids))} task(s)",
-                        exclude=["tenant", "project"], prepare=references, after_save=with_links, shown=_fresh,
+                        exclude=["tenant", "project"], prepare=references, after_save=with_links, shown=SESSION.fresh,
                         check_exists=bool(session_id))
         _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=False)
     return session
@@ -187,7 +183,7 @@ def session_update(*, tenant: Tenant, session_id: str, actor: Actor, changes: di
         ])
         what = sorted(changes) + (["taskIds"] if task_ids is not None else []) + (["events"] if events else []) \
             + (["timeline"] if timeline else [])
-        edit.record(f"Updated {', '.join(what) or 'activity'}", event=(Event.SESSION_UPDATED, _fresh(session)))
+        edit.record(f"Updated {', '.join(what) or 'activity'}", event=(Event.SESSION_UPDATED, SESSION.fresh(session)))
         _emit_link_events(tenant=tenant, session=session, changes=link_changes, session_side=True)
     return session
 
@@ -234,7 +230,7 @@ def session_task_add(*, tenant: Tenant, session_id: str, task_id: str, actor: Ac
         _link(session=session, tasks=tasks, now=now, changes=changes)
         Session.objects.filter(pk=session.pk).update(last_activity=now)
         edit.record(f"Task {task_id} {'added' if changes else 'already linked'}",
-                    event=(Event.SESSION_UPDATED, _fresh(session)))
+                    event=(Event.SESSION_UPDATED, SESSION.fresh(session)))
         _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=True)
     return session
 
@@ -250,7 +246,7 @@ def session_task_remove(*, tenant: Tenant, session_id: str, task_id: str, actor:
         _unlink(session=session, task_ids=[task_id], now=now, changes=changes)
         Session.objects.filter(pk=session.pk).update(last_activity=now)
         edit.record(f"Task {task_id} {'removed' if changes else 'was not linked'}",
-                    event=(Event.SESSION_UPDATED, _fresh(session)))
+                    event=(Event.SESSION_UPDATED, SESSION.fresh(session)))
         _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=True)
     return session
 
@@ -296,6 +292,7 @@ def session_spawn(*, tenant: Tenant, actor: Actor, project: Project, task_ids: l
             "serverUrl": settings.MAESTRO_PUBLIC_URL,
         }
         emit(tenant_id=tenant.pk, type=Event.SESSION_SPAWN_REQUEST, project_id=project.id,
-             data={"sessionId": session.id, "projectId": project.id, "manifest": manifest, "session": _fresh(session)})
+             data={"sessionId": session.id, "projectId": project.id, "manifest": manifest,
+                   "session": SESSION.fresh(session)})
     return session, manifest
 

@@ -17,7 +17,7 @@ from maestro.write_path.services import emit
 from orchestration.base import entities
 from orchestration.base.selectors import key_share
 from orchestration.work.models import Project, Subtask, Task, TaskTimelineEvent
-from orchestration.work.representations import TaskOut, subtask_repr, task_repr
+from orchestration.work.representations import subtask_repr, task_repr
 from orchestration.work.selectors.tasks import task_get, task_list_by_ids
 
 TASK_FIELDS = ("title", "description", "status", "priority", "skill_ids", "agent_ids", "dependencies",
@@ -31,11 +31,6 @@ TASK: entities.Kind[Task] = entities.Kind(
     lookup=lambda tenant, ident, lock: task_get(tenant=tenant, task_id=ident, lock=lock),
     present=task_repr, scope=lambda task: task.project_id,
 )
-
-
-def fresh(task: Task) -> TaskOut:
-    """The task as the API shows it now (its relations re-read after a change)."""
-    return task_repr(task_get(tenant=task.tenant, task_id=task.id))
 
 
 def task_create(*, tenant: Tenant, actor: Actor, project: Project, title: str, parent_id: str | None = None,
@@ -112,7 +107,7 @@ def task_update(*, tenant: Tenant, task_id: str, actor: Actor, changes: dict[str
         entities.clean_or_400(task, exclude=_NOT_CLEANED, validate_unique=False)
         edit.save([*TASK_FIELDS, "started_at", "completed_at"], now=now)
         TaskTimelineEvent.objects.bulk_create(new_events)
-        edit.record(f"Updated {', '.join(sorted(changes)) or 'timeline'}", event=(Event.TASK_UPDATED, fresh(task)))
+        edit.record(f"Updated {', '.join(sorted(changes)) or 'timeline'}", event=(Event.TASK_UPDATED, TASK.fresh(task)))
     return task
 
 
@@ -146,7 +141,7 @@ def task_timeline_add(*, tenant: Tenant, task_id: str, actor: Actor, type: str, 
         task = edit.obj
         TaskTimelineEvent.objects.create(task=task, type=type, timestamp=now, message=message, session_id=session_id)
         edit.save([], now=now)
-        edit.record(f"{type}: {message[:200]}", event=(Event.TASK_UPDATED, fresh(task)))
+        edit.record(f"{type}: {message[:200]}", event=(Event.TASK_UPDATED, TASK.fresh(task)))
     return task
 
 
@@ -157,7 +152,7 @@ def _subtask_change(edit: entities.Edit[Task], subtask: Subtask, action: Action,
     edit.save([], now=now)
     edit.change.record(details=details, action=action, event=event, resource_type=Resource.SUBTASK,
                        resource_id=subtask.id, project_id=edit.obj.project_id)
-    emit(tenant_id=edit.change.tenant_id, type=Event.TASK_UPDATED, data=fresh(edit.obj),
+    emit(tenant_id=edit.change.tenant_id, type=Event.TASK_UPDATED, data=TASK.fresh(edit.obj),
          project_id=edit.obj.project_id)
 
 
