@@ -104,10 +104,10 @@ def actor_of(request: HttpRequest) -> Actor:
 class ServiceAdmin(admin.ModelAdmin[M]):
     """Subclasses name their entity's ``kind`` (orchestration.base.entities.Kind: its resource,
     actions and how clients name an object), ``service_fields`` (form fields an edit may change)
-    and the keyword their services take the object's id by (``service_id_arg``), implement
-    ``create``, and either set ``update_service`` / ``delete_service`` (``staticmethod(
-    loop_update)``, called with ``changes`` and ``expected_version`` / with nothing more) or
-    override ``update`` / ``delete``. Models without a ``version`` use a plain ModelForm."""
+    and the keyword their services take the object's id by (``service_id_arg``), and either set
+    ``create_service`` / ``update_service`` / ``delete_service`` (``staticmethod(loop_update)``,
+    called with the ``service_fields`` / ``changes`` and ``expected_version`` / nothing more) or
+    override ``create`` / ``update`` / ``delete``. Models without a ``version`` use a plain ModelForm."""
 
     form: type[forms.ModelForm[M]] = VersionedForm
     kind: AdminKind[M] | None = None
@@ -115,6 +115,7 @@ class ServiceAdmin(admin.ModelAdmin[M]):
     service_fields: tuple[str, ...] = ()
     identity_fields: tuple[str, ...] = ("tenant", "slug")
     bookkeeping: tuple[str, ...] = ("version", "created_at", "updated_at")
+    create_service: Callable[..., M] | None = None
     update_service: Callable[..., M] | None = None
     delete_service: Callable[..., object] | None = None
 
@@ -125,7 +126,12 @@ class ServiceAdmin(admin.ModelAdmin[M]):
                        **{self.service_id_arg: self.kind.ident_of(obj)}, **kwargs)
 
     def create(self, request: HttpRequest, obj: M, form: forms.ModelForm[M]) -> M:
-        raise NotImplementedError
+        """``create_service`` with the new object's id and its ``service_fields`` as the form has them."""
+        if self.create_service is None:
+            raise NotImplementedError
+        values = {name: form.cleaned_data[name] if name in form.cleaned_data else getattr(obj, name)
+                  for name in self.service_fields}
+        return self.call_service(request, obj, self.create_service, **values)
 
     def update(self, request: HttpRequest, obj: M, changes: dict[str, Any], expected_version: int | None) -> M:
         if self.update_service is None:

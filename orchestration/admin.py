@@ -1,6 +1,6 @@
 """The admin of every part of the domain (Django discovers this module; each part registers
 its own models)."""
 
-from orchestration.control.admin import experiments, loops, merge_trains  # noqa: F401
+from orchestration.control.admin import agents, experiments, loops, merge_trains, playbooks  # noqa: F401
 from orchestration.runs import admin as runs_admin  # noqa: F401
 from orchestration.work import admin as work_admin  # noqa: F401

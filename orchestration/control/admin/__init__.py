@@ -1,1 +1,1 @@
-"""Control state in the admin: loops, agents and playbooks; experiments; merge trains."""
+"""Control state in the admin: one module per kind (loops, agents, experiments, playbooks, merge trains)."""

@@ -59,6 +59,7 @@ class ExperimentAdmin(ServiceAdmin[Experiment]):
     form = ExperimentForm
     kind = services.EXPERIMENT
     service_id_arg = "experiment_id"
+    create_service = staticmethod(services.experiment_create)
     update_service = staticmethod(services.experiment_update)
     delete_service = staticmethod(services.experiment_delete)
     list_display = ("slug", "name", "status", "start_date", "end_date", "version", "tenant")
@@ -98,11 +99,6 @@ class ExperimentAdmin(ServiceAdmin[Experiment]):
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html("<table><tr><th>variant</th><th>metric</th><th>count</th><th>mean</th>"
                            "<th>Δ control</th></tr>{}</table>", body)
-
-    def create(self, request: HttpRequest, obj: Experiment, form: forms.ModelForm[Experiment]) -> Experiment:
-        return self.call_service(
-            request, obj, services.experiment_create, name=obj.name, hypothesis=obj.hypothesis,
-            variants=form.cleaned_data["variants"], metrics=obj.metrics, stop_conditions=obj.stop_conditions)
 
     @admin.action(description="Start selected experiments (draft → running)")
     def start_experiments(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:

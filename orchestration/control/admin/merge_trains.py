@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -33,14 +32,12 @@ class MergeTrainAdmin(ServiceAdmin[MergeTrain]):
     list_filter = ("tenant", "status")
     search_fields = ("slug",)
     service_fields = ("status",)
+    create_service = staticmethod(services.merge_train_create)
     fieldsets = (
         (None, {"fields": ("tenant", "slug", "status", "expected_version")}),
         ("Bookkeeping", {"fields": ("version", "created_at", "updated_at"), "classes": ("collapse",)}),
     )
     actions = ("pause_trains", "resume_trains")
-
-    def create(self, request: HttpRequest, obj: MergeTrain, form: forms.ModelForm[MergeTrain]) -> MergeTrain:
-        return self.call_service(request, obj, services.merge_train_create, status=obj.status)
 
     def update(self, request: HttpRequest, obj: MergeTrain, changes: dict[str, Any],
                expected_version: int | None) -> MergeTrain:

@@ -1,0 +1,79 @@
+"""Playbooks in the admin: triggers and actions edited one per line."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from maestro.admin_base import ServiceAdmin, VersionedForm
+from orchestration.control.models.playbooks import Playbook
+from orchestration.control.services import playbooks as playbook_services
+
+
+class LinesField(forms.CharField):
+    """A list of strings edited as one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            text = value
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return text
+        return "\n".join(value or [])
+
+    # A CharField's text, cleaned into the list of its lines (the stubs' CharField cleans to a str).
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return list(initial or []) != self.to_python(data)
+
+
+class PlaybookForm(VersionedForm[Playbook]):
+    triggers = LinesField(required=False, help_text="One trigger per line, e.g. pod_crash_loop.")
+    actions = LinesField(required=False, help_text="One action per line, e.g. k8s.delete_pod.")
+
+    class Meta:
+        model = Playbook
+        fields = "__all__"
+
+
+@admin.register(Playbook)
+class PlaybookAdmin(ServiceAdmin[Playbook]):
+    form = PlaybookForm
+    kind = playbook_services.PLAYBOOK
+    service_id_arg = "playbook_id"
+    create_service = staticmethod(playbook_services.playbook_create)
+    update_service = staticmethod(playbook_services.playbook_update)
+    delete_service = staticmethod(playbook_services.playbook_delete)
+    list_display = ("slug", "name", "is_enabled", "version", "tenant")
+    list_filter = ("tenant", "is_enabled")
+    search_fields = ("slug", "name", "description")
+    ordering = ("tenant", "created_at")
+    service_fields = ("name", "description", "triggers", "actions", "is_enabled")
+    fieldsets = (
+        (None, {"fields": ("tenant", "slug", "name", "description", "is_enabled", "expected_version")}),
+        ("When and what", {"fields": ("triggers", "actions")}),
+        ("Bookkeeping", {"fields": ("version", "created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+    actions = ("enable_playbooks", "disable_playbooks")
+
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Playbook], enabled: bool, verb: str) -> None:
+        self.service_action(request, queryset, verb, playbook_services.playbook_set_enabled, enabled=enabled,
+                            skip=lambda pb: f"already {verb.lower()}" if pb.is_enabled == enabled else None)
+
+    @admin.action(description="Enable selected playbooks")
+    def enable_playbooks(self, request: HttpRequest, queryset: QuerySet[Playbook]) -> None:
+        self._set_enabled(request, queryset, True, "Enabled")
+
+    @admin.action(description="Disable selected playbooks")
+    def disable_playbooks(self, request: HttpRequest, queryset: QuerySet[Playbook]) -> None:
+        self._set_enabled(request, queryset, False, "Disabled")
