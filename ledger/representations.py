@@ -10,6 +10,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from ledger.hashing import canonical_json, format_timestamp
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry
+from maestro.core.wire import IsoTime
 
 MISSING = object()
 
@@ -19,7 +20,7 @@ class HashedFields(TypedDict):
     tenantId: int
     sequenceNumber: int
     previousHash: str
-    timestamp: str
+    timestamp: IsoTime
     actionType: str
     resourceType: str
     resourceId: str
@@ -47,7 +48,7 @@ class CheckpointOut(TypedDict):
     tenantId: int
     treeSize: int
     rootHash: str
-    timestamp: str
+    timestamp: IsoTime
     signature: str
     keyId: str
 
@@ -137,7 +138,7 @@ class VerifyReportOut(TypedDict):
     checkpointsVerified: int
     rootHash: str | None
     verificationTime: float
-    verifiedAt: str
+    verifiedAt: IsoTime
     errorCount: int
     errors: list[VerifyErrorOut]
 
@@ -149,7 +150,7 @@ class SegmentOut(TypedDict):
     sha256: str
     sizeBytes: int
     url: str
-    archivedAt: str
+    archivedAt: IsoTime
     payloadsPruned: bool
 
 

@@ -8,7 +8,7 @@ from maestro.api.openapi import doc
 from maestro.api.paging import next_link, parse_limit
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import ValidationFailed
-from realtime.models import Envelope
+from realtime.models import EventOut
 from realtime.selectors import events_after, events_oldest_seq
 
 
@@ -19,7 +19,7 @@ class EventListView(MaestroAPIView):
     tenant's head; a full page links the next one. Events already pruned → 410
     ``RESYNC_REQUIRED``: reload state, then continue from the head it names."""
 
-    @doc(many=True, response=Envelope, op="events_list", parameters=[
+    @doc(many=True, response=EventOut, op="events_list", parameters=[
         OpenApiParameter("afterSeq", int, description="the last seq the client has (default 0)"),
         OpenApiParameter("limit", int, description="page size (default 500, at most 5000)")])
     def get(self, request: Request) -> Response:

@@ -1,18 +1,18 @@
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from django.db import models
 
-from maestro.core.wire import to_ms
+from maestro.core.wire import EpochMs, to_ms
 
 
-class Envelope(TypedDict):
-    """An event as the stream and ``GET /api/events`` send it (DESIGN §5)."""
+class EventOut(TypedDict):
+    """An event as the stream and ``GET /api/events`` send it: the envelope of DESIGN §5."""
 
     type: str
     event: str
     data: dict[str, Any]
-    timestamp: int  # epoch milliseconds
-    seq: int  # the tenant's gapless event sequence
+    timestamp: EpochMs
+    seq: Annotated[int, "the tenant's gapless event sequence"]
 
 
 class EventStream(models.Model):
@@ -40,7 +40,7 @@ class Event(models.Model):
         constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="uniq_event_tenant_seq")]
         indexes = [models.Index(fields=["created_at"], name="event_created_idx")]
 
-    def envelope(self) -> Envelope:
+    def envelope(self) -> EventOut:
         return {
             "type": self.type,
             "event": self.type,

@@ -1,10 +1,23 @@
 """OpenAPI descriptions of Maestro's authenticators (drf-spectacular finds extensions by import)."""
 
-from collections.abc import Callable
-from typing import Any, TypeVar, is_typeddict
+from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
+from types import UnionType
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NotRequired,
+    Required,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+    is_typeddict,
+)
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import resolve_type_hint
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -62,7 +75,8 @@ def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str |
 
 
 # Response shapes declared as TypedDicts by the representation functions that build them: the
-# operations refer to them, and add_shapes() puts them in the document's components.
+# operations refer to them, and add_shapes() puts them (and the TypedDicts they nest) in the
+# document's components.
 _SHAPES: dict[str, Any] = {}
 
 
@@ -74,11 +88,65 @@ def shape(typed_dict: Any) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+_SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def json_schema(hint: Any) -> dict[str, Any]:
+    """The JSON schema (OpenAPI 3.0) of a representation's type: a nested TypedDict is a
+    reference to its own component; in ``Annotated``, a string is the description and an Enum
+    (a model's ``TextChoices``) the allowed values; ``X | None`` is nullable."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        out = json_schema(args[0])
+        for meta in args[1:]:
+            if isinstance(meta, str):
+                out["description"] = meta
+            elif isinstance(meta, type) and issubclass(meta, Enum):
+                out["enum"] = [member.value for member in meta]
+        return out
+    if origin in (NotRequired, Required):
+        return json_schema(args[0])
+    if origin in (Union, UnionType):
+        present = [a for a in args if a is not type(None)]
+        out = json_schema(present[0]) if len(present) == 1 else {"oneOf": [json_schema(a) for a in present]}
+        if len(present) < len(args):
+            out = {"allOf": [out], "nullable": True} if "$ref" in out else {**out, "nullable": True}
+        return out
+    if origin is Literal:
+        return {"type": _SCALARS[type(args[0])], "enum": list(args)}
+    if is_typeddict(hint):
+        return shape(hint)
+    if origin in (list, tuple, Sequence):
+        return {"type": "array", "items": json_schema(args[0]) if args else {}}
+    if origin in (dict, Mapping):
+        return {"type": "object", "additionalProperties": json_schema(args[1]) if args else {}}
+    if hint in _SCALARS:
+        return {"type": _SCALARS[hint]}
+    if hint in (dict, Mapping):
+        return {"type": "object", "additionalProperties": {}}
+    if hint is Any or hint is object:
+        return {"nullable": True}  # anything, null included (OpenAPI 3.0 needs saying so)
+    raise TypeError(f"no JSON schema for {hint!r}: describe it in maestro.api.openapi.json_schema")
+
+
+def _component(typed_dict: Any) -> dict[str, Any]:
+    hints = get_type_hints(typed_dict, include_extras=True)
+    out: dict[str, Any] = {"type": "object", "properties": {k: json_schema(v) for k, v in hints.items()},
+                           "required": sorted(typed_dict.__required_keys__)}
+    if typed_dict.__doc__ and typed_dict.__doc__ is not dict.__doc__:
+        out["description"] = " ".join(typed_dict.__doc__.split())
+    return out
+
+
 def add_shapes(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: each referenced TypedDict as a JSON schema."""
+    """drf-spectacular postprocessing hook: each referenced TypedDict, and every TypedDict
+    those reference, as a JSON schema component."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    for name, typed_dict in sorted(_SHAPES.items()):
-        schemas[name] = resolve_type_hint(typed_dict)  # type: ignore[no-untyped-call]  # drf-spectacular
+    done: set[str] = set()
+    while pending := sorted(set(_SHAPES) - done):
+        for name in pending:  # a component's properties may register the TypedDicts they nest
+            schemas[name] = _component(_SHAPES[name])
+            done.add(name)
     result["components"]["schemas"] = dict(sorted(schemas.items()))
     return result
 

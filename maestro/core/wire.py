@@ -11,10 +11,16 @@ Naive datetimes are refused: guessing their zone would make the output depend on
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import overload
+from typing import Annotated, overload
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+
+
+# The two formats as types of the fields that carry them, described for the OpenAPI document
+# (maestro.api.openapi reads a string in Annotated as the field's description).
+EpochMs = Annotated[int, "epoch milliseconds"]
+IsoTime = Annotated[str, "ISO 8601 UTC with microseconds, e.g. 2024-02-01T12:05:23.456000Z"]
 
 
 class NaiveTimestamp(ValueError):

@@ -3,13 +3,13 @@ declared as the TypedDict its function returns (the OpenAPI document is derived 
 
 from typing import TypedDict
 
-from maestro.core.wire import to_iso
+from maestro.core.wire import IsoTime, to_iso
 from maestro.write_path.models import AuditEvent
 
 
 class AuditOut(TypedDict):
     id: str
-    timestamp: str
+    timestamp: IsoTime
     actor: str
     action: str
     resource: str

@@ -4,8 +4,9 @@ API returns it"). Each shape is the TypedDict its function returns; the OpenAPI 
 derived from them (no ``from __future__ import annotations``: see work/representations.py)."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
+from maestro.core.wire import IsoTime as Iso
 from maestro.core.wire import to_iso
 from orchestration.control.models.agents import AgentProfile
 from orchestration.control.models.experiments import Experiment
@@ -16,18 +17,15 @@ from orchestration.control.models.playbooks import Playbook
 THROUGHPUT_WINDOW = timedelta(hours=24)
 
 
-Iso = str  # ISO-8601 UTC with microseconds
-
-
 class LoopOut(TypedDict):
     id: str
     name: str
-    type: str
-    status: str
+    type: Annotated[str, AutonomicLoop.Type]
+    status: Annotated[str, AutonomicLoop.Status]
     lastDecision: str
     lastRun: Iso | None
     config: dict[str, Any]
-    version: int
+    version: Annotated[int, "sent as ETag; If-Match (or a body version) with a stale one is 412"]
 
 
 class AgentMetricsOut(TypedDict):
@@ -41,10 +39,10 @@ class AgentOut(TypedDict):
     name: str
     role: str
     model: str
-    status: str
+    status: Annotated[str, AgentProfile.Status]
     metrics: AgentMetricsOut
     routingWeight: int
-    version: int
+    version: Annotated[int, "sent as ETag; If-Match (or a body version) with a stale one is 412"]
 
 
 class VariantOut(TypedDict):
@@ -57,14 +55,14 @@ class ExperimentOut(TypedDict):
     id: str
     name: str
     hypothesis: str
-    status: str
+    status: Annotated[str, Experiment.Status]
     variants: list[str]
     variantDetails: list[VariantOut]
     metrics: dict[str, Any]
     stopConditions: list[dict[str, Any]]
     startDate: Iso | None
     endDate: Iso | None
-    version: int
+    version: Annotated[int, "sent as ETag; If-Match (or a body version) with a stale one is 412"]
 
 
 class PlaybookOut(TypedDict):
@@ -74,24 +72,24 @@ class PlaybookOut(TypedDict):
     triggers: list[str]
     actions: list[str]
     isEnabled: bool
-    version: int
+    version: Annotated[int, "sent as ETag; If-Match (or a body version) with a stale one is 412"]
 
 
 class PullRequestOut(TypedDict):
     number: int
     title: str
     author: str
-    status: str
+    status: Annotated[str, MergeTrainPullRequest.Status]
     url: str
 
 
 class MergeTrainOut(TypedDict):
     id: str
-    status: str
+    status: Annotated[str, MergeTrain.Status]
     queueLength: int
     throughput: int
     activePRs: list[PullRequestOut]
-    version: int
+    version: Annotated[int, "sent as ETag; If-Match (or a body version) with a stale one is 412"]
 
 
 class SuccessOut(TypedDict):

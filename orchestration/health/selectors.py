@@ -16,7 +16,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from ledger.status import tenant_backlog
-from maestro.core.wire import to_iso
+from maestro.core.wire import IsoTime, to_iso
 from maestro.queue import workers_status
 from maestro.tenancy.models import Tenant
 from orchestration.control.models.merge_trains import MergeTrain
@@ -37,7 +37,7 @@ class AlertOut(TypedDict):
     id: str
     title: str
     severity: str
-    timestamp: str
+    timestamp: IsoTime
     workstream: str
 
 

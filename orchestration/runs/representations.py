@@ -1,9 +1,9 @@
 """The API shape of a run: the old ``runs`` table's snake_case row (DESIGN §3), declared as the
 TypedDict its function returns (the OpenAPI document is derived from it)."""
 
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
-from maestro.core.wire import to_iso
+from maestro.core.wire import IsoTime, to_iso
 from orchestration.runs.models import Run
 
 
@@ -11,9 +11,9 @@ class RunOut(TypedDict):
     id: str
     pipeline_id: str
     pipeline: str
-    status: str
-    started_at: str | None
-    completed_at: str | None
+    status: Annotated[str, Run.Status]
+    started_at: IsoTime | None
+    completed_at: IsoTime | None
     duration_ms: int | None
     cost: float
     input_params: dict[str, Any]
@@ -21,8 +21,8 @@ class RunOut(TypedDict):
     error_message: str | None
     failure_details: Any
     executor_id: str | None
-    created_at: str
-    updated_at: str
+    created_at: IsoTime
+    updated_at: IsoTime
     tenant_id: str
 
 

@@ -8,21 +8,19 @@ No ``from __future__ import annotations`` here: TypedDicts read ``NotRequired`` 
 is made, which string annotations would hide from the published schema."""
 
 from collections.abc import Iterable
-from typing import Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
+from maestro.core.wire import EpochMs as Ms
 from maestro.core.wire import to_ms
 from orchestration.work.models import Project, Session, Subtask, Task, TaskTimelineEvent
 
-# Timestamps are epoch milliseconds.
-Ms = int
-
 
 class ProjectOut(TypedDict):
-    id: str
+    id: Annotated[str, "proj_<ms>_<rand9>"]
     name: str
     workingDir: str
     description: str
-    version: int
+    version: Annotated[int, "sent as ETag; If-Match with a stale one is 412"]
     createdAt: Ms
     updatedAt: Ms
 
@@ -40,22 +38,22 @@ class SubtaskOut(TypedDict):
 
 
 class TaskTimelineOut(TypedDict):
-    id: str
-    type: str
+    id: Annotated[str, "evt_<ms>_<rand9>"]
+    type: Annotated[str, TaskTimelineEvent.Type]
     timestamp: Ms
     message: str
     sessionId: NotRequired[str]
 
 
 class TaskOut(TypedDict):
-    id: str
+    id: Annotated[str, "task_<ms>_<rand9>"]
     projectId: str
     parentId: str | None
     title: str
     description: str
     initialPrompt: str
-    status: str
-    priority: str
+    status: Annotated[str, Task.Status]
+    priority: Annotated[str, Task.Priority]
     sessionIds: list[str]
     skillIds: list[str]
     agentIds: list[str]
@@ -76,7 +74,7 @@ class SessionEventOut(TypedDict):
 
 
 class SessionTimelineOut(TypedDict):
-    id: str
+    id: Annotated[str, "evt_<ms>_<rand9>"]
     type: str
     timestamp: Ms
     message: str
@@ -85,12 +83,12 @@ class SessionTimelineOut(TypedDict):
 
 
 class SessionOut(TypedDict):
-    id: str
+    id: Annotated[str, "sess_<ms>_<rand9>"]
     projectId: str
     taskIds: list[str]
     name: str
     agentId: str | None
-    status: str
+    status: Annotated[str, Session.Status]
     env: dict[str, str]
     events: list[SessionEventOut]
     timeline: list[SessionTimelineOut]
@@ -110,7 +108,7 @@ class DeletedOut(TypedDict):
 class SpawnOut(TypedDict):
     success: bool
     sessionId: str
-    manifest: dict[str, Any]
+    manifest: Annotated[dict[str, Any], "what an agent runner needs: tasks, skills, env, serverUrl"]
     session: SessionOut
 
 
