@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 os.environ.setdefault("MAESTRO_ENV", "test")
 
-from tests.factories import make_token  # noqa: E402
+from tests.factories import SYSTEM, make_token  # noqa: E402
 
 
 @pytest.fixture
@@ -64,6 +64,15 @@ def anon_client() -> APIClient:
 
 
 @pytest.fixture
+def seeded(tenant):
+    """The default tenant with the old system's control state (loops, agents, experiments, ...)."""
+    from orchestration.control.services.seed import seed_defaults
+
+    seed_defaults(tenant=tenant, actor=SYSTEM)
+    return tenant
+
+
+@pytest.fixture
 def staff(db, django_user_model) -> Client:  # type: ignore[no-untyped-def]
     """A logged-in superuser ``root`` in the admin."""
     user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456")
@@ -73,7 +82,7 @@ def staff(db, django_user_model) -> Client:  # type: ignore[no-untyped-def]
 
 
 # Rich assertion messages from the shared write-path helpers.
-pytest.register_assert_rewrite("tests.orchestration.api.helpers")
+pytest.register_assert_rewrite("tests.orchestration.work.api.helpers")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from maestro.write_path.catalogue import Action, Event, Resource, audit_action, event_type, request_action
 from maestro.write_path.services import emit, record, service
 from tests.factories import SYSTEM
-from tests.orchestration.api.helpers import mark
+from tests.orchestration.work.api.helpers import mark
 
 
 def test_an_unknown_audit_action_fails_before_anything_is_written(tenant):

@@ -23,7 +23,7 @@ from orchestration.work.services.projects import project_delete, project_update
 from orchestration.work.services.sessions import session_create
 from orchestration.work.services.tasks import subtask_create, task_create
 from tests.factories import SYSTEM, make_project, make_task
-from tests.orchestration.api.helpers import mark
+from tests.orchestration.work.api.helpers import mark
 
 A = {"actor": SYSTEM}
 

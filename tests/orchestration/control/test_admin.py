@@ -14,7 +14,7 @@ from orchestration.control.models.experiments import Experiment
 from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.merge_trains import MergeTrainPullRequest
 from orchestration.control.models.playbooks import Playbook
-from tests.factories import SYSTEM
+from tests.factories import SYSTEM, make_run
 from tests.orchestration.control.helpers import Mark
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +40,6 @@ def messages_of(response):
 
 
 def test_the_control_admin_pages_render(staff, seeded):
-    from tests.orchestration.control.conftest import make_run
-
     # given
     run = make_run(seeded)
 
@@ -277,7 +275,6 @@ def test_merge_train_pull_requests_are_saved_through_the_service(staff, seeded):
 
 def test_cancel_run_action(staff, tenant):
     from orchestration.runs.models import Run
-    from tests.orchestration.control.conftest import make_run
 
     # given
     running = make_run(tenant, status="running")

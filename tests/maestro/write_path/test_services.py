@@ -14,7 +14,7 @@ from orchestration.work.services.sessions import session_create, session_task_ad
 from orchestration.work.services.tasks import task_create, task_update
 from realtime.models import Event
 from tests.factories import SYSTEM, make_project
-from tests.orchestration.api.helpers import head, mark
+from tests.orchestration.work.api.helpers import head, mark
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from orchestration.work.models import Project, Task
 from tests.factories import make_project, make_task
-from tests.orchestration.api.helpers import assert_error, mark
+from tests.orchestration.work.api.helpers import assert_error, mark
 
 
 @pytest.fixture

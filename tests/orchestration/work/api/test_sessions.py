@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from maestro.core.wire import to_ms
 from orchestration.work.models import Session, SessionEvent, SessionTimelineEvent, TaskTimelineEvent
 from tests.factories import make_task
-from tests.orchestration.api.helpers import assert_error, is_id, mark
+from tests.orchestration.work.api.helpers import assert_error, is_id, mark
 
 SESSION_KEYS = {"id", "projectId", "taskIds", "name", "agentId", "status", "env", "events", "timeline", "metadata",
                 "hostname", "platform", "startedAt", "lastActivity", "completedAt"}

@@ -3,6 +3,8 @@ import logging
 
 from django.test import Client
 
+from tests.support.jobs import celery_eager
+
 
 def test_healthz_and_legacy_health(db):
     c = Client()
@@ -24,8 +26,6 @@ def test_readyz_reports_each_check(db, settings):
 
 def test_readyz_says_in_process_for_what_the_embedded_default_replaces(db, settings):
     # given: no Redis configured, jobs run in-process
-    from tests.orchestration.control.conftest import celery_eager
-
     settings.REDIS_URL = ""
     # when
     with celery_eager(True):

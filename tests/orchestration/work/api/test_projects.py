@@ -4,7 +4,7 @@ import time
 
 from orchestration.work.models import Project
 from tests.factories import make_task
-from tests.orchestration.api.helpers import assert_error, is_id, mark
+from tests.orchestration.work.api.helpers import assert_error, is_id, mark
 
 
 def test_create_project_returns_the_project_with_defaults(api_client, tenant):

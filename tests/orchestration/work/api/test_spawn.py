@@ -4,7 +4,7 @@ from django.conf import settings
 
 from orchestration.work.models import Session
 from tests.factories import make_task
-from tests.orchestration.api.helpers import assert_error, is_id, mark
+from tests.orchestration.work.api.helpers import assert_error, is_id, mark
 
 
 def test_spawn_creates_a_spawning_session_and_its_manifest(api_client, tenant, project, task):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from maestro.core.wire import to_ms
 from orchestration.work.models import Session, Task, TaskTimelineEvent
 from tests.factories import make_task
-from tests.orchestration.api.helpers import assert_error, is_id, mark
+from tests.orchestration.work.api.helpers import assert_error, is_id, mark
 
 TASK_KEYS = {"id", "projectId", "parentId", "title", "description", "initialPrompt", "status", "priority",
              "sessionIds", "skillIds", "agentIds", "dependencies", "subtasks", "timeline", "createdAt",

@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from maestro.write_path.models import AuditEvent
 from orchestration.runs.models import Run
-from tests.factories import SYSTEM
-from tests.orchestration.control.conftest import make_run
+from tests.factories import SYSTEM, make_run
 from tests.orchestration.control.helpers import Mark
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from maestro.tenancy.models import ApiToken, Membership
 from maestro.write_path.models import AuditEvent
 from orchestration.work.models import Project
 from tests.factories import SYSTEM, make_project, make_task, make_token
-from tests.orchestration.api.helpers import assert_error, mark
+from tests.orchestration.work.api.helpers import assert_error, mark
 
 
 def client_with(header: str) -> APIClient:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from orchestration.work.models import Subtask, Task
-from tests.orchestration.api.helpers import assert_error, is_id, mark
+from tests.orchestration.work.api.helpers import assert_error, is_id, mark
 
 SUBTASK_KEYS = {"id", "taskId", "title", "description", "completed", "order", "createdAt", "updatedAt",
                 "completedAt"}

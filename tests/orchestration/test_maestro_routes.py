@@ -4,8 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import SYSTEM
-from tests.orchestration.control.conftest import make_run
+from tests.factories import SYSTEM, make_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_workers")]
 

@@ -7,7 +7,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from orchestration.health.selectors import health_snapshot, mc_core
-from tests.orchestration.control.conftest import celery_eager, make_run
+from tests.factories import make_run
+from tests.support.jobs import celery_eager
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_workers")]
 
