@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 os.environ.setdefault("MAESTRO_ENV", "test")
 
-from tests.factories import SYSTEM, make_token  # noqa: E402
+from tests.factories import SYSTEM, make_project, make_token  # noqa: E402
 
 
 @pytest.fixture
@@ -61,6 +61,12 @@ def other_client(other_tenant) -> APIClient:
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def project(tenant):
+    """A project of the default tenant, named Payments."""
+    return make_project(tenant, "Payments")
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ from tests.orchestration.work.api.helpers import assert_error, mark
 
 
 @pytest.fixture
-def project(tenant):
-    return make_project(tenant)
-
-
-@pytest.fixture
 def task(tenant, project):
     return make_task(tenant, project, "T")
 

@@ -17,11 +17,6 @@ from tests.factories import SYSTEM, make_project
 from tests.orchestration.work.api.helpers import head, mark
 
 
-@pytest.fixture
-def project(tenant):
-    return make_project(tenant)
-
-
 def test_two_services_in_one_outer_unit_share_one_gapless_flush(tenant, project):
     # given
     before = mark(tenant)

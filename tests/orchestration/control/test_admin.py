@@ -22,8 +22,6 @@ pytestmark = pytest.mark.django_db
 ADMIN = "/admin/orchestration"
 
 
-
-
 def loop(tenant, slug="cost-optimization"):
     return AutonomicLoop.objects.get(tenant=tenant, slug=slug)
 
@@ -271,19 +269,3 @@ def test_merge_train_pull_requests_are_saved_through_the_service(staff, seeded):
     train.refresh_from_db()
     assert train.version == 2
     assert AuditEvent.objects.filter(action="merge_train.pr_upsert", actor="root").count() == 1
-
-
-def test_cancel_run_action(staff, tenant):
-    from orchestration.runs.models import Run
-
-    # given
-    running = make_run(tenant, status="running")
-    done = make_run(tenant, status="succeeded")
-
-    # when
-    r = staff.post(f"{ADMIN}/run/", {"action": "cancel_runs", "_selected_action": [running.pk, done.pk]},
-                   follow=True)
-
-    # then
-    assert dict(Run.objects.values_list("id", "status")) == {running.id: "cancelled", done.id: "succeeded"}
-    assert len(messages_of(r)) == 2

@@ -6,11 +6,6 @@ from tests.factories import SYSTEM, make_project, make_task
 
 
 @pytest.fixture
-def project(tenant):
-    return make_project(tenant, "Payments")
-
-
-@pytest.fixture
 def other_project(tenant):
     """A second project of the same tenant."""
     return make_project(tenant, "Docs")
