@@ -7,6 +7,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 os.environ.setdefault("MAESTRO_ENV", "test")
+# Rich assertion messages from the shared helpers (registered before anything imports them).
+pytest.register_assert_rewrite("tests.support")
 
 from tests.factories import SYSTEM, make_project, make_token  # noqa: E402
 
@@ -85,10 +87,6 @@ def staff(db, django_user_model) -> Client:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(user)
     return client
-
-
-# Rich assertion messages from the shared write-path helpers.
-pytest.register_assert_rewrite("tests.orchestration.work.api.helpers")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,7 +6,7 @@ import re
 
 from maestro.write_path.models import AuditEvent
 from realtime.models import Event
-from tests.orchestration.work.api.helpers import assert_error
+from tests.support.api import assert_error
 
 
 def test_request_id_is_echoed_and_stored_on_the_audit_row_and_events(api_client, tenant):

@@ -9,7 +9,8 @@ from django.test import override_settings
 
 from orchestration.work.models import Project, Task
 from tests.factories import make_project, make_task
-from tests.orchestration.work.api.helpers import assert_error, mark
+from tests.support.api import assert_error
+from tests.support.writes import Mark
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_unsupported_method_is_a_json_405(api_client, task):
 
 def test_malformed_json_is_400_and_stores_nothing(api_client, tenant, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = [
         api_client.generic("POST", "/api/projects", '{"name": "x"', content_type="application/json"),
@@ -56,7 +57,7 @@ def test_malformed_json_is_400_and_stores_nothing(api_client, tenant, task):
 
 def test_non_json_content_type_is_400(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.generic("POST", "/api/projects", "name=x", content_type="application/x-www-form-urlencoded")
     # then
@@ -67,7 +68,7 @@ def test_non_json_content_type_is_400(api_client, tenant):
 @pytest.mark.parametrize("body", [[{"name": "x"}], ["x"], "x", 5, None, True])
 def test_non_object_body_is_400(api_client, tenant, task, body):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     raw = json.dumps(body)
     # when
     responses = [api_client.generic(method, path, raw, content_type="application/json") for method, path in (
@@ -82,7 +83,7 @@ def test_non_object_body_is_400(api_client, tenant, task, body):
 
 def test_oversized_body_is_400_and_stores_nothing(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     big = json.dumps({"name": "x", "description": "a" * (10 * 1024 * 1024)})
     # when
     r = api_client.generic("POST", "/api/projects", big, content_type="application/json")
@@ -112,7 +113,7 @@ def test_body_just_over_the_limit_is_refused_and_just_under_is_not(api_client, t
 
 def test_wrong_types_are_400_and_store_nothing(api_client, tenant, project, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     attempts = [
         ("post", "/api/projects", {"name": 5}),
         ("post", "/api/projects", {"name": ["x"]}),
@@ -149,7 +150,7 @@ def test_wrong_types_are_400_and_store_nothing(api_client, tenant, project, task
 
 def test_oversized_fields_are_400(api_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     long_name = api_client.post("/api/projects", {"name": "x" * 501}, format="json")
     long_title = api_client.post("/api/tasks", {"projectId": project.id, "title": "x" * 1001}, format="json")
@@ -181,8 +182,8 @@ def test_other_tenants_ids_are_404_and_never_leak(api_client, tenant, other_tena
     their_task = make_task(other_tenant, theirs, "Theirs")
     their_sub = subtask_create(tenant=other_tenant, task_id=their_task.id, actor=SYSTEM, title="s")
     their_session = session_create(tenant=other_tenant, actor=SYSTEM, project=theirs, task_ids=[their_task.id])
-    before = mark(tenant)
-    their_before = mark(other_tenant)
+    before = Mark(tenant)
+    their_before = Mark(other_tenant)
     # when
     attempts = [
         ("get", f"/api/projects/{theirs.id}", None, "PROJECT_NOT_FOUND"),
@@ -246,7 +247,7 @@ def test_a_model_validation_error_is_a_400_not_a_500(api_client, monkeypatch, te
         raise ValidationError({"name": ["Name is reserved."]})
 
     monkeypatch.setattr(views, "project_create", refuse)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/projects", {"name": "admin"}, format="json")
     # then
@@ -257,7 +258,7 @@ def test_a_model_validation_error_is_a_400_not_a_500(api_client, monkeypatch, te
 
 def test_deeply_nested_json_is_400(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.generic("POST", "/api/projects", "[" * 200_000 + "]" * 200_000, content_type="application/json")
     # then
@@ -271,7 +272,7 @@ def test_nul_characters_anywhere_are_400_on_both_stores(api_client, viewer_clien
     from tests.factories import SYSTEM
 
     session = session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[])
-    before = mark(tenant)
+    before = Mark(tenant)
     attempts = [
         (api_client, "GET", "/api/tasks/a%00b", None),
         (api_client, "GET", "/api/tasks?projectId=a%00b", None),
@@ -299,7 +300,7 @@ def test_nul_characters_anywhere_are_400_on_both_stores(api_client, viewer_clien
 
 def test_lone_surrogates_and_absurd_nesting_in_json_fields_are_400(api_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     nested: dict = {}
     for _ in range(80):
         nested = {"a": nested}
@@ -317,7 +318,7 @@ def test_lone_surrogates_and_absurd_nesting_in_json_fields_are_400(api_client, t
 def test_a_denied_write_to_an_overlong_url_is_still_a_clean_403(viewer_client, tenant, project):
     # given: action and resource are cut to the audit row's columns (100 and 200 characters)
     long_id = "task_" + "x" * 300
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = viewer_client.post(f"/api/tasks/{long_id}/subtasks", {"title": "x"}, format="json")
     # then

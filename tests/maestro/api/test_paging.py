@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from orchestration.work.models import Project, Session, Task
 from tests.factories import make_project
-from tests.orchestration.work.api.helpers import assert_error
+from tests.support.api import assert_error
 
 LINK = re.compile(r'^<http://testserver(?P<path>/api/[^>]+)>; rel="next"$')
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 from maestro.tenancy.models import ApiToken, Membership
 from orchestration.work.models import Project
 from tests.factories import SYSTEM, make_token
-from tests.orchestration.work.api.helpers import assert_error, mark
+from tests.support.api import assert_error
+from tests.support.writes import Mark
 
 
 def client_with(header: str) -> APIClient:
@@ -21,7 +22,7 @@ def client_with(header: str) -> APIClient:
 
 def test_no_credentials_is_401_on_reads_and_writes(anon_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = [anon_client.get("/api/projects"), anon_client.get(f"/api/projects/{project.id}"),
                  anon_client.post("/api/projects", {"name": "x"}, format="json"),
@@ -36,7 +37,7 @@ def test_no_credentials_is_401_on_reads_and_writes(anon_client, tenant, project)
 
 def test_bad_tokens_are_401(tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     clients = [client_with("Bearer mae_not-a-real-token"), client_with("Bearer not-a-maestro-token"),
                client_with("Basic dXNlcjpwYXNz"), client_with("Bearer "), client_with("Token abc")]
     # when
@@ -55,7 +56,7 @@ def test_revoked_token_is_401(tenant, project):
     client = client_with(f"Bearer {raw}")
     assert client.get("/api/projects").status_code == 200
     api_token_revoke(token=ApiToken.objects.get(user__username="rita"), actor=SYSTEM)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     read = client.get("/api/projects")
     write = client.post("/api/projects", {"name": "x"}, format="json")
@@ -92,7 +93,7 @@ def test_session_user_with_membership_acts_in_their_tenant(tenant, project):
 def test_dev_loopback_acts_as_local_operator_of_the_default_tenant(tenant):
     # given
     client = APIClient()
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = client.post("/api/projects", {"name": "local"}, format="json", REMOTE_ADDR="127.0.0.1")
     # then
@@ -114,7 +115,7 @@ def test_dev_loopback_accepts_ipv6_loopback(tenant):
 @override_settings(MAESTRO_DEV_LOOPBACK_AUTH=True)
 def test_dev_loopback_does_not_cover_remote_addresses(tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     remote = APIClient().post("/api/projects", {"name": "x"}, format="json", REMOTE_ADDR="10.0.0.5")
     spoofed = APIClient().post("/api/projects", {"name": "x"}, format="json", REMOTE_ADDR="10.0.0.5",

@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 from maestro.write_path.models import AuditEvent
 from orchestration.work.models import Project
 from tests.factories import make_task
-from tests.orchestration.work.api.helpers import assert_error, mark
+from tests.support.api import assert_error
+from tests.support.writes import Mark
 
 
 def test_viewer_can_read(viewer_client, tenant, project):
@@ -39,7 +40,7 @@ def test_viewer_writes_are_403_audited_as_denied_and_change_nothing(viewer_clien
         ("post", "/api/sessions", {"projectId": project.id, "taskIds": [task.id]}),
     ]
     for method, path, body in attempts:
-        before = mark(tenant)
+        before = Mark(tenant)
         # when
         r = getattr(viewer_client, method)(path, body, format="json", HTTP_X_REQUEST_ID=f"deny-{method}")
         # then
@@ -72,7 +73,7 @@ def test_operator_and_admin_can_write(api_client, admin_client):
 
 def test_token_of_another_tenant_cannot_pick_this_tenant(other_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     read = other_client.get("/api/projects", HTTP_X_MAESTRO_TENANT="default")
     write = other_client.post("/api/projects", {"name": "x"}, format="json", HTTP_X_MAESTRO_TENANT="default")

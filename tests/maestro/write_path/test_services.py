@@ -14,40 +14,40 @@ from orchestration.work.services.sessions import session_create, session_task_ad
 from orchestration.work.services.tasks import task_create, task_update
 from realtime.models import Event
 from tests.factories import SYSTEM, make_project
-from tests.orchestration.work.api.helpers import head, mark
+from tests.support.writes import Mark, head
 
 
 def test_two_services_in_one_outer_unit_share_one_gapless_flush(tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     with service():
         first = task_create(tenant=tenant, actor=SYSTEM, project=project, title="a")
         second = task_create(tenant=tenant, actor=SYSTEM, project=project, title="b")
         assert head(tenant) == before.seq  # nothing sequenced until the outer unit ends
     # then
-    assert before.new_types() == ["audit:created", "task:created"] * 2
-    assert [e.seq for e in before.new_events()] == [before.seq + i for i in range(1, 5)]
-    assert [e.data["id"] for e in before.new_events()[1::2]] == [first.id, second.id]
-    assert [(a.action, a.actor, a.actor_type, a.request_id) for a in before.new_audits()] == [
+    assert before.event_types() == ["audit:created", "task:created"] * 2
+    assert [e.seq for e in before.events()] == [before.seq + i for i in range(1, 5)]
+    assert [e.data["id"] for e in before.events()[1::2]] == [first.id, second.id]
+    assert [(a.action, a.actor, a.actor_type, a.request_id) for a in before.audits()] == [
         ("task.create", "tests", "system", "")] * 2
 
 
 def test_services_in_a_plain_outer_transaction_each_flush(tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     with transaction.atomic():
         task_create(tenant=tenant, actor=SYSTEM, project=project, title="a")
         task_create(tenant=tenant, actor=SYSTEM, project=project, title="b")
     # then
-    assert before.new_types() == ["audit:created", "task:created"] * 2
+    assert before.event_types() == ["audit:created", "task:created"] * 2
     assert head(tenant) == before.seq + 4
 
 
 def test_a_failing_second_service_rolls_back_the_whole_unit(tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     with pytest.raises(NotFound), service():
         task_create(tenant=tenant, actor=SYSTEM, project=project, title="a")
@@ -60,7 +60,7 @@ def test_a_failing_second_service_rolls_back_the_whole_unit(tenant, project):
 def test_a_caught_failure_inside_a_unit_leaves_no_event_behind(tenant, project):
     # given: an inner service fails after it recorded, and the caller carries on
     task = task_create(tenant=tenant, actor=SYSTEM, project=project, title="a")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     with service():
         task_update(tenant=tenant, task_id=task.id, actor=SYSTEM, changes={"title": "kept"})
@@ -72,14 +72,14 @@ def test_a_caught_failure_inside_a_unit_leaves_no_event_behind(tenant, project):
             assert type(exc).__name__ == "ValidationError"
     # then: only the update's rows and events
     assert Task.objects.get(id=task.id).title == "kept"
-    assert [a.action for a in before.new_audits()] == ["task.update"]
-    assert before.new_types() == ["audit:created", "task:updated"]
+    assert [a.action for a in before.audits()] == ["task.update"]
+    assert before.event_types() == ["audit:created", "task:updated"]
 
 
 def test_events_recorded_by_a_rolled_back_savepoint_are_dropped(tenant, project):
     # given
     task = task_create(tenant=tenant, actor=SYSTEM, project=project, title="a")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     with service():
         try:
@@ -92,10 +92,10 @@ def test_events_recorded_by_a_rolled_back_savepoint_are_dropped(tenant, project)
     # then
     row = Task.objects.get(id=task.id)
     assert (row.title, row.status) == ("a", "in_progress")
-    assert [a.action for a in before.new_audits()] == ["task.update"]
-    assert before.new_types() == ["audit:created", "task:updated"]
-    assert before.new_events()[1].data["title"] == "a"
-    assert [e.seq for e in before.new_events()] == [before.seq + 1, before.seq + 2]
+    assert [a.action for a in before.audits()] == ["task.update"]
+    assert before.event_types() == ["audit:created", "task:updated"]
+    assert before.events()[1].data["title"] == "a"
+    assert [e.seq for e in before.events()] == [before.seq + 1, before.seq + 2]
 
 
 def test_linking_twice_in_one_unit_links_once(tenant, project):
@@ -114,7 +114,7 @@ def test_linking_twice_in_one_unit_links_once(tenant, project):
 
 def test_stale_version_in_a_service_call_raises_changes_nothing_and_is_recorded_as_denied(tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     with pytest.raises(MaestroError) as err:
         project_update(tenant=tenant, project_id=project.id, actor=SYSTEM, changes={"name": "x"},
@@ -143,7 +143,7 @@ def test_task_in_a_project_of_another_tenant_is_refused(tenant, other_tenant):
     theirs = make_project(other_tenant, "theirs")
     mine = make_project(tenant, "mine")
     parent = task_create(tenant=other_tenant, actor=SYSTEM, project=theirs, title="p")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     with pytest.raises(MaestroError) as err:
         task_create(tenant=tenant, actor=SYSTEM, project=mine, title="x", parent_id=parent.id)

@@ -15,7 +15,7 @@ from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.merge_trains import MergeTrainPullRequest
 from orchestration.control.models.playbooks import Playbook
 from tests.factories import SYSTEM, make_run
-from tests.orchestration.control.helpers import Mark
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.playbooks import Playbook
 from orchestration.legacy.control import export_maestro_db, import_maestro_db
 from tests.factories import SYSTEM
-from tests.orchestration.control.helpers import Mark
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_a_second_import_changes_nothing(tenant, legacy_db):
     assert report.skipped["loops"] == ["cost-optimization", "reliability-guardian", "safety-sentinel"]
     assert report.skipped["auditLog"] == ["k3j2h1", "p9q8r7"]
     assert snapshot(tenant) == before
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 def test_import_never_overwrites_an_operators_edit(tenant, legacy_db):
@@ -103,7 +103,7 @@ def test_dry_run_reports_and_writes_nothing(tenant, legacy_db):
     assert report.dry_run and report.ok
     assert report.created["agents"] == ["planner", "coder", "reviewer"]
     assert snapshot(tenant) == before
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 def test_bad_entries_are_reported_and_the_rest_imported(tenant, legacy_db):

@@ -4,7 +4,7 @@ import pytest
 
 from orchestration.runs.models import Run
 from tests.factories import SYSTEM
-from tests.orchestration.control.helpers import Mark
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 

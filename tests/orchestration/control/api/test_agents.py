@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from orchestration.control.models.agents import AgentProfile
-from tests.orchestration.control.helpers import Mark
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def test_bad_patch_is_400_and_changes_nothing(api_client, seeded, body, message)
     assert r.json()["message"] == message
     agent = coder(seeded)
     assert (agent.routing_weight, agent.latency_p95, agent.version) == (80, 4500, 1)
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 def test_viewer_gets_403_and_a_denied_audit_row(viewer_client, seeded):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from orchestration.control.models.experiments import Experiment, ExperimentObservation
-from tests.orchestration.control.helpers import Mark
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ def test_bad_variants_are_400_and_store_nothing(api_client, seeded, variants, me
     assert r.status_code == 400
     assert r.json()["message"] == message
     assert not Experiment.objects.filter(slug="exp-ab").exists()
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 @pytest.mark.parametrize("body, message", [

@@ -4,7 +4,7 @@ import pytest
 
 from maestro.write_path.models import AuditEvent
 from orchestration.control.models.loops import AutonomicLoop
-from tests.orchestration.control.helpers import Mark
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_toggle_with_bad_input_is_400_and_changes_nothing(api_client, seeded, bo
     assert r.json()["code"] == "VALIDATION_ERROR"
     loop = loop_row(seeded)
     assert (loop.status, loop.version) == ("paused", 1)
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 def test_toggle_banana_names_the_allowed_statuses(api_client, seeded):
@@ -97,7 +97,7 @@ def test_toggle_of_an_unknown_loop_is_404_with_success_false(api_client, seeded)
     assert r.status_code == 404
     assert r.json() == {"error": True, "code": "LOOP_NOT_FOUND", "message": "Loop not found",
                         "details": {"id": "no-such-loop"}, "success": False}
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 def test_viewer_cannot_toggle_and_the_refusal_is_audited(viewer_client, seeded):
@@ -167,7 +167,7 @@ def test_patch_config_is_checked_against_the_schema_of_the_loop_type(api_client,
     assert bad.json()["message"] == "config is invalid for a cost loop: $.threshold: 'high' is not of type 'number'"
     assert unknown_key.status_code == 400
     assert loop_row(seeded, "cost-optimization").config == {"threshold": 0.8, "interval": "15m"}
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 def test_patch_config_with_if_match_updates_and_bumps_the_version(api_client, seeded):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from orchestration.control.models.playbooks import Playbook
-from tests.orchestration.control.helpers import Mark
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_bad_create_is_400_and_stores_nothing(api_client, seeded, body, message)
     assert r.status_code == 400
     assert r.json()["message"] == message
     assert Playbook.objects.filter(tenant=seeded).count() == 1
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 def test_create_with_a_taken_id_is_409_and_denied(api_client, seeded):

@@ -13,7 +13,7 @@ from orchestration.control.models.playbooks import Playbook
 from orchestration.control.models.seed import SeedMarker
 from orchestration.control.services.seed import seed_defaults
 from tests.factories import SYSTEM
-from tests.orchestration.control.helpers import Mark
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_seeding_twice_changes_nothing(tenant):
 
     # then
     assert report == {"created": [], "skipped": ALL}
-    assert mark.nothing_written()
+    mark.assert_nothing_written()
 
 
 def test_seeding_never_undoes_an_operators_edit_or_deletion(tenant):

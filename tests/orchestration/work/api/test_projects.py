@@ -4,12 +4,13 @@ import time
 
 from orchestration.work.models import Project
 from tests.factories import make_task
-from tests.orchestration.work.api.helpers import assert_error, is_id, mark
+from tests.support.api import assert_error, is_id
+from tests.support.writes import Mark
 
 
 def test_create_project_returns_the_project_with_defaults(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     t0 = int(time.time() * 1000)
     # when
     r = api_client.post("/api/projects", {"name": "Payments"}, format="json", HTTP_X_REQUEST_ID="req-proj-1")
@@ -27,7 +28,7 @@ def test_create_project_returns_the_project_with_defaults(api_client, tenant):
     assert (row.tenant_id, row.name) == (tenant.pk, "Payments")
     before.assert_written(["audit:created", "project:created"], action="project.create", resource=body["id"],
                           request_id="req-proj-1")
-    assert before.new_events()[1].data == body
+    assert before.events()[1].data == body
 
 
 def test_create_project_with_all_fields(api_client):
@@ -41,7 +42,7 @@ def test_create_project_with_all_fields(api_client):
 
 def test_create_project_without_name_is_400_and_stores_nothing(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = [api_client.post("/api/projects", body, format="json")
                  for body in ({}, {"name": ""}, {"name": "   "}, {"workingDir": "/x"})]
@@ -83,7 +84,7 @@ def test_patch_project_changes_only_given_fields_and_bumps_version(api_client, t
     # given
     created = api_client.post("/api/projects", {"name": "P", "workingDir": "/w", "description": "d"},
                               format="json").json()
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/projects/{created['id']}", {"description": "new"}, format="json")
     # then
@@ -96,7 +97,7 @@ def test_patch_project_changes_only_given_fields_and_bumps_version(api_client, t
     row = Project.objects.get(id=created["id"])
     assert (row.description, row.version) == ("new", 2)
     before.assert_written(["audit:created", "project:updated"], action="project.update", resource=created["id"])
-    assert before.new_events()[1].data == body
+    assert before.events()[1].data == body
 
 
 def test_put_project_is_a_partial_update(api_client, project):
@@ -109,7 +110,7 @@ def test_put_project_is_a_partial_update(api_client, project):
 
 def test_patch_project_with_blank_name_is_400(api_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/projects/{project.id}", {"name": ""}, format="json")
     # then
@@ -119,7 +120,7 @@ def test_patch_project_with_blank_name_is_400(api_client, tenant, project):
 
 def test_patch_missing_project_is_404(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch("/api/projects/proj_nope", {"name": "x"}, format="json")
     # then
@@ -148,7 +149,7 @@ def test_patch_with_weak_if_match_is_accepted(api_client, project):
 def test_patch_with_stale_if_match_is_412_changes_nothing_and_is_recorded_as_denied(api_client, tenant, project):
     # given: someone else edited the project since we read version 1
     api_client.patch(f"/api/projects/{project.id}", {"name": "Theirs"}, format="json")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/projects/{project.id}", {"name": "Mine"}, format="json", HTTP_IF_MATCH='"1"')
     # then
@@ -162,7 +163,7 @@ def test_patch_with_stale_if_match_is_412_changes_nothing_and_is_recorded_as_den
 
 def test_malformed_if_match_is_412(api_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/projects/{project.id}", {"name": "Mine"}, format="json", HTTP_IF_MATCH="yesterday")
     # then
@@ -172,7 +173,7 @@ def test_malformed_if_match_is_412(api_client, tenant, project):
 
 def test_delete_empty_project(api_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/projects/{project.id}")
     # then
@@ -180,13 +181,13 @@ def test_delete_empty_project(api_client, tenant, project):
     assert r.json() == {"success": True, "id": project.id}
     assert not Project.objects.filter(id=project.id).exists()
     before.assert_written(["audit:created", "project:deleted"], action="project.delete", resource=project.id)
-    assert before.new_events()[1].data == {"id": project.id}
+    assert before.events()[1].data == {"id": project.id}
 
 
 def test_delete_project_with_tasks_is_refused(api_client, tenant, project):
     # given
     make_task(tenant, project)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/projects/{project.id}")
     # then
@@ -200,7 +201,7 @@ def test_delete_project_with_tasks_is_refused(api_client, tenant, project):
 def test_delete_project_with_sessions_is_refused(api_client, tenant, project, make_session):
     # given
     make_session(project)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/projects/{project.id}")
     # then
@@ -212,7 +213,7 @@ def test_delete_project_with_sessions_is_refused(api_client, tenant, project, ma
 def test_delete_with_stale_if_match_is_412(api_client, tenant, project):
     # given
     api_client.patch(f"/api/projects/{project.id}", {"name": "v2"}, format="json")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/projects/{project.id}", HTTP_IF_MATCH='"1"')
     # then
@@ -223,7 +224,7 @@ def test_delete_with_stale_if_match_is_412(api_client, tenant, project):
 
 def test_delete_missing_project_is_404(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete("/api/projects/proj_missing")
     # then

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from maestro.core.wire import to_ms
 from orchestration.work.models import Session, SessionEvent, SessionTask, TaskTimelineEvent
 from tests.factories import make_task
-from tests.orchestration.work.api.helpers import assert_error, mark
+from tests.support.api import assert_error
+from tests.support.writes import Mark
 
 SESSION_KEYS = {"id", "projectId", "taskIds", "name", "agentId", "status", "env", "events", "timeline", "metadata",
                 "hostname", "platform", "startedAt", "lastActivity", "completedAt"}
@@ -21,7 +22,7 @@ def test_delete_session_ends_it_on_its_tasks(api_client, tenant, project, task, 
     session = make_session(project, [task, second])
     other = make_session(project, [task])
     api_client.post(f"/api/sessions/{session.id}/events", {"type": "x"}, format="json")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/sessions/{session.id}")
     # then
@@ -39,7 +40,7 @@ def test_delete_session_ends_it_on_its_tasks(api_client, tenant, project, task, 
     assert [e["type"] for e in second_now["timeline"]] == ["created", "session_started", "session_ended"]
     before.assert_written(["audit:created", "session:deleted", "task:session_removed", "task:updated",
                            "task:session_removed", "task:updated"], action="session.delete", resource=session.id)
-    events = before.new_events()
+    events = before.events()
     assert events[1].data == {"id": session.id}
     assert events[2].data == {"sessionId": session.id, "taskId": task.id}
     assert events[3].data == first_now
@@ -47,7 +48,7 @@ def test_delete_session_ends_it_on_its_tasks(api_client, tenant, project, task, 
 
 def test_delete_missing_session_is_404(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete("/api/sessions/sess_nope")
     # then
@@ -59,7 +60,7 @@ def test_add_task_to_session(api_client, tenant, project, task, make_session):
     # given
     session = make_session(project)
     Session.objects.filter(id=session.id).update(last_activity=LONG_AGO)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post(f"/api/sessions/{session.id}/tasks/{task.id}")
     # then
@@ -74,7 +75,7 @@ def test_add_task_to_session(api_client, tenant, project, task, make_session):
         ("created", None), ("session_started", session.id)]
     before.assert_written(["audit:created", "session:updated", "session:task_added", "task:session_added",
                            "task:updated"], action="session.task_add", resource=session.id)
-    events = before.new_events()
+    events = before.events()
     assert events[1].data == body
     assert events[2].data == events[3].data == {"sessionId": session.id, "taskId": task.id}
     assert events[4].data == task_now
@@ -84,7 +85,7 @@ def test_add_task_to_session_is_idempotent(api_client, tenant, project, task, ma
     # given
     session = make_session(project)
     api_client.post(f"/api/sessions/{session.id}/tasks/{task.id}")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post(f"/api/sessions/{session.id}/tasks/{task.id}")
     # then
@@ -103,7 +104,7 @@ def test_add_task_to_session_errors(api_client, tenant, project, other_project, 
     elsewhere = make_task(tenant, other_project, "elsewhere")
     foreign_task = make_task(other_tenant, foreign_project, "theirs")
     foreign_session = make_session(foreign_project)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     other_project_task = api_client.post(f"/api/sessions/{session.id}/tasks/{elsewhere.id}")
     missing_task = api_client.post(f"/api/sessions/{session.id}/tasks/task_nope")
@@ -122,7 +123,7 @@ def test_add_task_to_session_errors(api_client, tenant, project, other_project, 
 def test_remove_task_from_session(api_client, tenant, project, task, make_session):
     # given
     session = make_session(project, [task])
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/sessions/{session.id}/tasks/{task.id}")
     # then
@@ -138,7 +139,7 @@ def test_remove_task_from_session(api_client, tenant, project, task, make_sessio
 def test_remove_unlinked_task_changes_nothing_but_activity(api_client, tenant, project, task, make_session):
     # given
     session = make_session(project)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/sessions/{session.id}/tasks/{task.id}")
     # then
@@ -150,7 +151,7 @@ def test_remove_unlinked_task_changes_nothing_but_activity(api_client, tenant, p
 def test_remove_task_errors(api_client, tenant, project, task, make_session):
     # given
     session = make_session(project, [task])
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     missing_task = api_client.delete(f"/api/sessions/{session.id}/tasks/task_nope")
     missing_session = api_client.delete(f"/api/sessions/sess_nope/tasks/{task.id}")

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from maestro.core.wire import to_ms
 from orchestration.work.models import Session, SessionEvent, SessionTimelineEvent, TaskTimelineEvent
 from tests.factories import make_task
-from tests.orchestration.work.api.helpers import assert_error, is_id, mark
+from tests.support.api import assert_error, is_id
+from tests.support.writes import Mark
 
 SESSION_KEYS = {"id", "projectId", "taskIds", "name", "agentId", "status", "env", "events", "timeline", "metadata",
                 "hostname", "platform", "startedAt", "lastActivity", "completedAt"}
@@ -15,7 +16,7 @@ LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 def test_create_session_links_both_sides(api_client, tenant, project, task):
     # given
     second = make_task(tenant, project, "second")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/sessions", {"projectId": project.id, "taskIds": [task.id, second.id]}, format="json")
     # then
@@ -37,7 +38,7 @@ def test_create_session_links_both_sides(api_client, tenant, project, task):
     before.assert_written(
         ["audit:created", "session:created", "task:session_added", "task:updated", "task:session_added",
          "task:updated"], action="session.create", resource=body["id"])
-    events = before.new_events()
+    events = before.events()
     assert events[1].data == body
     assert events[2].data == {"sessionId": body["id"], "taskId": task.id}
     assert events[3].data == api_client.get(f"/api/tasks/{task.id}").json()
@@ -63,7 +64,7 @@ def test_create_session_with_all_fields(api_client, project, task):
 def test_create_session_with_duplicate_id_is_409_and_recorded_as_denied(api_client, tenant, project, task):
     # given
     api_client.post("/api/sessions", {"projectId": project.id, "taskIds": [], "id": "sess_dup"}, format="json")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/sessions", {"projectId": project.id, "taskIds": [task.id], "id": "sess_dup"},
                         format="json")
@@ -105,7 +106,7 @@ def test_create_session_with_empty_task_ids(api_client, project):
 
 def test_create_session_bad_input(api_client, tenant, project, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = {
         "no project": api_client.post("/api/sessions", {"taskIds": [task.id]}, format="json"),
@@ -137,7 +138,7 @@ def test_create_session_bad_input(api_client, tenant, project, task):
 
 def test_create_session_with_unknown_task_is_404(api_client, tenant, project, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/sessions", {"projectId": project.id, "taskIds": [task.id, "task_nope"]}, format="json")
     # then
@@ -149,7 +150,7 @@ def test_create_session_with_unknown_task_is_404(api_client, tenant, project, ta
 def test_create_session_with_task_of_another_project_is_400(api_client, tenant, project, other_project, task):
     # given
     elsewhere = make_task(tenant, other_project, "elsewhere")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/sessions", {"projectId": project.id, "taskIds": [task.id, elsewhere.id]},
                         format="json")
@@ -161,7 +162,7 @@ def test_create_session_with_task_of_another_project_is_400(api_client, tenant, 
 
 def test_create_session_in_unknown_project_is_404(api_client, tenant, foreign_project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     unknown = api_client.post("/api/sessions", {"projectId": "proj_nope", "taskIds": []}, format="json")
     foreign = api_client.post("/api/sessions", {"projectId": foreign_project.id, "taskIds": []}, format="json")
@@ -216,7 +217,7 @@ def test_patch_session_fields_bumps_last_activity(api_client, tenant, project, m
     # given
     session = make_session(project, [], env={"A": "1"})
     Session.objects.filter(id=session.id).update(last_activity=LONG_AGO)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/sessions/{session.id}", {"name": "renamed", "agentId": "coder",
                                                          "env": {"B": "2"}}, format="json")
@@ -227,7 +228,7 @@ def test_patch_session_fields_bumps_last_activity(api_client, tenant, project, m
     assert body["lastActivity"] > to_ms(LONG_AGO)
     assert body["startedAt"] == to_ms(session.started_at)
     before.assert_written(["audit:created", "session:updated"], action="session.update", resource=session.id)
-    assert before.new_events()[1].data == body
+    assert before.events()[1].data == body
 
 
 def test_patch_session_status_to_an_end_state_sets_completed_at(api_client, project, make_session):
@@ -266,7 +267,7 @@ def test_patch_session_task_ids_replaces_the_linked_set(api_client, tenant, proj
     keep = make_task(tenant, project, "keep")
     add = make_task(tenant, project, "add")
     session = make_session(project, [task, keep])
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/sessions/{session.id}", {"taskIds": [keep.id, add.id]}, format="json")
     # then
@@ -282,7 +283,7 @@ def test_patch_session_task_ids_replaces_the_linked_set(api_client, tenant, proj
                            "session:task_removed", "task:session_removed", "task:updated",
                            "session:task_added", "task:session_added", "task:updated"],
                           action="session.update", resource=session.id)
-    events = before.new_events()
+    events = before.events()
     assert events[2].data == {"sessionId": session.id, "taskId": task.id}
     assert events[5].data == {"sessionId": session.id, "taskId": add.id}
 
@@ -291,7 +292,7 @@ def test_patch_session_bad_input(api_client, tenant, project, other_project, tas
     # given
     session = make_session(project, [task])
     elsewhere = make_task(tenant, other_project, "elsewhere")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     bad = [api_client.patch(f"/api/sessions/{session.id}", body, format="json") for body in (
         {"status": "banana"}, {"events": [{"data": 1}]}, {"events": {"type": "x"}}, {"timeline": [{"type": "x"}]},
@@ -311,7 +312,7 @@ def test_post_session_event(api_client, tenant, project, make_session):
     # given
     session = make_session(project)
     Session.objects.filter(id=session.id).update(last_activity=LONG_AGO)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post(f"/api/sessions/{session.id}/events", {"type": "tool_call", "data": {"tool": "ls"}},
                         format="json")
@@ -322,13 +323,13 @@ def test_post_session_event(api_client, tenant, project, make_session):
     assert [(e["type"], e["data"]) for e in body["events"]] == [("tool_call", {"tool": "ls"})]
     assert body["lastActivity"] > to_ms(LONG_AGO)
     before.assert_written(["audit:created", "session:updated"], action="session.event_add", resource=session.id)
-    assert before.new_events()[1].data == body
+    assert before.events()[1].data == body
 
 
 def test_post_session_event_bad_input(api_client, tenant, project, make_session):
     # given
     session = make_session(project)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = [api_client.post(f"/api/sessions/{session.id}/events", body, format="json")
                  for body in ({}, {"type": ""}, {"type": 3}, [{"type": "x"}])]
@@ -345,7 +346,7 @@ def test_post_session_timeline(api_client, tenant, project, task, make_session):
     # given
     session = make_session(project, [task])
     Session.objects.filter(id=session.id).update(last_activity=LONG_AGO)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     default = api_client.post(f"/api/sessions/{session.id}/timeline", {"message": "working"}, format="json")
     full = api_client.post(f"/api/sessions/{session.id}/timeline",
@@ -358,14 +359,14 @@ def test_post_session_timeline(api_client, tenant, project, task, make_session):
     assert [(e["type"], e["message"]) for e in timeline] == [("progress", "working"), ("task_completed", "done")]
     assert (timeline[1]["taskId"], timeline[1]["metadata"]) == (task.id, {"n": 2})
     assert default.json()["lastActivity"] > to_ms(LONG_AGO)
-    assert [a.action for a in before.new_audits()] == ["session.timeline_add", "session.timeline_add"]
-    assert before.new_types() == ["audit:created", "session:updated"] * 2
+    assert [a.action for a in before.audits()] == ["session.timeline_add", "session.timeline_add"]
+    assert before.event_types() == ["audit:created", "session:updated"] * 2
 
 
 def test_post_session_timeline_bad_input(api_client, tenant, project, make_session):
     # given
     session = make_session(project)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = [api_client.post(f"/api/sessions/{session.id}/timeline", body, format="json")
                  for body in ({}, {"message": ""}, {"message": "x", "metadata": [1]}, {"message": "x", "type": 1},

@@ -4,13 +4,14 @@ from django.conf import settings
 
 from orchestration.work.models import Session
 from tests.factories import make_task
-from tests.orchestration.work.api.helpers import assert_error, is_id, mark
+from tests.support.api import assert_error, is_id
+from tests.support.writes import Mark
 
 
 def test_spawn_creates_a_spawning_session_and_its_manifest(api_client, tenant, project, task):
     # given
     second = make_task(tenant, project, "second", description="d", initial_prompt="go", priority="high")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/sessions/spawn", {"projectId": project.id, "taskIds": [task.id, second.id]},
                         format="json")
@@ -47,7 +48,7 @@ def test_spawn_creates_a_spawning_session_and_its_manifest(api_client, tenant, p
     before.assert_written(["audit:created", "session:created", "task:session_added", "task:updated",
                            "task:session_added", "task:updated", "session:spawn_request"],
                           action="session.spawn", resource=session_id)
-    spawn_request = before.new_events()[-1].data
+    spawn_request = before.events()[-1].data
     assert spawn_request == {"sessionId": session_id, "projectId": project.id, "manifest": manifest,
                              "session": session}
 
@@ -75,7 +76,7 @@ def test_spawn_error_codes(api_client, tenant, project, other_project, task, for
     # given
     elsewhere = make_task(tenant, other_project, "elsewhere")
     theirs = make_task(other_tenant, foreign_project, "theirs")
-    before = mark(tenant)
+    before = Mark(tenant)
 
     def spawn(body):
         return api_client.post("/api/sessions/spawn", body, format="json")
@@ -102,7 +103,7 @@ def test_spawn_error_codes(api_client, tenant, project, other_project, task, for
 
 def test_spawn_as_viewer_is_forbidden(viewer_client, tenant, project, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = viewer_client.post("/api/sessions/spawn", {"projectId": project.id, "taskIds": [task.id]}, format="json")
     # then

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from orchestration.work.models import Subtask, Task
-from tests.orchestration.work.api.helpers import assert_error, is_id, mark
+from tests.support.api import assert_error, is_id
+from tests.support.writes import Mark
 
 SUBTASK_KEYS = {"id", "taskId", "title", "description", "completed", "order", "createdAt", "updatedAt",
                 "completedAt"}
@@ -9,7 +10,7 @@ SUBTASK_KEYS = {"id", "taskId", "title", "description", "completed", "order", "c
 
 def test_create_subtask(api_client, tenant, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post(f"/api/tasks/{task.id}/subtasks", {"title": "step 1"}, format="json")
     # then
@@ -26,7 +27,7 @@ def test_create_subtask(api_client, tenant, task):
     assert task_now["updatedAt"] == body["createdAt"]
     before.assert_written(["audit:created", "subtask:created", "task:updated"], action="subtask.create",
                           resource=body["id"])
-    events = before.new_events()
+    events = before.events()
     assert events[1].data == body
     assert events[2].data == task_now
     assert {e.project_id for e in events[1:]} == {task.project_id}
@@ -47,7 +48,7 @@ def test_subtasks_are_ordered_and_order_defaults_to_position(api_client, task):
 
 def test_create_subtask_bad_input(api_client, tenant, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = [api_client.post(f"/api/tasks/{task.id}/subtasks", body, format="json") for body in (
         {}, {"title": ""}, {"title": 7}, {"title": "x", "completed": "yes"}, {"title": "x", "completed": 1},
@@ -63,7 +64,7 @@ def test_create_subtask_bad_input(api_client, tenant, task):
 
 def test_create_subtask_on_missing_task_is_404(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/tasks/task_missing/subtasks", {"title": "x"}, format="json")
     # then
@@ -75,7 +76,7 @@ def test_update_subtask(api_client, tenant, task):
     # given
     sub = api_client.post(f"/api/tasks/{task.id}/subtasks", {"title": "a", "description": "keep"},
                           format="json").json()
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/tasks/{task.id}/subtasks/{sub['id']}", {"completed": True, "title": "A"},
                          format="json")
@@ -90,8 +91,8 @@ def test_update_subtask(api_client, tenant, task):
     assert task_now["subtasks"] == [body]
     before.assert_written(["audit:created", "subtask:updated", "task:updated"], action="subtask.update",
                           resource=sub["id"])
-    assert before.new_events()[1].data == body
-    assert before.new_events()[2].data == task_now
+    assert before.events()[1].data == body
+    assert before.events()[2].data == task_now
 
 
 def test_uncompleting_a_subtask_clears_completed_at(api_client, task):
@@ -109,7 +110,7 @@ def test_update_subtask_bad_input_and_missing(api_client, tenant, project, task)
 
     sub = api_client.post(f"/api/tasks/{task.id}/subtasks", {"title": "a"}, format="json").json()
     other = make_task(tenant, project, "other")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     bad = [api_client.patch(f"/api/tasks/{task.id}/subtasks/{sub['id']}", body, format="json")
            for body in ({"completed": "true"}, {"title": ""}, {"order": 1.5}, [1])]
@@ -129,7 +130,7 @@ def test_delete_subtask(api_client, tenant, task):
     # given
     sub = api_client.post(f"/api/tasks/{task.id}/subtasks", {"title": "a"}, format="json").json()
     keep = api_client.post(f"/api/tasks/{task.id}/subtasks", {"title": "b"}, format="json").json()
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/tasks/{task.id}/subtasks/{sub['id']}")
     # then
@@ -140,13 +141,13 @@ def test_delete_subtask(api_client, tenant, task):
     assert [s["id"] for s in task_now["subtasks"]] == [keep["id"]]
     before.assert_written(["audit:created", "subtask:deleted", "task:updated"], action="subtask.delete",
                           resource=sub["id"])
-    assert before.new_events()[1].data == {"id": sub["id"]}
-    assert before.new_events()[2].data == task_now
+    assert before.events()[1].data == {"id": sub["id"]}
+    assert before.events()[2].data == task_now
 
 
 def test_delete_missing_subtask_is_404(api_client, tenant, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/tasks/{task.id}/subtasks/sub_nope")
     # then

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import SYSTEM, make_task
-from tests.orchestration.work.api.helpers import assert_error
+from tests.support.api import assert_error
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from maestro.core.wire import to_ms
 from orchestration.work.models import Session, Task, TaskTimelineEvent
 from tests.factories import make_task
-from tests.orchestration.work.api.helpers import assert_error, is_id, mark
+from tests.support.api import assert_error, is_id
+from tests.support.writes import Mark
 
 TASK_KEYS = {"id", "projectId", "parentId", "title", "description", "initialPrompt", "status", "priority",
              "sessionIds", "skillIds", "agentIds", "dependencies", "subtasks", "timeline", "createdAt",
@@ -15,7 +16,7 @@ LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 def test_create_task_defaults(api_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/tasks", {"projectId": project.id, "title": "Write it"}, format="json")
     # then
@@ -34,13 +35,13 @@ def test_create_task_defaults(api_client, tenant, project):
     assert created == {"id": created["id"], "type": "created", "timestamp": body["createdAt"],
                        "message": "Task created"}
     before.assert_written(["audit:created", "task:created"], action="task.create", resource=body["id"])
-    assert before.new_events()[1].data == body
-    assert before.new_events()[1].project_id == project.id
+    assert before.events()[1].data == body
+    assert before.events()[1].project_id == project.id
 
 
 def test_create_task_with_all_fields(api_client, tenant, project, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/tasks", {
         "projectId": project.id, "title": "Child", "parentId": task.id, "description": "d", "priority": "high",
@@ -54,7 +55,7 @@ def test_create_task_with_all_fields(api_client, tenant, project, task):
     assert (body["skillIds"], body["agentIds"], body["dependencies"]) == (["s1", "s2"], ["a1"], [task.id])
     assert Task.objects.get(id=body["id"]).parent_id == task.id
     # the event carries exactly what a later read returns
-    assert before.new_events()[1].data == body == api_client.get(f"/api/tasks/{body['id']}").json()
+    assert before.events()[1].data == body == api_client.get(f"/api/tasks/{body['id']}").json()
 
 
 def test_create_task_with_null_parent_is_a_root(api_client, project):
@@ -67,7 +68,7 @@ def test_create_task_with_null_parent_is_a_root(api_client, project):
 
 def test_create_task_requires_project_and_title(api_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     no_project = api_client.post("/api/tasks", {"title": "x"}, format="json")
     no_title = api_client.post("/api/tasks", {"projectId": project.id}, format="json")
@@ -81,7 +82,7 @@ def test_create_task_requires_project_and_title(api_client, tenant, project):
 
 def test_create_task_in_unknown_or_foreign_project_is_404(api_client, tenant, foreign_project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     unknown = api_client.post("/api/tasks", {"projectId": "proj_nope", "title": "x"}, format="json")
     foreign = api_client.post("/api/tasks", {"projectId": foreign_project.id, "title": "x"}, format="json")
@@ -94,7 +95,7 @@ def test_create_task_in_unknown_or_foreign_project_is_404(api_client, tenant, fo
 def test_create_task_with_parent_of_another_project_is_400(api_client, tenant, project, other_project):
     # given
     parent = make_task(tenant, other_project, "elsewhere")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/tasks", {"projectId": project.id, "title": "x", "parentId": parent.id}, format="json")
     # then
@@ -107,7 +108,7 @@ def test_create_task_with_parent_of_another_tenant_is_400_and_does_not_leak(api_
                                                                             other_tenant, foreign_project):
     # given
     foreign_parent = make_task(other_tenant, foreign_project)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     foreign = api_client.post("/api/tasks", {"projectId": project.id, "title": "x", "parentId": foreign_parent.id},
                               format="json")
@@ -138,7 +139,7 @@ def test_get_missing_task_is_404(api_client, tenant):
 
 def test_patch_task_fields(api_client, tenant, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/tasks/{task.id}", {
         "title": "New", "description": "d", "priority": "low", "initialPrompt": "p", "skillIds": ["x"],
@@ -154,7 +155,7 @@ def test_patch_task_fields(api_client, tenant, task):
     row = Task.objects.get(id=task.id)
     assert (row.title, row.skill_ids) == ("New", ["x"])
     before.assert_written(["audit:created", "task:updated"], action="task.update", resource=task.id)
-    assert before.new_events()[1].data == body
+    assert before.events()[1].data == body
 
 
 def test_patch_task_leaves_unmentioned_fields_alone(api_client, tenant, project):
@@ -227,7 +228,7 @@ def test_patch_timeline_appends_and_never_replaces(api_client, tenant, task):
     # given
     api_client.patch(f"/api/tasks/{task.id}", {"timeline": [{"type": "milestone", "message": "first"}]},
                      format="json")
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch(f"/api/tasks/{task.id}", {"timeline": [
         {"message": "second"}, {"type": "blocker", "message": "third", "sessionId": "sess_1_aaaaaaaaa"},
@@ -247,7 +248,7 @@ def test_patch_timeline_appends_and_never_replaces(api_client, tenant, task):
 
 def test_patch_with_unknown_enum_values_is_400(api_client, tenant, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = [api_client.patch(f"/api/tasks/{task.id}", body, format="json") for body in (
         {"status": "banana"}, {"priority": "urgent"}, {"status": "PENDING"},
@@ -262,7 +263,7 @@ def test_patch_with_unknown_enum_values_is_400(api_client, tenant, task):
 
 def test_create_with_unknown_priority_is_400(api_client, tenant, project):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/tasks", {"projectId": project.id, "title": "x", "priority": "urgent"}, format="json")
     # then
@@ -273,7 +274,7 @@ def test_create_with_unknown_priority_is_400(api_client, tenant, project):
 
 def test_patch_missing_task_is_404(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.patch("/api/tasks/task_missing", {"title": "x"}, format="json")
     # then
@@ -286,7 +287,7 @@ def test_delete_task_does_not_cascade(api_client, tenant, project, task, make_se
     child = make_task(tenant, project, "child", parent_id=task.id)
     sibling = make_task(tenant, project, "sibling")
     session = make_session(project, [task, sibling])
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete(f"/api/tasks/{task.id}")
     # then
@@ -301,7 +302,7 @@ def test_delete_task_does_not_cascade(api_client, tenant, project, task, make_se
     assert Session.objects.filter(id=session.id).exists()
     before.assert_written(["audit:created", "task:deleted", "session:task_removed", "task:updated"],
                           action="task.delete", resource=task.id)
-    events = before.new_events()
+    events = before.events()
     assert events[1].data == {"id": task.id}
     assert events[2].data == {"sessionId": session.id, "taskId": task.id}
     assert events[3].data == child_now
@@ -309,7 +310,7 @@ def test_delete_task_does_not_cascade(api_client, tenant, project, task, make_se
 
 def test_delete_missing_task_is_404(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.delete("/api/tasks/task_missing")
     # then
@@ -339,7 +340,7 @@ def test_children_of_missing_parent_is_404(api_client, tenant):
 
 def test_post_timeline_defaults_to_update(api_client, tenant, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post(f"/api/tasks/{task.id}/timeline", {"message": "halfway"}, format="json")
     # then
@@ -350,7 +351,7 @@ def test_post_timeline_defaults_to_update(api_client, tenant, task):
                                                                      ("update", "halfway")]
     assert body["updatedAt"] >= body["createdAt"]
     before.assert_written(["audit:created", "task:updated"], action="task.timeline_add", resource=task.id)
-    assert before.new_events()[1].data == body
+    assert before.events()[1].data == body
 
 
 def test_post_timeline_with_type_and_session(api_client, task):
@@ -365,7 +366,7 @@ def test_post_timeline_with_type_and_session(api_client, task):
 
 def test_post_timeline_bad_input(api_client, tenant, task):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     responses = [api_client.post(f"/api/tasks/{task.id}/timeline", body, format="json") for body in (
         {}, {"message": ""}, {"message": 5}, {"message": "x", "type": "gossip"}, {"message": "x", "sessionId": 3},
@@ -379,7 +380,7 @@ def test_post_timeline_bad_input(api_client, tenant, task):
 
 def test_post_timeline_on_missing_task_is_404(api_client, tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     r = api_client.post("/api/tasks/task_missing/timeline", {"message": "x"}, format="json")
     # then
