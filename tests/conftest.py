@@ -7,8 +7,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 os.environ.setdefault("MAESTRO_ENV", "test")
+# Rich assertion messages from the shared helpers (registered before anything imports them).
+pytest.register_assert_rewrite("tests.support")
 
-from tests.factories import make_token  # noqa: E402
+from tests.factories import SYSTEM, make_project, make_token  # noqa: E402
 
 
 @pytest.fixture
@@ -64,16 +66,27 @@ def anon_client() -> APIClient:
 
 
 @pytest.fixture
+def project(tenant):
+    """A project of the default tenant, named Payments."""
+    return make_project(tenant, "Payments")
+
+
+@pytest.fixture
+def seeded(tenant):
+    """The default tenant with the old system's control state (loops, agents, experiments, ...)."""
+    from orchestration.control.services.seed import seed_defaults
+
+    seed_defaults(tenant=tenant, actor=SYSTEM)
+    return tenant
+
+
+@pytest.fixture
 def staff(db, django_user_model) -> Client:  # type: ignore[no-untyped-def]
     """A logged-in superuser ``root`` in the admin."""
     user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456")
     client = Client()
     client.force_login(user)
     return client
-
-
-# Rich assertion messages from the shared write-path helpers.
-pytest.register_assert_rewrite("tests.orchestration.api.helpers")
 
 
 @pytest.fixture(scope="session", autouse=True)

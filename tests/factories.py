@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from maestro.core.actors import Actor
 from maestro.tenancy.models import Tenant
+from orchestration.runs.models import Run
 from orchestration.work.models import Project
 
 SYSTEM = Actor.system("tests")
@@ -34,3 +38,15 @@ def make_task(tenant: Tenant, project: Project, title: str = "Do it", **kw):  # 
     from orchestration.work.services.tasks import task_create
 
     return task_create(tenant=tenant, actor=SYSTEM, project=project, title=title, **kw)
+
+
+def make_run(tenant: Tenant, *, status: str = "succeeded", minutes_ago: float = 1, duration_ms: int | None = 1000,
+             pipeline: str = "build", cost: float = 0.0) -> Run:
+    """A run row as the engine leaves it (created ``minutes_ago``)."""
+    created = timezone.now() - timedelta(minutes=minutes_ago)
+    finished = status in Run.FINISHED
+    return Run.objects.create(
+        tenant=tenant, pipeline=pipeline, pipeline_id=f"pl-{pipeline}", status=status, created_at=created,
+        updated_at=created, started_at=created if status != "queued" else None,
+        completed_at=created + timedelta(milliseconds=duration_ms or 0) if finished else None,
+        duration_ms=duration_ms if finished else None, cost=cost)

@@ -52,6 +52,18 @@ def append(tenant: Any, n: int = 1, *, action: str = "task.create", **kw: Any) -
     return rows
 
 
+# The ledger API, and one entry to append through it.
+URL = "/api/ledger/"
+BODY = {"actionType": "deploy.finished", "resourceType": "service", "resourceId": "payments-api",
+        "actorId": "ci-bot", "actorType": "job", "payload": {"version": "1.4.2", "ok": True},
+        "metadata": {"pipeline": 17}}
+
+
+def hashed_view(entry: dict[str, Any]) -> dict[str, Any]:
+    """What anyone can recompute currentHash from: the API entry minus currentHash and payload."""
+    return {k: v for k, v in entry.items() if k not in ("currentHash", "payload")}
+
+
 SETUP_RESOURCES = ("membership", "api_token")
 
 

@@ -10,10 +10,8 @@ import pytest
 from ledger.hashing import canonical_json
 from ledger.models import IntakeEntry, LedgerEntry, VerificationRun
 from maestro.write_path.models import AuditEvent
-from tests.ledger.api_support import BODY, URL
-from tests.ledger.api_support import error as _error
-from tests.ledger.api_support import hashed_view as _hashed_view
-from tests.ledger.conftest import appended
+from tests.ledger.conftest import BODY, URL, appended, hashed_view
+from tests.support.api import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +40,7 @@ def test_the_authenticated_submitter_is_hashed_into_the_entry_whatever_actor_it_
     entry = response.json()
     assert entry["actorId"] == "someone-else"
     assert entry["metadata"] == {"pipeline": 17, "submittedBy": "olivia", "requestId": "req-submit-1"}
-    assert hashlib.sha256(canonical_json(_hashed_view(entry))).hexdigest() == entry["currentHash"]
+    assert hashlib.sha256(canonical_json(hashed_view(entry))).hexdigest() == entry["currentHash"]
 
 
 @pytest.mark.parametrize("key", ["submittedBy", "requestId"])
@@ -52,8 +50,8 @@ def test_a_client_cannot_set_the_server_metadata_keys(api_client, key):
     batch = api_client.post(URL + "entries/batch", [BODY, {**BODY, "metadata": {"a": 1, key: "me"}}], format="json")
 
     # then
-    assert _error(single, 400)["details"] == {"index": 0, "field": f"metadata.{key}"}
-    body = _error(batch, 400)
+    assert assert_error(single, 400)["details"] == {"index": 0, "field": f"metadata.{key}"}
+    body = assert_error(batch, 400)
     assert body["details"] == {"index": 1, "field": f"metadata.{key}"}
     assert body["message"] == f"entries[1]: metadata.{key} is set by the server"
     assert appended().count() == 0
@@ -68,11 +66,11 @@ def test_post_entry_with_wait_returns_the_sequenced_entry_whose_hash_anyone_can_
     entry = response.json()
     assert entry["sequenceNumber"] == LedgerEntry.objects.filter(tenant=tenant).count()
     assert entry["payload"] == {"version": "1.4.2", "ok": True}
-    assert set(_hashed_view(entry)) == {"id", "tenantId", "sequenceNumber", "previousHash", "timestamp", "actionType",
+    assert set(hashed_view(entry)) == {"id", "tenantId", "sequenceNumber", "previousHash", "timestamp", "actionType",
                                         "resourceType", "resourceId", "actorId", "actorType", "payloadHash",
                                         "metadata"}
 
-    assert hashlib.sha256(canonical_json(_hashed_view(entry))).hexdigest() == entry["currentHash"]
+    assert hashlib.sha256(canonical_json(hashed_view(entry))).hexdigest() == entry["currentHash"]
     assert hashlib.sha256(canonical_json(entry["payload"])).hexdigest() == entry["payloadHash"]
 
 
@@ -126,7 +124,7 @@ def test_an_id_used_by_another_tenant_is_a_conflict(api_client, other_client):
     response = api_client.post(URL + "entries", {**BODY, "id": entry_id}, format="json")
 
     # then
-    _error(response, 409, "CONFLICT")
+    assert_error(response, 409, "CONFLICT")
     assert appended().count() == 1
 
 
@@ -146,7 +144,7 @@ def test_bad_entries_are_400_and_nothing_is_enqueued(api_client, change, field):
     response = api_client.post(URL + "entries", {**BODY, **change}, format="json")
 
     # then
-    body = _error(response, 400)
+    body = assert_error(response, 400)
     assert field in body["message"]
     assert appended().count() == 0
 
@@ -164,7 +162,7 @@ def test_payloads_that_are_not_canonical_json_are_400(api_client, raw, why):
     response = api_client.post(URL + "entries", raw, content_type="application/json")
 
     # then
-    assert why in _error(response, 400)["message"]
+    assert why in assert_error(response, 400)["message"]
     assert appended().count() == 0
 
 
@@ -176,7 +174,7 @@ def test_an_oversized_payload_is_400(api_client, settings):
     response = api_client.post(URL + "entries", {**BODY, "payload": {"blob": "x" * 100}}, format="json")
 
     # then
-    body = _error(response, 400)
+    body = assert_error(response, 400)
     assert body["details"]["limit"] == 100
     assert appended().count() == 0
 
@@ -198,8 +196,8 @@ def test_batch_with_one_bad_entry_is_refused_whole_naming_its_index(api_client):
     huge = api_client.post(URL + "entries/batch", [BODY, {**BODY, "payload": {"n": 2**53 + 1}}], format="json")
 
     # then
-    assert _error(response, 400)["details"]["index"] == 2
-    body = _error(huge, 400)
+    assert assert_error(response, 400)["details"]["index"] == 2
+    body = assert_error(huge, 400)
     assert (body["details"]["index"], body["details"]["field"]) == (1, "payload")
     assert appended().count() == 0
 
@@ -209,9 +207,9 @@ def test_batch_must_be_a_non_empty_bounded_list(api_client, settings):
     settings.MAESTRO_LEDGER_MAX_BATCH_ENTRIES = 2
 
     # when / then
-    _error(api_client.post(URL + "entries/batch", [], format="json"), 400)
-    _error(api_client.post(URL + "entries/batch", BODY, format="json"), 400)
-    _error(api_client.post(URL + "entries/batch", [BODY] * 3, format="json"), 400)
+    assert_error(api_client.post(URL + "entries/batch", [], format="json"), 400)
+    assert_error(api_client.post(URL + "entries/batch", BODY, format="json"), 400)
+    assert_error(api_client.post(URL + "entries/batch", [BODY] * 3, format="json"), 400)
     assert appended().count() == 0
 
 
@@ -219,7 +217,7 @@ def test_batch_with_repeated_ids_is_refused(api_client):
     entry_id = str(uuid.uuid4())
     response = api_client.post(URL + "entries/batch", [{**BODY, "id": entry_id}, {**BODY, "id": entry_id}],
                                format="json")
-    assert _error(response, 400)["details"]["index"] == 1
+    assert assert_error(response, 400)["details"]["index"] == 1
     assert appended().count() == 0
 
 
@@ -228,7 +226,7 @@ def test_a_viewer_cannot_append_and_the_denial_is_itself_ledgered(viewer_client,
     response = viewer_client.post(URL + "entries", BODY, format="json")
 
     # then
-    _error(response, 403, "FORBIDDEN")
+    assert_error(response, 403, "FORBIDDEN")
     denial = AuditEvent.objects.get(status="denied")
     intake = appended().get()
     assert (intake.action_type, intake.actor_id, intake.metadata["auditId"]) == \
@@ -243,5 +241,5 @@ def test_operator_cannot_verify_export_or_archive(api_client):
 
     # then
     for response in (verify, export, archive):
-        _error(response, 403, "FORBIDDEN")
+        assert_error(response, 403, "FORBIDDEN")
     assert VerificationRun.objects.count() == 0

@@ -14,10 +14,8 @@ from ledger import merkle
 from ledger.hashing import canonical_json, entry_hash
 from ledger.models import LedgerEntry, VerificationRun
 from maestro.write_path.models import AuditEvent
-from tests.ledger.api_support import BODY, URL
-from tests.ledger.api_support import error as _error
-from tests.ledger.api_support import hashed_view as _hashed_view
-from tests.ledger.conftest import append, sequence, settle
+from tests.ledger.conftest import BODY, URL, append, hashed_view, sequence, settle
+from tests.support.api import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +30,14 @@ def test_another_tenants_entry_is_not_found(api_client, other_client):
     listed = api_client.get(URL + "entries")
 
     # then
-    _error(detail, 404, "LEDGER_ENTRY_NOT_FOUND")
-    _error(proof, 404, "LEDGER_ENTRY_NOT_FOUND")
+    assert_error(detail, 404, "LEDGER_ENTRY_NOT_FOUND")
+    assert_error(proof, 404, "LEDGER_ENTRY_NOT_FOUND")
     assert listed.json() == []
-    _error(api_client.get(URL + "entries/not-a-uuid"), 404, "LEDGER_ENTRY_NOT_FOUND")
+    assert_error(api_client.get(URL + "entries/not-a-uuid"), 404, "LEDGER_ENTRY_NOT_FOUND")
 
 
 def test_anonymous_requests_are_401_except_the_public_key(anon_client):
-    _error(anon_client.get(URL + "entries"), 401, "UNAUTHORIZED")
+    assert_error(anon_client.get(URL + "entries"), 401, "UNAUTHORIZED")
     response = anon_client.get(URL + "public-key")
     assert response.status_code == 200
     body = response.json()
@@ -77,7 +75,7 @@ def test_list_filters_orders_and_pages_with_a_link_header(api_client, tenant):
 
 @pytest.mark.parametrize("query", ["order=sideways", "fromSequence=x", "fromSequence=0", "limit=0", "cursor=%%%"])
 def test_bad_list_parameters_are_400(api_client, query):
-    _error(api_client.get(URL + "entries?" + query), 400)
+    assert_error(api_client.get(URL + "entries?" + query), 400)
 
 
 def test_entry_detail_includes_the_payload(api_client):
@@ -120,7 +118,7 @@ def test_proof_for_an_impossible_tree_size_is_400(api_client, tenant, size):
     tree_size = {"-1": height - 1, "+1": height + 1, "x": "x"}[size]
 
     # when / then
-    _error(api_client.get(URL + f"entries/{entry.id}/proof?treeSize={tree_size}"), 400)
+    assert_error(api_client.get(URL + f"entries/{entry.id}/proof?treeSize={tree_size}"), 400)
 
 
 def test_consistency_proof_verifies_between_checkpoints(api_client, tenant):
@@ -144,7 +142,7 @@ def test_consistency_proof_verifies_between_checkpoints(api_client, tenant):
 def test_bad_consistency_parameters_are_400(api_client, tenant, query):
     append(tenant, 4)
     sequence(tenant)
-    _error(api_client.get(URL + "consistency?" + query), 400)
+    assert_error(api_client.get(URL + "consistency?" + query), 400)
 
 
 def test_checkpoints_are_listed_newest_first_and_paged(api_client, tenant):
@@ -190,13 +188,13 @@ def test_admin_exports_json_and_csv_that_rehash(admin_client, tenant):
 
     entries = json.loads(b"".join(as_json.streaming_content))
     assert [e["sequenceNumber"] - base for e in entries] == [1, 2, 3]
-    assert all(entry_hash(**_snake(_hashed_view(e))) == e["currentHash"] for e in entries)
+    assert all(entry_hash(**_snake(hashed_view(e))) == e["currentHash"] for e in entries)
     rows = list(csv.DictReader(io.StringIO(b"".join(as_csv.streaming_content).decode())))
     assert [int(r["sequenceNumber"]) - base for r in rows] == [2, 3]
     assert rows[0]["currentHash"] == entries[1]["currentHash"]
     assert json.loads(rows[0]["payload"]) == entries[1]["payload"]
     assert as_csv["Content-Type"] == "text/csv"
-    _error(admin_client.get(URL + "export?format=xml"), 400)
+    assert_error(admin_client.get(URL + "export?format=xml"), 400)
 
 
 def _snake(body: dict) -> dict:
@@ -250,10 +248,10 @@ def test_archiving_a_tampered_range_is_a_conflict_and_an_unreachable_archive_a_5
     settings.MAESTRO_ARCHIVE_URL = (blocker / "archive").as_uri()
 
     # when / then
-    _error(admin_client.post(URL + "archive?force=true"), 503, "ARCHIVE_UNAVAILABLE")
+    assert_error(admin_client.post(URL + "archive?force=true"), 503, "ARCHIVE_UNAVAILABLE")
     with triggers_bypassed():
         LedgerEntry.objects.filter(tenant=tenant, sequence_number=2).update(actor_id="mallory")
-    body = _error(admin_client.post(URL + "archive?force=true"), 409, "CONFLICT")
+    body = assert_error(admin_client.post(URL + "archive?force=true"), 409, "CONFLICT")
     assert body["details"]["firstBadSequence"] == 2
 
 
@@ -267,4 +265,4 @@ def test_a_pending_entry_answers_its_receipt(api_client, other_client, tenant):
 
     # then
     assert (mine.status_code, mine.json()) == (202, receipt)
-    _error(theirs, 404, "LEDGER_ENTRY_NOT_FOUND")
+    assert_error(theirs, 404, "LEDGER_ENTRY_NOT_FOUND")

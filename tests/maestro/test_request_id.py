@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
+import logging
 import re
 
 from maestro.write_path.models import AuditEvent
 from realtime.models import Event
-from tests.orchestration.api.helpers import assert_error
+from tests.support.api import assert_error
 
 
 def test_request_id_is_echoed_and_stored_on_the_audit_row_and_events(api_client, tenant):
@@ -69,3 +71,36 @@ def test_denied_audit_row_carries_the_request_id(viewer_client, tenant):
     assert_error(r, 403, "FORBIDDEN")
     assert r["X-Request-ID"] == "denied-1"
     assert AuditEvent.objects.get(status="denied").request_id == "denied-1"
+
+
+def test_request_id_is_echoed_and_logged(db, api_client, caplog):
+    caplog.set_level(logging.INFO)
+    r = api_client.post("/api/projects", {"name": "x"}, format="json", HTTP_X_REQUEST_ID="req-abc-123")
+    assert r["X-Request-ID"] == "req-abc-123"
+    from maestro.write_path.models import AuditEvent
+
+    assert AuditEvent.objects.get(action="project.create").request_id == "req-abc-123"
+
+
+def test_json_log_line_carries_request_id():
+    from pythonjsonlogger.json import JsonFormatter
+
+    from maestro.core.context import bound_request_id
+    from maestro.logging import RequestIdFilter
+
+    record = logging.LogRecord("maestro", logging.INFO, __file__, 1, "run started", None, None)
+    with bound_request_id("rid-42"):
+        RequestIdFilter().filter(record)
+    line = JsonFormatter("%(levelname)s %(name)s %(message)s %(request_id)s").format(record)
+    assert json.loads(line) == {"levelname": "INFO", "name": "maestro", "message": "run started",
+                                "request_id": "rid-42"}
+
+
+def test_celery_job_carries_the_request_id(db):
+    from maestro.celery import REQUEST_ID_HEADER, _carry_request_id
+    from maestro.core.context import bound_request_id
+
+    headers: dict = {}
+    with bound_request_id("rid-job-7"):
+        _carry_request_id(headers=headers)
+    assert headers == {REQUEST_ID_HEADER: "rid-job-7"}

@@ -173,3 +173,12 @@ def test_every_operation_answers_what_the_document_declares(tenant, world, setti
     # then: every operation of the document was called, and every answer was as declared
     assert sorted(set(operations) - {op for op, _, _ in CALLS}) == []
     assert problems == []
+
+
+def test_openapi_schema_and_docs(api_client):
+    r = api_client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert r.status_code == 200
+    paths = json.loads(r.content)["paths"]
+    for p in ["/api/projects", "/api/tasks/{task_id}", "/api/sessions/spawn"]:
+        assert p in paths
+    assert api_client.get("/api/docs/").status_code == 200

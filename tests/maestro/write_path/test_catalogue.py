@@ -9,12 +9,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from maestro.write_path.catalogue import Action, Event, Resource, audit_action, event_type, request_action
 from maestro.write_path.services import emit, record, service
 from tests.factories import SYSTEM
-from tests.orchestration.api.helpers import mark
+from tests.support.writes import Mark
 
 
 def test_an_unknown_audit_action_fails_before_anything_is_written(tenant):
     # given
-    before = mark(tenant)
+    before = Mark(tenant)
     # when / then
     with pytest.raises(ValueError, match="'project.creat' is not an audit action"), service():
         record(tenant_id=tenant.pk, actor=SYSTEM, action="project.creat", resource_type=Resource.PROJECT,
@@ -23,7 +23,7 @@ def test_an_unknown_audit_action_fails_before_anything_is_written(tenant):
 
 
 def test_an_unknown_event_type_fails_before_anything_is_written(tenant):
-    before = mark(tenant)
+    before = Mark(tenant)
     with pytest.raises(ValueError, match="'project:create' is not an event type"), service():
         record(tenant_id=tenant.pk, actor=SYSTEM, action=Action.PROJECT_CREATE, resource_type=Resource.PROJECT,
                resource_id="p1", event=("project:create", {}))  # type: ignore[arg-type]

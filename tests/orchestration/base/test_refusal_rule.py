@@ -23,7 +23,7 @@ from orchestration.work.services.projects import project_delete, project_update
 from orchestration.work.services.sessions import session_create
 from orchestration.work.services.tasks import subtask_create, task_create
 from tests.factories import SYSTEM, make_project, make_task
-from tests.orchestration.api.helpers import mark
+from tests.support.writes import Mark
 
 A = {"actor": SYSTEM}
 
@@ -108,7 +108,7 @@ def test_a_refusal_changes_nothing_and_is_recorded_as_denied(tenant, entity):
     # given
     call, action, resource, policy, status = REFUSALS[entity]
     seeded = Seeded(tenant)
-    before = mark(tenant)
+    before = Mark(tenant)
     # when
     with pytest.raises(MaestroError) as refused:
         call(seeded)
@@ -122,7 +122,7 @@ def test_a_refusal_changes_nothing_and_is_recorded_as_denied(tenant, entity):
 def test_bad_input_changes_nothing_and_records_nothing(tenant, entity):
     call, status = NOT_RECORDED[entity]
     seeded = Seeded(tenant)
-    before = mark(tenant)
+    before = Mark(tenant)
     with pytest.raises(MaestroError) as refused:
         call(seeded)
     assert refused.value.status_code == status

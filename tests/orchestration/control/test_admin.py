@@ -14,14 +14,12 @@ from orchestration.control.models.experiments import Experiment
 from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.merge_trains import MergeTrainPullRequest
 from orchestration.control.models.playbooks import Playbook
-from tests.factories import SYSTEM
-from tests.orchestration.control.helpers import Mark
+from tests.factories import SYSTEM, make_run
+from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
 
 ADMIN = "/admin/orchestration"
-
-
 
 
 def loop(tenant, slug="cost-optimization"):
@@ -40,8 +38,6 @@ def messages_of(response):
 
 
 def test_the_control_admin_pages_render(staff, seeded):
-    from tests.orchestration.control.conftest import make_run
-
     # given
     run = make_run(seeded)
 
@@ -273,20 +269,3 @@ def test_merge_train_pull_requests_are_saved_through_the_service(staff, seeded):
     train.refresh_from_db()
     assert train.version == 2
     assert AuditEvent.objects.filter(action="merge_train.pr_upsert", actor="root").count() == 1
-
-
-def test_cancel_run_action(staff, tenant):
-    from orchestration.runs.models import Run
-    from tests.orchestration.control.conftest import make_run
-
-    # given
-    running = make_run(tenant, status="running")
-    done = make_run(tenant, status="succeeded")
-
-    # when
-    r = staff.post(f"{ADMIN}/run/", {"action": "cancel_runs", "_selected_action": [running.pk, done.pk]},
-                   follow=True)
-
-    # then
-    assert dict(Run.objects.values_list("id", "status")) == {running.id: "cancelled", done.id: "succeeded"}
-    assert len(messages_of(r)) == 2

@@ -18,12 +18,17 @@ from orchestration.control.models.agents import AgentProfile
 from orchestration.control.models.loops import AutonomicLoop
 from realtime.models import Event
 from tests.factories import SYSTEM, make_token
-from tests.orchestration.control.conftest import postgres_only
 
-pytestmark = [pytest.mark.postgres, postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL"),
+    pytest.mark.django_db(transaction=True),
+]
 
 ROUNDS = 15
-WORKER = Path(__file__).with_name("concurrency_worker.py")
+# Run as a module: as a script its directory (with the selectors/ and services/ test packages)
+# would come first on sys.path and shadow the standard library's modules of those names.
+WORKER = "tests.orchestration.control.concurrency_worker"
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -36,7 +41,7 @@ def database_url() -> str:
 def run_workers(tokens: list[str], mode: str, sync_dir: Path) -> list[dict[str, dict[str, int]]]:
     env = {**os.environ, "MAESTRO_ENV": "test", "MAESTRO_DATABASE_URL": database_url(),
            "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, str(WORKER), token, f"w{n}", str(sync_dir), str(ROUNDS), mode],
+    procs = [subprocess.Popen([sys.executable, "-m", WORKER, token, f"w{n}", str(sync_dir), str(ROUNDS), mode],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for n, token in enumerate(tokens)]
     results = []

@@ -11,6 +11,11 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from orchestration.work.representations import project_repr, session_repr, task_repr
+from orchestration.work.selectors.projects import project_list
+from orchestration.work.selectors.sessions import session_list
+from orchestration.work.selectors.tasks import task_list
+
 # The old system's sample data, a copy of ../shared/fixtures/legacy kept in the repository so the
 # suite does not depend on where it is cloned (tests/test_fixtures_in_sync.py checks the copy).
 LEGACY = Path(__file__).resolve().parents[2] / "fixtures" / "legacy"
@@ -49,38 +54,11 @@ def files(root: Path, kind: str) -> dict[str, dict[str, Any]]:
 
 def dump(tenant: Any) -> dict[str, dict[str, Any]]:
     """Every representation of the tenant's projects, tasks and sessions, by id."""
-    from orchestration.work.representations import project_repr, session_repr, task_repr
-    from orchestration.work.selectors.projects import project_list
-    from orchestration.work.selectors.sessions import session_list
-    from orchestration.work.selectors.tasks import task_list
-
     return {
         "projects": {p.id: project_repr(p) for p in project_list(tenant=tenant)},
         "tasks": {t.id: task_repr(t) for t in task_list(tenant=tenant)},
         "sessions": {s.id: session_repr(s) for s in session_list(tenant=tenant)},
     }
-
-
-def counts() -> dict[str, int]:
-    """Row counts of every table an import may write, the write path's included."""
-    from ledger.models import IntakeEntry
-    from maestro.tenancy.models import Tenant
-    from maestro.write_path.models import AuditEvent
-    from orchestration.work.models import (
-        Project,
-        Session,
-        SessionEvent,
-        SessionTask,
-        SessionTimelineEvent,
-        Subtask,
-        Task,
-        TaskTimelineEvent,
-    )
-    from realtime.models import Event
-
-    models = [Tenant, Project, Task, Subtask, TaskTimelineEvent, Session, SessionEvent, SessionTimelineEvent,
-              SessionTask, AuditEvent, IntakeEntry, Event]
-    return {m.__name__: m.objects.count() for m in models}
 
 
 def write_json(path: Path, data: Any) -> Path:

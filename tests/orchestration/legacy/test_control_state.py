@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.work.models import Project
-from tests.orchestration.legacy.helpers import LEGACY, counts, run, write_json
+from tests.orchestration.legacy.helpers import LEGACY, run, write_json
+from tests.support.writes import store_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -59,14 +60,14 @@ def test_maestro_db_only_does_not_read_the_default_data_dir(tenant, maestro_db: 
 
 def test_maestro_db_dry_run_writes_nothing(db, maestro_db: Path):
     # given
-    rows = counts()
+    rows = store_counts()
 
     # when
     result = run("maestro_import", "--maestro-db", str(maestro_db), "--tenant", "acme", "--dry-run")
 
     # then
     assert result.error is None, result.err
-    assert counts() == rows
+    assert store_counts() == rows
 
 
 def test_export_writes_the_control_state_as_a_json_object(tenant, maestro_db: Path, tmp_path: Path):

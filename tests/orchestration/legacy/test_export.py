@@ -8,7 +8,8 @@ import pytest
 from maestro.tenancy.models import Tenant
 from maestro.write_path.models import AuditEvent
 from orchestration.work.models import Project, Session, SessionTask, Task
-from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, counts, dump, run
+from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, dump, run
+from tests.support.writes import store_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -65,14 +66,14 @@ def test_importing_an_export_into_its_own_tenant_changes_nothing(tenant, legacy_
     run("maestro_import", "--data-dir", str(legacy_dir))
     out = tmp_path / "export"
     run("maestro_export", "--out", str(out))
-    before, rows = dump(tenant), counts()
+    before, rows = dump(tenant), store_counts()
 
     # when
     result = run("maestro_import", "--data-dir", str(out))
 
     # then
     assert result.error is None, result.err
-    assert counts() == rows
+    assert store_counts() == rows
     assert dump(tenant) == before
 
 

@@ -11,7 +11,8 @@ from orchestration.work.models import Project, SessionTask
 from orchestration.work.representations import task_repr
 from orchestration.work.selectors.tasks import task_get
 from realtime.models import Event
-from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, counts, dump, files, run, write_json
+from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, dump, files, run, write_json
+from tests.support.writes import store_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +129,7 @@ def test_import_goes_through_the_write_path_once_per_entity(tenant, legacy_dir: 
     assert Counter(audits.values_list("action", flat=True)) == {
         "project.import": 2, "task.import": 12, "session.import": 5}
     assert set(audits.values_list("actor", "actor_type", "status")) == {("maestro_import", "system", "allowed")}
-    assert counts()["IntakeEntry"] == 19
+    assert store_counts()["IntakeEntry"] == 19
     events = Event.objects.filter(tenant=tenant)
     assert Counter(events.values_list("type", flat=True)) == {
         "audit:created": 19, "project:created": 2, "task:created": 12, "session:created": 5}
@@ -142,7 +143,7 @@ def test_second_import_changes_nothing(tenant, legacy_dir: Path, django_capture_
     # given
     with django_capture_on_commit_callbacks() as first_commit:
         run("maestro_import", "--data-dir", str(legacy_dir))
-    before, rows = dump(tenant), counts()
+    before, rows = dump(tenant), store_counts()
     links = list(SessionTask.objects.values_list("id", "session_id", "task_id", "created_at"))
 
     # when
@@ -153,7 +154,7 @@ def test_second_import_changes_nothing(tenant, legacy_dir: Path, django_capture_
     assert result.error is None, result.err
     assert len(first_commit) >= 1
     assert second_commit == []
-    assert counts() == rows
+    assert store_counts() == rows
     assert dump(tenant) == before
     assert list(SessionTask.objects.values_list("id", "session_id", "task_id", "created_at")) == links
     assert "  projects: 0 created, 0 updated, 2 unchanged, 0 skipped" in result.out
@@ -219,7 +220,7 @@ def test_a_stale_file_never_undoes_or_deletes_what_maestro_added(tenant, legacy_
 
 def test_dry_run_writes_nothing_not_even_the_tenant(db, legacy_dir: Path, django_capture_on_commit_callbacks):
     # given
-    rows = counts()
+    rows = store_counts()
 
     # when
     with django_capture_on_commit_callbacks() as on_commit:
@@ -230,7 +231,7 @@ def test_dry_run_writes_nothing_not_even_the_tenant(db, legacy_dir: Path, django
     assert on_commit == []
     assert "  tasks: 12 created, 0 updated, 0 unchanged, 0 skipped" in result.out
     assert "dry run: nothing was written" in result.out
-    assert counts() == rows
+    assert store_counts() == rows
     assert not Tenant.objects.filter(slug="acme").exists()
 
 
@@ -262,26 +263,26 @@ def test_default_data_dir_is_the_home_maestro_data(tenant, legacy_dir: Path, tmp
 
 def test_missing_data_dir_is_an_error_and_writes_nothing(db, tmp_path: Path):
     # given
-    rows = counts()
+    rows = store_counts()
 
     # when
     result = run("maestro_import", "--data-dir", str(tmp_path / "nope"), "--tenant", "acme")
 
     # then
     assert str(result.error) == f"data directory {tmp_path / 'nope'} does not exist"
-    assert counts() == rows
+    assert store_counts() == rows
 
 
 def test_invalid_tenant_slug_is_refused(db, legacy_dir: Path):
     # given
-    rows = counts()
+    rows = store_counts()
 
     # when
     result = run("maestro_import", "--data-dir", str(legacy_dir), "--tenant", "no such/tenant")
 
     # then
     assert str(result.error) == "--tenant 'no such/tenant' is not a valid tenant slug"
-    assert counts() == rows
+    assert store_counts() == rows
 
 
 def test_ids_of_another_tenant_are_skipped_with_a_reason(tenant, other_tenant, legacy_dir: Path):

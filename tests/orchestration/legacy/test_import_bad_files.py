@@ -7,7 +7,8 @@ import pytest
 
 from maestro.write_path.models import AuditEvent
 from orchestration.work.models import Project, Session, Task
-from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, counts, dump, files, run, write_json
+from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, dump, files, run, write_json
+from tests.support.writes import store_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +166,7 @@ def test_dangling_references_are_warnings_and_the_import_succeeds(tenant, legacy
 def test_dry_run_with_bad_files_reports_them_writes_nothing_and_fails(tenant, legacy_copy: Path):
     # given
     path = write_json(legacy_copy / "projects" / "broken.json", "{")
-    rows = counts()
+    rows = store_counts()
 
     # when
     result = run("maestro_import", "--data-dir", str(legacy_copy), "--dry-run")
@@ -175,13 +176,13 @@ def test_dry_run_with_bad_files_reports_them_writes_nothing_and_fails(tenant, le
     assert f"SKIPPED {path}: invalid JSON: Expecting property name enclosed in double quotes at line 1 column 2" \
         in result.err
     assert "  projects: 2 created, 0 updated, 0 unchanged, 1 skipped" in result.out
-    assert counts() == rows
+    assert store_counts() == rows
 
 
 def test_a_directory_that_is_not_a_maestro_data_dir_is_refused(db, tmp_path: Path):
     # given
     (tmp_path / "something").mkdir()
-    rows = counts()
+    rows = store_counts()
 
     # when
     result = run("maestro_import", "--data-dir", str(tmp_path))
@@ -189,4 +190,4 @@ def test_a_directory_that_is_not_a_maestro_data_dir_is_refused(db, tmp_path: Pat
     # then
     assert str(result.error) == (f"{tmp_path} has none of projects/, tasks/, sessions/; "
                                  "is it a Maestro data directory?")
-    assert counts() == rows
+    assert store_counts() == rows
