@@ -83,6 +83,13 @@ class MaestroAPIView(APIView):
         return response
 
 
+    def expected_version(self, data: dict[str, Any]) -> int | None:
+        """The version a write was based on: If-Match, else a ``version`` in the body (old
+        clients cannot always set headers). Pops ``version`` from ``data``."""
+        header = if_match_version(self.request)
+        body = data.pop("version", None)
+        return header if header is not None else body
+
     def listed(self, qs: QuerySet[Any]) -> Response:
         """``qs`` as this view's list: filtered, paged in its order, each row presented."""
         return self.paged(self.request, qs, order=self.order, present=self.present, filters=self.filters)

@@ -117,13 +117,7 @@ def require_choice(value: Any, choices: list[str], field: str) -> None:
                                details={"field": field, "value": value, "allowed": choices})
 
 
-class _Stamped(Protocol):
-    """Every entity: its ``updated_at`` moves with each change."""
-
-    updated_at: datetime
-
-
-class _Versioned(_Stamped, Protocol):
+class _Versioned(Protocol):
     """The entity of a versioned kind."""
 
     version: int
@@ -137,14 +131,14 @@ class Edit(Generic[M]):
     obj: M
     change: Change
 
-    def save(self, fields: Iterable[str], *, now: datetime | None = None) -> None:
-        """Saves ``fields`` and ``updated_at``; a versioned kind's ``version`` moves (what
-        If-Match guards)."""
-        columns = [*fields, "updated_at"]
+    def save(self, fields: Iterable[str], *, now: datetime | None = None, stamp: str = "updated_at") -> None:
+        """Saves ``fields`` and the time of the change in ``stamp`` (``updated_at``; a session's
+        ``last_activity``); a versioned kind's ``version`` moves (what If-Match guards)."""
+        columns = [*fields, stamp]
         if self.kind.versioned:
             cast(_Versioned, self.obj).version += 1
             columns.append("version")
-        cast(_Stamped, self.obj).updated_at = now or timezone.now()
+        setattr(self.obj, stamp, now or timezone.now())
         self.obj.save(update_fields=list(dict.fromkeys(columns)))
 
     def record(self, details: str, *, event: tuple[Event, Mapping[str, Any]] | None = None,

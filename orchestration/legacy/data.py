@@ -113,14 +113,17 @@ def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
         yield ids[i:i + _CHUNK]
 
 
-def _project_state(p: Project) -> dict[str, Any]:
-    return {k: v for k, v in project_repr(p).items() if k != "version"}
+def _stored(present: Callable[[Any], Mapping[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """An entity as the old system stored it: its API shape without ``version`` (Maestro's)."""
+    return lambda row: {k: v for k, v in present(row).items() if k != "version"}
 
 
+_PRESENT: dict[str, Callable[[Any], Mapping[str, Any]]] = {
+    "project": project_repr, "task": task_repr, "session": session_repr}
 _STATE: dict[str, tuple[Callable[..., Any], Callable[[Any], Mapping[str, Any]]]] = {
-    "project": (project_list, _project_state),
-    "task": (task_list, task_repr),
-    "session": (session_list, session_repr),
+    "project": (project_list, _stored(project_repr)),
+    "task": (task_list, _stored(task_repr)),
+    "session": (session_list, _stored(session_repr)),
 }
 
 
@@ -251,9 +254,8 @@ class _Importer:
             return
         for name in changed:
             setattr(row, name, r.fields[name])
-        if model is Project:
-            row.version += 1
-            changed.append("version")
+        row.version += 1  # every entity of the old layout is versioned here
+        changed.append("version")
         row.full_clean(exclude=exclude, validate_unique=False)
         row.save(update_fields=changed)
 
@@ -409,9 +411,8 @@ class _Importer:
                     if source:
                         counts.unchanged += 1
                     continue
-                payload: Mapping[str, Any] = after[entity_id]
-                if kind == "project":  # the event carries the full API shape, version included
-                    payload = project_repr(fetch(tenant=self.tenant).get(id=entity_id))
+                # The event carries the full API shape, version included.
+                payload = _PRESENT[kind](fetch(tenant=self.tenant).get(id=entity_id))
                 record(tenant_id=self.tenant.pk, actor=self.actor, action=action, resource_type=resource,
                        resource_id=entity_id, details=details, event=(event, payload),
                        project_id=entity_id if kind == "project" else payload["projectId"])
@@ -433,11 +434,11 @@ def legacy_data_export(*, tenant: Tenant, out_dir: Path) -> ExportReport:
     report = ExportReport()
     items: list[tuple[str, str, Path, Mapping[str, Any]]] = []
     for p in project_list(tenant=tenant):
-        items.append(("project", p.id, Path(KIND_DIRS["project"]) / f"{p.id}.json", _project_state(p)))
+        items.append(("project", p.id, Path(KIND_DIRS["project"]) / f"{p.id}.json", _STATE["project"][1](p)))
     for t in task_list(tenant=tenant):
-        items.append(("task", t.id, Path(KIND_DIRS["task"]) / t.project_id / f"{t.id}.json", task_repr(t)))
+        items.append(("task", t.id, Path(KIND_DIRS["task"]) / t.project_id / f"{t.id}.json", _STATE["task"][1](t)))
     for s in session_list(tenant=tenant):
-        items.append(("session", s.id, Path(KIND_DIRS["session"]) / f"{s.id}.json", session_repr(s)))
+        items.append(("session", s.id, Path(KIND_DIRS["session"]) / f"{s.id}.json", _STATE["session"][1](s)))
     for kind, entity_id, rel, data in items:
         # Ids made through the API are not constrained; one with a path separator must not
         # write outside the export directory.

@@ -364,6 +364,8 @@ def parse_task(data: dict[str, Any], path: str) -> Record:
         "skill_ids": f.string_list("skillIds"),
         "agent_ids": f.string_list("agentIds"),
         "dependencies": f.string_list("dependencies"),
+        # The status a working session last reported (the 26aaeb8 server's task field).
+        "session_status": f.string("sessionStatus", max_len=16),
         "created_at": created,
         "updated_at": f.timestamp("updatedAt") or created,
         "started_at": f.timestamp("startedAt"),

@@ -71,6 +71,10 @@ class Task(models.Model):
     skill_ids = models.JSONField(default=list, blank=True)
     agent_ids = models.JSONField(default=list, blank=True)
     dependencies = models.JSONField(default=list, blank=True)
+    # The status a working session last reported for this task (DESIGN §4.1, "task sessionStatus").
+    session_status = models.CharField(max_length=16, blank=True, default="")
+    # Moves with every change of the task as the API shows it (If-Match, DESIGN §4).
+    version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
@@ -153,6 +157,7 @@ class Session(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     hostname = models.CharField(max_length=255, blank=True, default="")
     platform = models.CharField(max_length=64, blank=True, default="")
+    version = models.PositiveIntegerField(default=1)
     started_at = models.DateTimeField()
     last_activity = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -14,13 +14,15 @@ from maestro.core.wire import EpochMs as Ms
 from maestro.core.wire import to_ms
 from orchestration.work.models import Project, Session, Subtask, Task, TaskTimelineEvent
 
+Version = Annotated[int, "sent as ETag; If-Match with a stale one is 412"]
+
 
 class ProjectOut(TypedDict):
     id: Annotated[str, "proj_<ms>_<rand9>"]
     name: str
     workingDir: str
     description: str
-    version: Annotated[int, "sent as ETag; If-Match with a stale one is 412"]
+    version: Version
     createdAt: Ms
     updatedAt: Ms
 
@@ -58,6 +60,8 @@ class TaskOut(TypedDict):
     skillIds: list[str]
     agentIds: list[str]
     dependencies: list[str]
+    sessionStatus: Annotated[str | None, "the status a working session last reported for the task"]
+    version: Version
     subtasks: list[SubtaskOut]
     timeline: list[TaskTimelineOut]
     createdAt: Ms
@@ -95,6 +99,7 @@ class SessionOut(TypedDict):
     metadata: dict[str, Any]
     hostname: str
     platform: str
+    version: Version
     startedAt: Ms
     lastActivity: Ms
     completedAt: Ms | None
@@ -161,6 +166,8 @@ def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = No
         "skillIds": t.skill_ids,
         "agentIds": t.agent_ids,
         "dependencies": t.dependencies,
+        "sessionStatus": t.session_status or None,
+        "version": t.version,
         "subtasks": [subtask_repr(s) for s in (t.subtasks.all() if subtasks is None else subtasks)],
         "timeline": timeline,
         "createdAt": to_ms(t.created_at),
@@ -194,6 +201,7 @@ def session_repr(s: Session) -> SessionOut:
         "metadata": s.metadata,
         "hostname": s.hostname,
         "platform": s.platform,
+        "version": s.version,
         "startedAt": to_ms(s.started_at),
         "lastActivity": to_ms(s.last_activity),
         "completedAt": to_ms(s.completed_at),

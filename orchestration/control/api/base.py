@@ -10,15 +10,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from maestro.api.paging import CREATED
-from maestro.api.views import MaestroAPIView, if_match_version
+from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import ValidationFailed
-
-
-def expected_version(request: Request, data: dict[str, Any]) -> int | None:
-    """If-Match wins; otherwise a ``version`` in the body (old clients cannot set headers)."""
-    header = if_match_version(request)
-    body = data.pop("version", None)
-    return header if header is not None else body
 
 
 def _same_id(request: Request, url_id: str) -> None:
@@ -38,7 +31,7 @@ class ControlView(MaestroAPIView):
         """A PATCH body → (the changes, the version they were based on). The body may not rename
         the object, and an edit that changes nothing is a 400."""
         data = self.validated(serializer_class, partial=True)
-        version = expected_version(self.request, data)
+        version = self.expected_version(data)
         _same_id(self.request, url_id)
         changes = flatten(data) if flatten else data
         if not changes:

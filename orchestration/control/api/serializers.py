@@ -17,6 +17,7 @@ from maestro.api.fields import (
     StrictIntegerField,
     StringListField,
 )
+from maestro.api.serializers import StrictSerializer, VersionMixin
 from orchestration.control.models.agents import AgentProfile
 from orchestration.control.models.base import SLUG_RE
 from orchestration.control.models.experiments import Experiment
@@ -38,24 +39,6 @@ class StrictNumberField(serializers.FloatField):
         if isinstance(data, bool) or not isinstance(data, (int, float)) or not math.isfinite(data):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class StrictSerializer(serializers.Serializer[Any]):
-    """Refuses keys it does not declare (``ignored`` lists keys old clients echo back)."""
-
-    ignored: tuple[str, ...] = ()
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields) - set(self.ignored))
-            if unknown:
-                raise serializers.ValidationError({k: ["Unknown field."] for k in unknown})
-        return super().to_internal_value(data)
-
-
-class VersionMixin(serializers.Serializer[Any]):
-    # The body may carry the version it was based on, as an alternative to If-Match.
-    version = StrictIntegerField(required=False, min_value=1)
 
 
 class LoopToggleIn(StrictSerializer, VersionMixin):

@@ -10,7 +10,7 @@ from maestro.api.openapi import doc
 from maestro.api.views import MaestroAPIView, with_etag
 from maestro.core.exceptions import NotFound, error_body
 from maestro.write_path.catalogue import Resource
-from orchestration.control.api.base import ControlView, expected_version
+from orchestration.control.api.base import ControlView
 from orchestration.control.api.serializers import AgentUpdateIn, LoopToggleIn, LoopUpdateIn
 from orchestration.control.representations import (
     AgentOut,
@@ -87,7 +87,7 @@ class LoopToggleView(MaestroAPIView):
     @doc(LoopToggleIn, response=SuccessOut)
     def post(self, request: Request, loop_id: str) -> Response:
         data = self.validated(LoopToggleIn)
-        version = expected_version(request, data)
+        version = self.expected_version(data)
         try:
             loop = loop_set_status(tenant=self.access.tenant, actor=self.access.actor, loop_id=loop_id,
                                    status=data["status"], expected_version=version)

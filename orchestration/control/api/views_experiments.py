@@ -10,7 +10,7 @@ from maestro.api.openapi import doc
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import ValidationFailed
 from maestro.write_path.catalogue import Resource
-from orchestration.control.api.base import ControlView, expected_version
+from orchestration.control.api.base import ControlView
 from orchestration.control.api.serializers import (
     ExperimentActionIn,
     ExperimentCreateIn,
@@ -86,7 +86,7 @@ class ExperimentRunView(ControlView):
         data = self.validated(ExperimentActionIn, data=request.data if request.data else {})
         return self.answer(self.transition(tenant=self.access.tenant, actor=self.access.actor,
                                            experiment_id=experiment_id,
-                                           expected_version=expected_version(request, data)))
+                                           expected_version=self.expected_version(data)))
 
 
 class ExperimentStopView(ExperimentRunView):

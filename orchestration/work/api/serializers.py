@@ -1,5 +1,10 @@
 """Input validation for the projects/tasks/sessions API (the old "Maestro Server"). Output
-shapes live in orchestration.representations."""
+shapes live in orchestration.work.representations.
+
+Unknown keys are refused with the field named. Every key the old clients send stays accepted
+(agent-maestro at 26aaeb8: its CLI, agents UI and server tests): fields the old server used
+are declared and validated; server-owned values they echo back (``createdAt``, ``startedAt``,
+``completedAt``, ``id`` of a timeline entry, …) and the UI's ``model`` are in ``ignored``."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from maestro.api.fields import (
     StringListField,
     StringMapField,
 )
+from maestro.api.serializers import StrictSerializer, VersionMixin
 from orchestration.work.models import Session, Task, TaskTimelineEvent
 
 
@@ -63,7 +69,9 @@ class ItemsOf(serializers.ListField):
         return validated
 
 
-class ProjectCreateIn(serializers.Serializer[Any]):
+class ProjectCreateIn(StrictSerializer):
+    # The agents UI re-creates its local projects with their own timestamps.
+    ignored = ("id", "createdAt", "updatedAt", "version")
     name = StrictCharField(max_length=500, allow_blank=False, trim_whitespace=True,
                            error_messages={"required": "name is required", "blank": "name is required"})
     workingDir = StrictCharField(max_length=2000, allow_blank=True, required=False, default="", source="working_dir")
@@ -73,27 +81,36 @@ class ProjectCreateIn(serializers.Serializer[Any]):
 class ProjectUpdateIn(ProjectCreateIn):
     pass
 
+# Session-reported status of a task (DESIGN §4.1 "task sessionStatus"; the old CLI's `report`).
+SESSION_STATUSES = ["queued", "working", "needs_input", "blocked", "completed", "failed", "skipped"]
+SPAWN_STRATEGIES = ["simple", "queue", "tree"]
 
-class TimelineItemIn(serializers.Serializer[Any]):
+
+class TimelineItemIn(StrictSerializer):
+    ignored = ("id", "timestamp")
     type = StrictChoiceField(choices=TaskTimelineEvent.Type.choices, required=False, default="update")
     message = StrictCharField(allow_blank=False, max_length=100_000)
     sessionId = id_field(required=False, allow_null=True)
 
 
-class TaskCreateIn(serializers.Serializer[Any]):
+class TaskCreateIn(StrictSerializer):
+    ignored = ("model",)  # the agents UI's model choice, kept with the session it spawns
     projectId = id_field(error_messages={"required": "projectId is required"})
     title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True,
                             error_messages={"required": "title is required", "blank": "title is required"})
     parentId = id_field(required=False, allow_null=True)
     description = StrictCharField(allow_blank=True, required=False, default="", max_length=100_000)
     priority = StrictChoiceField(choices=Task.Priority.choices, required=False, default=Task.Priority.MEDIUM)
+    status = StatusAliasField(choices=Task.Status.choices, required=False, default=Task.Status.PENDING)
     initialPrompt = StrictCharField(allow_blank=True, required=False, default="", max_length=200_000)
     skillIds = StringListField(required=False, default=list)
     agentIds = StringListField(required=False, default=list)
     dependencies = StringListField(required=False, default=list)
 
 
-class TaskUpdateIn(serializers.Serializer[Any]):
+class TaskUpdateIn(StrictSerializer, VersionMixin):
+    ignored = ("id", "projectId", "parentId", "createdAt", "updatedAt", "startedAt", "completedAt", "sessionIds",
+               "subtasks", "model")
     title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True, required=False)
     description = StrictCharField(allow_blank=True, required=False, max_length=100_000)
     status = StatusAliasField(choices=Task.Status.choices, required=False)
@@ -103,13 +120,18 @@ class TaskUpdateIn(serializers.Serializer[Any]):
     agentIds = StringListField(required=False, source="agent_ids")
     dependencies = StringListField(required=False)
     timeline = ItemsOf(TimelineItemIn, required=False)
+    # What a working session reports (the old CLI's `worker init` and `report --task`).
+    sessionStatus = StrictChoiceField(choices=SESSION_STATUSES, required=False, source="session_status")
+    updateSource = StrictChoiceField(choices=["user", "session"], required=False, source="update_source")
+    sessionId = StrictCharField(required=False, allow_null=True, max_length=200, source="session_id")
 
 
 class TaskTimelineIn(TimelineItemIn):
     pass
 
 
-class SubtaskCreateIn(serializers.Serializer[Any]):
+class SubtaskCreateIn(StrictSerializer):
+    ignored = ("id", "taskId", "createdAt", "updatedAt", "completedAt")
     title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True,
                             error_messages={"required": "title is required", "blank": "title is required"})
     description = StrictCharField(allow_blank=True, required=False, default="", max_length=100_000)
@@ -117,27 +139,30 @@ class SubtaskCreateIn(serializers.Serializer[Any]):
     order = StrictIntegerField(required=False, min_value=0, max_value=1_000_000)
 
 
-class SubtaskUpdateIn(serializers.Serializer[Any]):
+class SubtaskUpdateIn(StrictSerializer):
+    ignored = SubtaskCreateIn.ignored
     title = StrictCharField(max_length=1000, allow_blank=False, trim_whitespace=True, required=False)
     description = StrictCharField(allow_blank=True, required=False, max_length=100_000)
     completed = StrictBooleanField(required=False)
     order = StrictIntegerField(required=False, min_value=0, max_value=1_000_000)
 
 
-class SessionEventIn(serializers.Serializer[Any]):
+class SessionEventIn(StrictSerializer):
+    ignored = ("id", "timestamp")
     type = StrictCharField(max_length=100, allow_blank=False, error_messages={"required": "type is required"})
     # The old API's field name; it shadows Serializer.data only as a class attribute.
     data = StrictJSONField(required=False, allow_null=True, default=None)  # type: ignore[assignment]
 
 
-class SessionTimelineIn(serializers.Serializer[Any]):
+class SessionTimelineIn(StrictSerializer):
+    ignored = ("id", "timestamp")
     type = StrictCharField(max_length=32, allow_blank=False, required=False, default="progress")
     message = StrictCharField(allow_blank=False, max_length=100_000, error_messages={"required": "message is required"})
     taskId = id_field(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
 
 
-class SessionCreateIn(serializers.Serializer[Any]):
+class SessionCreateIn(StrictSerializer):
     projectId = id_field(error_messages={"required": "projectId is required"})
     taskIds = StringListField(required=False, max_length=500)
     taskId = id_field(required=False)  # legacy single-task form
@@ -151,6 +176,7 @@ class SessionCreateIn(serializers.Serializer[Any]):
     metadata = JSONObjectField(required=False, default=dict)
     hostname = StrictCharField(required=False, allow_blank=True, default="", max_length=255)
     platform = StrictCharField(required=False, allow_blank=True, default="", max_length=64)
+    strategy = StrictChoiceField(choices=SPAWN_STRATEGIES, required=False)  # the old CLI's `session register`
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         task_ids = list(attrs.get("taskIds") or [])
@@ -162,7 +188,9 @@ class SessionCreateIn(serializers.Serializer[Any]):
         return attrs
 
 
-class SessionUpdateIn(serializers.Serializer[Any]):
+class SessionUpdateIn(StrictSerializer, VersionMixin):
+    # completedAt: the old CLI and UI send it with an ending status; the server sets it then.
+    ignored = ("id", "projectId", "startedAt", "lastActivity", "completedAt")
     taskIds = StringListField(required=False, max_length=500)
     name = StrictCharField(required=False, max_length=500, allow_blank=False)
     status = StrictChoiceField(choices=Session.Status.choices, required=False)
@@ -175,7 +203,7 @@ class SessionUpdateIn(serializers.Serializer[Any]):
     timeline = ItemsOf(SessionTimelineIn, required=False)
 
 
-class SpawnIn(serializers.Serializer[Any]):
+class SpawnIn(StrictSerializer):
     projectId = StrictJSONField(required=False)
     taskIds = StrictJSONField(required=False)
     role = StrictChoiceField(choices=[("worker", "worker"), ("orchestrator", "orchestrator")], required=False,
@@ -186,3 +214,7 @@ class SpawnIn(serializers.Serializer[Any]):
     spawnSource = StrictCharField(required=False, allow_null=True, max_length=200)
     spawnedBy = StrictCharField(required=False, allow_null=True, max_length=200)
     context = JSONObjectField(required=False, allow_null=True)  # type: ignore[assignment]  # the old field name
+    # The old CLI names the spawning session `sessionId`; the agents UI sends a strategy.
+    sessionId = StrictCharField(required=False, allow_null=True, max_length=200)
+    spawnReason = StrictCharField(required=False, allow_null=True, max_length=2000)
+    strategy = StrictChoiceField(choices=SPAWN_STRATEGIES, required=False)

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from maestro.api.openapi import doc
 from maestro.api.paging import Order
-from maestro.api.views import MaestroAPIView
+from maestro.api.views import MaestroAPIView, if_match_version
 from maestro.core.exceptions import MaestroError, NotFound
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import SessionFilter
@@ -47,7 +47,9 @@ class SessionListView(SessionView):
         session = services.session_create(
             tenant=self.access.tenant, actor=self.access.actor, project=project, task_ids=data["taskIds"],
             session_id=data.get("id"), name=data.get("name"), agent_id=data.get("agentId"), status=data["status"],
-            env=data["env"], metadata=data["metadata"], hostname=data["hostname"], platform=data["platform"],
+            env=data["env"], hostname=data["hostname"], platform=data["platform"],
+            # The old server kept a session's strategy; it lives in the metadata here.
+            metadata={**data["metadata"], **({"strategy": data["strategy"]} if "strategy" in data else {})},
         )
         return self.answer_session(session.id, status=status.HTTP_201_CREATED)
 
@@ -60,11 +62,13 @@ class SessionDetailView(SessionView):
     @doc(SessionUpdateIn, response=SessionOut, op="sessions_update")
     def patch(self, request: Request, session_id: str) -> Response:
         data = self.validated(SessionUpdateIn, partial=True)
+        version = self.expected_version(data)
         task_ids = data.pop("taskIds", None)
         events = data.pop("events", None)
         timeline = data.pop("timeline", None)
         services.session_update(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
-                                changes=data, task_ids=task_ids, events=events, timeline=timeline)
+                                changes=data, task_ids=task_ids, events=events, timeline=timeline,
+                                expected_version=version)
         return self.answer_session(session_id)
 
     @doc(SessionUpdateIn, response=SessionOut, op="sessions_replace")
@@ -74,7 +78,8 @@ class SessionDetailView(SessionView):
 
     @doc(response=DeletedOut, op="sessions_delete")
     def delete(self, request: Request, session_id: str) -> Response:
-        services.session_delete(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor)
+        services.session_delete(tenant=self.access.tenant, session_id=session_id, actor=self.access.actor,
+                                expected_version=if_match_version(request))
         return Response({"success": True, "id": session_id})
 
 
@@ -137,7 +142,9 @@ class SessionSpawnView(SessionView):
                 tenant=self.access.tenant, actor=self.access.actor, project=project, task_ids=task_ids,
                 role=data["role"], skills=data.get("skills"), model=data.get("model"),
                 session_name=data.get("sessionName"), spawn_source=data.get("spawnSource"),
-                spawned_by=data.get("spawnedBy"), context=data.get("context"),
+                # The old CLI names the spawning session `sessionId` (DESIGN §4.1, spawn compatibility).
+                spawned_by=data.get("spawnedBy") or data.get("sessionId"), context=data.get("context"),
+                spawn_reason=data.get("spawnReason"), strategy=data.get("strategy"),
             )
         except MaestroError as exc:
             if exc.code == "TASK_NOT_FOUND":

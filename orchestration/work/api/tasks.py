@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from maestro.api.openapi import doc
 from maestro.api.paging import CREATED
-from maestro.api.views import MaestroAPIView
+from maestro.api.views import MaestroAPIView, if_match_version
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import TaskFilter
 from orchestration.work.api.serializers import (
@@ -47,7 +47,7 @@ class TaskListView(TaskView):
             tenant=self.access.tenant, actor=self.access.actor, project=project, title=data["title"],
             parent_id=data.get("parentId"), description=data["description"], priority=data["priority"],
             initial_prompt=data["initialPrompt"], skill_ids=data["skillIds"], agent_ids=data["agentIds"],
-            dependencies=data["dependencies"],
+            dependencies=data["dependencies"], status=data["status"],
         )
         return self.answer_task(task.id, status=status.HTTP_201_CREATED)
 
@@ -60,9 +60,10 @@ class TaskDetailView(TaskView):
     @doc(TaskUpdateIn, response=TaskOut, op="tasks_update")
     def patch(self, request: Request, task_id: str) -> Response:
         data = self.validated(TaskUpdateIn, partial=True)
+        version = self.expected_version(data)
         timeline = data.pop("timeline", None)
         task = services.task_update(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor,
-                                    changes=data, timeline=timeline)
+                                    changes=data, timeline=timeline, expected_version=version)
         return self.answer_task(task.id)
 
     @doc(TaskUpdateIn, response=TaskOut, op="tasks_replace")
@@ -72,7 +73,8 @@ class TaskDetailView(TaskView):
 
     @doc(response=DeletedOut, op="tasks_delete")
     def delete(self, request: Request, task_id: str) -> Response:
-        services.task_delete(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor)
+        services.task_delete(tenant=self.access.tenant, task_id=task_id, actor=self.access.actor,
+                             expected_version=if_match_version(request))
         return Response({"success": True, "id": task_id})
 
 

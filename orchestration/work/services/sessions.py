@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from maestro.core.actors import Actor
@@ -46,7 +47,7 @@ _LINK_EVENTS = {"added": (Event.SESSION_TASK_ADDED, Event.TASK_SESSION_ADDED),
                 "removed": (Event.SESSION_TASK_REMOVED, Event.TASK_SESSION_REMOVED)}
 
 SESSION: entities.Kind[Session] = entities.Kind(
-    model=Session, resource=Resource.SESSION, label="Session", ident="id", versioned=False,
+    model=Session, resource=Resource.SESSION, label="Session", ident="id",
     lookup=lambda tenant, ident, lock: session_get(tenant=tenant, session_id=ident, lock=lock),
     present=session_repr, scope=lambda session: session.project_id,
 )
@@ -81,7 +82,7 @@ def _link(*, session: Session, tasks: list[Task], now: datetime, changes: LinkCh
                           message=f"Session {session.id} started", session_id=session.id)
         for t in fresh
     ])
-    Task.objects.filter(id__in=[t.id for t in fresh]).update(updated_at=now)
+    Task.objects.filter(id__in=[t.id for t in fresh]).update(updated_at=now, version=F("version") + 1)
     changes.extend(("added", t.id) for t in fresh)
 
 
@@ -97,7 +98,7 @@ def _unlink(*, session: Session, task_ids: list[str], now: datetime, changes: Li
                           message=f"Session {session.id} {reason}", session_id=session.id)
         for t in gone
     ])
-    Task.objects.filter(id__in=gone).update(updated_at=now)
+    Task.objects.filter(id__in=gone).update(updated_at=now, version=F("version") + 1)
     changes.extend(("removed", t) for t in gone)
 
 
@@ -149,12 +150,13 @@ def session_create(*, tenant: Tenant, actor: Actor, project: Project, task_ids: 
 
 def session_update(*, tenant: Tenant, session_id: str, actor: Actor, changes: dict[str, Any],
                    task_ids: list[str] | None = None, events: list[dict[str, Any]] | None = None,
-                   timeline: list[dict[str, Any]] | None = None, action: Action = Action.SESSION_UPDATE) -> Session:
+                   timeline: list[dict[str, Any]] | None = None, action: Action = Action.SESSION_UPDATE,
+                   expected_version: int | None = None) -> Session:
     """Partial update; ``events`` and ``timeline`` are appended; ``task_ids`` replaces the
     linked set (removed tasks get ``session_ended``, added ones ``session_started``)."""
     now = timezone.now()
     with entities.editing(SESSION, tenant=tenant, actor=actor, ident=session_id, action=action,
-                          lock="no_key") as edit:
+                          lock="no_key", expected_version=expected_version) as edit:
         session = edit.obj
         link_changes: LinkChanges = []
         if task_ids is not None:
@@ -172,7 +174,8 @@ def session_update(*, tenant: Tenant, session_id: str, actor: Actor, changes: di
             session.completed_at = now
         session.last_activity = now
         entities.clean_or_400(session, exclude=["tenant", "project"], validate_unique=False)
-        session.save(update_fields=[*SESSION_FIELDS, "last_activity", "completed_at"])
+        # Sessions have no updated_at of their own: lastActivity is theirs.
+        edit.save([*SESSION_FIELDS, "last_activity", "completed_at"], now=now, stamp="last_activity")
         SessionEvent.objects.bulk_create([
             SessionEvent(session=session, type=e["type"], data=e.get("data"), timestamp=now) for e in events or []
         ])
@@ -188,11 +191,12 @@ def session_update(*, tenant: Tenant, session_id: str, actor: Actor, changes: di
     return session
 
 
-def session_delete(*, tenant: Tenant, session_id: str, actor: Actor) -> str:
+def session_delete(*, tenant: Tenant, session_id: str, actor: Actor, expected_version: int | None = None) -> str:
     """Removes the session from its tasks' sessionIds and appends ``session_ended`` to their
     timelines (old policy)."""
     now = timezone.now()
-    with entities.editing(SESSION, tenant=tenant, actor=actor, ident=session_id, action=Action.SESSION_DELETE) as edit:
+    with entities.editing(SESSION, tenant=tenant, actor=actor, ident=session_id, action=Action.SESSION_DELETE,
+                          expected_version=expected_version) as edit:
         session = edit.obj
         linked = [link.task_id for link in session.task_links.all()]
         tasks_lock(tenant=tenant, task_ids=linked)
@@ -228,7 +232,7 @@ def session_task_add(*, tenant: Tenant, session_id: str, task_id: str, actor: Ac
         tasks = _tasks_of_project(tenant=tenant, project_id=session.project_id, task_ids=[task_id])
         changes: LinkChanges = []
         _link(session=session, tasks=tasks, now=now, changes=changes)
-        Session.objects.filter(pk=session.pk).update(last_activity=now)
+        edit.save([], now=now, stamp="last_activity")
         edit.record(f"Task {task_id} {'added' if changes else 'already linked'}",
                     event=(Event.SESSION_UPDATED, SESSION.fresh(session)))
         _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=True)
@@ -244,7 +248,7 @@ def session_task_remove(*, tenant: Tenant, session_id: str, task_id: str, actor:
             raise NotFound("task", task_id)
         changes: LinkChanges = []
         _unlink(session=session, task_ids=[task_id], now=now, changes=changes)
-        Session.objects.filter(pk=session.pk).update(last_activity=now)
+        edit.save([], now=now, stamp="last_activity")
         edit.record(f"Task {task_id} {'removed' if changes else 'was not linked'}",
                     event=(Event.SESSION_UPDATED, SESSION.fresh(session)))
         _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=True)
@@ -254,8 +258,10 @@ def session_task_remove(*, tenant: Tenant, session_id: str, task_id: str, actor:
 def session_spawn(*, tenant: Tenant, actor: Actor, project: Project, task_ids: list[str], role: str = "worker",
                   skills: list[str] | None = None, model: str | None = None, session_name: str | None = None,
                   spawn_source: str | None = None, spawned_by: str | None = None,
-                  context: dict[str, Any] | None = None) -> tuple[Session, dict[str, Any]]:
-    """Creates a ``spawning`` session and the manifest an agent runner needs to start it."""
+                  context: dict[str, Any] | None = None, spawn_reason: str | None = None,
+                  strategy: str | None = None) -> tuple[Session, dict[str, Any]]:
+    """Creates a ``spawning`` session and the manifest an agent runner needs to start it.
+    ``spawn_reason`` and ``strategy`` (the old clients') are kept in the session's metadata."""
     skills = skills if skills is not None else ["maestro-worker"]
     task_ids = list(dict.fromkeys(task_ids))
     session_id = new_id("sess")
@@ -271,7 +277,9 @@ def session_spawn(*, tenant: Tenant, actor: Actor, project: Project, task_ids: l
             tenant=tenant, actor=actor, project=project, task_ids=task_ids, session_id=session_id,
             name=session_name, status=Session.Status.SPAWNING, env=env, action=Action.SESSION_SPAWN,
             metadata={"role": role, "skills": skills, "model": model, "spawnSource": spawn_source,
-                      "spawnedBy": spawned_by, "context": context or {}},
+                      "spawnedBy": spawned_by, "context": context or {},
+                      **({"spawnReason": spawn_reason} if spawn_reason else {}),
+                      **({"strategy": strategy} if strategy else {})},
         )
         tasks = {t.id: t for t in task_list_by_ids(tenant=tenant, task_ids=task_ids)}
         manifest = {

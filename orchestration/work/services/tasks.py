@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from django.db.models import F
 from django.utils import timezone
 
 from maestro.core.actors import Actor
@@ -21,13 +22,13 @@ from orchestration.work.representations import subtask_repr, task_repr
 from orchestration.work.selectors.tasks import task_get, task_list_by_ids
 
 TASK_FIELDS = ("title", "description", "status", "priority", "skill_ids", "agent_ids", "dependencies",
-               "initial_prompt")
+               "initial_prompt", "session_status")
 SUBTASK_FIELDS = ("title", "description", "order")
 # A task's project and parent are checked (and locked) by the services, not by full_clean.
 _NOT_CLEANED = ["tenant", "project", "parent"]
 
 TASK: entities.Kind[Task] = entities.Kind(
-    model=Task, resource=Resource.TASK, label="Task", ident="id", versioned=False,
+    model=Task, resource=Resource.TASK, label="Task", ident="id",
     lookup=lambda tenant, ident, lock: task_get(tenant=tenant, task_id=ident, lock=lock),
     present=task_repr, scope=lambda task: task.project_id,
 )
@@ -36,11 +37,13 @@ TASK: entities.Kind[Task] = entities.Kind(
 def task_create(*, tenant: Tenant, actor: Actor, project: Project, title: str, parent_id: str | None = None,
                 description: str = "", priority: str = Task.Priority.MEDIUM, initial_prompt: str = "",
                 skill_ids: list[str] | None = None, agent_ids: list[str] | None = None,
-                dependencies: list[str] | None = None) -> Task:
+                dependencies: list[str] | None = None, status: str = Task.Status.PENDING) -> Task:
     now = timezone.now()
     task = Task(tenant=tenant, project=project, title=title, description=description, priority=priority,
                 initial_prompt=initial_prompt, skill_ids=skill_ids or [], agent_ids=agent_ids or [],
-                dependencies=dependencies or [], created_at=now, updated_at=now)
+                dependencies=dependencies or [], status=status, created_at=now, updated_at=now,
+                started_at=now if status == Task.Status.IN_PROGRESS else None,
+                completed_at=now if status == Task.Status.COMPLETED else None)
     timeline: list[TaskTimelineEvent] = []
 
     def references(new: Task) -> None:
@@ -86,10 +89,13 @@ def _set_status(task: Task, status: str, now: datetime) -> TaskTimelineEvent | N
 
 
 def task_update(*, tenant: Tenant, task_id: str, actor: Actor, changes: dict[str, Any],
-                timeline: list[dict[str, Any]] | None = None) -> Task:
-    """Partial update; ``timeline`` entries are appended, never replace the history."""
+                timeline: list[dict[str, Any]] | None = None, expected_version: int | None = None) -> Task:
+    """Partial update; ``timeline`` entries are appended, never replace the history. A
+    ``session_status`` (reported by the session ``session_id``) is stored with a timeline entry
+    naming the session; ``update_source`` says who wrote the change."""
     now = timezone.now()
-    with entities.editing(TASK, tenant=tenant, actor=actor, ident=task_id, lock="no_key") as edit:
+    with entities.editing(TASK, tenant=tenant, actor=actor, ident=task_id, lock="no_key",
+                          expected_version=expected_version) as edit:
         task = edit.obj
         new_events: list[TaskTimelineEvent] = []
         for field in TASK_FIELDS:
@@ -99,6 +105,12 @@ def task_update(*, tenant: Tenant, task_id: str, actor: Actor, changes: dict[str
                 event = _set_status(task, changes["status"], now)
                 if event:
                     new_events.append(event)
+            elif field == "session_status":
+                task.session_status = changes[field]
+                reporter = changes.get("session_id") or "a session"
+                new_events.append(TaskTimelineEvent(task=task, type=TaskTimelineEvent.Type.PROGRESS, timestamp=now,
+                                                    message=f"{reporter} reported {changes[field]}",
+                                                    session_id=changes.get("session_id")))
             else:
                 setattr(task, field, changes[field])
         for item in timeline or []:
@@ -107,21 +119,23 @@ def task_update(*, tenant: Tenant, task_id: str, actor: Actor, changes: dict[str
         entities.clean_or_400(task, exclude=_NOT_CLEANED, validate_unique=False)
         edit.save([*TASK_FIELDS, "started_at", "completed_at"], now=now)
         TaskTimelineEvent.objects.bulk_create(new_events)
-        edit.record(f"Updated {', '.join(sorted(changes)) or 'timeline'}", event=(Event.TASK_UPDATED, TASK.fresh(task)))
+        changed = sorted(set(changes) - {"session_id", "update_source"})
+        edit.record(f"Updated {', '.join(changed) or 'timeline'}", event=(Event.TASK_UPDATED, TASK.fresh(task)))
     return task
 
 
-def task_delete(*, tenant: Tenant, task_id: str, actor: Actor) -> str:
+def task_delete(*, tenant: Tenant, task_id: str, actor: Actor, expected_version: int | None = None) -> str:
     """Deletes the task, its subtasks and timeline; children become roots, sessions lose the
     link (their other tasks are untouched)."""
     now = timezone.now()
-    with entities.editing(TASK, tenant=tenant, actor=actor, ident=task_id, action=Action.TASK_DELETE) as edit:
+    with entities.editing(TASK, tenant=tenant, actor=actor, ident=task_id, action=Action.TASK_DELETE,
+                          expected_version=expected_version) as edit:
         task = edit.obj
         session_ids = [link.session_id for link in task.session_links.all()]
         child_ids = list(Task.objects.filter(parent_id=task_id).values_list("id", flat=True))
         project_id = task.project_id
         task.delete()
-        Task.objects.filter(id__in=child_ids).update(updated_at=now)
+        Task.objects.filter(id__in=child_ids).update(updated_at=now, version=F("version") + 1)
         edit.change.record(details=f"Deleted task {task.title}", event=(Event.TASK_DELETED, {"id": task_id}),
                            project_id=project_id)
         for session_id in session_ids:

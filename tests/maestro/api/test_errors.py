@@ -162,13 +162,26 @@ def test_oversized_fields_are_400(api_client, tenant, project):
     before.assert_nothing_written()
 
 
-def test_unknown_fields_are_ignored(api_client):
+def test_unknown_fields_are_refused_with_the_field_named(api_client, tenant):
+    # given
+    before = Mark(tenant)
     # when
-    r = api_client.post("/api/projects", {"name": "x", "id": "proj_forced", "version": 9, "tenant": 2},
-                        format="json")
+    r = api_client.post("/api/projects", {"name": "x", "tenant": 2, "colour": "red"}, format="json")
+    # then
+    body = assert_error(r, 400, "VALIDATION_ERROR")
+    assert body["message"] == "colour: Unknown field."
+    assert body["details"]["fields"] == {"colour": ["Unknown field."], "tenant": ["Unknown field."]}
+    assert not Project.objects.filter(name="x").exists()
+    before.assert_nothing_written()
+
+
+def test_server_owned_values_old_clients_echo_are_accepted_and_not_used(api_client):
+    # when: the agents UI re-creates a local project with its own id, timestamps and version
+    r = api_client.post("/api/projects", {"name": "x", "id": "proj_forced", "version": 9, "createdAt": 1,
+                                          "updatedAt": 2}, format="json")
     # then
     assert r.status_code == 201, r.content
-    assert r.json()["id"] != "proj_forced" and r.json()["version"] == 1
+    assert r.json()["id"] != "proj_forced" and r.json()["version"] == 1 and r.json()["createdAt"] > 2
     assert not Project.objects.filter(id="proj_forced").exists()
 
 

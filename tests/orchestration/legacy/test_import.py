@@ -335,7 +335,7 @@ def test_session_events_timeline_and_task_dependencies_are_kept(tenant, legacy_c
     # then
     assert result.error is None, result.err
     data = dump(tenant)
-    assert data["sessions"][session["id"]] == {**session, "taskIds": ["task_1706789135787_0ce9uvw53"]}
+    assert data["sessions"][session["id"]] == {**session, "taskIds": ["task_1706789135787_0ce9uvw53"], "version": 1}
     imported = data["tasks"]["task_1706789137341_a5lqsaj08"]
     assert imported["dependencies"] == ["task_1706789134233_9lgmxg9ed"]
     assert imported["timeline"][1] == {"id": "evt_1706789137400_sssssssss", "type": "session_started",

@@ -12,6 +12,7 @@ from tests.support.api import assert_error
 from tests.support.writes import Mark
 
 SESSION_KEYS = {"id", "projectId", "taskIds", "name", "agentId", "status", "env", "events", "timeline", "metadata",
+                "version",
                 "hostname", "platform", "startedAt", "lastActivity", "completedAt"}
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 

@@ -9,6 +9,7 @@ from tests.support.api import assert_error, is_id
 from tests.support.writes import Mark
 
 SESSION_KEYS = {"id", "projectId", "taskIds", "name", "agentId", "status", "env", "events", "timeline", "metadata",
+                "version",
                 "hostname", "platform", "startedAt", "lastActivity", "completedAt"}
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -27,6 +28,7 @@ def test_create_session_links_both_sides(api_client, tenant, project, task):
     assert {k: body[k] for k in SESSION_KEYS - {"id", "name", "startedAt", "lastActivity"}} == {
         "projectId": project.id, "taskIds": [task.id, second.id], "agentId": None, "status": "running", "env": {},
         "events": [], "timeline": [], "metadata": {}, "hostname": "", "platform": "", "completedAt": None,
+        "version": 1,
     }
     assert body["name"] == f"Session {body['id']}"
     assert isinstance(body["startedAt"], int) and body["lastActivity"] == body["startedAt"]

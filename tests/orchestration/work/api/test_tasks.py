@@ -9,6 +9,7 @@ from tests.support.api import assert_error, is_id
 from tests.support.writes import Mark
 
 TASK_KEYS = {"id", "projectId", "parentId", "title", "description", "initialPrompt", "status", "priority",
+             "sessionStatus", "version",
              "sessionIds", "skillIds", "agentIds", "dependencies", "subtasks", "timeline", "createdAt",
              "updatedAt", "startedAt", "completedAt"}
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -27,7 +28,8 @@ def test_create_task_defaults(api_client, tenant, project):
     assert {k: body[k] for k in TASK_KEYS - {"id", "timeline", "createdAt", "updatedAt"}} == {
         "projectId": project.id, "parentId": None, "title": "Write it", "description": "", "initialPrompt": "",
         "status": "pending", "priority": "medium", "sessionIds": [], "skillIds": [], "agentIds": [],
-        "dependencies": [], "subtasks": [], "startedAt": None, "completedAt": None,
+        "dependencies": [], "subtasks": [], "startedAt": None, "completedAt": None, "sessionStatus": None,
+        "version": 1,
     }
     assert isinstance(body["createdAt"], int) and body["updatedAt"] == body["createdAt"]
     [created] = body["timeline"]
