@@ -77,6 +77,8 @@ def _with_payloads(tenant_id: int, entries: list[Any]) -> list[EntryOut]:
 
 
 class _AppendMixin(MaestroAPIView):
+    # The ledger keeps its own transactions (and, for appends, its own Idempotency-Key rule).
+    write_unit = False
     resource_type = "ledger_entry"
 
     def _item(self, data: Any, index: int | None, key: str | None) -> dict[str, Any]:
@@ -199,6 +201,8 @@ class PublicKeyView(MaestroAPIView):
 
 
 class VerifyView(MaestroAPIView):
+    # The ledger keeps its own transactions (and, for appends, its own Idempotency-Key rule).
+    write_unit = False
     resource_type = "ledger"
     write_role = Role.ADMIN
 
@@ -220,6 +224,8 @@ class SegmentListView(MaestroAPIView):
 
 class ArchiveView(MaestroAPIView):
     """Seal and archive now (``force``: include the unsealed tail up to the last checkpoint)."""
+    # The ledger keeps its own transactions (and, for appends, its own Idempotency-Key rule).
+    write_unit = False
 
     resource_type = "ledger"
     write_role = Role.ADMIN

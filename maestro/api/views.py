@@ -4,27 +4,84 @@ error shape, ETag/If-Match helpers and keyset-paged list responses."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from maestro.api import idempotency
 from maestro.api.filters import FilterSet, filtered
 from maestro.api.paging import Order, next_link, page, parse_limit, parse_offset
-from maestro.core.exceptions import PreconditionFailed, ValidationFailed
+from maestro.core.exceptions import MaestroError, PreconditionFailed, ValidationFailed
 
 if TYPE_CHECKING:  # set on the request by maestro.auth.permissions; the toolkit itself stays below tenancy
     from maestro.tenancy.access import Access
+
+
+WRITE_METHODS = ("post", "put", "patch", "delete")
+REPLAYED_HEADERS = ("ETag", "Location")
+
+
+def _write_unit(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Runs a write handler in one transaction with its answer: what the client is told is read
+    before the commit, so a connection lost after the commit cannot turn a stored write into a
+    500. A refusal is answered inside the transaction, which still commits what the write path
+    recorded of it. A POST with an ``Idempotency-Key`` claims the key in the same transaction and
+    stores its answer there; a retry gets that answer (``Idempotent-Replayed: true``)."""
+
+    @functools.wraps(handler)
+    def run(self: MaestroAPIView, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not self.write_unit or getattr(request, "_maestro_in_write_unit", False):
+            return handler(self, request, *args, **kwargs)  # PUT calling PATCH: already inside
+        request._maestro_in_write_unit = True  # type: ignore[attr-defined]
+        key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+        with transaction.atomic():
+            claim = None
+            if key is not None:
+                store = idempotency.store()
+                request_print = idempotency.fingerprint(request.method or "POST", request.path, self.body())
+                claim = store.claim(tenant_id=self.access.tenant.pk, key=key, fingerprint=request_print)
+                if isinstance(claim, idempotency.Stored):
+                    replay = Response(claim.body, status=claim.status_code, headers=claim.headers)
+                    replay["Idempotent-Replayed"] = "true"
+                    return replay
+            try:
+                response = handler(self, request, *args, **kwargs)
+            except (MaestroError, APIException) as exc:
+                response = self.handle_exception(exc)
+            if claim is not None:
+                if response.status_code < 400:
+                    store.store(claim, status_code=response.status_code, body=response.data,
+                                headers={h: response[h] for h in REPLAYED_HEADERS if h in response})
+                else:
+                    store.release(claim)
+        return response
+
+    run._maestro_write_unit = True  # type: ignore[attr-defined]
+    return run
 
 
 # No class docstring: drf-spectacular would publish it as the description of every operation.
 class MaestroAPIView(APIView):
     # What a write refused by role is about (a catalogue resource, maestro.write_path.catalogue).
     resource_type = "api"
+    # Write handlers run as one unit with their answer and honour Idempotency-Key on POST
+    # (_write_unit); views whose writes keep their own transactions (the ledger's) turn it off.
+    write_unit = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in WRITE_METHODS:
+            handler = cls.__dict__.get(name)
+            if handler is not None and not getattr(handler, "_maestro_write_unit", False):
+                setattr(cls, name, _write_unit(handler))
     # A view of one kind of object says how it is shown (``present = staticmethod(task_repr)``),
     # the order of its list, and the FilterSet of its list's query parameters, if any.
     present: Callable[[Any], Mapping[str, Any]]
@@ -44,13 +101,17 @@ class MaestroAPIView(APIView):
             raise ValidationFailed("Null characters are not allowed in the path or query")
         super().initial(request, *args, **kwargs)
 
+    def body(self) -> Any:
+        """The parsed request body."""
+        try:
+            return self.request.data
+        except RecursionError:
+            raise ValidationFailed("Malformed JSON: nested too deeply") from None
+
     def validated(self, serializer_class: type[serializers.Serializer[Any]], data: Any = None,
                   *, partial: bool = False) -> dict[str, Any]:
         if data is None:
-            try:
-                data = self.request.data
-            except RecursionError:
-                raise ValidationFailed("Malformed JSON: nested too deeply") from None
+            data = self.body()
         if not isinstance(data, dict):
             raise ValidationFailed("Request body must be a JSON object")
         serializer = serializer_class(data=data, partial=partial)

@@ -26,6 +26,15 @@ class ValidationFailed(MaestroError):
     pass
 
 
+class IdempotencyKeyReused(MaestroError):
+    """An ``Idempotency-Key`` sent again with a different request (IETF idempotency-key draft:
+    422): the first request's result stands and this one is not carried out."""
+
+    status_code = 422
+    code = "IDEMPOTENCY_KEY_REUSED"
+    message = "This Idempotency-Key was used for a different request"
+
+
 class NotFound(MaestroError):
     status_code = 404
 

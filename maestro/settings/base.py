@@ -238,10 +238,13 @@ WHITENOISE_USE_FINDERS = True
 MAESTRO_PERIODIC_JOBS = {
     "realtime.prune_events": 300.0,
     "write_path.prune_audit": 3600.0,
+    "write_path.prune_idempotency_keys": 3600.0,
 }
 # Audit rows older than this are deleted by the hourly write_path.prune_audit job (0: keep all).
 # The ledger keeps its own tamper-evident copy of every row regardless.
 MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS", "0"))
+# How long a write's Idempotency-Key is remembered (a retry after that is a new request).
+MAESTRO_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("MAESTRO_IDEMPOTENCY_KEY_HOURS", "24"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
 MAESTRO_METRIC_QUEUES = ["maestro"]
 

@@ -13,6 +13,10 @@ class WritePathConfig(AppConfig):
         # ledger (below the write path) never imports it. Imported here: the app registry must
         # be ready before models are imported.
         from ledger.sequencer import announce_checkpoints_to
+        from maestro.api import idempotency
+        from maestro.write_path.idempotency import DatabaseStore
         from maestro.write_path.services import announce_checkpoint
 
         announce_checkpoints_to(announce_checkpoint)
+        # Likewise the API toolkit (below every app) keeps Idempotency-Key answers here.
+        idempotency.use_store(DatabaseStore())

@@ -29,3 +29,25 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.resource} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to a write sent with an ``Idempotency-Key``, stored in the transaction of the
+    write itself: a retry with the same key and the same request gets this answer again, and the
+    write is not repeated; the same key with another request is refused (422)."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and canonical JSON body the key was first used with.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    body = models.JSONField(null=True)
+    headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="uniq_idempotency_tenant_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code})"
