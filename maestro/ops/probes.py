@@ -7,7 +7,7 @@ import time
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from maestro.queue import broker_check
 from realtime.status import layer_check
@@ -15,12 +15,12 @@ from realtime.status import layer_check
 STARTED = time.time()
 
 
-@require_GET
+@require_safe  # GET and HEAD: load balancers probe with either
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@require_safe
 def legacy_health(request: HttpRequest) -> JsonResponse:
     # The old server's shape: {status, timestamp (ms), uptime (s)}.
     return JsonResponse({"status": "ok", "timestamp": int(time.time() * 1000), "uptime": time.time() - STARTED})
@@ -40,11 +40,14 @@ def _check_database() -> str:
     return "ok"
 
 
-def _check_migrations() -> str:
+def pending_migrations() -> int:
     executor = MigrationExecutor(connection)
-    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    if pending:
-        raise NotReady(f"{len(pending)} migration(s) not applied")
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def _check_migrations() -> str:
+    if pending := pending_migrations():
+        raise NotReady(f"{pending} migration(s) not applied")
     return "ok"
 
 
@@ -53,7 +56,7 @@ CHECKS = {"database": _check_database, "migrations": _check_migrations, "redis":
           "broker": broker_check}
 
 
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
     results: dict[str, str] = {}
     failing = []

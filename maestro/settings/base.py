@@ -19,6 +19,12 @@ ALLOWED_HOSTS = [h for h in os.environ.get("MAESTRO_ALLOWED_HOSTS", "*").split("
 MAESTRO_HOST = os.environ.get("MAESTRO_HOST", "127.0.0.1")
 MAESTRO_PORT = int(os.environ.get("MAESTRO_PORT", "8000"))
 MAESTRO_PUBLIC_URL = os.environ.get("MAESTRO_PUBLIC_URL", f"http://{MAESTRO_HOST}:{MAESTRO_PORT}")
+# The processes (bin/web, bin/worker; docs/operations.md).
+MAESTRO_WEB_WORKERS = int(os.environ.get("MAESTRO_WEB_WORKERS", "1"))
+MAESTRO_WORKER_CONCURRENCY = int(os.environ.get("MAESTRO_WORKER_CONCURRENCY", "4"))
+# Proxies whose X-Forwarded-For / -Proto the web process believes (comma-separated, or *).
+MAESTRO_FORWARDED_ALLOW_IPS = os.environ.get("MAESTRO_FORWARDED_ALLOW_IPS", "127.0.0.1")
+MAESTRO_LOG_LEVEL = os.environ.get("MAESTRO_LOG_LEVEL", "INFO").upper()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -221,7 +227,7 @@ LOGGING: dict[str, Any] = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("MAESTRO_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": MAESTRO_LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},

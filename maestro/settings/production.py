@@ -5,10 +5,16 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .base import SECRET_KEY
 
+# Each message is one line naming the variable and how to make a value (manage.py and bin/*
+# print it alone, without a traceback).
 if not SECRET_KEY or len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("MAESTRO_SECRET_KEY must be set (32+ characters) in production")
+    raise ImproperlyConfigured(
+        "MAESTRO_SECRET_KEY must be set (32+ characters) when MAESTRO_ENV=production; generate one with: "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'")
 if not os.environ.get("MAESTRO_LEDGER_SIGNING_KEY"):
-    raise ImproperlyConfigured("MAESTRO_LEDGER_SIGNING_KEY must be set in production (Ed25519 key, base64 or PEM)")
+    raise ImproperlyConfigured(
+        "MAESTRO_LEDGER_SIGNING_KEY must be set when MAESTRO_ENV=production (an Ed25519 private key, base64 "
+        "or PEM); generate one with: python3 -m ledger.keygen")
 if os.environ.get("MAESTRO_DEBUG", "").lower() in {"1", "true", "yes"}:
     raise ImproperlyConfigured("debug must be off in production")
 DEBUG = False

@@ -1,4 +1,4 @@
-"""A real server (uvicorn, the production ASGI app) on a loopback port, sharing the test
+"""A real server (bin/web, the production command) on a loopback port, sharing the test
 database, and a real headless Chromium driving it."""
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ def live_asgi(transactional_db) -> Iterator[str]:
            f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
     port = _free_port()
     # A small connection pool, so that tests can see the server keeps to it.
+    # Started as production starts it: bin/web, with the python3 of this environment first on PATH.
     env = {**os.environ, "MAESTRO_ENV": "test", "MAESTRO_DATABASE_URL": url, "MAESTRO_LOG_LEVEL": "WARNING",
-           "MAESTRO_DB_POOL_MAX": str(LIVE_POOL_MAX), "MAESTRO_DB_APPLICATION_NAME": LIVE_APPLICATION_NAME}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "maestro.asgi:application", "--host", "127.0.0.1",
-                             "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
-                            cwd=ROOT, env=env)
+           "MAESTRO_DB_POOL_MAX": str(LIVE_POOL_MAX), "MAESTRO_DB_APPLICATION_NAME": LIVE_APPLICATION_NAME,
+           "MAESTRO_HOST": "127.0.0.1", "MAESTRO_PORT": str(port), "MAESTRO_WEB_WORKERS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.Popen([str(ROOT / "bin" / "web")], cwd=ROOT, env=env)
     deadline = time.time() + 30
     while time.time() < deadline:
         with socket.socket() as s:
@@ -49,7 +50,7 @@ def live_asgi(transactional_db) -> Iterator[str]:
         time.sleep(0.1)
     else:
         proc.kill()
-        pytest.fail("uvicorn did not start")
+        pytest.fail("bin/web did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -21,7 +21,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from maestro import scheduler
 from maestro.core.actors import Actor
 from maestro.core.roles import Role
-from maestro.tenancy.models import ApiToken
+from maestro.processes import serve
+from maestro.tenancy.models import ApiToken, hash_token
 from maestro.tenancy.services import api_token_create, api_token_revoke, default_tenant, membership_set
 
 ADMIN_USERNAME = "admin"
@@ -41,15 +42,17 @@ class Command(BaseCommand):
         if "maestro_seed" in get_commands():
             call_command("maestro_seed", verbosity=0)
         password = self._ensure_admin()
-        token = self._fresh_token()
-        url = f"http://{opts['host']}:{opts['port']}"
+        token = self._token()
+        # Listening on every interface (0.0.0.0, ::) is not an address a browser can open.
+        shown = "127.0.0.1" if opts["host"] in ("0.0.0.0", "::", "") else opts["host"]
+        url = f"http://{shown}:{opts['port']}"
         mode = "PostgreSQL" if settings.DATABASE_URL else f"SQLite ({settings.DATABASES['default']['NAME']})"
         queue = "Redis" if settings.REDIS_URL else "in-process"
         self.stdout.write(
             f"\nMaestro is starting at {url}\n"
             f"  admin:     {url}/admin/  login {ADMIN_USERNAME} / {password}\n"
             f"  API token: {token}   (curl -H 'Authorization: Bearer {token}' {url}/api/projects)\n"
-            f"  API docs:  {url}/api/docs/   WebSocket: ws://{opts['host']}:{opts['port']}/ws\n"
+            f"  API docs:  {url}/api/docs/   WebSocket: ws://{shown}:{opts['port']}/ws\n"
             f"  stores:    database {mode}; queue and realtime {queue}\n"
         )
         if opts["no_serve"]:
@@ -71,30 +74,39 @@ class Command(BaseCommand):
         # The operator may have changed it since; we only ever know the first one.
         return pw_file.read_text().strip() if pw_file.exists() else "(unchanged: set with manage.py changepassword)"
 
-    def _fresh_token(self) -> str:
-        actor = Actor.system("maestro_run")
+    def _token(self) -> str:
+        """The token printed last time while it still works (scripts and clients keep it across
+        restarts); a new one only when it was revoked or its file is gone."""
+        token_file = Path(settings.VAR_DIR) / "api_token"
         user = get_user_model().objects.get(username=ADMIN_USERNAME)
+        if token_file.exists():
+            raw = token_file.read_text().strip()
+            if ApiToken.objects.filter(user=user, name=RUN_TOKEN_NAME, revoked_at__isnull=True,
+                                       key_hash=hash_token(raw)).exists():
+                return raw
+        actor = Actor.system("maestro_run")
         for old in ApiToken.objects.filter(user=user, name=RUN_TOKEN_NAME, revoked_at__isnull=True):
-            api_token_revoke(token=old, actor=actor)
+            api_token_revoke(token=old, actor=actor)  # its raw value is lost: nobody can use it
         _, raw = api_token_create(user=user, tenant=default_tenant(), name=RUN_TOKEN_NAME, actor=actor)
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(raw + "\n")
+        token_file.chmod(0o600)
         return raw
 
     def _serve(self, host: str, port: int) -> None:
-        import uvicorn
-
+        """The three processes on one machine: with Redis, bin/worker and bin/scheduler as
+        children of this web process; in the embedded default, jobs run in-process and the
+        scheduler is a thread."""
         children: list[subprocess.Popen[bytes]] = []
         stop = threading.Event()
         if settings.REDIS_URL:
-            env = dict(os.environ)
-            python = sys.executable
-            children.append(subprocess.Popen([python, "-m", "celery", "-A", "maestro", "worker", "--loglevel",
-                                              "INFO", "--concurrency", "2"], env=env))
-            children.append(subprocess.Popen([python, "manage.py", "maestro_scheduler"], env=env,
-                                             cwd=settings.BASE_DIR))
+            for process in ("worker", "scheduler"):
+                children.append(subprocess.Popen([sys.executable, "-m", "maestro.processes", process],
+                                                 cwd=settings.BASE_DIR, env=dict(os.environ)))
         else:
             threading.Thread(target=scheduler.run, kwargs={"stop": stop}, name="scheduler", daemon=True).start()
         try:
-            uvicorn.run("maestro.asgi:application", host=host, port=port, log_level="info", lifespan="off")
+            serve(host=host, port=port, workers=1)
         finally:
             stop.set()
             for child in children:

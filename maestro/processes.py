@@ -1,0 +1,101 @@
+"""The production command of each process (DESIGN §4.3): ``bin/web``, ``bin/worker`` and
+``bin/scheduler`` run ``python3 -m maestro.processes web|worker|scheduler``. They use the
+Python environment they are started in and install nothing; configuration comes from the
+environment (docs/operations.md). A configuration error is one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+from django.conf import LazySettings
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _settings() -> LazySettings:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
+    from django.conf import settings
+
+    settings.INSTALLED_APPS  # noqa: B018 — load (and check) the settings now, not inside a server
+    return settings
+
+
+def _migrated() -> None:
+    """Refuses to serve a database the code's migrations have not been applied to (the release
+    step runs ``python3 manage.py migrate`` first): one clear line instead of a 500 per request."""
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from maestro.ops.probes import pending_migrations
+
+    try:
+        pending = pending_migrations()
+    finally:
+        connections.close_all()  # not inherited by the server's worker processes
+    if pending:
+        raise ImproperlyConfigured(f"the database is not migrated ({pending} migration(s) pending): "
+                                   "run python3 manage.py migrate")
+
+
+def serve(*, host: str, port: int, workers: int) -> None:
+    """The ASGI server, logging through Maestro's LOGGING (JSON lines, credentials redacted)."""
+    import uvicorn
+    from django.conf import settings
+
+    uvicorn.run("maestro.asgi:application", host=host, port=port, workers=workers, lifespan="off",
+                log_config=settings.LOGGING, proxy_headers=True,
+                forwarded_allow_ips=settings.MAESTRO_FORWARDED_ALLOW_IPS)
+
+
+def web(argv: list[str]) -> None:
+    """HTTP and WebSocket on MAESTRO_HOST:MAESTRO_PORT, in MAESTRO_WEB_WORKERS processes."""
+    settings = _settings()
+    _migrated()
+    serve(host=settings.MAESTRO_HOST, port=settings.MAESTRO_PORT, workers=settings.MAESTRO_WEB_WORKERS)
+
+
+def worker(argv: list[str]) -> None:
+    """Celery workers for the jobs (workflow steps, ledger sequencing, periodic work); extra
+    arguments go to ``celery worker`` (``-Q maestro.periodic`` for a dedicated worker)."""
+    settings = _settings()
+    if not settings.REDIS_URL:
+        raise ImproperlyConfigured("bin/worker needs MAESTRO_REDIS_URL (without it, jobs run inside the web "
+                                   "process and there is no worker to start)")
+    _migrated()
+    from maestro.celery import app
+
+    app.worker_main(["worker", "--loglevel", settings.MAESTRO_LOG_LEVEL,
+                     "--concurrency", str(settings.MAESTRO_WORKER_CONCURRENCY), *argv])
+
+
+def scheduler(argv: list[str]) -> None:
+    """The scheduler: one leader enqueues the periodic jobs, the others stand by."""
+    _settings()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("maestro_scheduler", *argv)
+
+
+PROCESSES: dict[str, Callable[[list[str]], None]] = {"web": web, "worker": worker, "scheduler": scheduler}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in PROCESSES:
+        sys.exit(f"usage: python3 -m maestro.processes {{{'|'.join(PROCESSES)}}} [args]")
+    try:
+        PROCESSES[args[0]](args[1:])
+    except ImproperlyConfigured as exc:
+        print(f"maestro: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
