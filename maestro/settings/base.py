@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "maestro.tenancy",
     "maestro.write_path",
@@ -178,6 +179,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Orchestration control plane: projects, tasks, sessions, control state, ledger.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page loads Swagger UI from Maestro's static files, pinned with the package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Response shapes come from the representations' TypedDicts (maestro.api.openapi.shape).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "maestro.api.openapi.add_shapes"],
@@ -185,6 +190,7 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "orchestration.work.models.Task.Status",
         "TaskPriorityEnum": "orchestration.work.models.Task.Priority",
         "SessionStatusEnum": "orchestration.work.models.Session.Status",
+        "LoopStatusEnum": "orchestration.control.models.loops.AutonomicLoop.Status",
     },
 }
 MAESTRO_DEV_LOOPBACK_AUTH = False
