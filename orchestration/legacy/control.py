@@ -109,7 +109,8 @@ def _import_loop(tenant: Tenant, actor: Actor, entry: dict[str, Any]) -> None:
     loop_create(tenant=tenant, actor=actor, loop_id=entry["id"], name=_str(entry, "name", required=True),
                 type=_str(entry, "type", required=True), status=_str(entry, "status", default="active"),
                 config=config, last_decision=_str(entry, "lastDecision"),
-                last_run=parse_time(entry.get("lastRun"), "lastRun"), action=Action.LOOP_IMPORT)
+                last_run=parse_time(entry.get("lastRun"), "lastRun"), action=Action.LOOP_IMPORT,
+                keep_unknown_config=True)  # the old system took any config keys
 
 
 def _import_agent(tenant: Tenant, actor: Actor, entry: dict[str, Any]) -> None:

@@ -23,7 +23,9 @@ class LoopForm(VersionedForm[AutonomicLoop]):
         data = super().clean()
         loop_type = data.get("type") or getattr(self.instance, "type", None)
         if "config" in data and loop_type:
-            problems = loop_services.loop_config_errors(loop_type, data["config"])
+            stored = self.instance.config if self.instance.pk else {}
+            problems = loop_services.loop_config_errors(
+                loop_type, data["config"], kept=loop_services.kept_keys(self.instance.type, stored))
             if problems:
                 self.add_error("config", [f"Invalid for a {loop_type} loop: {p}" for p in problems])
         return data

@@ -23,3 +23,8 @@ def errors(name: str, document: Any) -> list[str]:
     """Human-readable problems, each prefixed with its JSON path (``$`` for the root)."""
     found = sorted(validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
     return [f"{e.json_path}: {e.message}" for e in found]
+
+
+def properties(name: str) -> set[str]:
+    """The top-level keys the schema describes."""
+    return set(validator(name).schema.get("properties", {}))

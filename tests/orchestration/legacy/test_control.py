@@ -199,3 +199,30 @@ def test_nothing_in_the_write_path_touches_maestro_db_json():
                     "orchestration/management/commands/maestro_export.py"):
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_an_old_loop_config_key_the_schema_does_not_know_is_kept(api_client, tenant, legacy_db):
+    # given: the old system took any config; this performance loop has a key of its own
+    data = copy.deepcopy(legacy_db)
+    data["loops"].append({"id": "perf-legacy", "name": "Latency", "type": "performance", "status": "active",
+                          "config": {"p95TargetMs": 250, "threshold": 0.2}, "lastDecision": ""})
+    # when
+    report = import_maestro_db(tenant=tenant, data=data, actor=SYSTEM, dry_run=False)
+    # then: imported with the key, never skipped
+    assert report.ok, report.errors
+    assert "perf-legacy" in report.created["loops"]
+    loop = api_client.get("/api/maestro/autonomic/loops/perf-legacy").json()
+    assert loop["config"] == {"p95TargetMs": 250, "threshold": 0.2}
+    # and its later edits keep working: another field, then the config with the kept key
+    assert api_client.patch("/api/maestro/autonomic/loops/perf-legacy", {"name": "P95"},
+                            format="json").status_code == 200
+    r = api_client.patch("/api/maestro/autonomic/loops/perf-legacy",
+                         {"config": {"p95TargetMs": 300, "threshold": 0.3}}, format="json")
+    assert r.status_code == 200, r.content
+    # but a new unknown key (a typo) is still refused, naming it
+    r = api_client.patch("/api/maestro/autonomic/loops/perf-legacy",
+                         {"config": {"p95TargetMs": 300, "treshold": 0.3}}, format="json")
+    assert r.status_code == 400
+    assert "treshold" in r.json()["message"]
+    assert api_client.get("/api/maestro/autonomic/loops/perf-legacy").json()["config"] == {
+        "p95TargetMs": 300, "threshold": 0.3}

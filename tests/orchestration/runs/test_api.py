@@ -43,7 +43,8 @@ def test_runs_limit_and_offset(api_client, tenant):
 
 
 @pytest.mark.parametrize("query", [{"limit": "ten"}, {"limit": 0}, {"limit": 6000}, {"offset": -1},
-                                   {"offset": "x"}])
+                                   {"offset": "x"}, {"offset": "99999999999999999999"}, {"limit": "1e3"},
+                                   {"offset": "١٢"}])
 def test_bad_paging_is_400(api_client, tenant, query):
     # when
     r = api_client.get("/api/maestro/runs", query)
