@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 CHROMIUM = os.environ.get("MAESTRO_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,10 +61,16 @@ def live_asgi(transactional_db) -> Iterator[str]:
             proc.kill()
             proc.wait(5)
         # The server's connections may outlive it by a moment; the test database is dropped
-        # at the end of the session and must have no other sessions then.
+        # at the end of the session and must have no other sessions then. Only the server's
+        # own (named) sessions: this process's other connections stay usable for later tests.
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            for _ in range(100):  # terminating is asynchronous: wait until they are gone
+                cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND application_name = %s",
+                            [LIVE_APPLICATION_NAME])
+                if cur.fetchone()[0] == 0:
+                    break
+                time.sleep(0.05)
 
 
 @pytest.fixture
@@ -86,4 +92,7 @@ def browser_page(monkeypatch) -> Iterator[object]:
         try:
             yield page
         finally:
+            # ORM calls made while Playwright's loop runs get connections of their own context;
+            # close them here, in that context, rather than leave them to later tests.
+            connections.close_all()
             browser.close()
