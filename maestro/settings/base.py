@@ -224,8 +224,9 @@ LOGGING: dict[str, Any] = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "maestro.logging.RequestIdFilter"}},
     "formatters": {
+        # Every handler formats through it: it redacts credentials (tokens, cookies) from every line.
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "maestro.logging.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         }
@@ -235,6 +236,9 @@ LOGGING: dict[str, Any] = {
     },
     "root": {"handlers": ["console"], "level": MAESTRO_LOG_LEVEL},
     "loggers": {
+        # No handlers but ours: Django's defaults (a console handler when DEBUG, mail to ADMINS)
+        # would write records, with their request, past the redacting formatter.
+        "django": {"handlers": []},
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         # Lines per job ("Task … received", "… succeeded"): the periodic sweeps alone would log
