@@ -71,6 +71,12 @@ def test_no_token_reaches_a_log_line_of_the_web_process(live_server_factory, ten
     assert json.loads(frames[0])["type"] == "connected"
     _, frames, code = _ws(f"{ws_base}/?token={wrong}&afterSeq=0")
     assert (frames, code) == ([], 4401)
+    # (and the ways that keep it out of the URL: the header, and the subprotocol browsers use)
+    selected, frames, _ = _ws(f"{ws_base}/ws", additional_headers={"Authorization": f"Bearer {token}"},
+                              subprotocols=["maestro.v1"])
+    assert (selected, json.loads(frames[0])["type"]) == ("maestro.v1", "connected")
+    selected, frames, _ = _ws(f"{ws_base}/ws", subprotocols=["maestro.v1", f"maestro.token.{token}"])
+    assert (selected, json.loads(frames[0])["type"]) == ("maestro.v1", "connected")
     with pytest.raises(InvalidStatus):  # a handshake the application fails (no such route): logged as an error
         _ws(f"{ws_base}/nope?token={token}")
     # and: HTTP requests with the token in the query answer 401, 404 and a logged 503
