@@ -263,6 +263,10 @@ MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS"
 MAESTRO_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("MAESTRO_IDEMPOTENCY_KEY_HOURS", "24"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
 MAESTRO_METRIC_QUEUES = ["maestro"]
+# /metrics names every tenant: when MAESTRO_METRICS_TOKEN is set a scrape needs it as a Bearer
+# token; without one the page is open, except in production, which then serves no metrics.
+MAESTRO_METRICS_TOKEN = os.environ.get("MAESTRO_METRICS_TOKEN", "")
+MAESTRO_METRICS_OPEN = True
 
 # --- ledger (DESIGN §6) ---------------------------------------------------------------------
 # Ed25519 private key: base64 of the 32 raw bytes, or PEM. Empty: dev/test generate one once
