@@ -6,16 +6,24 @@ failed handshake — while clients send their token in the places old and new cl
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.db import connection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from tests.e2e.conftest import ROOT, _free_port
 from tests.factories import make_token
 
 pytestmark = pytest.mark.postgres
@@ -101,3 +109,43 @@ def test_no_token_reaches_a_log_line_of_the_web_process(live_server_factory, ten
     [logged] = [r for r in records if r["logger"] == "django.request"]
     assert (logged["message"], logged["status_code"]) == ("Service Unavailable: /readyz", 503)
     assert logged["request"] == f"<ASGIRequest: GET '/readyz?token={REDACTED}&x=1'>"
+
+
+def _banner_token(stdout: Path, proc: subprocess.Popen[bytes], port: int) -> str:
+    """The API token ./bin/run prints for the operator, once its server listens."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        printed = re.search(r"API token: (mae_\S+)", stdout.read_text())
+        with socket.socket() as probe:
+            if printed and probe.connect_ex(("127.0.0.1", port)) == 0:
+                return printed.group(1)
+        time.sleep(0.2)
+    pytest.fail(f"maestro_run did not start: {stdout.read_text()}")
+
+
+def test_the_one_machine_command_logs_no_token_either(tmp_path):
+    # given: ./bin/run's command in the embedded default (SQLite, jobs and scheduler in-process)
+    port = _free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MAESTRO_")}, "MAESTRO_ENV": "dev",
+           "MAESTRO_VAR_DIR": str(tmp_path / "var"), "MAESTRO_LOG_LEVEL": "INFO"}
+    stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "manage.py", "maestro_run", "--port", str(port)], cwd=ROOT,
+                                env=env, stdout=out, stderr=err)
+    try:
+        token = _banner_token(stdout, proc, port)
+
+        # when: an old client's WebSocket and an HTTP request carry the token in the URL
+        _, frames, _ = _ws(f"ws://127.0.0.1:{port}/ws?token={token}")
+        assert json.loads(frames[0])["role"] == "admin"
+        assert _get(f"http://127.0.0.1:{port}/api/nope?token={token}") == 404
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+    # then: the log (stderr) names the requests, never the token (the banner on stdout is for the operator)
+    lines = stderr.read_text().splitlines()
+    assert [line for line in lines if token in line] == []
+    messages = [json.loads(line)["message"] for line in lines if line.startswith("{")]
+    assert any(m.endswith(f'"WebSocket /ws?token={REDACTED}" [accepted]') for m in messages)
+    assert any(m.endswith(f'"GET /api/nope?token={REDACTED} HTTP/1.1" 404') for m in messages)
