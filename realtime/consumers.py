@@ -50,6 +50,9 @@ from realtime.subscriptions import BadSubscription, Subscription, parse_subscrib
 
 log = logging.getLogger(__name__)
 
+# The subprotocol the server selects when a client offers it (browsers offer it beside their
+# token, maestro/auth/websocket.py): an answer never names any other, so never a token.
+STREAM_SUBPROTOCOL = "maestro.v1"
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 REPLAY_PAGE = 1000
@@ -146,7 +149,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
     async def connect(self) -> None:
         result = await self.authenticate(self.scope)
         # Accept first: a close before accept is an HTTP 403 and the client never sees the code.
-        await self.accept()
+        await self.accept(STREAM_SUBPROTOCOL if STREAM_SUBPROTOCOL in self.scope.get("subprotocols", ()) else None)
         if result.grant is None:
             await self.close(code=result.close_code)
             return

@@ -224,8 +224,9 @@ LOGGING: dict[str, Any] = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "maestro.logging.RequestIdFilter"}},
     "formatters": {
+        # Every handler formats through it: it redacts credentials (tokens, cookies) from every line.
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "maestro.logging.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         }
@@ -235,6 +236,9 @@ LOGGING: dict[str, Any] = {
     },
     "root": {"handlers": ["console"], "level": MAESTRO_LOG_LEVEL},
     "loggers": {
+        # No handlers but ours: Django's defaults (a console handler when DEBUG, mail to ADMINS)
+        # would write records, with their request, past the redacting formatter.
+        "django": {"handlers": []},
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         # Lines per job ("Task … received", "… succeeded"): the periodic sweeps alone would log
@@ -259,6 +263,10 @@ MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS"
 MAESTRO_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("MAESTRO_IDEMPOTENCY_KEY_HOURS", "24"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
 MAESTRO_METRIC_QUEUES = ["maestro"]
+# /metrics names every tenant: when MAESTRO_METRICS_TOKEN is set a scrape needs it as a Bearer
+# token; without one the page is open, except in production, which then serves no metrics.
+MAESTRO_METRICS_TOKEN = os.environ.get("MAESTRO_METRICS_TOKEN", "")
+MAESTRO_METRICS_OPEN = True
 
 # --- ledger (DESIGN §6) ---------------------------------------------------------------------
 # Ed25519 private key: base64 of the 32 raw bytes, or PEM. Empty: dev/test generate one once
