@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1b9e-3d8a-5e51-9a8e-6c2b1f4d7a10")
 # First key of the two-int advisory lock on a client-chosen entry id: "LCID".
 CLIENT_ID_LOCK_NAMESPACE = 0x4C434944
-# Keys of an API-appended entry's metadata that only the server writes (entries_append).
-SERVER_METADATA_KEYS = frozenset({"submittedBy", "requestId"})
+# The one key of an API-appended entry's metadata that only the server writes (entries_append):
+# its own facts about the submission go under it, so every key a client sends — the old ledger's
+# callers send their own requestId, traceId, correlationId — is kept exactly as sent.
+SERVER_METADATA_KEY = "_maestro"
 _LIMITS = {"action_type": 100, "resource_type": 100, "resource_id": 200, "actor_id": 200}
 _API_NAMES = {"action_type": "actionType", "resource_type": "resourceType", "resource_id": "resourceId",
               "actor_id": "actorId", "actor_type": "actorType", "payload": "payload", "metadata": "metadata",
@@ -149,8 +151,9 @@ def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
     first bad item, before anything is stored), then insert the new ones as intake rows.
 
     ``actorId`` is the client's to state (an agent may append on behalf of a user), so the
-    authenticated caller and the request id go into ``metadata.submittedBy`` and
-    ``metadata.requestId``, covered by the entry hash; a client may not set those two keys.
+    authenticated caller and the request id go into ``metadata._maestro`` (``submittedBy``,
+    ``requestId``), covered by the entry hash; the client's own keys are kept as sent, and only
+    ``_maestro`` is refused from a client.
 
     Returns ``(row, created)`` per item: an id that already exists in this tenant returns the
     existing intake row or entry (idempotency); in another tenant it is a 409."""
@@ -159,13 +162,12 @@ def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
     for index, item in enumerate(items):
         metadata = item.get("metadata")
         if isinstance(metadata, dict):
-            reserved = sorted(SERVER_METADATA_KEYS & set(metadata))
-            if reserved:
+            if SERVER_METADATA_KEY in metadata:
                 raise ValidationFailed(
-                    (f"entries[{index}]: " if len(items) > 1 else "") + f"metadata.{reserved[0]} is set by the server",
-                    details={"index": index, "field": f"metadata.{reserved[0]}"})
-            item = {**item, "metadata": {**metadata, "submittedBy": submitted_by.name,
-                                         "requestId": current_request_id()}}
+                    (f"entries[{index}]: " if len(items) > 1 else "") + f"metadata.{SERVER_METADATA_KEY} is set by "
+                    "the server", details={"index": index, "field": f"metadata.{SERVER_METADATA_KEY}"})
+            server = {"submittedBy": submitted_by.name, "requestId": current_request_id()}
+            item = {**item, "metadata": {**metadata, SERVER_METADATA_KEY: server}}
         try:
             entry = intake_prepare(tenant_id=tenant_id, client_id=item.get("id") is not None,
                                    entry_id=item.get("id"), **{k: v for k, v in item.items() if k != "id"})

@@ -64,11 +64,11 @@ EXPORT_ORDER = Order.of("sequence_number")
 
 
 def sequence_order(request: Request, field: str, *, default: str) -> Order:
-    """``?order=asc|desc`` over ``field``."""
+    """``?order=asc|desc`` over ``field``; ``ASC``/``DESC`` as the old ledger API wrote it."""
     order = request.query_params.get("order", default)
-    if order not in ("asc", "desc"):
-        raise ValidationFailed("order must be asc or desc", details={"order": order})
-    return Order.of(field if order == "asc" else f"-{field}")
+    if order not in ("asc", "desc", "ASC", "DESC"):
+        raise ValidationFailed("order must be asc or desc (or ASC, DESC)", details={"order": order})
+    return Order.of(field if order in ("asc", "ASC") else f"-{field}")
 
 
 def _with_payloads(tenant_id: int, entries: list[Any]) -> list[EntryOut]:

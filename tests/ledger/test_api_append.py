@@ -10,6 +10,7 @@ import pytest
 from ledger.hashing import canonical_json
 from ledger.models import IntakeEntry, LedgerEntry, VerificationRun
 from maestro.write_path.models import AuditEvent
+from ledger.services import SERVER_METADATA_KEY as SERVER_KEY
 from tests.ledger.conftest import BODY, URL, appended, hashed_view
 from tests.support.api import assert_error
 
@@ -27,7 +28,7 @@ def test_post_entry_answers_a_pending_receipt_at_once(api_client, tenant):
     row = IntakeEntry.objects.get(id=receipt["id"])
     assert (row.action_type, row.actor_id, row.actor_type, row.metadata) == (
         "deploy.finished", "ci-bot", "job",
-        {"pipeline": 17, "submittedBy": "olivia", "requestId": response["X-Request-ID"]})
+        {"pipeline": 17, SERVER_KEY: {"submittedBy": "olivia", "requestId": response["X-Request-ID"]}})
     assert LedgerEntry.objects.count() == 0
 
 
@@ -39,21 +40,45 @@ def test_the_authenticated_submitter_is_hashed_into_the_entry_whatever_actor_it_
     # then: the entry says who really submitted it, under the hash
     entry = response.json()
     assert entry["actorId"] == "someone-else"
-    assert entry["metadata"] == {"pipeline": 17, "submittedBy": "olivia", "requestId": "req-submit-1"}
+    assert entry["metadata"] == {"pipeline": 17, SERVER_KEY: {"submittedBy": "olivia", "requestId": "req-submit-1"}}
     assert hashlib.sha256(canonical_json(hashed_view(entry))).hexdigest() == entry["currentHash"]
 
 
-@pytest.mark.parametrize("key", ["submittedBy", "requestId"])
-def test_a_client_cannot_set_the_server_metadata_keys(api_client, key):
+# What the old ledger's callers put in metadata themselves.
+CLIENT_METADATA = {"requestId": "client-req-9", "traceId": "4bf92f3577b34da6", "correlationId": "corr-1",
+                   "submittedBy": "the-old-cli", "pipeline": 17}
+
+
+def test_a_clients_own_request_trace_and_correlation_ids_are_kept_exactly_as_sent(api_client):
     # when
-    single = api_client.post(URL + "entries", {**BODY, "metadata": {key: "me"}}, format="json")
-    batch = api_client.post(URL + "entries/batch", [BODY, {**BODY, "metadata": {"a": 1, key: "me"}}], format="json")
+    single = api_client.post(URL + "entries?wait=true", {**BODY, "metadata": CLIENT_METADATA}, format="json",
+                             HTTP_X_REQUEST_ID="req-server-1")
+    batch = api_client.post(URL + "entries/batch?wait=true", [{**BODY, "metadata": CLIENT_METADATA}, BODY],
+                            format="json", HTTP_X_REQUEST_ID="req-server-2")
+
+    # then: every client key as sent, the server's own facts beside them, all under the hash
+    assert (single.status_code, batch.status_code) == (201, 201)
+    server = {"submittedBy": "olivia", "requestId": "req-server-1"}
+    assert single.json()["metadata"] == {**CLIENT_METADATA, SERVER_KEY: server}
+    assert [e["metadata"] for e in batch.json()] == [
+        {**CLIENT_METADATA, SERVER_KEY: {**server, "requestId": "req-server-2"}},
+        {"pipeline": 17, SERVER_KEY: {**server, "requestId": "req-server-2"}}]
+    for entry in [single.json(), *batch.json()]:
+        assert hashlib.sha256(canonical_json(hashed_view(entry))).hexdigest() == entry["currentHash"]
+
+
+def test_a_client_cannot_set_the_servers_own_metadata_key(api_client):
+    # when
+    single = api_client.post(URL + "entries", {**BODY, "metadata": {SERVER_KEY: {"submittedBy": "me"}}},
+                             format="json")
+    batch = api_client.post(URL + "entries/batch", [BODY, {**BODY, "metadata": {"a": 1, SERVER_KEY: "me"}}],
+                            format="json")
 
     # then
-    assert assert_error(single, 400)["details"] == {"index": 0, "field": f"metadata.{key}"}
+    assert assert_error(single, 400)["details"] == {"index": 0, "field": f"metadata.{SERVER_KEY}"}
     body = assert_error(batch, 400)
-    assert body["details"] == {"index": 1, "field": f"metadata.{key}"}
-    assert body["message"] == f"entries[1]: metadata.{key} is set by the server"
+    assert body["details"] == {"index": 1, "field": f"metadata.{SERVER_KEY}"}
+    assert body["message"] == f"entries[1]: metadata.{SERVER_KEY} is set by the server"
     assert appended().count() == 0
 
 
