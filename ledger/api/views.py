@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -50,6 +49,7 @@ from maestro.api import idempotency
 from maestro.api.filters import filtered
 from maestro.api.openapi import doc, shape
 from maestro.api.paging import Order, page
+from maestro.api.streaming import StreamingResponse
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import Conflict, IdempotencyKeyReused, MaestroError, ValidationFailed
 from maestro.core.roles import Role
@@ -63,6 +63,9 @@ def _flag(request: Request, name: str) -> bool:
     return raw in ("true", "1")
 
 EXPORT_ORDER = Order.of("sequence_number")
+# Rows read (with their payloads) and rendered per part of an export: what the export holds in
+# memory at a time, whatever its length.
+EXPORT_PAGE_ROWS = 100
 
 
 def sequence_order(request: Request, field: str, *, default: str) -> Order:
@@ -307,14 +310,14 @@ class ExportView(MaestroAPIView):
     content_negotiation_class = _JSONOnly
 
     @doc(op="ledger_export", response={"type": "array", "items": shape(EntryOut)}, filters=EntryFilter)
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: Request) -> StreamingResponse:
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
             raise ValidationFailed("format must be json or csv", details={"format": fmt})
         tenant = self.access.tenant
         qs = filtered(EntryFilter, request, selectors.entries_list(tenant_id=tenant.pk))
         chunks = _export_json(tenant.pk, qs) if fmt == "json" else _export_csv(tenant.pk, qs)
-        response = StreamingHttpResponse(chunks, content_type="application/json" if fmt == "json" else "text/csv")
+        response = StreamingResponse(chunks, content_type="application/json" if fmt == "json" else "text/csv")
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="ledger-{tenant.slug}-{stamp}.{fmt}"'
         return response
@@ -323,7 +326,7 @@ class ExportView(MaestroAPIView):
 def _chunks(tenant_id: int, qs: Any) -> Iterator[list[EntryOut]]:
     cursor = None
     while True:
-        chunk = page(qs, order=EXPORT_ORDER, limit=1000, cursor=cursor)
+        chunk = page(qs, order=EXPORT_ORDER, limit=EXPORT_PAGE_ROWS, cursor=cursor)
         if chunk.items:
             yield _with_payloads(tenant_id, chunk.items)
         if chunk.next_cursor is None:
