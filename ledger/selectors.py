@@ -47,9 +47,10 @@ def intake_get(*, tenant_id: int, entry_id: Any) -> IntakeEntry | None:
     return IntakeEntry.objects.filter(tenant_id=tenant_id, id=parsed).first() if parsed else None
 
 
-def entry_or_intake(*, entry_id: uuid.UUID) -> LedgerEntry | IntakeEntry | None:
-    """Whichever row holds this id now, in any tenant (the caller checks the tenant)."""
-    return LedgerEntry.objects.filter(id=entry_id).first() or IntakeEntry.objects.filter(id=entry_id).first()
+def entry_or_intake(*, tenant_id: int, entry_id: uuid.UUID) -> LedgerEntry | IntakeEntry | None:
+    """Whichever of this tenant's rows holds this id now."""
+    return (LedgerEntry.objects.filter(tenant_id=tenant_id, id=entry_id).first()
+            or IntakeEntry.objects.filter(tenant_id=tenant_id, id=entry_id).first())
 
 
 def entries_or_intake(*, tenant_id: int, ids: list[uuid.UUID]) -> list[LedgerEntry | IntakeEntry]:

@@ -24,7 +24,7 @@ from ledger.models import IntakeEntry, LedgerEntry
 from ledger.sequencer import SEQUENCE_JOB, sequence_tenant
 from maestro.core.actors import Actor
 from maestro.core.context import current_request_id
-from maestro.core.exceptions import Conflict, ValidationFailed
+from maestro.core.exceptions import ValidationFailed
 from maestro.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,8 @@ def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
     ``_maestro`` is refused from a client.
 
     Returns ``(row, created)`` per item: an id that already exists in this tenant returns the
-    existing intake row or entry (idempotency); in another tenant it is a 409."""
+    existing intake row or entry (idempotency); ids are unique per tenant, so another tenant's
+    use of the same id changes nothing (and is not revealed)."""
     prepared: list[IntakeEntry] = []
     seen: dict[uuid.UUID, int] = {}
     for index, item in enumerate(items):
@@ -214,13 +215,10 @@ def _store(tenant_id: int, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntr
         existing: dict[uuid.UUID, IntakeEntry | LedgerEntry] = {}
         if client_ids:
             # Intake first: the sequencer moves a row to the entries atomically, so a row missing
-            # from intake now is visible among the entries by the second query.
-            existing.update((e.id, e) for e in IntakeEntry.objects.filter(id__in=client_ids))
-            existing.update((e.id, e) for e in LedgerEntry.objects.filter(id__in=client_ids))
-        for index, p in enumerate(prepared):
-            found = existing.get(p.id)
-            if found is not None and found.tenant_id != tenant_id:
-                raise Conflict("This entry id is already used", details={"index": index, "id": str(p.id)})
+            # from intake now is visible among the entries by the second query. Ids are unique
+            # per tenant: another tenant's use of an id is neither visible nor in the way.
+            existing.update((e.id, e) for e in IntakeEntry.objects.filter(tenant_id=tenant_id, id__in=client_ids))
+            existing.update((e.id, e) for e in LedgerEntry.objects.filter(tenant_id=tenant_id, id__in=client_ids))
         new = [p for p in prepared if p.id not in existing]
         if new:
             IntakeEntry.objects.bulk_create(new)

@@ -164,7 +164,8 @@ class _AppendMixin(MaestroAPIView):
             if entries is not None:
                 sequenced = _with_payloads(tenant_id, entries)
                 return Response(sequenced if many else sequenced[0], status=201 if created else 200)
-            results = [(selectors.entry_or_intake(entry_id=row.id) or row, c) for row, c in results]
+            results = [(selectors.entry_or_intake(tenant_id=tenant_id, entry_id=row.id) or row, c)
+                       for row, c in results]
         receipts = [receipt_repr(row) for row, _ in results]
         return Response(receipts if many else receipts[0], status=202 if created else 200)
 

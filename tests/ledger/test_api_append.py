@@ -250,17 +250,36 @@ def test_a_malformed_idempotency_key_is_400_and_appends_nothing(api_client):
     assert appended().count() == 0
 
 
-def test_an_id_used_by_another_tenant_is_a_conflict(api_client, other_client):
-    # given
-    entry_id = str(uuid.uuid4())
-    other_client.post(URL + "entries", {**BODY, "id": entry_id}, format="json")
+@pytest.mark.parametrize("path", ["entries", "entries/batch"])
+def test_an_id_another_tenant_uses_is_answered_like_a_fresh_one(api_client, other_client, tenant, other_tenant, path):
+    # given: the other tenant's entry, and an id nobody uses
+    taken, fresh = str(uuid.uuid4()), str(uuid.uuid4())
+    theirs = other_client.post(URL + "entries?wait=true", {**BODY, "id": taken}, format="json").json()
+    base = _height(tenant)
+
+    def post(entry_id: str):
+        body = {**BODY, "id": entry_id}
+        return api_client.post(URL + path, [body] if path.endswith("batch") else body, format="json")
 
     # when
-    response = api_client.post(URL + "entries", {**BODY, "id": entry_id}, format="json")
+    answers = {"taken": post(taken), "fresh": post(fresh)}
 
-    # then
-    assert_error(response, 409, "CONFLICT")
-    assert appended().count() == 1
+    # then: the same answer either way, and the entry is this tenant's, sequenced like any other
+    def shape(response):
+        body = response.json()
+        receipt = body[0] if isinstance(body, list) else body
+        return response.status_code, {**receipt, "id": "<id>"}
+
+    assert shape(answers["taken"]) == shape(answers["fresh"]) == (
+        202, {"id": "<id>", "tenantId": tenant.pk, "status": "pending"})
+    assert _height(tenant) == base + 2
+    ours = api_client.get(URL + f"entries/{taken}").json()
+    assert (ours["id"], ours["tenantId"], ours["sequenceNumber"]) == (taken, tenant.pk, base + 1)
+    assert other_client.get(URL + f"entries/{taken}").json() == theirs
+    assert LedgerEntry.objects.filter(id=taken, tenant=other_tenant).count() == 1
+    # a repeat within the tenant is still the first result
+    again = post(taken)
+    assert again.status_code == 200
 
 
 @pytest.mark.parametrize("change, field", [
