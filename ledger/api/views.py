@@ -97,7 +97,8 @@ def _key_keeps_its_first_request(key: str, derived: list[bool], results: list[tu
 
 
 class _AppendMixin(MaestroAPIView):
-    # The ledger keeps its own transactions (and, for appends, its own Idempotency-Key rule).
+    # The ledger keeps its own transactions: an append claims its Idempotency-Key in its own (_append),
+    # and ?wait=true waits for the sequencer after the commit.
     write_unit = False
     resource_type = "ledger_entry"
 
