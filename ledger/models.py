@@ -53,7 +53,8 @@ class IntakeEntry(Statement):
     holes and hashes."""
 
     pk_id = models.BigAutoField(primary_key=True)
-    id = models.UUIDField(default=uuid.uuid4, unique=True)
+    # Unique per tenant, like the entries' ids: another tenant's id is no business of this one.
+    id = models.UUIDField(default=uuid.uuid4)
     payload_hash = models.CharField(max_length=64, default="")
     payload_jcs = models.TextField(default="")
     metadata = models.JSONField(default=dict)
@@ -64,6 +65,7 @@ class IntakeEntry(Statement):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "pk_id"], name="ledger_intake_tenant_idx")]
+        constraints = [models.UniqueConstraint(fields=["tenant", "id"], name="ledger_intake_tenant_id_uniq")]
         verbose_name = "intake entry"
         verbose_name_plural = "intake (unsequenced)"
 
@@ -76,7 +78,10 @@ class LedgerEntry(Statement):
     ``hex(SHA-256(JCS({id, tenantId, sequenceNumber, previousHash, timestamp, actionType,
     resourceType, resourceId, actorId, actorType, payloadHash, metadata})))``."""
 
-    id = models.UUIDField(primary_key=True)
+    pk_id = models.BigAutoField(primary_key=True)
+    # Unique per tenant: an id one tenant uses can be used by another, so appending one reveals
+    # nothing about any other tenant's ledger.
+    id = models.UUIDField()
     sequence_number = models.BigIntegerField()
     previous_hash = models.CharField(max_length=64)
     current_hash = models.CharField(max_length=64)
@@ -86,6 +91,7 @@ class LedgerEntry(Statement):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "sequence_number"], name="ledger_entry_tenant_seq_uniq"),
+            models.UniqueConstraint(fields=["tenant", "id"], name="ledger_entry_tenant_id_uniq"),
             models.CheckConstraint(condition=models.Q(sequence_number__gte=1), name="ledger_entry_seq_positive"),
         ]
         verbose_name = "ledger entry"
