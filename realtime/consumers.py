@@ -211,7 +211,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the decoder's stack
             await self._error("message is not valid JSON")
             return
         await self.receive_json(content)
