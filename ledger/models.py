@@ -6,10 +6,12 @@ content-addressed :class:`LedgerPayload`, advances :class:`TenantHead` (height, 
 Merkle frontier), stores the perfect Merkle subtrees proofs need (:class:`MerkleNode`) and a
 signed :class:`Checkpoint`. Sealed ranges go to write-once storage as :class:`ArchiveSegment`.
 
-On PostgreSQL the database itself refuses a gap, a fork or an edit (migration 0002): unique
+On PostgreSQL the database itself refuses a gap, a fork or an edit: unique
 ``(tenant, sequence_number)``, a statement trigger that checks every new entry links to entry
-``seq - 1`` (by number and by hash), and triggers that refuse UPDATE/DELETE on entries,
-checkpoints and Merkle nodes.
+``seq - 1`` (by number and by hash), and triggers that make every ledger table append-only —
+UPDATE, DELETE and TRUNCATE — except for what the sequencer and archiver must do: a head moves
+forward to the chain's last entry, archived payloads are pruned, intake rows are moved
+(migrations 0003 and 0004).
 """
 
 from __future__ import annotations
