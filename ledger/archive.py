@@ -12,6 +12,11 @@
 Both are idempotent for identical content: re-putting the same bytes (a retry after a crash
 between upload and bookkeeping) succeeds; different bytes under an existing key are refused.
 
+Every signed checkpoint is written on its own as soon as its batch commits
+(``tenant/<slug>/checkpoints/<treeSize>.json``: the checkpoint as the API shows it, canonical JSON;
+``ledger/checkpoint_archive.py``), so a database superuser who rewrites the ledger cannot take its
+evidence with it.
+
 A segment is JSON lines, each line canonical JSON (RFC 8785): a header
 ``{format, tenantId, tenantSlug, firstSequence, lastSequence, previousHash, startFrontier,
 checkpoint, publicKey}`` and then one ``{entry, payload}`` per entry. A manifest beside it
@@ -260,6 +265,19 @@ def decode_segment(data: bytes) -> Segment:
         except (ValueError, KeyError, TypeError) as exc:
             raise SegmentFormatError(f"line {number} is not a segment entry: {exc}", number) from None
     return Segment(header=header, entries=entries)
+
+
+def checkpoint_key(slug: str, tree_size: int) -> str:
+    return f"tenant/{slug}/checkpoints/{tree_size:012d}.json"
+
+
+def checkpoints_prefix(slug: str) -> str:
+    return f"tenant/{slug}/checkpoints/"
+
+
+def encode_checkpoint(checkpoint: Mapping[str, Any]) -> bytes:
+    """Deterministic bytes, so a retried upload of the same checkpoint is byte-identical."""
+    return canonical_json(checkpoint) + b"\n"
 
 
 def iter_segment_keys(backend: Backend, slug: str) -> Iterator[str]:

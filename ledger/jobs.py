@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from ledger import archiver, sequencer
+from ledger.checkpoint_archive import checkpoints_publish
 from ledger.metrics import ARCHIVE_FAILURES
 from ledger.models import IntakeEntry
 from maestro.queue import enqueue, job
@@ -50,9 +51,11 @@ def archive_job() -> int:
 
 @job(ARCHIVE_TENANT_JOB, bind=True, max_retries=None, soft_time_limit=600, time_limit=660)
 def archive_tenant_job(self: Any, tenant_id: int) -> int:
-    """Archive until nothing sealed is left; on any failure retry with backoff, forever: WORM
-    archival is guaranteed eventually, and the lag metric shows how far behind it is."""
+    """Write the checkpoints whose upload after their commit failed, then archive until nothing
+    sealed is left; on any failure retry with backoff, forever: WORM archival is guaranteed
+    eventually, and the lag metric shows how far behind it is."""
     try:
+        checkpoints_publish(tenant_id=tenant_id)
         return len(archiver.archive_tenant(tenant_id=tenant_id))
     except archiver.ArchiveRefused:
         log.error("archive refused", exc_info=True, extra={"event": "ledger.archive_refused", "tenant_id": tenant_id})

@@ -195,6 +195,19 @@ class ArchiveSegment(models.Model):
         return self.key
 
 
+class CheckpointArchiveMark(models.Model):
+    """How far the tenant's signed checkpoints are in the WORM archive: every checkpoint up to
+    ``tree_size`` is there. Bookkeeping only — ``ledger_verify`` reads the archive itself — so a
+    publication knows where to resume after a failed upload."""
+
+    tenant = models.OneToOneField("tenancy.Tenant", on_delete=models.PROTECT, primary_key=True, related_name="+")
+    tree_size = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"tenant {self.tenant_id} archived through {self.tree_size}"
+
+
 class VerificationRun(models.Model):
     """The outcome of ``ledger_verify`` / ``ledger_verify_archive``, kept for operators and the
     ``maestro_ledger_last_verification_valid`` metric."""
