@@ -182,11 +182,16 @@ class S3Backend:
             raise ArchiveError(f"S3 get of {key} failed: {exc.response.get('Error', {}).get('Code')}") from exc
 
     def list(self, prefix: str) -> list[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         keys: list[str] = []
         strip = len(self.prefix) + 1 if self.prefix else 0
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                            Prefix=self._key(prefix)):
-            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                                Prefix=self._key(prefix)):
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise ArchiveError(f"S3 list of {prefix} failed: {exc}") from exc
         return sorted(keys)
 
 
