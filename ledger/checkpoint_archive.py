@@ -1,7 +1,7 @@
 """Signed checkpoints leave the database as soon as they are made (issue #9).
 
-When a sequencer batch commits, its checkpoint is written to the WORM archive
-(:func:`ledger.archive.checkpoint_key`), where a database superuser who rewrites entries and
+When a sequencer batch commits, a job enqueued on commit writes its checkpoint to the WORM
+archive (:func:`ledger.archive.checkpoint_key`), where a database superuser who rewrites entries and
 empties the checkpoint and Merkle tables cannot reach it; ``ledger_verify`` compares the
 database against these objects (:func:`archived_checkpoints`).
 
@@ -15,43 +15,32 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
-from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ledger.archive import ArchiveError, Backend, backend_for, checkpoint_key, checkpoints_prefix, encode_checkpoint
-from ledger.metrics import ARCHIVE_FAILURES
 from ledger.models import Checkpoint, CheckpointArchiveMark, TenantHead
 from ledger.representations import checkpoint_repr
 from ledger.selectors import tenant_slug
+from maestro.queue import enqueue_on_commit
 
-log = logging.getLogger(__name__)
-
-# A publication right after a commit stays short (normally it writes one checkpoint); after an
-# outage the periodic job writes the rest.
+# The job that writes a tenant's new checkpoints (ledger/jobs.py), enqueued when a batch commits:
+# a worker does the upload, so the sequencer's serial path pays one enqueue, not a write to
+# storage (in-process, the embedded default, it runs right after the commit).
+PUBLISH_JOB = "ledger.publish_checkpoints"
+# A publication after a commit stays short (normally it writes one checkpoint); after an outage
+# the periodic job writes the rest.
 ON_COMMIT_LIMIT = 100
 
 
 def checkpoint_publish_on_commit(*, tenant_id: int) -> None:
-    """Once the current transaction (a sequencer batch) commits, write the tenant's new
-    checkpoints to the archive. A failure is logged and counted, never raised into the
-    committed batch: the periodic job retries."""
-    transaction.on_commit(partial(_publish_quietly, tenant_id))
-
-
-def _publish_quietly(tenant_id: int) -> None:
-    try:
-        checkpoints_publish(tenant_id=tenant_id, limit=ON_COMMIT_LIMIT)
-    except Exception:
-        ARCHIVE_FAILURES.inc()
-        log.warning("checkpoint not archived yet", exc_info=True,
-                    extra={"event": "ledger.checkpoint_archive_failed", "tenant_id": tenant_id})
+    """Once the current transaction (a sequencer batch) commits, have the tenant's new
+    checkpoints written to the archive. Nothing is written from a batch that rolls back."""
+    enqueue_on_commit(PUBLISH_JOB, tenant_id)
 
 
 @functools.lru_cache(maxsize=4)

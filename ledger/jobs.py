@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from ledger import archiver, sequencer
-from ledger.checkpoint_archive import checkpoints_publish
+from ledger.checkpoint_archive import ON_COMMIT_LIMIT, PUBLISH_JOB, checkpoints_publish
 from ledger.metrics import ARCHIVE_FAILURES
 from ledger.models import IntakeEntry
 from maestro.queue import enqueue, job
@@ -38,6 +38,20 @@ def sequence_tenant_job(self: Any, tenant_id: int) -> int:
 def sweep_job() -> int:
     """Safety net behind the on-commit poke: sequence every tenant with a backlog."""
     return sum(sequencer.sweep(max_batches_per_tenant=MAX_BATCHES_PER_RUN).values())
+
+
+@job(PUBLISH_JOB, soft_time_limit=60, time_limit=90)
+def publish_checkpoints_job(tenant_id: int) -> int:
+    """Write the tenant's new signed checkpoints to the archive right after their batch
+    committed. A failure is logged and counted, not retried here: the periodic ledger.archive
+    job resumes from the tenant's mark, so no checkpoint is lost."""
+    try:
+        return checkpoints_publish(tenant_id=tenant_id, limit=ON_COMMIT_LIMIT)
+    except Exception:
+        ARCHIVE_FAILURES.inc()
+        log.warning("checkpoint not archived yet", exc_info=True,
+                    extra={"event": "ledger.checkpoint_archive_failed", "tenant_id": tenant_id})
+        return 0
 
 
 @job(ARCHIVE_JOB, soft_time_limit=60, time_limit=90)

@@ -16,8 +16,17 @@ from ledger.jobs import archive_tenant_job
 from ledger.models import Checkpoint
 from ledger.representations import checkpoint_repr
 from tests.ledger.conftest import append, sequence
+from tests.support.jobs import celery_eager
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _jobs_in_process():
+    """The publication job runs where the commit happened, as in the embedded default (with a
+    broker a worker runs it)."""
+    with celery_eager(True):
+        yield
 
 PREFIX = "tenant/default/checkpoints/"
 

@@ -15,6 +15,7 @@ from ledger.jobs import archive_tenant_job
 from ledger.models import Checkpoint, LedgerEntry, LedgerPayload, MerkleNode, TenantHead
 from ledger.verify import verify_chain
 from tests.ledger.conftest import append, sequence, triggers_bypassed
+from tests.support.jobs import celery_eager
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,8 @@ def committed_chain(tenant, settings):
     with stored Merkle nodes."""
     settings.MAESTRO_LEDGER_NODE_MIN_LEVEL = 2
     append(tenant, 12)
-    sequence(tenant, batch_size=5)
+    with celery_eager(True):  # the publication job runs here, right after each commit
+        sequence(tenant, batch_size=5)
     assert Checkpoint.objects.filter(tenant_id=tenant.pk).count() == 3
     assert MerkleNode.objects.filter(tenant_id=tenant.pk).exists()
     return tenant
@@ -101,7 +103,7 @@ def test_a_rewritten_ledger_with_its_checkpoints_truncated_fails_against_the_arc
 def test_a_checkpoint_that_differs_from_the_archived_one_is_named(tenant, django_capture_on_commit_callbacks):
     # given: checkpoint 10 in the database no longer matches what was archived
     append(tenant, 12)
-    with django_capture_on_commit_callbacks(execute=True):
+    with celery_eager(True), django_capture_on_commit_callbacks(execute=True):
         sequence(tenant, batch_size=5)
     with triggers_bypassed():
         Checkpoint.objects.filter(tenant_id=tenant.pk, tree_size=10).update(key_id="0" * 16)
@@ -119,12 +121,12 @@ def test_entries_no_archived_checkpoint_covers_fail_after_the_checkpoint_interva
     # given: checkpoint 5 reached the archive; then it became unreachable for 10 and 12
     archive = settings.MAESTRO_ARCHIVE_URL
     append(tenant, 5)
-    with django_capture_on_commit_callbacks(execute=True):
+    with celery_eager(True), django_capture_on_commit_callbacks(execute=True):
         sequence(tenant)
     (tmp_path / "blocker").write_text("")
     settings.MAESTRO_ARCHIVE_URL = (tmp_path / "blocker" / "archive").as_uri()
     append(tenant, 7)
-    with django_capture_on_commit_callbacks(execute=True):
+    with celery_eager(True), django_capture_on_commit_callbacks(execute=True):
         sequence(tenant, batch_size=5)
     settings.MAESTRO_ARCHIVE_URL = archive
 
