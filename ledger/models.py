@@ -6,10 +6,12 @@ content-addressed :class:`LedgerPayload`, advances :class:`TenantHead` (height, 
 Merkle frontier), stores the perfect Merkle subtrees proofs need (:class:`MerkleNode`) and a
 signed :class:`Checkpoint`. Sealed ranges go to write-once storage as :class:`ArchiveSegment`.
 
-On PostgreSQL the database itself refuses a gap, a fork or an edit (migration 0002): unique
+On PostgreSQL the database itself refuses a gap, a fork or an edit: unique
 ``(tenant, sequence_number)``, a statement trigger that checks every new entry links to entry
-``seq - 1`` (by number and by hash), and triggers that refuse UPDATE/DELETE on entries,
-checkpoints and Merkle nodes.
+``seq - 1`` (by number and by hash), and triggers that make every ledger table append-only —
+UPDATE, DELETE and TRUNCATE — except for what the sequencer and archiver must do: a head moves
+forward to the chain's last entry, archived payloads are pruned, intake rows are moved
+(migrations 0003 and 0004).
 """
 
 from __future__ import annotations
@@ -197,6 +199,19 @@ class ArchiveSegment(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class CheckpointArchiveMark(models.Model):
+    """How far the tenant's signed checkpoints are in the WORM archive: every checkpoint up to
+    ``tree_size`` is there. Bookkeeping only — ``ledger_verify`` reads the archive itself — so a
+    publication knows where to resume after a failed upload."""
+
+    tenant = models.OneToOneField("tenancy.Tenant", on_delete=models.PROTECT, primary_key=True, related_name="+")
+    tree_size = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"tenant {self.tenant_id} archived through {self.tree_size}"
 
 
 class VerificationRun(models.Model):

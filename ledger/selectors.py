@@ -109,8 +109,10 @@ def backlog(*, tenant_id: int) -> int:
 
 
 def tenant_slug(tenant_id: int) -> str:
-    """The tenant's slug, which names its archive (through the ledger's own link to the tenant)."""
-    slug = TenantHead.objects.filter(tenant_id=tenant_id).values_list("tenant__slug", flat=True).first()
+    """The tenant's slug, which names its archive (through the ledger's own link to the tenant,
+    so the ledger imports nothing above it), whether or not it has sequenced anything yet."""
+    tenants = TenantHead._meta.get_field("tenant").related_model
+    slug: str | None = tenants._default_manager.filter(pk=tenant_id).values_list("slug", flat=True).first()
     if slug is None:
         raise NotFound("ledger", str(tenant_id))
     return slug

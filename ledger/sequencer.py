@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ledger import metrics
+from ledger.checkpoint_archive import checkpoint_publish_on_commit
 from ledger.hashing import GENESIS_HASH, chain_templates, format_timestamp
 from ledger.keys import sign_checkpoint
 from ledger.merkle import Frontier, extend_collecting
@@ -293,8 +294,11 @@ def _move(cur: Any, tenant_id: int, rows: list[_Row], first: int, prevs: list[st
 def _checkpoint(tenant_id: int, tree_size: int, root: str, now: Any) -> Checkpoint:
     stamp = format_timestamp(now)
     signature, kid = sign_checkpoint(tenant_id=tenant_id, tree_size=tree_size, root_hash=root, timestamp=stamp)
-    return Checkpoint.objects.create(tenant_id=tenant_id, tree_size=tree_size, root_hash=root, timestamp=now,
-                                     signature=signature, key_id=kid)
+    checkpoint = Checkpoint.objects.create(tenant_id=tenant_id, tree_size=tree_size, root_hash=root, timestamp=now,
+                                           signature=signature, key_id=kid)
+    # Out of the database the moment the batch commits: to the WORM archive.
+    checkpoint_publish_on_commit(tenant_id=tenant_id)
+    return checkpoint
 
 
 def sweep(*, batch_size: int | None = None, max_batches_per_tenant: int | None = None) -> dict[int, int]:

@@ -290,4 +290,10 @@ MAESTRO_ARCHIVE_SEAL_AGE_SECONDS = int(os.environ.get("MAESTRO_ARCHIVE_SEAL_AGE_
 MAESTRO_ARCHIVE_RETENTION_DAYS = int(os.environ.get("MAESTRO_ARCHIVE_RETENTION_DAYS", "2555"))
 MAESTRO_ARCHIVE_PRUNE_PAYLOADS = os.environ.get("MAESTRO_ARCHIVE_PRUNE_PAYLOADS", "true").lower() in {"1", "true"}
 MAESTRO_ARCHIVE_S3_ENDPOINT_URL = os.environ.get("MAESTRO_ARCHIVE_S3_ENDPOINT_URL", "") or None
+# The longest an entry may go without a signed checkpoint in the WORM archive covering it:
+# ledger_verify names older uncovered entries (the archive lags, or checkpoints were removed).
+MAESTRO_LEDGER_CHECKPOINT_INTERVAL_SECONDS = float(os.environ.get("MAESTRO_LEDGER_CHECKPOINT_INTERVAL_SECONDS", "900"))
+# Let `manage.py flush` empty the append-only ledger tables (ledger/management/commands/flush.py).
+# On only in the test settings, for the test database's teardown; not read from the environment.
+MAESTRO_LEDGER_ALLOW_FLUSH = False
 MAESTRO_PERIODIC_JOBS.update({"ledger.sweep": 5.0, "ledger.archive": 60.0})
