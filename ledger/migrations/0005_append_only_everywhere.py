@@ -139,6 +139,6 @@ def _run(sql):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0003_database_guards")]
+    dependencies = [("ledger", "0004_entry_ids_per_tenant")]
 
     operations = [migrations.RunPython(_run(FUNCTIONS + TRIGGERS), _run(DROP))]

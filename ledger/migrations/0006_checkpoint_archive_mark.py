@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0004_append_only_everywhere'),
+        ('ledger', '0005_append_only_everywhere'),
         ('tenancy', '0002_default_tenant'),
     ]
 
