@@ -20,6 +20,12 @@ _BATCH = 1000
 
 def number_sessions(apps, schema_editor):
     Session = apps.get_model("orchestration", "Session")
+    if schema_editor.connection.vendor == "postgresql":
+        table = schema_editor.quote_name(Session._meta.db_table)
+        schema_editor.execute(
+            f"UPDATE {table} SET pk_id = n.rn FROM (SELECT id, row_number() OVER (ORDER BY started_at, id) AS rn "
+            f"FROM {table}) AS n WHERE {table}.id = n.id")
+        return
     ids = Session.objects.order_by("started_at", "id").values_list("id", flat=True)
     batch = []
     for n, session_id in enumerate(ids.iterator(chunk_size=_BATCH), start=1):
@@ -30,18 +36,29 @@ def number_sessions(apps, schema_editor):
     Session.objects.bulk_update(batch, ["pk_id"])
 
 
-def repoint_children(apps, schema_editor):
+def _copy_from_sessions(apps, schema_editor, *, into, matched, on, value):
+    """Sets each child's ``into`` column to its session's ``value`` column, the session found by
+    ``session.on = child.matched``: one joined UPDATE on PostgreSQL (going back, ``on`` has no
+    index, so a per-row subquery would scan the sessions once per child), a subquery elsewhere."""
     Session = apps.get_model("orchestration", "Session")
     for name in CHILDREN:
-        apps.get_model("orchestration", name).objects.update(
-            session_new=Subquery(Session.objects.filter(id=OuterRef("session_id")).values("pk_id")[:1]))
+        Child = apps.get_model("orchestration", name)
+        if schema_editor.connection.vendor == "postgresql":
+            q = schema_editor.quote_name
+            child, session = q(Child._meta.db_table), q(Session._meta.db_table)
+            schema_editor.execute(f"UPDATE {child} SET {q(into)} = s.{q(value)} FROM {session} AS s "
+                                  f"WHERE s.{q(on)} = {child}.{q(matched)}")
+            continue
+        Child.objects.update(**{into: Subquery(
+            Session.objects.filter(**{on: OuterRef(matched)}).values(value)[:1])})
+
+
+def repoint_children(apps, schema_editor):
+    _copy_from_sessions(apps, schema_editor, into="session_new", matched="session_id", on="id", value="pk_id")
 
 
 def restore_children(apps, schema_editor):
-    Session = apps.get_model("orchestration", "Session")
-    for name in CHILDREN:
-        apps.get_model("orchestration", name).objects.update(
-            session_id=Subquery(Session.objects.filter(pk_id=OuterRef("session_new")).values("id")[:1]))
+    _copy_from_sessions(apps, schema_editor, into="session_id", matched="session_new", on="pk_id", value="id")
 
 
 def _primary_key_on(column):

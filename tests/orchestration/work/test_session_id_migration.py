@@ -100,3 +100,31 @@ def test_sessions_and_everything_attached_to_them_survive_the_new_key():
     with pytest.raises(IntegrityError), transaction.atomic():
         Session.objects.create(id="sess_a", tenant_id=tenant_id, project_id="proj_1", name="dup",
                                started_at=WHEN, last_activity=WHEN)
+
+
+def test_going_back_keeps_every_session_and_what_is_attached_to_it():
+    # given: today's schema with sessions, their events, timelines and task links
+    executor = _migrate(BEFORE)
+    try:
+        _fill_old_schema(executor.loader.project_state(BEFORE).apps)
+    finally:
+        _migrate(_latest())
+    now = sorted(Session.objects.values_list(*SESSION_COLUMNS))
+    links = sorted(SessionTask.objects.values_list("session__id", "task_id"))
+    events = sorted(SessionEvent.objects.values_list("id", "session__id", "data"))
+    timeline = sorted(SessionTimelineEvent.objects.values_list("id", "session__id", "message"))
+    try:
+        # when: migrated back to the schema before the change
+        old = _migrate(BEFORE).loader.project_state(BEFORE).apps
+
+        # then: the same rows, the children attached by the string id again
+        assert sorted(old.get_model("orchestration", "Session").objects.values_list(*SESSION_COLUMNS)) == now
+        assert sorted(old.get_model("orchestration", "SessionTask").objects.values_list(
+            "session_id", "task_id")) == links
+        assert sorted(old.get_model("orchestration", "SessionEvent").objects.values_list(
+            "id", "session_id", "data")) == events
+        assert sorted(old.get_model("orchestration", "SessionTimelineEvent").objects.values_list(
+            "id", "session_id", "message")) == timeline
+        assert (len(now), len(links), len(events)) == (3, 5, 3)
+    finally:
+        _migrate(_latest())
