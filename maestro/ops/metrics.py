@@ -11,6 +11,8 @@ from django.conf import settings
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from maestro.queue import all_queues
+
 log = logging.getLogger(__name__)
 
 
@@ -25,7 +27,7 @@ class QueueDepthCollector(Collector):
             try:
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
                 try:
-                    for queue in settings.MAESTRO_METRIC_QUEUES:
+                    for queue in settings.MAESTRO_METRIC_QUEUES or all_queues():
                         gauge.add_metric([queue], float(client.llen(queue)))
                 finally:
                     client.close()
