@@ -75,9 +75,15 @@ def route(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_
     return None if kind is None else {"queue": queue_name(kind)}
 
 
+_discovery = threading.Lock()
+
+
 def registered(name: str) -> Any:
     # The jobs modules are discovered lazily; a process that only enqueues must import them.
-    app.loader.import_default_modules()
+    # Under a lock: Celery marks discovery done as it starts, so a second thread asking at the
+    # same moment (a new web process's first commits) found the job missing.
+    with _discovery:
+        app.loader.import_default_modules()
     task = app.tasks.get(name)
     if task is None:
         raise LookupError(f"no job named {name!r} (jobs are declared with maestro.queue.job in <app>/jobs.py)")
