@@ -19,12 +19,15 @@ ARCHIVE_JOB = "ledger.archive"
 ARCHIVE_TENANT_JOB = "ledger.archive_tenant"
 
 
-@job(sequencer.SEQUENCE_JOB, queue=Queue.SEQUENCER, soft_time_limit=120, time_limit=180)
-def sequence_tenant_job(tenant_id: int) -> int:
+@job(sequencer.SEQUENCE_JOB, queue=Queue.SEQUENCER, bind=True, soft_time_limit=120, time_limit=180)
+def sequence_tenant_job(self: Any, tenant_id: int) -> int:
     """A tenant's wake-up (at most one pending per tenant): no longer pending from here on, so
-    a write that commits while this drains wakes the next run; what committed before is ours."""
+    a write that commits while this runs wakes the next run; what committed before is ours.
+    In-process (the embedded default's deferred thread) a run takes what is there and leaves
+    later writes to the next run, instead of lingering for them."""
     sequencer.sequencer_woken(tenant_id)
-    return sequencer.sequence_tenant(tenant_id=tenant_id, max_batches=MAX_BATCHES_PER_RUN)
+    return sequencer.sequence_tenant(tenant_id=tenant_id, max_batches=MAX_BATCHES_PER_RUN,
+                                     drain=not self.request.is_eager)
 
 
 @job(SWEEP_JOB, queue=Queue.PERIODIC, soft_time_limit=300, time_limit=360)

@@ -86,34 +86,40 @@ def sequencer_woken(tenant_id: int) -> None:
 
 
 def sequence_tenant(*, tenant_id: int, batch_size: int | None = None, max_batches: int | None = None,
-                    linger: float | None = None) -> int:
+                    linger: float | None = None, drain: bool = True) -> int:
     """Sequence the tenant's backlog; returns how many entries this call sequenced.
 
     Returns at once when another process holds the tenant: that holder looks at the backlog
-    again after its last batch — and when ``max_batches`` stops it with work left, it wakes a
-    fresh run for it — so rows committed while it worked are never stranded.
+    again after its last batch — and when it stops with work left (``max_batches``, or
+    ``drain=False``), it wakes a fresh run for it — so rows committed while it worked are never
+    stranded.
 
     After a batch that was not full it lingers (``MAESTRO_LEDGER_LINGER_SECONDS``) before
     looking again: under a steady trickle of appends that turns hundreds of two-entry batches,
-    each paying for a checkpoint and a commit, into a few dozen larger ones."""
+    each paying for a checkpoint and a commit, into a few dozen larger ones. ``drain=False``
+    stops there instead (the embedded default's deferred runs: what committed since waits for
+    the next run, so a tenant gets at most one checkpoint per run plus one per full batch)."""
     size = batch_size or settings.MAESTRO_LEDGER_BATCH_SIZE
     pause = settings.MAESTRO_LEDGER_LINGER_SECONDS if linger is None else linger
     total = batches = 0
     while True:
         if max_batches is not None and batches >= max_batches:
-            if backlog_exists(tenant_id=tenant_id):
-                sequencer_wake(tenant_id)
-            return total
+            break
         result = sequence_batch(tenant_id=tenant_id, batch_size=size)
         batches += 1
         if result.busy:
             return total
         total += result.count
         if result.count + result.duplicates < size:
+            if not drain:
+                break
             if pause and result.count and (max_batches is None or batches < max_batches):
                 time.sleep(pause)
             if not backlog_exists(tenant_id=tenant_id):
                 return total
+    if backlog_exists(tenant_id=tenant_id):
+        sequencer_wake(tenant_id)
+    return total
 
 
 def backlog_exists(*, tenant_id: int) -> bool:

@@ -3,6 +3,7 @@ sequenced in batches, not one signed checkpoint per write (issue #9)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ from django.db import transaction
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry
 from ledger.services import intake_add, sequencer_poke_on_commit
 from maestro.queue import run_deferred_now
+from tests.ledger.conftest import claim_query, in_thread, pause_after, postgres_only
 from tests.support.jobs import celery_eager
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,6 +79,33 @@ def test_a_write_after_the_run_wakes_the_sequencer_again(tenant, embedded, setti
 
     assert list(Checkpoint.objects.filter(tenant_id=tenant.pk).order_by("tree_size")
                 .values_list("tree_size", flat=True)) == [3, 5]
+
+
+@postgres_only
+def test_writes_committed_during_a_run_wait_for_the_next_run(tenant, embedded, settings):
+    # given: three writes; their run is paused right after it read its batch
+    settings.MAESTRO_LEDGER_EMBEDDED_DELAY_SECONDS = 600
+    append_one_by_one(tenant, 3)
+    reached, resume = threading.Event(), threading.Event()
+
+    def run() -> None:
+        with pause_after(claim_query, reached, resume):
+            run_deferred_now()
+
+    runner = in_thread(run)
+    assert reached.wait(30)
+
+    # when: two more writes commit meanwhile, then the run ends
+    append_one_by_one(tenant, 2)
+    resume.set()
+    runner.join(30)
+
+    # then: that run made one checkpoint and did not linger for them; they woke the next run
+    assert list(Checkpoint.objects.filter(tenant_id=tenant.pk).values_list("tree_size", flat=True)) == [3]
+    assert run_deferred_now() == 1
+    assert list(Checkpoint.objects.filter(tenant_id=tenant.pk).order_by("tree_size")
+                .values_list("tree_size", flat=True)) == [3, 5]
+    assert IntakeEntry.objects.filter(tenant=tenant).count() == 0
 
 
 def test_the_in_process_sequencer_runs_by_itself_after_the_delay(tenant, embedded, settings):

@@ -4,8 +4,7 @@ pending, and no committed entry is ever left unsequenced (PostgreSQL, Redis, rea
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from ledger.models import IntakeEntry, LedgerEntry
 from ledger.sequencer import SEQUENCE_JOB, sequence_tenant
 from ledger.services import intake_add, sequencer_poke_on_commit
 from maestro.tenancy.services import tenant_get_or_create
-from tests.ledger.conftest import postgres_only
+from tests.ledger.conftest import claim_query, in_thread, pause_after, postgres_only
 from tests.support.jobs import celery_eager, purge, queue_of, queued, run_next
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -152,42 +151,9 @@ def test_writes_racing_a_draining_worker_never_queue_two_wake_ups_and_all_get_se
     assert_all_sequenced_once(tenant_id, receipts)
 
 
-@contextmanager
-def pause_after(match: Callable[[str], bool], reached: threading.Event, resume: threading.Event) -> Iterator[None]:
-    """In this thread: after the first query that ``match``es has run, signal and wait."""
-    state = {"paused": False}
-
-    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        result = execute(sql, params, many, context)
-        if not state["paused"] and match(sql):
-            state["paused"] = True
-            reached.set()
-            assert resume.wait(30), "the test never resumed the sequencer"
-        return result
-
-    with connection.execute_wrapper(wrapper):
-        yield
-
-
 def _backlog_check(sql: str) -> bool:
     # backlog_exists(): Django's exists() over the intake
     return f'AS "a" FROM "{IntakeEntry._meta.db_table}"' in sql and sql.endswith("LIMIT 1")
-
-
-def _claim(sql: str) -> bool:
-    return sql.startswith("SELECT pk_id") and IntakeEntry._meta.db_table in sql
-
-
-def in_thread(target: Callable[[], Any]) -> threading.Thread:
-    def run() -> None:
-        try:
-            target()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 @postgres_only
@@ -225,7 +191,7 @@ def test_a_wake_up_that_found_the_tenant_busy_is_covered_by_the_holder(broker, t
     reached, resume = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with pause_after(_claim, reached, resume):
+        with pause_after(claim_query, reached, resume):
             sequence_tenant(tenant_id=tenant_id, max_batches=1)
 
     holder = in_thread(hold)
