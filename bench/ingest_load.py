@@ -222,10 +222,12 @@ def _counts() -> tuple[int, int]:
 def _purge(queues: list[str]) -> None:
     import redis
 
+    from maestro.queue import wake_markers
+
     client = redis.Redis.from_url(os.environ["MAESTRO_REDIS_URL"])
     try:
         client.delete(*queues)
-        markers = list(client.scan_iter(f"maestro:wake:maestro-test-{PREFIX}:*"))
+        markers = list(client.scan_iter(wake_markers()))
         if markers:
             client.delete(*markers)
     finally:

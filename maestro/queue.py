@@ -175,9 +175,14 @@ def run_deferred_now() -> int:
     return _deferred.run_now()
 
 
-def _marker(name: str, key: int) -> str:
+def _marker(name: str, key: int | str) -> str:
     # The default queue's name namespaces deployments (and test runs) sharing one Redis.
     return f"maestro:wake:{app.conf.task_default_queue}:{name}:{key}"
+
+
+def wake_markers() -> str:
+    """A Redis pattern matching every pending wake-up marker of this deployment."""
+    return _marker("*", "*")
 
 
 def _marker_store() -> redis.Redis | None:
