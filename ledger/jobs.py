@@ -5,42 +5,39 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
-
 from ledger import archiver, sequencer
 from ledger.checkpoint_archive import ON_COMMIT_LIMIT, PUBLISH_JOB, checkpoints_publish
 from ledger.metrics import ARCHIVE_FAILURES
-from ledger.models import IntakeEntry
-from maestro.queue import enqueue, job
+from maestro.queue import Queue, enqueue, job
 
 log = logging.getLogger(__name__)
 
-# A poked sequencer drains at most this many batches, then re-enqueues itself, so one busy
-# tenant cannot hold a worker forever.
+# A woken sequencer drains at most this many batches, then wakes a fresh run for what is left,
+# so one busy tenant cannot hold a worker forever.
 MAX_BATCHES_PER_RUN = 20
 SWEEP_JOB = "ledger.sweep"
 ARCHIVE_JOB = "ledger.archive"
 ARCHIVE_TENANT_JOB = "ledger.archive_tenant"
 
 
-@job(sequencer.SEQUENCE_JOB, bind=True, soft_time_limit=120, time_limit=180)
+@job(sequencer.SEQUENCE_JOB, queue=Queue.SEQUENCER, bind=True, soft_time_limit=120, time_limit=180)
 def sequence_tenant_job(self: Any, tenant_id: int) -> int:
-    # In-process (embedded default) this runs in the request that committed: never linger there.
-    linger = 0.0 if self.request.is_eager else None
-    done = sequencer.sequence_tenant(tenant_id=tenant_id, max_batches=MAX_BATCHES_PER_RUN, linger=linger)
-    if done >= MAX_BATCHES_PER_RUN * settings.MAESTRO_LEDGER_BATCH_SIZE and \
-            IntakeEntry.objects.filter(tenant_id=tenant_id).exists():
-        enqueue(sequencer.SEQUENCE_JOB, tenant_id)
-    return done
+    """A tenant's wake-up (at most one pending per tenant): no longer pending from here on, so
+    a write that commits while this runs wakes the next run; what committed before is ours.
+    In-process (the embedded default's deferred thread) a run takes what is there and leaves
+    later writes to the next run, instead of lingering for them."""
+    sequencer.sequencer_woken(tenant_id)
+    return sequencer.sequence_tenant(tenant_id=tenant_id, max_batches=MAX_BATCHES_PER_RUN,
+                                     drain=not self.request.is_eager)
 
 
-@job(SWEEP_JOB, soft_time_limit=300, time_limit=360)
+@job(SWEEP_JOB, queue=Queue.PERIODIC, soft_time_limit=300, time_limit=360)
 def sweep_job() -> int:
     """Safety net behind the on-commit poke: sequence every tenant with a backlog."""
     return sum(sequencer.sweep(max_batches_per_tenant=MAX_BATCHES_PER_RUN).values())
 
 
-@job(PUBLISH_JOB, soft_time_limit=60, time_limit=90)
+@job(PUBLISH_JOB, queue=Queue.BULK, soft_time_limit=60, time_limit=90)
 def publish_checkpoints_job(tenant_id: int) -> int:
     """Write the tenant's new signed checkpoints to the archive right after their batch
     committed. A failure is logged and counted, not retried here: the periodic ledger.archive
@@ -54,7 +51,7 @@ def publish_checkpoints_job(tenant_id: int) -> int:
         return 0
 
 
-@job(ARCHIVE_JOB, soft_time_limit=60, time_limit=90)
+@job(ARCHIVE_JOB, queue=Queue.PERIODIC, soft_time_limit=60, time_limit=90)
 def archive_job() -> int:
     """Enqueue an archiver run per tenant with sealed, unarchived entries."""
     tenant_ids = archiver.tenants_to_archive()
@@ -63,7 +60,7 @@ def archive_job() -> int:
     return len(tenant_ids)
 
 
-@job(ARCHIVE_TENANT_JOB, bind=True, max_retries=None, soft_time_limit=600, time_limit=660)
+@job(ARCHIVE_TENANT_JOB, queue=Queue.BULK, bind=True, max_retries=None, soft_time_limit=600, time_limit=660)
 def archive_tenant_job(self: Any, tenant_id: int) -> int:
     """Write the checkpoints whose upload after their commit failed, then archive until nothing
     sealed is left; on any failure retry with backoff, forever: WORM archival is guaranteed

@@ -32,11 +32,12 @@ from ledger.keys import sign_checkpoint
 from ledger.merkle import Frontier, extend_collecting
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry, LedgerPayload, MerkleNode, TenantHead
 from ledger.representations import checkpoint_repr
+from maestro.queue import wake, wake_on_commit, woken
 
 log = logging.getLogger(__name__)
 
-# The job that sequences one tenant's backlog (ledger/jobs.py), enqueued after every commit
-# that appended to the intake.
+# The job that sequences one tenant's backlog (ledger/jobs.py), woken after every commit that
+# appended to the intake: at most one wake-up per tenant is pending (maestro.queue.wake).
 SEQUENCE_JOB = "ledger.sequence_tenant"
 # First key of the two-int advisory lock: "LEDG". The second is the tenant id.
 LOCK_NAMESPACE = 0x4C454447
@@ -73,30 +74,52 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def sequencer_wake(tenant_id: int) -> None:
+    wake(SEQUENCE_JOB, tenant_id, embedded_delay=settings.MAESTRO_LEDGER_EMBEDDED_DELAY_SECONDS)
+
+
+def sequencer_wake_on_commit(tenant_id: int) -> None:
+    wake_on_commit(SEQUENCE_JOB, tenant_id, embedded_delay=settings.MAESTRO_LEDGER_EMBEDDED_DELAY_SECONDS)
+
+
+def sequencer_woken(tenant_id: int) -> None:
+    woken(SEQUENCE_JOB, tenant_id)
+
+
 def sequence_tenant(*, tenant_id: int, batch_size: int | None = None, max_batches: int | None = None,
-                    linger: float | None = None) -> int:
+                    linger: float | None = None, drain: bool = True) -> int:
     """Sequence the tenant's backlog; returns how many entries this call sequenced.
 
-    Returns at once when another process holds the tenant: that holder re-checks the backlog
-    after releasing the lock, so rows committed while it worked are never stranded.
+    Returns at once when another process holds the tenant: that holder looks at the backlog
+    again after its last batch — and when it stops with work left (``max_batches``, or
+    ``drain=False``), it wakes a fresh run for it — so rows committed while it worked are never
+    stranded.
 
     After a batch that was not full it lingers (``MAESTRO_LEDGER_LINGER_SECONDS``) before
     looking again: under a steady trickle of appends that turns hundreds of two-entry batches,
-    each paying for a checkpoint and a commit, into a few dozen larger ones."""
+    each paying for a checkpoint and a commit, into a few dozen larger ones. ``drain=False``
+    stops there instead (the embedded default's deferred runs: what committed since waits for
+    the next run, so a tenant gets at most one checkpoint per run plus one per full batch)."""
     size = batch_size or settings.MAESTRO_LEDGER_BATCH_SIZE
     pause = settings.MAESTRO_LEDGER_LINGER_SECONDS if linger is None else linger
     total = batches = 0
-    while max_batches is None or batches < max_batches:
+    while True:
+        if max_batches is not None and batches >= max_batches:
+            break
         result = sequence_batch(tenant_id=tenant_id, batch_size=size)
         batches += 1
         if result.busy:
-            break
+            return total
         total += result.count
         if result.count + result.duplicates < size:
+            if not drain:
+                break
             if pause and result.count and (max_batches is None or batches < max_batches):
                 time.sleep(pause)
             if not backlog_exists(tenant_id=tenant_id):
-                break
+                return total
+    if backlog_exists(tenant_id=tenant_id):
+        sequencer_wake(tenant_id)
     return total
 
 

@@ -21,11 +21,10 @@ from django.utils import timezone
 
 from ledger.hashing import ACTOR_TYPES, LedgerHashError, canonical_json, entry_template
 from ledger.models import IntakeEntry, LedgerEntry
-from ledger.sequencer import SEQUENCE_JOB, sequence_tenant
+from ledger.sequencer import sequence_tenant, sequencer_wake_on_commit
 from maestro.core.actors import Actor
 from maestro.core.context import current_request_id
 from maestro.core.exceptions import ValidationFailed
-from maestro.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -227,10 +226,11 @@ def _store(tenant_id: int, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntr
 
 
 def sequencer_poke_on_commit(*, tenant_ids: list[int]) -> None:
-    """After commit, ask the sequencer to chain these tenants' new intake rows. A lost poke
-    (broker down) only delays sequencing until the next sweep."""
+    """After commit, ask the sequencer to chain these tenants' new intake rows (unless a
+    wake-up is pending for the tenant already). A lost poke (broker down) only delays
+    sequencing until the next sweep."""
     for tenant_id in tenant_ids:
-        enqueue_on_commit(SEQUENCE_JOB, tenant_id)
+        sequencer_wake_on_commit(tenant_id)
 
 
 def entries_wait(*, tenant_id: int, ids: list[uuid.UUID], timeout: float | None = None) -> list[LedgerEntry] | None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from django.conf import LazySettings
 from django.core.exceptions import ImproperlyConfigured
 
+from maestro.queue import Queue, all_queues, queue_name
+
 
 def _settings() -> LazySettings:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
@@ -60,16 +62,32 @@ def web(argv: list[str]) -> None:
 
 def worker(argv: list[str]) -> None:
     """Celery workers for the jobs (workflow steps, ledger sequencing, periodic work); extra
-    arguments go to ``celery worker`` (``-Q maestro.periodic`` for a dedicated worker)."""
+    arguments go to ``celery worker``. Consumes every queue, or the kinds named in
+    ``MAESTRO_WORKER_QUEUES`` (``sequencer,periodic``), or Celery's own ``-Q``."""
     settings = _settings()
     if not settings.REDIS_URL:
         raise ImproperlyConfigured("bin/worker needs MAESTRO_REDIS_URL (without it, jobs run inside the web "
                                    "process and there is no worker to start)")
+    queues = worker_queue_args(argv)
     _migrated()
     from maestro.celery import app
 
     app.worker_main(["worker", "--loglevel", settings.MAESTRO_LOG_LEVEL,
-                     "--concurrency", str(settings.MAESTRO_WORKER_CONCURRENCY), *argv])
+                     "--concurrency", str(settings.MAESTRO_WORKER_CONCURRENCY), *queues, *argv])
+
+
+def worker_queue_args(argv: list[str]) -> list[str]:
+    """The ``--queues`` a worker is started with: none when ``argv`` names its own (``-Q``),
+    else the kinds in ``MAESTRO_WORKER_QUEUES``, else all of them."""
+    if any(a in ("-Q", "--queues") or a.startswith(("-Q", "--queues=")) for a in argv):
+        return []
+    kinds = [k.strip() for k in os.environ.get("MAESTRO_WORKER_QUEUES", "").split(",") if k.strip()]
+    known = {str(kind) for kind in Queue}
+    for kind in kinds:
+        if kind not in known:
+            raise ImproperlyConfigured(f"MAESTRO_WORKER_QUEUES: unknown queue {kind!r} (one or more of "
+                                       f"{', '.join(sorted(known))}, comma-separated)")
+    return ["--queues", ",".join([queue_name(Queue(k)) for k in kinds] if kinds else all_queues())]
 
 
 def scheduler(argv: list[str]) -> None:

@@ -108,8 +108,14 @@ def _drain_test_job_queue():
     if settings.REDIS_URL:
         import redis
 
+        from maestro.queue import all_queues, wake_markers
+
         client = redis.Redis.from_url(settings.REDIS_URL)
         try:
-            client.delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+            client.delete(*all_queues())
+            # wake-ups marked pending that no worker will ever start
+            markers = list(client.scan_iter(wake_markers()))
+            if markers:
+                client.delete(*markers)
         finally:
             client.close()

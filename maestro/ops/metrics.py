@@ -21,6 +21,7 @@ from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from maestro.core.exceptions import Forbidden, Unauthenticated
+from maestro.queue import all_queues
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class QueueDepthCollector(Collector):
             try:
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
                 try:
-                    for queue in settings.MAESTRO_METRIC_QUEUES:
+                    for queue in settings.MAESTRO_METRIC_QUEUES or all_queues():
                         gauge.add_metric([queue], float(client.llen(queue)))
                 finally:
                     client.close()

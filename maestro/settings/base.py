@@ -151,6 +151,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Workers keep Django's LOGGING (JSON lines with request ids) instead of Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "maestro"
+# Each job's queue is declared with it (maestro.queue.job); this router reads those.
+CELERY_TASK_ROUTES = ("maestro.queue.route",)
 # Without a broker the embedded default runs jobs in-process, right after the commit that
 # enqueued them (see docs/decisions.md).
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -262,7 +264,8 @@ MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS"
 # How long a write's Idempotency-Key is remembered (a retry after that is a new request).
 MAESTRO_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("MAESTRO_IDEMPOTENCY_KEY_HOURS", "24"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
-MAESTRO_METRIC_QUEUES = ["maestro"]
+# Broker queues whose depth /metrics reports; empty: every queue of maestro.queue.Queue.
+MAESTRO_METRIC_QUEUES: list[str] = []
 # /metrics names every tenant: when MAESTRO_METRICS_TOKEN is set a scrape needs it as a Bearer
 # token; without one the page is open, except in production, which then serves no metrics.
 MAESTRO_METRICS_TOKEN = os.environ.get("MAESTRO_METRICS_TOKEN", "")
@@ -283,6 +286,9 @@ MAESTRO_LEDGER_MAX_METADATA_BYTES = int(os.environ.get("MAESTRO_LEDGER_MAX_METAD
 MAESTRO_LEDGER_MAX_BATCH_ENTRIES = int(os.environ.get("MAESTRO_LEDGER_MAX_BATCH_ENTRIES", "1000"))
 MAESTRO_LEDGER_WAIT_SECONDS = float(os.environ.get("MAESTRO_LEDGER_WAIT_SECONDS", "10"))
 MAESTRO_LEDGER_LINGER_SECONDS = float(os.environ.get("MAESTRO_LEDGER_LINGER_SECONDS", "0.02"))
+# Embedded default: a tenant's sequencer runs this long after the first write that woke it, so
+# the writes of that while share one batch and one signed checkpoint.
+MAESTRO_LEDGER_EMBEDDED_DELAY_SECONDS = float(os.environ.get("MAESTRO_LEDGER_EMBEDDED_DELAY_SECONDS", "1"))
 MAESTRO_LEDGER_NODE_MIN_LEVEL = int(os.environ.get("MAESTRO_LEDGER_NODE_MIN_LEVEL", "8"))
 MAESTRO_ARCHIVE_URL = os.environ.get("MAESTRO_ARCHIVE_URL", "") or (VAR_DIR / "archive").as_uri()
 MAESTRO_ARCHIVE_SEGMENT_MAX = int(os.environ.get("MAESTRO_ARCHIVE_SEGMENT_MAX", "10000"))

@@ -11,9 +11,9 @@ MAESTRO_DEV_LOOPBACK_AUTH = False
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"]["NAME"] = os.environ.get("MAESTRO_TEST_DB_NAME", "test_maestro")
 LOGGING["root"]["level"] = os.environ.get("MAESTRO_LOG_LEVEL", "WARNING")  # noqa: F405
-# Jobs published by tests (no worker consumes them) go to a queue of their own, which the test
-# session empties at its end (tests/conftest.py), never to a real deployment's queue.
+# Jobs published by tests (no worker consumes them) go to queues of their own (the other
+# queues are named after this one), which the test session empties at its end
+# (tests/conftest.py), never to a real deployment's queues.
 CELERY_TASK_DEFAULT_QUEUE = "maestro-test-" + os.environ.get("MAESTRO_CHANNELS_PREFIX", "maestro")
-MAESTRO_METRIC_QUEUES = [CELERY_TASK_DEFAULT_QUEUE]
 # The teardown of transactional tests flushes the test database, ledger tables included.
 MAESTRO_LEDGER_ALLOW_FLUSH = True

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -93,3 +94,41 @@ def archive_url(tmp_path, settings) -> str:
     url = (tmp_path / "archive").as_uri()
     settings.MAESTRO_ARCHIVE_URL = url
     return url
+
+
+@contextmanager
+def pause_after(match: Callable[[str], bool], reached: threading.Event, resume: threading.Event) -> Iterator[None]:
+    """In this thread: after the first query that ``match``es has run, signal and wait (to
+    interleave another thread's writes at an exact point of a sequencer run)."""
+    state = {"paused": False}
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if not state["paused"] and match(sql):
+            state["paused"] = True
+            reached.set()
+            assert resume.wait(30), "the test never resumed the sequencer"
+        return result
+
+    with connection.execute_wrapper(wrapper):
+        yield
+
+
+def claim_query(sql: str) -> bool:
+    """The sequencer reading its batch from the intake (PostgreSQL)."""
+    from ledger.models import IntakeEntry
+
+    return sql.startswith("SELECT pk_id") and IntakeEntry._meta.db_table in sql
+
+
+def in_thread(target: Callable[[], Any]) -> threading.Thread:
+    """``target`` started in a thread of its own, which closes its connection at the end."""
+    def run() -> None:
+        try:
+            target()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread

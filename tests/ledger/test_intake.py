@@ -8,6 +8,7 @@ from ledger.hashing import canonical_json, payload_hash
 from ledger.models import IntakeEntry, LedgerEntry
 from ledger.services import intake_add
 from maestro.core.exceptions import ValidationFailed
+from maestro.queue import run_deferred_now
 from maestro.write_path.services import record_denied
 from tests.factories import SYSTEM, make_project
 from tests.ledger.conftest import appended
@@ -114,13 +115,16 @@ def eager_celery():
     app.conf.task_always_eager = before
 
 
-def test_the_sequencer_is_poked_after_commit(tenant, eager_celery, django_capture_on_commit_callbacks):
+def test_the_sequencer_is_poked_after_commit(tenant, eager_celery, django_capture_on_commit_callbacks, settings):
+    settings.MAESTRO_LEDGER_EMBEDDED_DELAY_SECONDS = 600  # runs when the test says so
     # when
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         project = make_project(tenant)
 
-    # then: the committed intake row was sequenced by the on-commit job, nothing is left
+    # then: the commit woke the in-process sequencer, whose run sequences the row
     assert len(callbacks) >= 1
+    assert LedgerEntry.objects.count() == 0  # not in the committing request
+    assert run_deferred_now() == 1
     entry = LedgerEntry.objects.get(tenant=tenant, resource_id=project.id)
     assert entry.action_type == "project.create"
     assert IntakeEntry.objects.filter(tenant=tenant).count() == 0

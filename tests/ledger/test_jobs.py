@@ -5,6 +5,7 @@ from django.core.management import call_command
 
 from ledger import jobs
 from ledger.models import ArchiveSegment, IntakeEntry, LedgerEntry
+from maestro.queue import run_deferred_now
 from tests.ledger.conftest import append
 
 pytestmark = pytest.mark.django_db
@@ -30,14 +31,19 @@ def test_a_long_backlog_is_drained_in_bounded_runs_that_chain_themselves(tenant,
     # given: runs of one batch of two
     settings.MAESTRO_LEDGER_BATCH_SIZE = 2
     settings.MAESTRO_LEDGER_LINGER_SECONDS = 0
+    settings.MAESTRO_LEDGER_EMBEDDED_DELAY_SECONDS = 600  # successors run when the test says so
     monkeypatch.setattr(jobs, "MAX_BATCHES_PER_RUN", 1)
     append(tenant, 5)
 
     # when
     first_run = jobs.sequence_tenant_job.apply(args=[tenant.pk]).get()
 
-    # then: the first run did one batch, its successors the rest
+    # then: the first run did one batch and woke one successor, which woke the next
     assert first_run == 2
+    assert LedgerEntry.objects.filter(tenant=tenant).count() == 2
+    assert run_deferred_now() == 1
+    assert run_deferred_now() == 1
+    assert run_deferred_now() == 0
     assert LedgerEntry.objects.filter(tenant=tenant).count() == 5
     assert IntakeEntry.objects.filter(tenant=tenant).count() == 0
 

@@ -22,6 +22,7 @@ from maestro import scheduler
 from maestro.core.actors import Actor
 from maestro.core.roles import Role
 from maestro.processes import serve
+from maestro.queue import run_deferred_now
 from maestro.tenancy.models import ApiToken, hash_token
 from maestro.tenancy.services import api_token_create, api_token_revoke, default_tenant, membership_set
 
@@ -109,6 +110,7 @@ class Command(BaseCommand):
             serve(host=host, port=port, workers=1)
         finally:
             stop.set()
+            run_deferred_now()  # embedded: wake-ups still waiting for their delay run before we exit
             for child in children:
                 child.terminate()
             for child in children:
