@@ -45,6 +45,7 @@ from django.conf import settings
 from realtime import metrics
 from realtime.broadcast import ACCESS_CHANGED_TYPE, MESSAGE_TYPE, bind_serving_loop, wire_text
 from realtime.groups import tenant_group
+from realtime.layers import LAYER_ERRORS, LAYER_RESUMED_TYPE
 from realtime.selectors import EventPage, event_stream_head_of, events_after
 from realtime.subscriptions import BadSubscription, Subscription, parse_subscribe
 
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the server cannot serve the stream right now
 REPLAY_PAGE = 1000
 # A ping reads the log head at most this often; pings are the client's heartbeat.
 PING_CATCH_UP_SECONDS = 5.0
@@ -137,6 +139,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             if await self._access_still_valid():
                 await self.maestro_events(message)
             return
+        if message["type"] == LAYER_RESUMED_TYPE:
+            # Redis was away: whatever was published meanwhile is only in the event log.
+            if await self._access_still_valid():
+                await self._fill_from_log()
+            return
         if message["type"] == ACCESS_CHANGED_TYPE:
             if self._concerned_by(message):
                 await self._access_still_valid(force=True)
@@ -152,11 +159,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             return
         grant = result.grant
         bind_serving_loop(asyncio.get_running_loop())
+        if not await self._join(tenant_group(grant.tenant_id)):
+            return
         self.tenant_id = grant.tenant_id
         self.user_id, self.token_id = grant.user_id, grant.token_id
         self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
-        self.group = tenant_group(grant.tenant_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         # Joined before reading the head: every event above it reaches this channel.
         self.live_from = self.last_seq = await database_sync_to_async(event_stream_head_of)(self.tenant_id)
         metrics.WS_CLIENTS.inc()
@@ -171,6 +178,24 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
                 await self._error("afterSeq must be a non-negative integer")
             else:
                 await self._resume(after)
+
+    async def _join(self, group: str) -> bool:
+        """Joins the tenant's group. While the channel layer cannot reach Redis the connection
+        is closed with 1013 (try again later) instead: it could not receive live events, and
+        the client reconnects and resumes with ``afterSeq`` once Redis is back."""
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except LAYER_ERRORS:
+            log.warning("websocket refused: channel layer unreachable", extra={"event": "realtime.layer_unavailable"})
+            metrics.WS_LAYER_REFUSED.inc()
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except LAYER_ERRORS:
+                pass  # nothing reached Redis; only the local membership is undone
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return False
+        self.group = group
+        return True
 
     async def disconnect(self, code: int) -> None:
         await self._release()
@@ -267,11 +292,14 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
     async def _error(self, message: str, code: str = "VALIDATION_ERROR") -> None:
         await self.send_json({"type": "error", "code": code, "message": message})
 
+    async def _fill_from_log(self) -> None:
+        before = self.last_seq
+        if await self._catch_up():
+            metrics.WS_GAP_FILLED.inc(self.last_seq - before)
+
     async def _ping(self) -> None:
         if time.monotonic() - self.checked_at >= PING_CATCH_UP_SECONDS:
-            before = self.last_seq
-            if await self._catch_up():
-                metrics.WS_GAP_FILLED.inc(self.last_seq - before)
+            await self._fill_from_log()
         await self.send_json({"type": "pong", "timestamp": _now_ms(), "seq": self.last_seq})
 
     async def _subscribe(self, content: dict[str, Any]) -> None:
