@@ -43,7 +43,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from realtime import metrics
-from realtime.broadcast import ACCESS_CHANGED_TYPE, MESSAGE_TYPE, bind_serving_loop, wire_text
+from realtime.broadcast import MESSAGE_TYPE, bind_serving_loop, wire_text
 from realtime.groups import tenant_group
 from realtime.layers import LAYER_ERRORS, LAYER_RESUMED_TYPE
 from realtime.selectors import EventPage, event_stream_head_of, events_after
@@ -136,17 +136,16 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             # The fan-out hot path skips Channels' per-message close_old_connections thread
             # hop; maestro_events reaches the database only via database_sync_to_async,
             # which closes stale connections itself.
-            if await self._access_still_valid():
+            # A commit that took access away re-checks the credentials it names before
+            # anything of it is sent (broadcast.commit_messages).
+            concerned = any(self._concerned_by(change) for change in message.get("access", ()))
+            if await self._access_still_valid(force=concerned):
                 await self.maestro_events(message)
             return
         if message["type"] == LAYER_RESUMED_TYPE:
             # Redis was away: whatever was published meanwhile is only in the event log.
             if await self._access_still_valid():
                 await self._fill_from_log()
-            return
-        if message["type"] == ACCESS_CHANGED_TYPE:
-            if self._concerned_by(message):
-                await self._access_still_valid(force=True)
             return
         await super().dispatch(message)
 
@@ -258,8 +257,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
         else:
             await self._error(f"unknown message type {kind!r}" if isinstance(kind, str) else "type is required")
 
-    def _concerned_by(self, message: dict[str, Any]) -> bool:
-        user_id, token_id = message.get("user_id"), message.get("token_id")
+    def _concerned_by(self, change: dict[str, Any]) -> bool:
+        user_id, token_id = change.get("user_id"), change.get("token_id")
         if user_id is None and token_id is None:
             return True  # a change that names nobody concerns everyone
         return (user_id is not None and user_id == self.user_id) or (token_id is not None and token_id == self.token_id)
@@ -354,9 +353,15 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             if not self.client_gone:
                 metrics.WS_DELIVERED.inc()
 
-    async def _page(self, after: int, upto: int | None) -> EventPage:
+    async def _page(self, after: int, upto: int | None) -> EventPage | None:
+        """A page of the log, or None when the connection was closed because its credential
+        no longer grants access. The credential is re-checked after the read: a revocation
+        committed before it may be among the events read, and the access change that came
+        with it may be lost or still on its way (or its message overtaken by this one)."""
         page: EventPage = await database_sync_to_async(events_after)(
             tenant_id=self.tenant_id, after_seq=after, limit=REPLAY_PAGE, upto_seq=upto)
+        if page.events and not await self._access_still_valid(force=True):
+            return None
         return page
 
     async def _replay(self, after: int, *, upto: int) -> bool:
@@ -365,6 +370,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
         cursor = after
         while cursor < upto and not self.client_gone:
             page = await self._page(cursor, upto)
+            if page is None:
+                return False
             if page.resync_required or not page.events:
                 await self._resync(page.head)
                 return False
@@ -378,6 +385,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
         self.checked_at = time.monotonic()
         while not self.client_gone:
             page = await self._page(self.last_seq, upto)
+            if page is None:
+                return False
             if page.resync_required:
                 await self._resync(page.head)
                 return False
