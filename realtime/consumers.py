@@ -15,7 +15,12 @@ Access: the consumer is given, by the ASGI application that routes to it (``maes
 ``can_subscribe`` (may this tenant's stream be narrowed to that project). It knows nothing else
 of users or projects. The credential of the handshake is re-checked when the tenant's access
 changes and at least every ``MAESTRO_WS_AUTH_RECHECK_SECONDS``; once it no longer grants the
-tenant the connection is closed (4401/4403) and nothing more is sent on it.
+tenant the connection is closed (4401/4403) and nothing more is sent on it. The access change
+comes in the message of the commit that made it, and events read from the log are sent only
+after a re-check made after the read, so a revoked socket gets no event frame of that commit
+or any later one. A handshake while the channel layer cannot reach Redis is closed with 1013
+(try again later); when the layer reconnects it sends ``maestro.layer_resumed`` and each
+connection reads what it missed from the log.
 
 Delivery guarantee, per connection: each seq is sent at most once and, unless the client is
 told ``resync_required``, none above its starting point is skipped; live events arrive in
