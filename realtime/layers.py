@@ -13,8 +13,9 @@ It also survives Redis going away (channels_redis alone answered handshakes with
 an outage and lost the first events after it):
 
 - A channel is local to its process (Maestro sends only to groups), so creating one — the
-  first thing a WebSocket handshake does — needs no Redis; joining a group does, and its
-  failure is the consumer's to answer (close code 1013, realtime/consumers.py).
+  first thing a WebSocket handshake does — needs no Redis; joining a group does (Redis must
+  answer a PING even when the group is subscribed already), and its failure is the
+  consumer's to answer (close code 1013, realtime/consumers.py).
 - A publish that meets a connection the restarted server closed is tried once more on a new one.
 - The receiving task never dies: it keeps reconnecting, and once Redis has confirmed the
   subscriptions again it hands every local channel a ``maestro.layer_resumed`` message, on
@@ -72,6 +73,8 @@ def _key_in_own_thread() -> str:
 
 class _Shard(RedisSingleShardConnection):  # type: ignore[misc]  # channels_redis ships no types
     channel_layer: _LoopLayer
+    # Between losing Redis and Redis confirming the subscriptions again.
+    lost = False
 
     async def publish(self, channel: str, message: bytes) -> None:
         try:
@@ -81,6 +84,17 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]  # channels_redi
             # A publish repeated after an unclear failure is harmless: consumers drop seqs they had.
             await super().publish(channel, message)
 
+    async def ping(self) -> None:
+        for attempt in (1, 2):  # the second on a new connection, as for publish
+            try:
+                async with self._lock:
+                    self._ensure_redis()
+                    await self._redis.ping()
+                return
+            except LAYER_ERRORS:
+                if attempt == 2:
+                    raise
+
     async def subscribe(self, channel: str) -> None:
         try:
             await super().subscribe(channel)
@@ -88,7 +102,6 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]  # channels_redi
             await super().subscribe(channel)
 
     async def _do_receiving(self) -> None:
-        lost = False
         while True:
             try:
                 if not (self._pubsub and self._pubsub.subscribed):
@@ -99,17 +112,17 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]  # channels_redi
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the receiving task must outlive any outage
-                if not lost:
+                if not self.lost:
                     log.warning("channel layer lost Redis", extra={"event": "realtime.layer_lost",
                                                                    "error": type(exc).__name__})
-                lost = True
+                self.lost = True
                 await asyncio.sleep(RECONNECT_SECONDS)
                 continue
             if message is None:
                 continue
             if message["type"] == "subscribe":
-                if lost:  # Redis confirmed the re-subscription: publishes from now on arrive
-                    lost = False
+                if self.lost:  # Redis confirmed the re-subscription: publishes from now on arrive
+                    self.lost = False
                     log.info("channel layer resumed", extra={"event": "realtime.layer_resumed"})
                     self.channel_layer.resumed()
             elif message["type"] == "message":
@@ -126,6 +139,12 @@ class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]  # channels_redis 
         channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
         self.channels[channel] = asyncio.Queue()
         return channel
+
+    async def group_add(self, group: str, channel: str) -> None:
+        # Only while Redis answers: the group may be subscribed already (another client of the
+        # tenant), and a client let in during an outage would get nothing live until its end.
+        await self._get_shard(self._get_group_channel_name(group)).ping()
+        await super().group_add(group, channel)
 
     def resumed(self) -> None:
         note = self.channel_layer.serialize({"type": LAYER_RESUMED_TYPE})

@@ -6,10 +6,7 @@ after it reach the clients that stayed connected, without waiting for another ev
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,48 +16,10 @@ from django.db import connections
 
 from tests.factories import SYSTEM, make_token
 from tests.realtime.conftest import REDIS_URL, communicator, connect, in_thread, refused_with
+from tests.support.redis import RedisServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis,
               pytest.mark.skipif(not REDIS_URL, reason="needs the Redis channel layer (MAESTRO_REDIS_URL)")]
-
-
-class RedisServer:
-    """A redis-server of this test's own, on a free port, that it can kill and restart."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--daemonize", "no"], stdout=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture
@@ -72,7 +31,8 @@ async def outage_layer(settings: Any, redis_server: RedisServer) -> AsyncIterato
     channel_layers.backends = {}
     layer = get_channel_layer()
     yield layer
-    redis_server.start() if redis_server.proc is None else None
+    if redis_server.proc is None:
+        redis_server.start()
     await layer.flush()
     channel_layers.backends = {}
     await sync_to_async(connections.close_all)()
