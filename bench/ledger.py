@@ -44,6 +44,9 @@ def _bench_url(server_url: str) -> str:
 def _setup_django(url: str) -> None:
     os.environ["MAESTRO_DATABASE_URL"] = url
     os.environ.setdefault("MAESTRO_ENV", "test")
+    # Committed batches write their signed checkpoints to the archive: a throwaway one, shared
+    # with the writer and sequencer processes (they inherit the environment), never var/archive.
+    os.environ.setdefault("MAESTRO_ARCHIVE_URL", Path(tempfile.mkdtemp(prefix="maestro-bench-archive-")).as_uri())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
     import django
 

@@ -12,6 +12,11 @@
 Both are idempotent for identical content: re-putting the same bytes (a retry after a crash
 between upload and bookkeeping) succeeds; different bytes under an existing key are refused.
 
+Every signed checkpoint is written on its own as soon as its batch commits
+(``tenant/<slug>/checkpoints/<treeSize>.json``: the checkpoint as the API shows it, canonical JSON;
+``ledger/checkpoint_archive.py``), so a database superuser who rewrites the ledger cannot take its
+evidence with it.
+
 A segment is JSON lines, each line canonical JSON (RFC 8785): a header
 ``{format, tenantId, tenantSlug, firstSequence, lastSequence, previousHash, startFrontier,
 checkpoint, publicKey}`` and then one ``{entry, payload}`` per entry. A manifest beside it
@@ -177,11 +182,16 @@ class S3Backend:
             raise ArchiveError(f"S3 get of {key} failed: {exc.response.get('Error', {}).get('Code')}") from exc
 
     def list(self, prefix: str) -> list[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         keys: list[str] = []
         strip = len(self.prefix) + 1 if self.prefix else 0
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                            Prefix=self._key(prefix)):
-            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                                Prefix=self._key(prefix)):
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise ArchiveError(f"S3 list of {prefix} failed: {exc}") from exc
         return sorted(keys)
 
 
@@ -260,6 +270,19 @@ def decode_segment(data: bytes) -> Segment:
         except (ValueError, KeyError, TypeError) as exc:
             raise SegmentFormatError(f"line {number} is not a segment entry: {exc}", number) from None
     return Segment(header=header, entries=entries)
+
+
+def checkpoint_key(slug: str, tree_size: int) -> str:
+    return f"tenant/{slug}/checkpoints/{tree_size:012d}.json"
+
+
+def checkpoints_prefix(slug: str) -> str:
+    return f"tenant/{slug}/checkpoints/"
+
+
+def encode_checkpoint(checkpoint: Mapping[str, Any]) -> bytes:
+    """Deterministic bytes, so a retried upload of the same checkpoint is byte-identical."""
+    return canonical_json(checkpoint) + b"\n"
 
 
 def iter_segment_keys(backend: Backend, slug: str) -> Iterator[str]:

@@ -31,6 +31,7 @@ from ledger.archive import (
     segment_key,
 )
 from ledger.checker import ChainChecker
+from ledger.checkpoint_archive import tenants_with_unarchived_checkpoints
 from ledger.hashing import GENESIS_HASH
 from ledger.keys import public_key_b64
 from ledger.merkle import Frontier
@@ -53,10 +54,12 @@ class ArchiveRefused(Exception):
 
 
 def tenants_to_archive() -> list[int]:
+    """Tenants with entries not in a segment yet, or checkpoints not in the archive yet."""
     heads = dict(TenantHead.objects.values_list("tenant_id", "sequence_number"))
     done = dict(ArchiveSegment.objects.values_list("tenant_id").annotate(m=Max("last_sequence"))
                 .values_list("tenant_id", "m"))
-    return sorted(t for t, h in heads.items() if h > done.get(t, 0))
+    behind = {t for t, h in heads.items() if h > done.get(t, 0)}
+    return sorted(behind.union(tenants_with_unarchived_checkpoints()))
 
 
 def archive_tenant(*, tenant_id: int, force: bool = False, max_segments: int | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from ledger import archiver, sequencer
+from ledger.checkpoint_archive import ON_COMMIT_LIMIT, PUBLISH_JOB, checkpoints_publish
 from ledger.metrics import ARCHIVE_FAILURES
 from ledger.models import IntakeEntry
 from maestro.queue import enqueue, job
@@ -39,6 +40,20 @@ def sweep_job() -> int:
     return sum(sequencer.sweep(max_batches_per_tenant=MAX_BATCHES_PER_RUN).values())
 
 
+@job(PUBLISH_JOB, soft_time_limit=60, time_limit=90)
+def publish_checkpoints_job(tenant_id: int) -> int:
+    """Write the tenant's new signed checkpoints to the archive right after their batch
+    committed. A failure is logged and counted, not retried here: the periodic ledger.archive
+    job resumes from the tenant's mark, so no checkpoint is lost."""
+    try:
+        return checkpoints_publish(tenant_id=tenant_id, limit=ON_COMMIT_LIMIT)
+    except Exception:
+        ARCHIVE_FAILURES.inc()
+        log.warning("checkpoint not archived yet", exc_info=True,
+                    extra={"event": "ledger.checkpoint_archive_failed", "tenant_id": tenant_id})
+        return 0
+
+
 @job(ARCHIVE_JOB, soft_time_limit=60, time_limit=90)
 def archive_job() -> int:
     """Enqueue an archiver run per tenant with sealed, unarchived entries."""
@@ -50,9 +65,11 @@ def archive_job() -> int:
 
 @job(ARCHIVE_TENANT_JOB, bind=True, max_retries=None, soft_time_limit=600, time_limit=660)
 def archive_tenant_job(self: Any, tenant_id: int) -> int:
-    """Archive until nothing sealed is left; on any failure retry with backoff, forever: WORM
-    archival is guaranteed eventually, and the lag metric shows how far behind it is."""
+    """Write the checkpoints whose upload after their commit failed, then archive until nothing
+    sealed is left; on any failure retry with backoff, forever: WORM archival is guaranteed
+    eventually, and the lag metric shows how far behind it is."""
     try:
+        checkpoints_publish(tenant_id=tenant_id)
         return len(archiver.archive_tenant(tenant_id=tenant_id))
     except archiver.ArchiveRefused:
         log.error("archive refused", exc_info=True, extra={"event": "ledger.archive_refused", "tenant_id": tenant_id})

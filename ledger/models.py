@@ -6,10 +6,12 @@ content-addressed :class:`LedgerPayload`, advances :class:`TenantHead` (height, 
 Merkle frontier), stores the perfect Merkle subtrees proofs need (:class:`MerkleNode`) and a
 signed :class:`Checkpoint`. Sealed ranges go to write-once storage as :class:`ArchiveSegment`.
 
-On PostgreSQL the database itself refuses a gap, a fork or an edit (migration 0002): unique
+On PostgreSQL the database itself refuses a gap, a fork or an edit: unique
 ``(tenant, sequence_number)``, a statement trigger that checks every new entry links to entry
-``seq - 1`` (by number and by hash), and triggers that refuse UPDATE/DELETE on entries,
-checkpoints and Merkle nodes.
+``seq - 1`` (by number and by hash), and triggers that make every ledger table append-only —
+UPDATE, DELETE and TRUNCATE — except for what the sequencer and archiver must do: a head moves
+forward to the chain's last entry, archived payloads are pruned, intake rows are moved
+(migrations 0003 and 0004).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class IntakeEntry(Statement):
     holes and hashes."""
 
     pk_id = models.BigAutoField(primary_key=True)
-    id = models.UUIDField(default=uuid.uuid4, unique=True)
+    # Unique per tenant, like the entries' ids: another tenant's id is no business of this one.
+    id = models.UUIDField(default=uuid.uuid4)
     payload_hash = models.CharField(max_length=64, default="")
     payload_jcs = models.TextField(default="")
     metadata = models.JSONField(default=dict)
@@ -64,6 +67,7 @@ class IntakeEntry(Statement):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "pk_id"], name="ledger_intake_tenant_idx")]
+        constraints = [models.UniqueConstraint(fields=["tenant", "id"], name="ledger_intake_tenant_id_uniq")]
         verbose_name = "intake entry"
         verbose_name_plural = "intake (unsequenced)"
 
@@ -76,7 +80,10 @@ class LedgerEntry(Statement):
     ``hex(SHA-256(JCS({id, tenantId, sequenceNumber, previousHash, timestamp, actionType,
     resourceType, resourceId, actorId, actorType, payloadHash, metadata})))``."""
 
-    id = models.UUIDField(primary_key=True)
+    pk_id = models.BigAutoField(primary_key=True)
+    # Unique per tenant: an id one tenant uses can be used by another, so appending one reveals
+    # nothing about any other tenant's ledger.
+    id = models.UUIDField()
     sequence_number = models.BigIntegerField()
     previous_hash = models.CharField(max_length=64)
     current_hash = models.CharField(max_length=64)
@@ -86,6 +93,7 @@ class LedgerEntry(Statement):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "sequence_number"], name="ledger_entry_tenant_seq_uniq"),
+            models.UniqueConstraint(fields=["tenant", "id"], name="ledger_entry_tenant_id_uniq"),
             models.CheckConstraint(condition=models.Q(sequence_number__gte=1), name="ledger_entry_seq_positive"),
         ]
         verbose_name = "ledger entry"
@@ -191,6 +199,19 @@ class ArchiveSegment(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class CheckpointArchiveMark(models.Model):
+    """How far the tenant's signed checkpoints are in the WORM archive: every checkpoint up to
+    ``tree_size`` is there. Bookkeeping only — ``ledger_verify`` reads the archive itself — so a
+    publication knows where to resume after a failed upload."""
+
+    tenant = models.OneToOneField("tenancy.Tenant", on_delete=models.PROTECT, primary_key=True, related_name="+")
+    tree_size = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"tenant {self.tenant_id} archived through {self.tree_size}"
 
 
 class VerificationRun(models.Model):

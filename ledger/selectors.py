@@ -47,9 +47,23 @@ def intake_get(*, tenant_id: int, entry_id: Any) -> IntakeEntry | None:
     return IntakeEntry.objects.filter(tenant_id=tenant_id, id=parsed).first() if parsed else None
 
 
-def entry_or_intake(*, entry_id: uuid.UUID) -> LedgerEntry | IntakeEntry | None:
-    """Whichever row holds this id now, in any tenant (the caller checks the tenant)."""
-    return LedgerEntry.objects.filter(id=entry_id).first() or IntakeEntry.objects.filter(id=entry_id).first()
+def entry_or_intake(*, tenant_id: int, entry_id: uuid.UUID) -> LedgerEntry | IntakeEntry | None:
+    """Whichever of this tenant's rows holds this id now."""
+    return (LedgerEntry.objects.filter(tenant_id=tenant_id, id=entry_id).first()
+            or IntakeEntry.objects.filter(tenant_id=tenant_id, id=entry_id).first())
+
+
+def entries_or_intake(*, tenant_id: int, ids: list[uuid.UUID]) -> list[LedgerEntry | IntakeEntry]:
+    """This tenant's rows holding these ids, in the order given (each must exist). Intake
+    first: the sequencer moves rows to the entries atomically, so a row gone from intake by now
+    is among the entries for the second query."""
+    found: dict[uuid.UUID, LedgerEntry | IntakeEntry] = {
+        e.id: e for e in IntakeEntry.objects.filter(tenant_id=tenant_id, id__in=ids)}
+    found.update((e.id, e) for e in LedgerEntry.objects.filter(tenant_id=tenant_id, id__in=ids))
+    missing = [entry_id for entry_id in ids if entry_id not in found]
+    if missing:
+        raise NotFound("ledger_entry", str(missing[0]))
+    return [found[entry_id] for entry_id in ids]
 
 
 def entries_list(*, tenant_id: int) -> QuerySet[LedgerEntry]:
@@ -95,8 +109,10 @@ def backlog(*, tenant_id: int) -> int:
 
 
 def tenant_slug(tenant_id: int) -> str:
-    """The tenant's slug, which names its archive (through the ledger's own link to the tenant)."""
-    slug = TenantHead.objects.filter(tenant_id=tenant_id).values_list("tenant__slug", flat=True).first()
+    """The tenant's slug, which names its archive (through the ledger's own link to the tenant,
+    so the ledger imports nothing above it), whether or not it has sequenced anything yet."""
+    tenants = TenantHead._meta.get_field("tenant").related_model
+    slug: str | None = tenants._default_manager.filter(pk=tenant_id).values_list("slug", flat=True).first()
     if slug is None:
         raise NotFound("ledger", str(tenant_id))
     return slug

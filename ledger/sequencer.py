@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ledger import metrics
+from ledger.checkpoint_archive import checkpoint_publish_on_commit
 from ledger.hashing import GENESIS_HASH, chain_templates, format_timestamp
 from ledger.keys import sign_checkpoint
 from ledger.merkle import Frontier, extend_collecting
@@ -132,7 +133,7 @@ def _batch(tenant_id: int, batch_size: int) -> BatchResult:
         clock.lap("lock")
         rows = _claim(cur, tenant_id, batch_size, pg)
         clock.lap("take")
-        rows, result.duplicates = _drop_already_sequenced(cur, rows, pg)
+        rows, result.duplicates = _drop_already_sequenced(cur, tenant_id, rows, pg)
         if not rows:
             return result
         first = head_seq + 1
@@ -227,13 +228,13 @@ def _claim(cur: Any, tenant_id: int, limit: int, pg: bool) -> list[_Row]:
     return rows
 
 
-def _drop_already_sequenced(cur: Any, rows: list[_Row], pg: bool) -> tuple[list[_Row], int]:
+def _drop_already_sequenced(cur: Any, tenant_id: int, rows: list[_Row], pg: bool) -> tuple[list[_Row], int]:
     """A client may retry a POST with the same id while the sequencer moves its first copy;
     the retry then lands in intake again. Entry ids are idempotency keys: drop the copy."""
     client_ids = [_uuid(r.id) for r in rows if r.client_id]
     if not client_ids:
         return rows, 0
-    existing = set(LedgerEntry.objects.filter(id__in=client_ids).values_list("id", flat=True))
+    existing = set(LedgerEntry.objects.filter(tenant_id=tenant_id, id__in=client_ids).values_list("id", flat=True))
     dropped = [r for r in rows if r.client_id and _uuid(r.id) in existing]
     if not dropped:
         return rows, 0
@@ -293,8 +294,11 @@ def _move(cur: Any, tenant_id: int, rows: list[_Row], first: int, prevs: list[st
 def _checkpoint(tenant_id: int, tree_size: int, root: str, now: Any) -> Checkpoint:
     stamp = format_timestamp(now)
     signature, kid = sign_checkpoint(tenant_id=tenant_id, tree_size=tree_size, root_hash=root, timestamp=stamp)
-    return Checkpoint.objects.create(tenant_id=tenant_id, tree_size=tree_size, root_hash=root, timestamp=now,
-                                     signature=signature, key_id=kid)
+    checkpoint = Checkpoint.objects.create(tenant_id=tenant_id, tree_size=tree_size, root_hash=root, timestamp=now,
+                                           signature=signature, key_id=kid)
+    # Out of the database the moment the batch commits: to the WORM archive.
+    checkpoint_publish_on_commit(tenant_id=tenant_id)
+    return checkpoint
 
 
 def sweep(*, batch_size: int | None = None, max_batches_per_tenant: int | None = None) -> dict[int, int]:

@@ -24,7 +24,7 @@ from ledger.models import IntakeEntry, LedgerEntry
 from ledger.sequencer import SEQUENCE_JOB, sequence_tenant
 from maestro.core.actors import Actor
 from maestro.core.context import current_request_id
-from maestro.core.exceptions import Conflict, ValidationFailed
+from maestro.core.exceptions import ValidationFailed
 from maestro.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1b9e-3d8a-5e51-9a8e-6c2b1f4d7a10")
 # First key of the two-int advisory lock on a client-chosen entry id: "LCID".
 CLIENT_ID_LOCK_NAMESPACE = 0x4C434944
-# Keys of an API-appended entry's metadata that only the server writes (entries_append).
-SERVER_METADATA_KEYS = frozenset({"submittedBy", "requestId"})
+# The one key of an API-appended entry's metadata that only the server writes (entries_append):
+# its own facts about the submission go under it, so every key a client sends — the old ledger's
+# callers send their own requestId, traceId, correlationId — is kept exactly as sent.
+SERVER_METADATA_KEY = "_maestro"
 _LIMITS = {"action_type": 100, "resource_type": 100, "resource_id": 200, "actor_id": 200}
 _API_NAMES = {"action_type": "actionType", "resource_type": "resourceType", "resource_id": "resourceId",
               "actor_id": "actorId", "actor_type": "actorType", "payload": "payload", "metadata": "metadata",
@@ -149,23 +151,24 @@ def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
     first bad item, before anything is stored), then insert the new ones as intake rows.
 
     ``actorId`` is the client's to state (an agent may append on behalf of a user), so the
-    authenticated caller and the request id go into ``metadata.submittedBy`` and
-    ``metadata.requestId``, covered by the entry hash; a client may not set those two keys.
+    authenticated caller and the request id go into ``metadata._maestro`` (``submittedBy``,
+    ``requestId``), covered by the entry hash; the client's own keys are kept as sent, and only
+    ``_maestro`` is refused from a client.
 
     Returns ``(row, created)`` per item: an id that already exists in this tenant returns the
-    existing intake row or entry (idempotency); in another tenant it is a 409."""
+    existing intake row or entry (idempotency); ids are unique per tenant, so another tenant's
+    use of the same id changes nothing (and is not revealed)."""
     prepared: list[IntakeEntry] = []
     seen: dict[uuid.UUID, int] = {}
     for index, item in enumerate(items):
         metadata = item.get("metadata")
         if isinstance(metadata, dict):
-            reserved = sorted(SERVER_METADATA_KEYS & set(metadata))
-            if reserved:
+            if SERVER_METADATA_KEY in metadata:
                 raise ValidationFailed(
-                    (f"entries[{index}]: " if len(items) > 1 else "") + f"metadata.{reserved[0]} is set by the server",
-                    details={"index": index, "field": f"metadata.{reserved[0]}"})
-            item = {**item, "metadata": {**metadata, "submittedBy": submitted_by.name,
-                                         "requestId": current_request_id()}}
+                    (f"entries[{index}]: " if len(items) > 1 else "") + f"metadata.{SERVER_METADATA_KEY} is set by "
+                    "the server", details={"index": index, "field": f"metadata.{SERVER_METADATA_KEY}"})
+            server = {"submittedBy": submitted_by.name, "requestId": current_request_id()}
+            item = {**item, "metadata": {**metadata, SERVER_METADATA_KEY: server}}
         try:
             entry = intake_prepare(tenant_id=tenant_id, client_id=item.get("id") is not None,
                                    entry_id=item.get("id"), **{k: v for k, v in item.items() if k != "id"})
@@ -212,13 +215,10 @@ def _store(tenant_id: int, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntr
         existing: dict[uuid.UUID, IntakeEntry | LedgerEntry] = {}
         if client_ids:
             # Intake first: the sequencer moves a row to the entries atomically, so a row missing
-            # from intake now is visible among the entries by the second query.
-            existing.update((e.id, e) for e in IntakeEntry.objects.filter(id__in=client_ids))
-            existing.update((e.id, e) for e in LedgerEntry.objects.filter(id__in=client_ids))
-        for index, p in enumerate(prepared):
-            found = existing.get(p.id)
-            if found is not None and found.tenant_id != tenant_id:
-                raise Conflict("This entry id is already used", details={"index": index, "id": str(p.id)})
+            # from intake now is visible among the entries by the second query. Ids are unique
+            # per tenant: another tenant's use of an id is neither visible nor in the way.
+            existing.update((e.id, e) for e in IntakeEntry.objects.filter(tenant_id=tenant_id, id__in=client_ids))
+            existing.update((e.id, e) for e in LedgerEntry.objects.filter(tenant_id=tenant_id, id__in=client_ids))
         new = [p for p in prepared if p.id not in existing]
         if new:
             IntakeEntry.objects.bulk_create(new)

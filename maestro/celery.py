@@ -2,7 +2,7 @@ import os
 from contextvars import Token
 
 from celery import Celery
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
 from maestro.core.context import current_request_id, new_request_id, request_id_var
 
@@ -14,6 +14,13 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(related_name="jobs")
 
 REQUEST_ID_HEADER = "maestro_request_id"
+
+
+@setup_logging.connect
+def _keep_django_logging(**_: object) -> None:
+    """A worker logs through Django's LOGGING alone (JSON lines, credentials redacted): with a
+    receiver of this signal Celery configures no logging, where it would otherwise give the
+    task loggers a plain handler of its own."""
 
 
 @before_task_publish.connect

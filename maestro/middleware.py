@@ -14,7 +14,7 @@ from maestro.api.errors import error_response, exception_to_response
 from maestro.core.context import bound_request_id, request_id_from
 
 # Paths whose clients expect JSON, never an HTML error page.
-API_PREFIXES = ("/api/", "/health", "/readyz", "/healthz")
+API_PREFIXES = ("/api/", "/health", "/readyz", "/healthz", "/metrics")
 
 # The next handler Django gives a middleware: a coroutine function when the chain runs async.
 Handler = Callable[[HttpRequest], "HttpResponse | Awaitable[HttpResponse]"]

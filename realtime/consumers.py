@@ -56,6 +56,9 @@ from realtime.subscriptions import BadSubscription, Subscription, parse_subscrib
 
 log = logging.getLogger(__name__)
 
+# The subprotocol the server selects when a client offers it (browsers offer it beside their
+# token, maestro/auth/websocket.py): an answer never names any other, so never a token.
+STREAM_SUBPROTOCOL = "maestro.v1"
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the server cannot serve the stream right now
@@ -157,7 +160,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
     async def connect(self) -> None:
         result = await self.authenticate(self.scope)
         # Accept first: a close before accept is an HTTP 403 and the client never sees the code.
-        await self.accept()
+        await self.accept(STREAM_SUBPROTOCOL if STREAM_SUBPROTOCOL in self.scope.get("subprotocols", ()) else None)
         if result.grant is None:
             await self.close(code=result.close_code)
             return
@@ -237,7 +240,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the decoder's stack
             await self._error("message is not valid JSON")
             return
         await self.receive_json(content)

@@ -100,6 +100,16 @@ def staff(db, django_user_model) -> Client:  # type: ignore[no-untyped-def]
     return client
 
 
+@pytest.fixture(autouse=True)
+def _archive_of_its_own(tmp_path, settings, monkeypatch):
+    """Every test its own WORM archive (processes it starts too, through the environment): a
+    committed ledger batch writes its signed checkpoint there and ``ledger_verify`` reads them
+    back, so a shared one (or a dev server's ``var/archive``) would mix tenants sharing a slug."""
+    url = (tmp_path / "archive").as_uri()
+    settings.MAESTRO_ARCHIVE_URL = url
+    monkeypatch.setenv("MAESTRO_ARCHIVE_URL", url)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drain_test_job_queue():
     """Tests publish jobs nobody consumes; leave the broker as we found it."""

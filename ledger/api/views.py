@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.http import StreamingHttpResponse
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -45,11 +45,13 @@ from ledger.representations import (
     receipt_repr,
 )
 from ledger.verify import verify_chain
+from maestro.api import idempotency
 from maestro.api.filters import filtered
 from maestro.api.openapi import doc, shape
 from maestro.api.paging import Order, page
+from maestro.api.streaming import StreamingResponse
 from maestro.api.views import MaestroAPIView
-from maestro.core.exceptions import Conflict, MaestroError, ValidationFailed
+from maestro.core.exceptions import Conflict, IdempotencyKeyReused, MaestroError, ValidationFailed
 from maestro.core.roles import Role
 from maestro.core.wire import to_iso
 
@@ -61,14 +63,17 @@ def _flag(request: Request, name: str) -> bool:
     return raw in ("true", "1")
 
 EXPORT_ORDER = Order.of("sequence_number")
+# Rows read (with their payloads) and rendered per part of an export: what the export holds in
+# memory at a time, whatever its length.
+EXPORT_PAGE_ROWS = 100
 
 
 def sequence_order(request: Request, field: str, *, default: str) -> Order:
-    """``?order=asc|desc`` over ``field``."""
+    """``?order=asc|desc`` over ``field``; ``ASC``/``DESC`` as the old ledger API wrote it."""
     order = request.query_params.get("order", default)
-    if order not in ("asc", "desc"):
-        raise ValidationFailed("order must be asc or desc", details={"order": order})
-    return Order.of(field if order == "asc" else f"-{field}")
+    if order not in ("asc", "desc", "ASC", "DESC"):
+        raise ValidationFailed("order must be asc or desc (or ASC, DESC)", details={"order": order})
+    return Order.of(field if order in ("asc", "ASC") else f"-{field}")
 
 
 def _with_payloads(tenant_id: int, entries: list[Any]) -> list[EntryOut]:
@@ -76,8 +81,24 @@ def _with_payloads(tenant_id: int, entries: list[Any]) -> list[EntryOut]:
     return [entry_repr(e, payloads[e.sequence_number]) for e in entries]
 
 
+# Marks an item whose id was derived from the Idempotency-Key (not sent by the client); popped
+# before the item reaches the service.
+_KEY_DERIVED = "_id_from_key"
+
+
+def _key_keeps_its_first_request(key: str, derived: list[bool], results: list[tuple[Any, bool]]) -> None:
+    """A key the store no longer remembers (kept ``MAESTRO_IDEMPOTENCY_KEY_HOURS``, or used
+    before keys were stored) still names its entries through the ids derived from it: a request
+    that finds some of those and not others is another request under an old key (a longer or
+    shorter batch), not a retry, and is refused whole (the caller's transaction rolls back)."""
+    created = [was_created for (_, was_created), from_key in zip(results, derived, strict=True) if from_key]
+    if any(created) and not all(created):
+        raise IdempotencyKeyReused(details={"idempotencyKey": key})
+
+
 class _AppendMixin(MaestroAPIView):
-    # The ledger keeps its own transactions (and, for appends, its own Idempotency-Key rule).
+    # The ledger keeps its own transactions: an append claims its Idempotency-Key in its own (_append),
+    # and ?wait=true waits for the sequencer after the commit.
     write_unit = False
     resource_type = "ledger_entry"
 
@@ -99,10 +120,42 @@ class _AppendMixin(MaestroAPIView):
         actor = self.access.actor
         item.setdefault("actor_id", actor.name)
         item.setdefault("actor_type", actor.actor_type if actor.actor_type in ("user", "api") else "api")
-        if key and "id" not in item:
+        if key is not None and "id" not in item:
             suffix = key if index is None else f"{key}#{index}"
             item["id"] = services.idempotency_entry_id(tenant_id=self.access.tenant.pk, key=suffix)
+            item[_KEY_DERIVED] = True
         return item
+
+    def _append(self, request: Request, items: list[dict[str, Any]], *, many: bool) -> Response:
+        """Appends ``items`` and answers. With an ``Idempotency-Key`` the key is claimed (the
+        house store, ``maestro.api.idempotency``: method, path and body) in the appending
+        transaction: the same request again answers its entries as they are now (200,
+        ``Idempotent-Replayed``) and appends nothing; the key with another request is a 422."""
+        tenant_id = self.access.tenant.pk
+        key = request.headers.get("Idempotency-Key")
+        derived = [bool(item.pop(_KEY_DERIVED, False)) for item in items]
+        with transaction.atomic():
+            claim = None
+            if key is not None:
+                claim = idempotency.store().claim(tenant_id=tenant_id, key=key, fingerprint=idempotency.fingerprint(
+                    "POST", request.path, request.data))
+            if isinstance(claim, idempotency.Stored):
+                rows = selectors.entries_or_intake(tenant_id=tenant_id, ids=[item["id"] for item in items])
+                results: list[tuple[Any, bool]] = [(row, False) for row in rows]
+            else:
+                results = list(services.entries_append(tenant_id=tenant_id, items=items,
+                                                       submitted_by=self.access.actor))
+                if claim is not None:
+                    assert key is not None
+                    _key_keeps_its_first_request(key, derived, results)
+                    receipts = [receipt_repr(row) for row, _ in results]
+                    idempotency.store().store(claim, status_code=202, body=receipts if many else receipts[0],
+                                              headers={})
+        response = self._respond(request, results, many=many)
+        if claim is not None and (isinstance(claim, idempotency.Stored) or any(derived)) \
+                and not any(created for _, created in results):
+            response["Idempotent-Replayed"] = "true"
+        return response
 
     def _respond(self, request: Request, results: list[tuple[Any, bool]], *, many: bool) -> Response:
         tenant_id = self.access.tenant.pk
@@ -112,7 +165,8 @@ class _AppendMixin(MaestroAPIView):
             if entries is not None:
                 sequenced = _with_payloads(tenant_id, entries)
                 return Response(sequenced if many else sequenced[0], status=201 if created else 200)
-            results = [(selectors.entry_or_intake(entry_id=row.id) or row, c) for row, c in results]
+            results = [(selectors.entry_or_intake(tenant_id=tenant_id, entry_id=row.id) or row, c)
+                       for row, c in results]
         receipts = [receipt_repr(row) for row, _ in results]
         return Response(receipts if many else receipts[0], status=202 if created else 200)
 
@@ -127,9 +181,8 @@ class EntryListView(_AppendMixin):
 
     @doc(EntryIn, status=202, response=ReceiptOut, op="ledger_entries_append")
     def post(self, request: Request) -> Response:
-        item = self._item(request.data, None, request.headers.get("Idempotency-Key"))
-        results = services.entries_append(tenant_id=self.access.tenant.pk, items=[item], submitted_by=self.access.actor)
-        return self._respond(request, results, many=False)
+        return self._append(request, [self._item(request.data, None, request.headers.get("Idempotency-Key"))],
+                            many=False)
 
 
 class EntryBatchView(_AppendMixin):
@@ -142,9 +195,7 @@ class EntryBatchView(_AppendMixin):
         if len(data) > limit:
             raise ValidationFailed(f"at most {limit} entries per batch", details={"limit": limit, "count": len(data)})
         key = request.headers.get("Idempotency-Key")
-        items = [self._item(raw, index, key) for index, raw in enumerate(data)]
-        results = services.entries_append(tenant_id=self.access.tenant.pk, items=items, submitted_by=self.access.actor)
-        return self._respond(request, results, many=True)
+        return self._append(request, [self._item(raw, index, key) for index, raw in enumerate(data)], many=True)
 
 
 class EntryDetailView(MaestroAPIView):
@@ -261,14 +312,14 @@ class ExportView(MaestroAPIView):
     content_negotiation_class = _JSONOnly
 
     @doc(op="ledger_export", response={"type": "array", "items": shape(EntryOut)}, filters=EntryFilter)
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: Request) -> StreamingResponse:
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
             raise ValidationFailed("format must be json or csv", details={"format": fmt})
         tenant = self.access.tenant
         qs = filtered(EntryFilter, request, selectors.entries_list(tenant_id=tenant.pk))
         chunks = _export_json(tenant.pk, qs) if fmt == "json" else _export_csv(tenant.pk, qs)
-        response = StreamingHttpResponse(chunks, content_type="application/json" if fmt == "json" else "text/csv")
+        response = StreamingResponse(chunks, content_type="application/json" if fmt == "json" else "text/csv")
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="ledger-{tenant.slug}-{stamp}.{fmt}"'
         return response
@@ -277,7 +328,7 @@ class ExportView(MaestroAPIView):
 def _chunks(tenant_id: int, qs: Any) -> Iterator[list[EntryOut]]:
     cursor = None
     while True:
-        chunk = page(qs, order=EXPORT_ORDER, limit=1000, cursor=cursor)
+        chunk = page(qs, order=EXPORT_ORDER, limit=EXPORT_PAGE_ROWS, cursor=cursor)
         if chunk.items:
             yield _with_payloads(tenant_id, chunk.items)
         if chunk.next_cursor is None:

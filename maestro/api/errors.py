@@ -83,4 +83,7 @@ def exception_to_response(exc: Exception) -> JsonResponse:
     if mapped is None:
         log.exception("unhandled error", extra={"event": "api.unhandled_error"})
         mapped = 500, "INTERNAL_ERROR", "Internal server error", {}
-    return error_response(*mapped)
+    response = error_response(*mapped)
+    if mapped[0] == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="maestro"'
+    return response

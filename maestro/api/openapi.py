@@ -64,7 +64,8 @@ def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str |
         body = {"type": "array", "items": {"type": "object"}} if many else OpenApiTypes.OBJECT
     parameters = [*(LIST_PARAMETERS if paged else ()), *(parameters or [])]
     if ordered:
-        parameters.append(OpenApiParameter("order", str, enum=["asc", "desc"], description="sort direction"))
+        parameters.append(OpenApiParameter("order", str, enum=["asc", "desc", "ASC", "DESC"],
+                                            description="sort direction"))
     if filters is not None:
         parameters += [OpenApiParameter(name, str, description=str(f.extra.get("help_text") or ""))
                        for name, f in filters.base_filters.items()]

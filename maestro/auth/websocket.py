@@ -1,6 +1,13 @@
 """WebSocket handshake authentication (the consumer in :mod:`realtime.consumers` is given
-:func:`authenticate_handshake` by ``maestro.asgi``), the same rules as HTTP: API token or OIDC JWT (``Authorization``
-header or ``?token=``), the Django session cookie, or in dev the loopback local operator.
+:func:`authenticate_handshake` by ``maestro.asgi``), the same rules as HTTP: an API token or
+OIDC JWT, the Django session cookie, or in dev the loopback local operator.
+
+Where a token may travel, first found wins: the ``Authorization: Bearer`` header (non-browser
+clients), a ``maestro.token.<token>`` subprotocol (browsers, which cannot set headers on a
+WebSocket: ``new WebSocket(url, ["maestro.v1", "maestro.token." + token])``; the server's
+answer selects ``maestro.v1`` only, never the token), or ``?token=`` (the old clients; a URL is
+logged by every proxy on the way, so new clients keep tokens out of it — Maestro's own logs
+redact it, :mod:`maestro.logging`).
 
 Origin policy, per credential rather than per connection: a browser attaches the session
 cookie (and, in dev, the loopback identity) to a WebSocket opened by *any* page, and the
@@ -34,6 +41,17 @@ from maestro.tenancy.access import resolve_access
 from maestro.tenancy.credentials import DevLoopback
 from maestro.tenancy.models import ApiToken
 from realtime.consumers import CLOSE_FORBIDDEN, Handshake, StreamGrant, scope_query
+
+TOKEN_SUBPROTOCOL_PREFIX = "maestro.token."
+
+
+def subprotocol_token(scope: dict[str, Any]) -> str | None:
+    """The token a client offered as the subprotocol ``maestro.token.<token>``, if any (an
+    empty one counts as offered, and fails)."""
+    for offered in scope.get("subprotocols") or ():
+        if offered.startswith(TOKEN_SUBPROTOCOL_PREFIX):
+            return str(offered[len(TOKEN_SUBPROTOCOL_PREFIX):])
+    return None
 
 
 def scope_headers(scope: dict[str, Any]) -> dict[str, str]:
@@ -101,8 +119,11 @@ def authenticate_handshake(scope: dict[str, Any]) -> Handshake:
     query = scope_query(scope)
     origin = headers.get("origin")
     meta: dict[str, Any] = {}
+    offered = subprotocol_token(scope)
     if "authorization" in headers:
         meta["HTTP_AUTHORIZATION"] = headers["authorization"]
+    elif offered is not None:
+        meta["HTTP_AUTHORIZATION"] = f"Bearer {offered}"
     elif query.get("token"):
         meta["HTTP_AUTHORIZATION"] = f"Bearer {query['token'][0]}"
     if "x-maestro-tenant" in headers:

@@ -26,6 +26,14 @@ class ValidationFailed(MaestroError):
     pass
 
 
+class Unauthenticated(MaestroError):
+    """No credential, or not the one this path takes (401)."""
+
+    status_code = 401
+    code = "UNAUTHORIZED"
+    message = "Authentication credentials were not provided or are not valid"
+
+
 class IdempotencyKeyReused(MaestroError):
     """An ``Idempotency-Key`` sent again with a different request (IETF idempotency-key draft:
     422): the first request's result stands and this one is not carried out."""

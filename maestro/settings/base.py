@@ -171,7 +171,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["maestro.auth.permissions.TenantRolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["maestro.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "maestro.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -226,8 +226,9 @@ LOGGING: dict[str, Any] = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "maestro.logging.RequestIdFilter"}},
     "formatters": {
+        # Every handler formats through it: it redacts credentials (tokens, cookies) from every line.
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "maestro.logging.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         }
@@ -237,6 +238,9 @@ LOGGING: dict[str, Any] = {
     },
     "root": {"handlers": ["console"], "level": MAESTRO_LOG_LEVEL},
     "loggers": {
+        # No handlers but ours: Django's defaults (a console handler when DEBUG, mail to ADMINS)
+        # would write records, with their request, past the redacting formatter.
+        "django": {"handlers": []},
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         # Lines per job ("Task … received", "… succeeded"): the periodic sweeps alone would log
@@ -261,6 +265,10 @@ MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS"
 MAESTRO_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("MAESTRO_IDEMPOTENCY_KEY_HOURS", "24"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
 MAESTRO_METRIC_QUEUES = ["maestro"]
+# /metrics names every tenant: when MAESTRO_METRICS_TOKEN is set a scrape needs it as a Bearer
+# token; without one the page is open, except in production, which then serves no metrics.
+MAESTRO_METRICS_TOKEN = os.environ.get("MAESTRO_METRICS_TOKEN", "")
+MAESTRO_METRICS_OPEN = True
 
 # --- ledger (DESIGN §6) ---------------------------------------------------------------------
 # Ed25519 private key: base64 of the 32 raw bytes, or PEM. Empty: dev/test generate one once
@@ -284,4 +292,10 @@ MAESTRO_ARCHIVE_SEAL_AGE_SECONDS = int(os.environ.get("MAESTRO_ARCHIVE_SEAL_AGE_
 MAESTRO_ARCHIVE_RETENTION_DAYS = int(os.environ.get("MAESTRO_ARCHIVE_RETENTION_DAYS", "2555"))
 MAESTRO_ARCHIVE_PRUNE_PAYLOADS = os.environ.get("MAESTRO_ARCHIVE_PRUNE_PAYLOADS", "true").lower() in {"1", "true"}
 MAESTRO_ARCHIVE_S3_ENDPOINT_URL = os.environ.get("MAESTRO_ARCHIVE_S3_ENDPOINT_URL", "") or None
+# The longest an entry may go without a signed checkpoint in the WORM archive covering it:
+# ledger_verify names older uncovered entries (the archive lags, or checkpoints were removed).
+MAESTRO_LEDGER_CHECKPOINT_INTERVAL_SECONDS = float(os.environ.get("MAESTRO_LEDGER_CHECKPOINT_INTERVAL_SECONDS", "900"))
+# Let `manage.py flush` empty the append-only ledger tables (ledger/management/commands/flush.py).
+# On only in the test settings, for the test database's teardown; not read from the environment.
+MAESTRO_LEDGER_ALLOW_FLUSH = False
 MAESTRO_PERIODIC_JOBS.update({"ledger.sweep": 5.0, "ledger.archive": 60.0})

@@ -19,6 +19,7 @@ if os.environ.get("MAESTRO_DEBUG", "").lower() in {"1", "true", "yes"}:
     raise ImproperlyConfigured("debug must be off in production")
 DEBUG = False
 MAESTRO_DEV_LOOPBACK_AUTH = False
+MAESTRO_METRICS_OPEN = False  # /metrics needs MAESTRO_METRICS_TOKEN
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

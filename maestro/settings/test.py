@@ -15,3 +15,5 @@ LOGGING["root"]["level"] = os.environ.get("MAESTRO_LOG_LEVEL", "WARNING")  # noq
 # session empties at its end (tests/conftest.py), never to a real deployment's queue.
 CELERY_TASK_DEFAULT_QUEUE = "maestro-test-" + os.environ.get("MAESTRO_CHANNELS_PREFIX", "maestro")
 MAESTRO_METRIC_QUEUES = [CELERY_TASK_DEFAULT_QUEUE]
+# The teardown of transactional tests flushes the test database, ledger tables included.
+MAESTRO_LEDGER_ALLOW_FLUSH = True

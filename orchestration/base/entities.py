@@ -179,8 +179,9 @@ def create(kind: Kind[M], obj: M, *, tenant: Tenant, actor: Actor, details: str,
         if prepare is not None:
             prepare(obj)
         if kind.ident == "slug" if check_exists is None else check_exists:
-            taken = kind.model._default_manager.filter(**{kind.ident: ident})
-            if (taken.filter(tenant=tenant) if kind.ident == "slug" else taken).exists():
+            # Only the tenant's own objects: a 409 for another tenant's id would tell the caller
+            # that it exists there.
+            if kind.model._default_manager.filter(tenant=tenant, **{kind.ident: ident}).exists():
                 raise kind.exists_error(ident)
         clean_or_400(obj, exclude=exclude if exclude is not None else ["tenant"], validate_unique=False)
         try:

@@ -217,7 +217,10 @@ class _Importer:
     def _own_row(self, model: type[models.Model], r: Record) -> Any:
         # FOR NO KEY UPDATE, as the other services lock rows they edit: a concurrent insert of a
         # child (its foreign-key check takes KEY SHARE) is not blocked by it.
-        row = model.objects.select_for_update(no_key=True).filter(id=r.id).first()  # type: ignore[attr-defined]
+        rows = model.objects.select_for_update(no_key=True).filter(id=r.id)  # type: ignore[attr-defined]
+        if model is Session:  # a session id is unique within its tenant only
+            rows = rows.filter(tenant=self.tenant)
+        row = rows.first()
         if row is not None and row.tenant_id != self.tenant.pk:
             raise _Skip(f"id {r.id} already belongs to another tenant")
         if row is not None and r.project_id and row.project_id != r.project_id:
@@ -232,7 +235,7 @@ class _Importer:
             raise _Skip(f"its project {r.project_id} was skipped (see that file)")
         raise _Skip(f"its project {r.project_id} does not exist")
 
-    def _upsert(self, model: type[models.Model], row: Any, r: Record, exclude: list[str]) -> None:
+    def _upsert(self, model: type[models.Model], row: Any, r: Record, exclude: list[str]) -> Any:
         """Creates the row, or updates exactly the fields that differ; no write when none do."""
         if row is None:
             row = model(id=r.id, tenant=self.tenant, **r.fields)
@@ -241,25 +244,26 @@ class _Importer:
             row.full_clean(exclude=exclude, validate_unique=False)
             row.save(force_insert=True)
             self.created.add((r.kind, r.id))
-            return
+            return row
         changed = [name for name, value in r.fields.items() if getattr(row, name) != value]
         if not changed:
-            return
+            return row
         stamp = "last_activity" if model is Session else "updated_at"
         if getattr(row, stamp) > r.fields[stamp]:
             # Changed in Maestro after the old system wrote the file: a stale file must not
             # undo that. (Entries and links below are still merged in; they only add.)
             r.warnings.append(f"not updated: the row in Maestro is newer than the file "
                               f"({', '.join(sorted(changed))} differ); it is kept")
-            return
+            return row
         for name in changed:
             setattr(row, name, r.fields[name])
         row.version += 1  # every entity of the old layout is versioned here
         changed.append("version")
         row.full_clean(exclude=exclude, validate_unique=False)
         row.save(update_fields=changed)
+        return row
 
-    def _children(self, model: type[models.Model], owner: dict[str, str], items: list[dict[str, Any]],
+    def _children(self, model: type[models.Model], owner: dict[str, Any], items: list[dict[str, Any]],
                   label: str) -> None:
         """Adds missing entries and corrects changed ones, matched by id; never deletes."""
         existing: dict[str, Any] = {}
@@ -304,9 +308,9 @@ class _Importer:
     def _session(self, r: Record) -> None:
         row = self._own_row(Session, r)
         self._require_project(r)
-        self._upsert(Session, row, r, exclude=["tenant", "project"])
-        self._children(SessionEvent, {"session_id": r.id}, r.children["events"], "events")
-        self._children(SessionTimelineEvent, {"session_id": r.id}, r.children["timeline"], "timeline")
+        row = self._upsert(Session, row, r, exclude=["tenant", "project"])
+        self._children(SessionEvent, {"session_id": row.pk}, r.children["events"], "events")
+        self._children(SessionTimelineEvent, {"session_id": row.pk}, r.children["timeline"], "timeline")
 
     def _parents(self) -> None:
         tasks = self.imported["task"]
@@ -347,16 +351,17 @@ class _Importer:
             for s_id in t.refs:
                 wanted.setdefault(s_id, []).append(t.id)
                 named_by.setdefault((s_id, t.id), []).append((t, f"sessionIds names session {s_id}"))
-        session_rows: dict[str, tuple[str, Any]] = {}
+        session_rows: dict[str, tuple[str, Any, int]] = {}  # id: (project id, started at, key)
         for chunk in _chunks(wanted):
-            session_rows.update((sid, (pid, started)) for sid, pid, started in Session.objects.filter(
-                tenant=self.tenant, id__in=chunk).values_list("id", "project_id", "started_at"))
+            session_rows.update((sid, (pid, started, pk)) for sid, pid, started, pk in Session.objects.filter(
+                tenant=self.tenant, id__in=chunk).values_list("id", "project_id", "started_at", "pk"))
         task_rows: dict[str, str] = {}
         for chunk in _chunks({t for ts in wanted.values() for t in ts}):
             task_rows.update(Task.objects.filter(tenant=self.tenant, id__in=chunk).values_list("id", "project_id"))
         existing: set[tuple[str, str]] = set()
         for chunk in _chunks(session_rows):
-            existing.update(SessionTask.objects.filter(session_id__in=chunk).values_list("session_id", "task_id"))
+            existing.update(SessionTask.objects.filter(session__tenant=self.tenant, session__id__in=chunk)
+                            .values_list("session__id", "task_id"))
         # One insertion order serves both sides' lists: sessions by start, each session's tasks
         # in its own order. Re-importing an export reproduces exactly this order.
         fresh: list[SessionTask] = []
@@ -370,14 +375,15 @@ class _Importer:
                     for r, what in named_by[(s_id, t_id)]:
                         self._warn(r, f"{what}, {reason}; no link made")
                 elif (s_id, t_id) not in existing:
-                    fresh.append(SessionTask(session_id=s_id, task_id=t_id))
+                    fresh.append(SessionTask(session_id=session_rows[s_id][2], task_id=t_id))
                     self.touched["session"].add(s_id)
                     self.touched["task"].add(t_id)
         SessionTask.objects.bulk_create(fresh, ignore_conflicts=True)
         self.report.links_created = len(fresh)
 
     @staticmethod
-    def _dangling(s_id: str, t_id: str, session_rows: dict[str, tuple[str, Any]], task_rows: dict[str, str]) -> str:
+    def _dangling(s_id: str, t_id: str, session_rows: dict[str, tuple[str, Any, int]],
+                  task_rows: dict[str, str]) -> str:
         if s_id not in session_rows:
             return f"but session {s_id} does not exist"
         if t_id not in task_rows:

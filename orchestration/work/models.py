@@ -146,7 +146,11 @@ class Session(models.Model):
 
     ENDED = (Status.COMPLETED, Status.FAILED, Status.STOPPED)
 
-    id = models.CharField(primary_key=True, max_length=40, default=_session_id)
+    # The old clients choose their own ids, so an id is unique within its tenant only: a
+    # global one would answer 409 for another tenant's id and so reveal that it exists. Rows
+    # reference a session by this surrogate key; callers name it by (tenant, id).
+    pk_id = models.BigAutoField(primary_key=True)
+    id = models.CharField(max_length=40, default=_session_id)
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="sessions")
     tasks = models.ManyToManyField(Task, through="SessionTask", related_name="sessions")
@@ -168,6 +172,7 @@ class Session(models.Model):
             models.Index(fields=["tenant", "started_at", "id"], name="session_tenant_keyset_idx"),
             models.Index(fields=["tenant", "status"], name="session_tenant_status_idx"),
         ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "id"], name="uniq_session_tenant_id")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"

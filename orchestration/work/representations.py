@@ -162,7 +162,7 @@ def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = No
         "initialPrompt": t.initial_prompt,
         "status": t.status,
         "priority": t.priority,
-        "sessionIds": [link.session_id for link in t.session_links.all()] if session_ids is None else session_ids,
+        "sessionIds": [link.session.id for link in t.session_links.all()] if session_ids is None else session_ids,
         "skillIds": t.skill_ids,
         "agentIds": t.agent_ids,
         "dependencies": t.dependencies,

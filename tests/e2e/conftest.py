@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection, connections
@@ -27,39 +28,51 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def live_asgi(transactional_db) -> Iterator[str]:
-    if connection.vendor != "postgresql":
-        pytest.skip("the live server shares the test database, which needs PostgreSQL")
-    settings_dict = connection.settings_dict
-    url = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
-           f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
-    port = _free_port()
-    # A small connection pool, so that tests can see the server keeps to it.
-    # Started as production starts it: bin/web, with the python3 of this environment first on PATH.
-    env = {**os.environ, "MAESTRO_ENV": "test", "MAESTRO_DATABASE_URL": url, "MAESTRO_LOG_LEVEL": "WARNING",
-           "MAESTRO_DB_POOL_MAX": str(LIVE_POOL_MAX), "MAESTRO_DB_APPLICATION_NAME": LIVE_APPLICATION_NAME,
-           "MAESTRO_HOST": "127.0.0.1", "MAESTRO_PORT": str(port), "MAESTRO_WEB_WORKERS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.Popen([str(ROOT / "bin" / "web")], cwd=ROOT, env=env)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+class LiveServer:
+    """bin/web, the production command, on a loopback port and the test database; ``log`` is
+    where its output (its log lines) goes when the test reads it, else it is inherited."""
+
+    def __init__(self, *, log: Path | None = None, **env: str) -> None:
+        settings_dict = connection.settings_dict
+        database = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
+                    f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        # A small connection pool, so that tests can see the server keeps to it.
+        # Started as production starts it: bin/web, with the python3 of this environment first on PATH.
+        full_env = {**os.environ, "MAESTRO_ENV": "test", "MAESTRO_DATABASE_URL": database,
+                    "MAESTRO_LOG_LEVEL": "WARNING", "MAESTRO_DB_POOL_MAX": str(LIVE_POOL_MAX),
+                    "MAESTRO_DB_APPLICATION_NAME": LIVE_APPLICATION_NAME, "MAESTRO_HOST": "127.0.0.1",
+                    "MAESTRO_PORT": str(port), "MAESTRO_WEB_WORKERS": "1",
+                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **env}
+        output = open(log, "wb") if log is not None else None  # closed in stop()
+        self._output = output
+        self.proc = subprocess.Popen([str(ROOT / "bin" / "web")], cwd=ROOT, env=full_env, stdout=output,
+                                     stderr=subprocess.STDOUT if output else None)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            if self.proc.poll() is not None:
                 break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("bin/web did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            time.sleep(0.1)
+        self.stop()
+        pytest.fail("bin/web did not start" + (f":\n{log.read_text()}" if log else ""))
+
+    def stop(self) -> None:
+        """Ends the server (its last log lines written) and its database sessions."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self._output is not None:
+            self._output.close()
+            self._output = None
         # The server's connections may outlive it by a moment; the test database is dropped
         # at the end of the session and must have no other sessions then. Only the server's
         # own (named) sessions: this process's other connections stay usable for later tests.
@@ -71,6 +84,35 @@ def live_asgi(transactional_db) -> Iterator[str]:
                 if cur.fetchone()[0] == 0:
                     break
                 time.sleep(0.05)
+
+    def output(self) -> str:
+        """Everything the server wrote, once it has stopped."""
+        assert self.log is not None
+        self.stop()
+        return self.log.read_text()
+
+
+@pytest.fixture
+def live_server_factory(transactional_db) -> Iterator[Callable[..., LiveServer]]:
+    """Starts bin/web with extra environment (``log=`` captures its output); stops it at the end."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the live server shares the test database, which needs PostgreSQL")
+    started: list[LiveServer] = []
+
+    def start(**kw: Any) -> LiveServer:
+        started.append(LiveServer(**kw))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def live_asgi(live_server_factory) -> str:
+    return live_server_factory().url
 
 
 @pytest.fixture

@@ -78,6 +78,39 @@ def test_bad_list_parameters_are_400(api_client, query):
     assert_error(api_client.get(URL + "entries?" + query), 400)
 
 
+@pytest.mark.parametrize("path", ["entries", "checkpoints"])
+@pytest.mark.parametrize("value", ["sideways", "", "ASCENDING", "Asc", "1"])
+def test_a_bad_order_is_400_naming_the_field(api_client, path, value):
+    body = assert_error(api_client.get(URL + f"{path}?order={value}"), 400)
+    assert "order" in body["message"]
+    assert body["details"] == {"order": value}
+
+
+def test_order_is_accepted_as_the_old_api_wrote_it_and_in_lowercase(api_client, tenant):
+    # given: three entries, three checkpoints (after what the fixtures ledgered)
+    base = settle(tenant)
+    for _ in range(3):
+        append(tenant)
+        sequence(tenant)
+
+    # when
+    entries = {order: api_client.get(URL + f"entries?order={order}&fromSequence={base + 1}")
+               for order in ("ASC", "DESC", "asc", "desc")}
+    checkpoints = {order: api_client.get(URL + f"checkpoints?order={order}&limit=3")
+                   for order in ("ASC", "DESC", "asc", "desc")}
+
+    # then
+    def seqs(response):
+        return [e["sequenceNumber"] - base for e in response.json()]
+
+    assert {order: seqs(r) for order, r in entries.items()} == {
+        "ASC": [1, 2, 3], "DESC": [3, 2, 1], "asc": [1, 2, 3], "desc": [3, 2, 1]}
+    sizes = {order: [c["treeSize"] for c in r.json()] for order, r in checkpoints.items()}
+    assert sizes["DESC"] == sizes["desc"] == [base + 3, base + 2, base + 1]
+    assert sizes["ASC"] == sizes["asc"] == sorted(sizes["ASC"])
+    assert len(sizes["ASC"]) == 3
+
+
 def test_entry_detail_includes_the_payload(api_client):
     created = api_client.post(URL + "entries?wait=true", BODY, format="json").json()
     detail = api_client.get(URL + f"entries/{created['id']}")

@@ -313,6 +313,7 @@ def test_commands_archive_and_verify(ledger25, archive_url, capsys):
 
     # then
     out = capsys.readouterr().out
+    assert "default: wrote 3 signed checkpoint(s) to the archive" in out  # 10, 20, 25
     assert "default: archived 1..10" in out and "default: archived 21..25" in out
     assert out.count("default: valid, 25 entries") == 2
 

@@ -125,7 +125,8 @@ def test_a_rewritten_chain_with_consistent_hashes_fails_against_the_signed_check
 def test_an_edited_payload_is_named_by_the_entry_using_it(chain):
     # given
     entry = LedgerEntry.objects.get(tenant_id=chain.pk, sequence_number=9)
-    LedgerPayload.objects.filter(tenant_id=chain.pk, payload_hash=entry.payload_hash).update(body='{"i":999}')
+    with triggers_bypassed():
+        LedgerPayload.objects.filter(tenant_id=chain.pk, payload_hash=entry.payload_hash).update(body='{"i":999}')
 
     # when
     report = verify_chain(tenant_id=chain.pk)

@@ -131,11 +131,12 @@ class Client:
 
 
 def communicator(path: str = "/ws", *, token: str | None = None, headers: list[tuple[str, str]] | None = None,
-                 client_addr: tuple[str, int] | None = None) -> WebsocketCommunicator:
+                 client_addr: tuple[str, int] | None = None,
+                 subprotocols: list[str] | None = None) -> WebsocketCommunicator:
     raw = [(k.lower().encode(), v.encode()) for k, v in (headers or [])]
     if token is not None:
         raw.append((b"authorization", f"Bearer {token}".encode()))
-    comm = WebsocketCommunicator(application, path, headers=raw)
+    comm = WebsocketCommunicator(application, path, headers=raw, subprotocols=subprotocols)
     if client_addr is not None:
         comm.scope["client"] = client_addr
     return comm

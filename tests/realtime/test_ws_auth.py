@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client as HttpClient
@@ -224,3 +226,95 @@ async def test_messages_after_a_4401_are_ignored(tenant):
     # then: no answer, no crash
     assert await comm.receive_nothing(timeout=0.2)
     await comm.disconnect()
+
+
+# --- the token as a subprotocol: out of the URL, for browsers (issue #9) ---------------------
+
+
+async def test_token_offered_as_a_subprotocol_connects_and_the_answer_names_only_maestro_v1(tenant):
+    # given: a browser's way: new WebSocket(url, ["maestro.v1", "maestro.token." + token])
+    raw = await in_thread(make_token)(username="olivia", tenant=tenant, role="operator")
+    before = _clients_gauge()
+    comm = communicator("/ws", subprotocols=["maestro.v1", f"maestro.token.{raw}"],
+                        headers=[("Origin", "https://ui.example"), ("Host", "maestro.test")])
+
+    # when
+    accepted, selected = await comm.connect(timeout=5)
+    hello = json.loads(await comm.receive_from(timeout=5))
+
+    # then: the stream is the token's, and the server's answer names the non-secret subprotocol
+    assert (accepted, selected) == (True, "maestro.v1")
+    assert (hello["type"], hello["tenant"], hello["role"]) == ("connected", "default", "operator")
+    assert _clients_gauge() == before + 1
+    await comm.disconnect()
+
+
+async def test_a_token_subprotocol_without_maestro_v1_is_never_echoed(tenant):
+    # given: a client that offers only the token
+    raw = await in_thread(make_token)(username="olivia", tenant=tenant, role="viewer")
+    comm = communicator("/", subprotocols=[f"maestro.token.{raw}"])
+
+    # when
+    accepted, selected = await comm.connect(timeout=5)
+    hello = json.loads(await comm.receive_from(timeout=5))
+
+    # then: authenticated, and no subprotocol is selected (the only one offered is the secret)
+    assert (accepted, selected) == (True, None)
+    assert hello["role"] == "viewer"
+    await comm.disconnect()
+
+
+async def test_a_wrong_token_subprotocol_is_refused_before_any_frame(tenant, other_tenant):
+    # given
+    from maestro.tenancy.models import ApiToken
+    from maestro.tenancy.services import api_token_revoke
+
+    revoked = await in_thread(make_token)(username="rita", tenant=tenant, role="operator")
+    token = await in_thread(lambda: ApiToken.objects.select_related("tenant").get(user__username="rita"))()
+    await in_thread(api_token_revoke)(token=token, actor=SYSTEM)
+    others = await in_thread(make_token)(username="oscar", tenant=other_tenant, role="operator")
+    before = _clients_gauge()
+    cases = [("mae_" + "x" * 43, [], 4401), (revoked, [], 4401), ("", [], 4401), ("not-a-jwt", [], 4401),
+             (others, [("X-Maestro-Tenant", "default")], 4403)]
+    for raw, headers, expected in cases:
+        comm = communicator("/ws", subprotocols=["maestro.v1", f"maestro.token.{raw}"], headers=headers)
+
+        # when
+        accepted, selected = await comm.connect(timeout=5)
+        first = await comm.receive_output(timeout=5)
+
+        # then: the close is the first and only thing sent; the answer never echoes the token
+        assert (accepted, selected) == (True, "maestro.v1"), raw
+        assert first == {"type": "websocket.close", "code": expected}, raw
+        assert await comm.receive_nothing(timeout=0.1)
+        await comm.disconnect()
+    assert _clients_gauge() == before
+
+
+async def test_an_authorization_header_wins_over_a_token_subprotocol(tenant):
+    # given: a good token offered as a subprotocol, and a wrong one in the header
+    raw = await in_thread(make_token)(username="olivia", tenant=tenant, role="operator")
+    comm = communicator("/ws", token="mae_" + "x" * 43, subprotocols=["maestro.v1", f"maestro.token.{raw}"])
+
+    # when / then: the explicit header is the credential, and it is wrong
+    assert await refused_with(comm) == 4401
+
+
+async def test_every_way_in_answers_maestro_v1_when_it_is_offered(tenant):
+    # given: a token (header or query) and an operator's session cookie
+    raw = await in_thread(make_token)(username="olivia", tenant=tenant, role="operator")
+    cookie = await in_thread(_session_cookie)("sam", tenant)
+    ways = [{"token": raw}, {"path": f"/ws?token={raw}"},
+            {"headers": [("Cookie", cookie), ("Host", "maestro.test"), ("Origin", "http://maestro.test")]}]
+    for way in ways:
+        for offered, expected in ((["maestro.v1"], "maestro.v1"), (None, None)):
+            comm = communicator(way.get("path", "/ws"), token=way.get("token"), headers=way.get("headers"),
+                                subprotocols=offered)
+
+            # when
+            accepted, selected = await comm.connect(timeout=5)
+            hello = json.loads(await comm.receive_from(timeout=5))
+
+            # then
+            assert (accepted, selected, hello["type"]) == (True, expected, "connected"), (way, offered)
+            await comm.disconnect()

@@ -163,6 +163,7 @@ BAD_MESSAGES = [
     ("null", "message must be a JSON object"),
     ('"ping"', "message must be a JSON object"),
     ("{not json", "message is not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "message is not valid JSON"),  # deeper than the parser's stack
     ({"type": "dance"}, "unknown message type 'dance'"),
     ({"kind": "ping"}, "type is required"),
     ({"type": "resume"}, "afterSeq must be a non-negative integer"),

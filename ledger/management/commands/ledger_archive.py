@@ -6,12 +6,14 @@ from django.core.management.base import CommandError, CommandParser
 
 from ledger.archive import ArchiveError
 from ledger.archiver import ArchiveRefused, archive_tenant
+from ledger.checkpoint_archive import checkpoints_publish
 from ledger.management.commands._common import LedgerCommand
 
 
 class Command(LedgerCommand):
-    help = ("Seal and archive ledger segments to MAESTRO_ARCHIVE_URL (write-once). Only full or aged segments "
-            "unless --force, which also archives the tail up to the latest checkpoint.")
+    help = ("Write the signed checkpoints not archived yet, then seal and archive ledger segments to "
+            "MAESTRO_ARCHIVE_URL (write-once). Only full or aged segments unless --force, which also archives the "
+            "tail up to the latest checkpoint.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -21,6 +23,9 @@ class Command(LedgerCommand):
         failed = []
         for tenant_id, slug in self.tenants(opts):
             try:
+                published = checkpoints_publish(tenant_id=tenant_id)
+                if published:
+                    self.stdout.write(f"{slug}: wrote {published} signed checkpoint(s) to the archive")
                 segments = archive_tenant(tenant_id=tenant_id, force=opts["force"])
             except ArchiveRefused as exc:
                 first = exc.report["errors"][0] if exc.report["errors"] else {}

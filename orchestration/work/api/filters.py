@@ -16,7 +16,7 @@ class TaskFilter(FilterSet):
     # ``todo`` is the old CLI's name for pending (docs/decisions.md).
     status = ChoiceParameter(field_name="status", choices=Task.Status.values, aliases={"todo": Task.Status.PENDING})
     parentId = django_filters.CharFilter(method="by_parent", help_text="a task id, or null for root tasks")
-    sessionId = django_filters.CharFilter(field_name="session_links__session_id")
+    sessionId = django_filters.CharFilter(field_name="session_links__session__id")
 
     class Meta:
         model = Task

@@ -26,7 +26,8 @@ from orchestration.work.services import sessions as services
 class SessionView(MaestroAPIView):
     resource_type = Resource.SESSION
     present = staticmethod(session_repr)
-    order = Order.of("started_at", "pk")
+    # The id is unique within the tenant, whose sessions are all a list holds.
+    order = Order.of("started_at", "id")
 
     def answer_session(self, session_id: str, *, status: int = 200) -> Response:
         """The session as stored now, read back with everything its representation shows."""

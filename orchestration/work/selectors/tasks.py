@@ -10,7 +10,9 @@ from orchestration.work.models import SessionTask, Task
 def _with_relations(qs: QuerySet[Task]) -> QuerySet[Task]:
     return qs.prefetch_related(
         "timeline", "subtasks",
-        Prefetch("session_links", queryset=SessionTask.objects.only("id", "task_id", "session_id")),
+        # A link names its session by the session's id (unique per tenant), not its key.
+        Prefetch("session_links",
+                 queryset=SessionTask.objects.select_related("session").only("id", "task_id", "session__id")),
     )
 
 

@@ -206,7 +206,6 @@ def session_delete(*, tenant: Tenant, session_id: str, actor: Actor, expected_ve
         session.delete()
         edit.change.record(details=f"Deleted session {session.name}", project_id=project_id,
                            event=(Event.SESSION_DELETED, {"id": session_id}))
-        session.id = session_id  # delete() cleared it; the link events name it
         _emit_link_events(tenant=tenant, session=session, changes=changes, session_side=False)
     return session_id
 

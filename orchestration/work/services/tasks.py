@@ -131,7 +131,7 @@ def task_delete(*, tenant: Tenant, task_id: str, actor: Actor, expected_version:
     with entities.editing(TASK, tenant=tenant, actor=actor, ident=task_id, action=Action.TASK_DELETE,
                           expected_version=expected_version) as edit:
         task = edit.obj
-        session_ids = [link.session_id for link in task.session_links.all()]
+        session_ids = [link.session.id for link in task.session_links.all()]
         child_ids = list(Task.objects.filter(parent_id=task_id).values_list("id", flat=True))
         project_id = task.project_id
         task.delete()

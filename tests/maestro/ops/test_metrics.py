@@ -23,3 +23,25 @@ def test_metrics_report_queue_depth_from_the_broker(db, settings):
         assert b'maestro_queue_depth{queue="maestro-test-depth"} 3.0' in r.content
     finally:
         client.delete("maestro-test-depth")
+
+
+def test_dev_and_test_metrics_are_open_without_a_token(db, settings):
+    # given: no MAESTRO_METRICS_TOKEN outside production
+    settings.MAESTRO_METRICS_TOKEN = ""
+
+    # when / then
+    assert Client().get("/metrics").status_code == 200
+
+
+def test_a_token_set_outside_production_is_required_too(db, settings):
+    # given
+    settings.MAESTRO_METRICS_TOKEN = "scrape-" + "k" * 40
+
+    # when
+    refused = [Client().get("/metrics"), Client().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-")]
+    served = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.MAESTRO_METRICS_TOKEN}")
+
+    # then
+    assert [(r.status_code, r.json()["code"], r["WWW-Authenticate"]) for r in refused] == [
+        (401, "UNAUTHORIZED", 'Bearer realm="maestro"')] * 2
+    assert served.status_code == 200 and b"maestro_queue_depth" in served.content

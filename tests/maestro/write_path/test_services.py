@@ -107,7 +107,7 @@ def test_linking_twice_in_one_unit_links_once(tenant, project):
         session_task_add(tenant=tenant, session_id=session.id, task_id=task.id, actor=SYSTEM)
         session_task_add(tenant=tenant, session_id=session.id, task_id=task.id, actor=SYSTEM)
     # then
-    assert list(task.session_links.values_list("session_id", flat=True)) == [session.id]
+    assert list(task.session_links.values_list("session__id", flat=True)) == [session.id]
     assert TaskTimelineEvent.objects.filter(task=task, type="session_started").count() == 1
     assert AuditEvent.objects.filter(action="session.task_add").count() == 2
 

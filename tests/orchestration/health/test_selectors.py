@@ -16,11 +16,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_workers")]
 def unsequenced(tenant, seconds_ago):
     """A ledger intake row that nothing has chained for ``seconds_ago``."""
     from ledger.models import IntakeEntry
-    from ledger.services import intake_add
+    from ledger.services import intake_prepare
 
-    entry = intake_add(tenant_id=tenant.pk, action_type="test.write", resource_type="test", resource_id="x",
-                       actor_id="tests", actor_type="system", payload={}, metadata={})
-    IntakeEntry.objects.filter(pk=entry.pk).update(timestamp=timezone.now() - timedelta(seconds=seconds_ago))
+    # Written with its old timestamp: intake rows cannot be edited once stored (migration 0004).
+    entry = intake_prepare(tenant_id=tenant.pk, action_type="test.write", resource_type="test", resource_id="x",
+                           actor_id="tests", actor_type="system", payload={}, metadata={},
+                           timestamp=timezone.now() - timedelta(seconds=seconds_ago))
+    IntakeEntry.objects.bulk_create([entry])
 
 
 def failures(tenant, n, minutes_ago=5):

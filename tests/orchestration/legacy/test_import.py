@@ -15,6 +15,7 @@ from tests.orchestration.legacy.helpers import DOCS, PAYMENTS, dump, files, run,
 from tests.support.writes import store_counts
 
 pytestmark = pytest.mark.django_db
+SHARED = "sess_1706789174690_j99ibag7i"  # "Worker 1" of the sample files
 
 
 def test_import_creates_every_project_task_and_session(tenant, legacy_dir: Path):
@@ -305,6 +306,39 @@ def test_ids_of_another_tenant_are_skipped_with_a_reason(tenant, other_tenant, l
     assert Project.objects.get(id=DOCS).tenant == other_tenant
     assert Project.objects.get(id=DOCS).name == "Theirs"
     assert sorted(dump(tenant)["projects"]) == [PAYMENTS]
+
+
+def test_session_ids_another_tenant_also_uses_are_imported_and_theirs_left_alone(tenant, other_tenant,
+                                                                                 legacy_dir: Path):
+    # given: another tenant has a session with the id of one in the files, with an event and a task
+    from orchestration.work.services.projects import project_create
+    from orchestration.work.services.sessions import session_create, session_event_add
+    from tests.factories import SYSTEM, make_task
+
+    theirs = project_create(tenant=other_tenant, actor=SYSTEM, name="Theirs")
+    their_task = make_task(other_tenant, theirs, "their task")
+    session_create(tenant=other_tenant, actor=SYSTEM, project=theirs, task_ids=[their_task.id],
+                   session_id=SHARED, name="their session")
+    session_event_add(tenant=other_tenant, session_id=SHARED, actor=SYSTEM, type="theirs")
+    their_data = dump(other_tenant)
+    expected = files(legacy_dir, "session")[SHARED]
+
+    # when
+    result = run("maestro_import", "--data-dir", str(legacy_dir))
+
+    # then: the file's session is imported into this tenant, whole, with its links
+    assert result.error is None, result.err
+    assert "  sessions: 5 created, 0 updated, 0 unchanged, 0 skipped" in result.out
+    assert "  links: 10 created" in result.out
+    mine = dump(tenant)["sessions"][SHARED]
+    assert {k: mine[k] for k in ("name", "projectId", "taskIds", "startedAt", "hostname")} == {
+        k: expected[k] for k in ("name", "projectId", "taskIds", "startedAt", "hostname")}
+    for task_id in expected["taskIds"]:
+        assert SHARED in dump(tenant)["tasks"][task_id]["sessionIds"]
+    # and the other tenant's session is as it was
+    assert dump(other_tenant) == their_data
+    assert their_data["sessions"][SHARED]["taskIds"] == [their_task.id]
+    assert SessionTask.objects.filter(session__id=SHARED).count() == len(expected["taskIds"]) + 1
 
 
 def test_session_events_timeline_and_task_dependencies_are_kept(tenant, legacy_copy: Path):

@@ -70,7 +70,7 @@ def test_admin_session_relink_tasks(staff, tenant):
     a, b = make_task(tenant, project, "A"), make_task(tenant, project, "B")
     session = session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[a.id])
     # when: move the session from task A to task B
-    r = staff.post(f"/admin/orchestration/session/{quote(session.id)}/change/", {
+    r = staff.post(f"/admin/orchestration/session/{session.pk}/change/", {
         "name": session.name, "status": "running", "agent_id": "", "env": "{}", "metadata": "{}",
         "hostname": "", "platform": "", "linked_tasks": [b.id],
     })
@@ -90,3 +90,25 @@ def test_admin_pages_render(staff, tenant):
                 f"/admin/orchestration/task/{quote(task.id)}/change/",
                 "/admin/orchestration/session/", "/admin/tenancy/apitoken/", "/admin/orchestration/task/?q=Do"]:
         assert staff.get(url).status_code == 200, url
+
+
+def test_admin_edits_only_the_session_it_opened_when_two_tenants_share_its_id(staff, tenant, other_tenant):
+    # given: both tenants have a session sess_shared
+    from orchestration.work.services.sessions import session_create
+
+    mine, theirs = make_project(tenant), make_project(other_tenant, "Theirs")
+    session = session_create(tenant=tenant, actor=SYSTEM, project=mine, task_ids=[], session_id="sess_shared",
+                             name="mine")
+    other = session_create(tenant=other_tenant, actor=SYSTEM, project=theirs, task_ids=[], session_id="sess_shared",
+                           name="theirs")
+    # when
+    page = staff.get(f"/admin/orchestration/session/{other.pk}/change/")
+    r = staff.post(f"/admin/orchestration/session/{other.pk}/change/", {
+        "name": "renamed", "status": "running", "agent_id": "", "env": "{}", "metadata": "{}",
+        "hostname": "", "platform": "", "linked_tasks": [],
+    })
+    # then
+    assert page.status_code == 200 and b"theirs" in page.content
+    assert r.status_code == 302, r.content[:3000]
+    assert (Session.objects.get(pk=other.pk).name, Session.objects.get(pk=other.pk).version) == ("renamed", 2)
+    assert (Session.objects.get(pk=session.pk).name, Session.objects.get(pk=session.pk).version) == ("mine", 1)

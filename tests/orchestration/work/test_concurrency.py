@@ -139,7 +139,7 @@ def test_two_processes_writing_one_tenant(tenant):
     # every requested link exists exactly once, and both sides of the API agree
     created = [s.id for s in Session.objects.filter(project=project).exclude(id__in=sessions)]
     assert len(created) == 2 * (4 + 2)
-    pairs = Counter(SessionTask.objects.values_list("session_id", "task_id"))
+    pairs = Counter(SessionTask.objects.values_list("session__id", "task_id"))
     assert set(pairs.values()) == {1}
     expected = {(s, t) for s in sessions for t in tasks}
     spawned = set(Session.objects.filter(id__in=created, status="spawning").values_list("id", flat=True))

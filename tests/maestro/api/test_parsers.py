@@ -1,0 +1,58 @@
+"""The JSON request parser: absurdly nested bodies are refused there, before any handler runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.models import LedgerEntry
+from maestro.api.parsers import MAX_BODY_DEPTH
+from orchestration.control.models.experiments import Experiment
+from tests.support.api import assert_error
+from tests.support.writes import Mark
+
+pytestmark = pytest.mark.django_db
+
+# The issue's body: 6 KB, an object nested 1,000 deep.
+NESTED_1000 = '{"a":' * 1000 + "1" + "}" * 1000
+
+
+def _nested(depth: int) -> str:
+    """A JSON object ``depth`` levels deep."""
+    return '{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+@pytest.mark.parametrize("path", [
+    "/api/ledger/entries",
+    "/api/ledger/entries/batch",
+    "/api/maestro/experiments/exp-001/run",
+    "/api/maestro/experiments/exp-001/stop",
+    "/api/projects",
+])
+@pytest.mark.parametrize("body", [NESTED_1000, _nested(100_000), _nested(MAX_BODY_DEPTH + 1)],
+                         ids=["1000-deep", "100000-deep", "just-over"])
+def test_a_body_nested_too_deeply_is_400_on_every_endpoint_and_writes_nothing(api_client, seeded, path, body):
+    # given
+    before = Mark(seeded)
+    experiments = sorted(Experiment.objects.values_list("slug", "status", "version"))
+    entries = LedgerEntry.objects.count()
+
+    # when
+    response = api_client.generic("POST", path, body, content_type="application/json")
+
+    # then
+    assert_error(response, 400, "VALIDATION_ERROR", "Malformed JSON: nested too deeply")
+    assert response.json()["details"] == {"maxDepth": MAX_BODY_DEPTH}
+    before.assert_nothing_written()
+    assert sorted(Experiment.objects.values_list("slug", "status", "version")) == experiments
+    assert LedgerEntry.objects.count() == entries
+
+
+def test_a_body_at_the_depth_limit_reaches_the_handler(api_client, seeded):
+    # given: exactly MAX_BODY_DEPTH levels — the handler's own validation answers it
+    body = '{"actionType": "a", "resourceType": "b", "payload": ' + _nested(MAX_BODY_DEPTH - 1) + "}"
+
+    # when
+    response = api_client.generic("POST", "/api/ledger/entries", body, content_type="application/json")
+
+    # then: not the parser's refusal, the payload field's own
+    assert_error(response, 400, "VALIDATION_ERROR", "payload: Nested deeper than 64 levels.")
