@@ -7,8 +7,8 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -20,9 +20,15 @@ from realtime.models import Event
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "maestro.events"
-# Sent to a tenant's group when a credential may have lost access (a token revoked, a
-# membership removed): each connection of the tenant re-checks its own credential.
-ACCESS_CHANGED_TYPE = "maestro.access_changed"
+
+
+class AccessChange(NamedTuple):
+    """A commit took access away from a user (``user_id``) or one token (``token_id``) in the
+    tenant; both None concerns every connection of the tenant."""
+
+    tenant_id: int
+    user_id: int | None = None
+    token_id: int | None = None
 
 
 def wire_text(envelope: Mapping[str, Any]) -> str:
@@ -35,28 +41,24 @@ def wire_item(event: Event) -> dict[str, Any]:
     return {"seq": event.seq, "event": event.type, "project_id": event.project_id, "text": wire_text(event.envelope())}
 
 
-def commit_messages(events: list[Event]) -> list[tuple[str, dict[str, Any]]]:
+def commit_messages(events: list[Event], access: Sequence[AccessChange] = ()) -> list[tuple[str, dict[str, Any]]]:
     """One channel-layer message per tenant per commit, its events in seq order: the fan-out
     cost (a layer receive and a consumer dispatch per client) is paid per commit, not per
-    event, and a commit's events never arrive split."""
-    by_tenant: dict[int, list[Event]] = {}
+    event, and a commit's events never arrive split. The commit's access changes ride in the
+    same message, so no connection can get the events without them (a separate message could
+    be lost, or overtaken by later commits' events)."""
+    by_tenant: dict[int, list[Event]] = {change.tenant_id: [] for change in access}
     for event in events:
         by_tenant.setdefault(event.tenant_id, []).append(event)
-    return [(tenant_group(tenant_id), {"type": MESSAGE_TYPE,
-                                       "events": [wire_item(e) for e in sorted(items, key=lambda e: e.seq)]})
-            for tenant_id, items in by_tenant.items()]
+    return [(tenant_group(tenant_id), {
+        "type": MESSAGE_TYPE,
+        "events": [wire_item(e) for e in sorted(items, key=lambda e: e.seq)],
+        "access": [{"user_id": c.user_id, "token_id": c.token_id} for c in access if c.tenant_id == tenant_id],
+    }) for tenant_id, items in by_tenant.items()]
 
 
-def broadcast_on_commit(events: list[Event]) -> None:
-    messages = commit_messages(events)
-    transaction.on_commit(lambda: _send(messages))
-
-
-def access_changed_on_commit(tenant_id: int, *, user_id: int | None = None, token_id: int | None = None) -> None:
-    """Once the change commits, asks the tenant's open connections of this user (or opened
-    with this token) to re-check their credentials; the others are not disturbed. A lost
-    message only delays the close: connections also re-check on a timer."""
-    messages = [(tenant_group(tenant_id), {"type": ACCESS_CHANGED_TYPE, "user_id": user_id, "token_id": token_id})]
+def broadcast_on_commit(events: list[Event], *, access: Sequence[AccessChange] = ()) -> None:
+    messages = commit_messages(events, access)
     transaction.on_commit(lambda: _send(messages))
 
 

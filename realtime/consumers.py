@@ -15,7 +15,12 @@ Access: the consumer is given, by the ASGI application that routes to it (``maes
 ``can_subscribe`` (may this tenant's stream be narrowed to that project). It knows nothing else
 of users or projects. The credential of the handshake is re-checked when the tenant's access
 changes and at least every ``MAESTRO_WS_AUTH_RECHECK_SECONDS``; once it no longer grants the
-tenant the connection is closed (4401/4403) and nothing more is sent on it.
+tenant the connection is closed (4401/4403) and nothing more is sent on it. The access change
+comes in the message of the commit that made it, and events read from the log are sent only
+after a re-check made after the read, so a revoked socket gets no event frame of that commit
+or any later one. A handshake while the channel layer cannot reach Redis is closed with 1013
+(try again later); when the layer reconnects it sends ``maestro.layer_resumed`` and each
+connection reads what it missed from the log.
 
 Delivery guarantee, per connection: each seq is sent at most once and, unless the client is
 told ``resync_required``, none above its starting point is skipped; live events arrive in
@@ -43,8 +48,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from realtime import metrics
-from realtime.broadcast import ACCESS_CHANGED_TYPE, MESSAGE_TYPE, bind_serving_loop, wire_text
+from realtime.broadcast import MESSAGE_TYPE, bind_serving_loop, wire_text
 from realtime.groups import tenant_group
+from realtime.layers import LAYER_ERRORS, LAYER_RESUMED_TYPE
 from realtime.selectors import EventPage, event_stream_head_of, events_after
 from realtime.subscriptions import BadSubscription, Subscription, parse_subscribe
 
@@ -55,6 +61,7 @@ log = logging.getLogger(__name__)
 STREAM_SUBPROTOCOL = "maestro.v1"
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the server cannot serve the stream right now
 REPLAY_PAGE = 1000
 # A ping reads the log head at most this often; pings are the client's heartbeat.
 PING_CATCH_UP_SECONDS = 5.0
@@ -137,12 +144,16 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             # The fan-out hot path skips Channels' per-message close_old_connections thread
             # hop; maestro_events reaches the database only via database_sync_to_async,
             # which closes stale connections itself.
-            if await self._access_still_valid():
+            # A commit that took access away re-checks the credentials it names before
+            # anything of it is sent (broadcast.commit_messages).
+            concerned = any(self._concerned_by(change) for change in message.get("access", ()))
+            if await self._access_still_valid(force=concerned):
                 await self.maestro_events(message)
             return
-        if message["type"] == ACCESS_CHANGED_TYPE:
-            if self._concerned_by(message):
-                await self._access_still_valid(force=True)
+        if message["type"] == LAYER_RESUMED_TYPE:
+            # Redis was away: whatever was published meanwhile is only in the event log.
+            if await self._access_still_valid():
+                await self._fill_from_log()
             return
         await super().dispatch(message)
 
@@ -155,11 +166,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             return
         grant = result.grant
         bind_serving_loop(asyncio.get_running_loop())
+        if not await self._join(tenant_group(grant.tenant_id)):
+            return
         self.tenant_id = grant.tenant_id
         self.user_id, self.token_id = grant.user_id, grant.token_id
         self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
-        self.group = tenant_group(grant.tenant_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         # Joined before reading the head: every event above it reaches this channel.
         self.live_from = self.last_seq = await database_sync_to_async(event_stream_head_of)(self.tenant_id)
         metrics.WS_CLIENTS.inc()
@@ -174,6 +185,24 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
                 await self._error("afterSeq must be a non-negative integer")
             else:
                 await self._resume(after)
+
+    async def _join(self, group: str) -> bool:
+        """Joins the tenant's group. While the channel layer cannot reach Redis the connection
+        is closed with 1013 (try again later) instead: it could not receive live events, and
+        the client reconnects and resumes with ``afterSeq`` once Redis is back."""
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except LAYER_ERRORS:
+            log.warning("websocket refused: channel layer unreachable", extra={"event": "realtime.layer_unavailable"})
+            metrics.WS_LAYER_REFUSED.inc()
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except LAYER_ERRORS:
+                pass  # nothing reached Redis; only the local membership is undone
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return False
+        self.group = group
+        return True
 
     async def disconnect(self, code: int) -> None:
         await self._release()
@@ -236,8 +265,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
         else:
             await self._error(f"unknown message type {kind!r}" if isinstance(kind, str) else "type is required")
 
-    def _concerned_by(self, message: dict[str, Any]) -> bool:
-        user_id, token_id = message.get("user_id"), message.get("token_id")
+    def _concerned_by(self, change: dict[str, Any]) -> bool:
+        user_id, token_id = change.get("user_id"), change.get("token_id")
         if user_id is None and token_id is None:
             return True  # a change that names nobody concerns everyone
         return (user_id is not None and user_id == self.user_id) or (token_id is not None and token_id == self.token_id)
@@ -270,11 +299,14 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
     async def _error(self, message: str, code: str = "VALIDATION_ERROR") -> None:
         await self.send_json({"type": "error", "code": code, "message": message})
 
+    async def _fill_from_log(self) -> None:
+        before = self.last_seq
+        if await self._catch_up():
+            metrics.WS_GAP_FILLED.inc(self.last_seq - before)
+
     async def _ping(self) -> None:
         if time.monotonic() - self.checked_at >= PING_CATCH_UP_SECONDS:
-            before = self.last_seq
-            if await self._catch_up():
-                metrics.WS_GAP_FILLED.inc(self.last_seq - before)
+            await self._fill_from_log()
         await self.send_json({"type": "pong", "timestamp": _now_ms(), "seq": self.last_seq})
 
     async def _subscribe(self, content: dict[str, Any]) -> None:
@@ -329,9 +361,15 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             if not self.client_gone:
                 metrics.WS_DELIVERED.inc()
 
-    async def _page(self, after: int, upto: int | None) -> EventPage:
+    async def _page(self, after: int, upto: int | None) -> EventPage | None:
+        """A page of the log, or None when the connection was closed because its credential
+        no longer grants access. The credential is re-checked after the read: a revocation
+        committed before it may be among the events read, and the access change that came
+        with it may be lost or still on its way (or its message overtaken by this one)."""
         page: EventPage = await database_sync_to_async(events_after)(
             tenant_id=self.tenant_id, after_seq=after, limit=REPLAY_PAGE, upto_seq=upto)
+        if page.events and not await self._access_still_valid(force=True):
+            return None
         return page
 
     async def _replay(self, after: int, *, upto: int) -> bool:
@@ -340,6 +378,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
         cursor = after
         while cursor < upto and not self.client_gone:
             page = await self._page(cursor, upto)
+            if page is None:
+                return False
             if page.resync_required or not page.events:
                 await self._resync(page.head)
                 return False
@@ -353,6 +393,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
         self.checked_at = time.monotonic()
         while not self.client_gone:
             page = await self._page(self.last_seq, upto)
+            if page is None:
+                return False
             if page.resync_required:
                 await self._resync(page.head)
                 return False

@@ -11,3 +11,5 @@ BROADCAST_FAILURES = Counter("maestro_realtime_broadcast_failures_total",
                              "Commits whose events could not be handed to the channel layer")
 WS_ACCESS_REVOKED = Counter("maestro_websocket_access_revoked_total",
                             "Open connections closed because their credential no longer grants access")
+WS_LAYER_REFUSED = Counter("maestro_websocket_layer_unavailable_total",
+                           "Handshakes closed with 1013 because the channel layer could not reach Redis")

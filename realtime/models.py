@@ -48,3 +48,14 @@ class Event(models.Model):
             "timestamp": to_ms(self.created_at),
             "seq": self.seq,
         }
+
+
+class Installation(models.Model):
+    """One row: this installation's random identity, made by the first ``migrate``. Every
+    process that uses this database (web, worker, scheduler, after any restart) reads the
+    same key; another installation has its own database and so another key. The channel
+    layer's names are derived from it (realtime/layers.py): Redis pub/sub ignores the
+    database number, so installations sharing a Redis server must differ by name."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    key = models.CharField(max_length=32)

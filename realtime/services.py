@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -10,7 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from maestro.core.context import current_request_id
-from realtime.models import Event, EventStream
+from realtime.models import Event, EventStream, Installation
 
 PRUNE_BATCH = 10_000
 
@@ -58,6 +59,14 @@ def events_append(*, tenant_id: int, items: list[PendingEvent]) -> list[Event]:
     ]
     Event.objects.bulk_create(rows)
     return rows
+
+
+def installation_key() -> str:
+    """This installation's identity (:class:`realtime.models.Installation`). ``migrate`` makes
+    it; should the row be gone (a flushed test database) the first reader makes a new one, and
+    a concurrent reader gets the same row."""
+    installation, _ = Installation.objects.get_or_create(pk=1, defaults={"key": secrets.token_hex(8)})
+    return installation.key
 
 
 def events_prune(*, now: datetime | None = None) -> int:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from django.test import Client
@@ -11,6 +12,16 @@ os.environ.setdefault("MAESTRO_ENV", "test")
 pytest.register_assert_rewrite("tests.support")
 
 from tests.factories import SYSTEM, make_project, make_token  # noqa: E402
+from tests.support.redis import RedisServer  # noqa: E402
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of the test's own (killed and restarted by outage tests)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture

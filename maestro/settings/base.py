@@ -126,10 +126,12 @@ if REDIS_URL:
     # Pub/sub: one PUBLISH per commit, received once per web process and fanned out there
     # (the list-based layer pushes and pops one Redis entry per client per event, and drops
     # when a process's shared channel is full). Delivery may still be lost in transit;
-    # consumers fill any gap from the event log (realtime/consumers.py).
+    # consumers fill any gap from the event log (realtime/consumers.py). Its names start with
+    # the prefix, this installation's id (kept in the database) and the Redis database number:
+    # pub/sub ignores the database, and installations sharing a Redis server must not meet.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "realtime.layers.RedisPubSubInstallationLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("MAESTRO_CHANNELS_PREFIX", "maestro"),

@@ -1,6 +1,6 @@
 """Tenants, memberships and API tokens. Writes go through the write path, so that issuing a
 token is audited and ledgered like any other change; a change of access closes the WebSockets
-it concerns (realtime.broadcast.access_changed_on_commit)."""
+it concerns (maestro.write_path.services.access_changed)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from maestro.core.actors import Actor
 from maestro.core.roles import Role
 from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Tenant, hash_token
 from maestro.write_path.catalogue import Action, Resource
-from maestro.write_path.services import Change, service
-from realtime.broadcast import access_changed_on_commit
+from maestro.write_path.services import Change, access_changed, service
 
 
 def tenant_get_or_create(*, slug: str, name: str | None = None) -> Tenant:
@@ -57,7 +56,7 @@ def membership_delete(*, membership: Membership, actor: Actor) -> None:
             Change(tenant_id=membership.tenant_id, actor=actor, action=Action.MEMBERSHIP_DELETE,
                    resource_type=Resource.MEMBERSHIP, resource_id=str(membership.pk)).record(
                 details=f"{membership.user} removed from {membership.tenant.slug} (was {membership.role})")
-            access_changed_on_commit(membership.tenant_id, user_id=membership.user_id)
+            access_changed(tenant_id=membership.tenant_id, user_id=membership.user_id)
 
 
 def api_token_create(*, user: User, tenant: Tenant, name: str = "", actor: Actor) -> tuple[ApiToken, str]:
@@ -81,7 +80,7 @@ def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
             Change(tenant_id=token.tenant_id, actor=actor, action=Action.API_TOKEN_REVOKE,
                    resource_type=Resource.API_TOKEN, resource_id=str(token.pk)).record(
                 details=f"token {token.key_prefix}… revoked")
-            access_changed_on_commit(token.tenant_id, token_id=token.pk)
+            access_changed(tenant_id=token.tenant_id, token_id=token.pk)
     return token
 
 

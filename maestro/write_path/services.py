@@ -46,7 +46,7 @@ from maestro.core.exceptions import PreconditionFailed, Refusal
 from maestro.write_path.catalogue import Action, Event, Resource, audit_action, event_type, resource
 from maestro.write_path.models import AuditEvent
 from maestro.write_path.representations import audit_repr
-from realtime.broadcast import broadcast_on_commit
+from realtime.broadcast import AccessChange, broadcast_on_commit
 from realtime.services import PendingEvent, events_append
 
 
@@ -75,6 +75,7 @@ class Change:
 class _Unit:
     events: list[PendingEvent] = field(default_factory=list)
     ledger_tenants: set[int] = field(default_factory=set)
+    access: list[AccessChange] = field(default_factory=list)
 
 
 _unit: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("maestro_write_unit", default=None)
@@ -86,7 +87,7 @@ def service(change: Change | None = None) -> Iterator[None]:
     Nestable: only the outermost block sequences, flushes and records a refusal."""
     outer = _unit.get()
     if outer is not None:
-        buffered = len(outer.events)
+        buffered, buffered_access = len(outer.events), len(outer.access)
         try:
             with transaction.atomic():
                 yield
@@ -94,6 +95,7 @@ def service(change: Change | None = None) -> Iterator[None]:
             # The savepoint rolled back this block's audit rows; its events must go with them
             # even when the caller catches the error and the outer unit commits.
             del outer.events[buffered:]
+            del outer.access[buffered_access:]
             if change is not None and isinstance(exc, Refusal) and not hasattr(exc, "maestro_change"):
                 exc.maestro_change = change  # type: ignore[attr-defined]  # for the outermost unit to record
             raise
@@ -170,6 +172,16 @@ def emit(*, tenant_id: int, type: Event, data: Mapping[str, Any], project_id: st
     unit.events.append(PendingEvent(tenant_id, event_type(type), data, project_id))
 
 
+def access_changed(*, tenant_id: int, user_id: int | None = None, token_id: int | None = None) -> None:
+    """This unit takes access away from a user (or from one token) in the tenant. It travels
+    in the same broadcast as the unit's events, so each open WebSocket of that credential
+    re-checks it before it is sent anything of this commit or of any later one."""
+    unit = _unit.get()
+    if unit is None:
+        raise RuntimeError("access_changed() must be called inside write_path.service()")
+    unit.access.append(AccessChange(tenant_id, user_id, token_id))
+
+
 def record_denied(*, tenant_id: int, actor: Actor, action: Action | str, resource_type: Resource | str,
                   resource_id: str, policy_id: str, details: str = "") -> None:
     """A refused action: its own committed transaction, so the caller may raise afterwards."""
@@ -226,7 +238,7 @@ def _flush(unit: _Unit) -> None:
     stored = []
     for tenant_id, items in by_tenant.items():
         stored.extend(events_append(tenant_id=tenant_id, items=items))
-    if stored:
-        broadcast_on_commit(stored)
+    if stored or unit.access:
+        broadcast_on_commit(stored, access=unit.access)
     if unit.ledger_tenants:
         sequencer_poke_on_commit(tenant_ids=sorted(unit.ledger_tenants))

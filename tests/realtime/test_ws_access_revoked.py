@@ -96,19 +96,15 @@ async def test_a_deactivated_user_is_closed_at_the_next_recheck(tenant, settings
     assert await _until_closed(client) == ([], 4401)
 
 
-async def test_a_revoked_client_sending_a_ping_is_closed(tenant, settings):
-    # given: the access-changed message is lost (a layer may drop it)
-    from realtime import broadcast
-
+async def test_a_revoked_client_sending_a_ping_is_closed(tenant, settings, held_broadcasts):
+    # given: the revocation's broadcast is lost (a layer may drop it)
     settings.MAESTRO_WS_AUTH_RECHECK_SECONDS = 0
     raw = await in_thread(make_token)(username="rita", tenant=tenant, role="operator")
     client = await connect("/ws", token=raw)
-    real = broadcast.access_changed_on_commit
-    broadcast.access_changed_on_commit = lambda tenant_id, **names: None
-    try:
-        await in_thread(_revoke)("rita")
-    finally:
-        broadcast.access_changed_on_commit = real
+    held_broadcasts.holding = True
+    await in_thread(_revoke)("rita")
+    held_broadcasts.take()
+    held_broadcasts.holding = False
     await settle()
 
     # when
@@ -169,3 +165,50 @@ async def test_an_access_change_re_checks_only_the_connections_it_names(tenant, 
     assert [(m["type"], m["data"]["action"]) for m in got] == [("audit:created", "api_token.revoke"),
                                                                ("audit:created", "membership.delete")]
     await rita.close()
+
+
+async def _first_output(client: Client) -> dict[str, Any]:
+    import json
+
+    message = await client.comm.receive_output(timeout=5)
+    return message if message["type"] == "websocket.close" else json.loads(message["text"])
+
+
+async def test_a_revoked_socket_gets_only_the_close_when_later_events_overtake_the_revocation(
+        tenant, held_broadcasts):
+    # given: rita connected; her token is revoked by a process whose broadcast is late
+    raw = await in_thread(make_token)(username="rita", tenant=tenant, role="operator")
+    client = await connect("/ws", token=raw)
+    held_broadcasts.holding = True
+    await in_thread(_revoke)("rita")
+    late = held_broadcasts.take()
+    held_broadcasts.holding = False
+
+    # when: events committed after the revocation (by another process) arrive first
+    await in_thread(_make_project)(tenant, "after the revocation")
+    await in_thread(_make_project)(tenant, "and another")
+
+    # then: the first and only thing the socket gets is the close
+    assert await _first_output(client) == {"type": "websocket.close", "code": 4401}
+    await held_broadcasts.release(late)
+    assert await client.nothing()
+
+
+async def test_a_revoked_socket_gets_only_the_close_when_just_the_revocations_events_arrive(
+        tenant, held_broadcasts):
+    # given: rita connected; her token is revoked, and of what that commit broadcasts only the
+    # message with its events reaches her process (pub/sub may lose any message in transit)
+    from realtime.broadcast import MESSAGE_TYPE
+
+    raw = await in_thread(make_token)(username="rita", tenant=tenant, role="operator")
+    client = await connect("/ws", token=raw)
+    held_broadcasts.holding = True
+    await in_thread(_revoke)("rita")
+    held_broadcasts.holding = False
+
+    # when
+    await held_broadcasts.release([m for m in held_broadcasts.take() if m[1]["type"] == MESSAGE_TYPE])
+    await in_thread(_make_project)(tenant, "after the revocation")
+
+    # then
+    assert await _first_output(client) == {"type": "websocket.close", "code": 4401}

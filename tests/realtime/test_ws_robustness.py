@@ -129,6 +129,10 @@ async def test_a_long_replay_stops_when_the_client_vanishes(tenant, memory_layer
     greeted = len(server.texts())
     server.vanish_after = greeted + 7
     await server.client_says({"type": "resume", "afterSeq": start})
+    for _ in range(500):  # until the failed send (each page is read, then access re-checked)
+        if server.failed_sends:
+            break
+        await asyncio.sleep(0.01)
     await settle()
 
     # then: the replay stopped at the first failed send instead of reading every page
