@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.drainage import has_override
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
@@ -57,8 +58,10 @@ class MaestroAutoSchema(AutoSchema):
             schema.setdefault("minItems", 1)
         if isinstance(field, serializers.DictField) and not field.allow_empty:
             schema.setdefault("minProperties", 1)
-        if isinstance(field, serializers.CharField) and field.trim_whitespace and not field.allow_blank:
-            schema.setdefault("pattern", r"\S")  # blank once trimmed is refused
+        # Blank once trimmed is refused (a field with a pattern of its own publishes that one).
+        blank_refused = isinstance(field, serializers.CharField) and field.trim_whitespace and not field.allow_blank
+        if blank_refused and not any(isinstance(v, RegexValidator) for v in field.validators):
+            schema.setdefault("pattern", r"\S")
         return schema
 
     def _unwrap_list_serializer(self, serializer: Any, direction: Any) -> Any:
