@@ -18,6 +18,9 @@ from maestro.api.serializers import StrictSerializer
 NOT_NULL: dict[str, Any] = {"anyOf": [{"type": "object", "additionalProperties": {}}, {"type": "array", "items": {}},
                                       {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 IGNORED = "Sent by the old clients; accepted and not used."
+# A character str.strip() keeps: DRF trims a string before refusing it as blank, and Python's
+# whitespace is not a regex engine's \s (it has U+001C-U+001F and U+0085, not U+FEFF).
+NOT_BLANK = "[^" + "".join(f"\\u{c:04x}" for c in range(0x10000) if chr(c).isspace()) + "]"
 
 
 class MaestroAutoSchema(AutoSchema):
@@ -61,7 +64,7 @@ class MaestroAutoSchema(AutoSchema):
         # Blank once trimmed is refused (a field with a pattern of its own publishes that one).
         blank_refused = isinstance(field, serializers.CharField) and field.trim_whitespace and not field.allow_blank
         if blank_refused and not any(isinstance(v, RegexValidator) for v in field.validators):
-            schema.setdefault("pattern", r"\S")
+            schema.setdefault("pattern", NOT_BLANK)
         return schema
 
     def _unwrap_list_serializer(self, serializer: Any, direction: Any) -> Any:
