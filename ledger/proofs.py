@@ -102,11 +102,12 @@ def _with_prefetch(tree: _Tree, generate: Callable[[Callable[[int, int], bytes]]
 def _tree_size(tenant_id: int, raw: Any, *, name: str, minimum: int) -> int:
     current = height(tenant_id=tenant_id)
     if raw in (None, ""):
-        return current
-    try:
-        size = int(raw)
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{name} must be an integer", details={name: raw}) from None
+        size = current  # the whole tree, which may be smaller than the minimum (an empty ledger)
+    else:
+        try:
+            size = int(raw)
+        except (TypeError, ValueError):
+            raise ValidationFailed(f"{name} must be an integer", details={name: raw}) from None
     if size < minimum or size > current:
         raise ValidationFailed(f"{name} must be between {minimum} and the tree size {current}",
                                details={name: size, "treeSize": current})

@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from maestro.api.openapi import doc
+from maestro.api.openapi import LIMIT, doc
 from maestro.api.paging import next_link, parse_limit
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import ValidationFailed
@@ -19,9 +19,9 @@ class EventListView(MaestroAPIView):
     tenant's head; a full page links the next one. Events already pruned → 410
     ``RESYNC_REQUIRED``: reload state, then continue from the head it names."""
 
-    @doc(many=True, response=EventOut, op="events_list", parameters=[
-        OpenApiParameter("afterSeq", int, description="the last seq the client has (default 0)"),
-        OpenApiParameter("limit", int, description="page size (default 500, at most 5000)")])
+    @doc(many=True, response=EventOut, op="events_list", errors=(410,), parameters=[
+        OpenApiParameter("afterSeq", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                         description="the last seq the client has (default 0)"), LIMIT])
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("afterSeq", "0")
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:

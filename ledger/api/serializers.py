@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from ledger.hashing import ACTOR_TYPES
 from maestro.api.fields import JSONObjectField, StrictCharField, StrictChoiceField
+from maestro.api.serializers import StrictSerializer
 
 
 @extend_schema_field(OpenApiTypes.UUID)
@@ -29,7 +30,7 @@ class StrictUUIDField(serializers.Field[uuid.UUID, Any, str, Any]):
         return str(value)
 
 
-class EntryIn(serializers.Serializer[Any]):
+class EntryIn(StrictSerializer):
     """One entry to append. ``actorId``/``actorType`` default to the caller."""
 
     id = StrictUUIDField(required=False)

@@ -96,6 +96,12 @@ def _key_keeps_its_first_request(key: str, derived: list[bool], results: list[tu
         raise IdempotencyKeyReused(details={"idempotencyKey": key})
 
 
+# Besides 202 (accepted): 200 when every entry was there already (a retry), and with ?wait=true
+# the sequenced entries, 201 (or 200).
+RECEIPT_OR_ENTRY = {"anyOf": [shape(ReceiptOut), shape(EntryOut)]}
+BATCH_MAX = settings.MAESTRO_LEDGER_MAX_BATCH_ENTRIES
+
+
 class _AppendMixin(MaestroAPIView):
     # The ledger keeps its own transactions: an append claims its Idempotency-Key in its own (_append),
     # and ?wait=true waits for the sequencer after the commit.
@@ -179,14 +185,17 @@ class EntryListView(_AppendMixin):
                           order=sequence_order(request, "sequence_number", default="asc"),
                           present_all=partial(_with_payloads, tenant_id))
 
-    @doc(EntryIn, status=202, response=ReceiptOut, op="ledger_entries_append")
+    @doc(EntryIn, status=202, response=ReceiptOut, op="ledger_entries_append",
+         others={200: RECEIPT_OR_ENTRY, 201: EntryOut})
     def post(self, request: Request) -> Response:
         return self._append(request, [self._item(request.data, None, request.headers.get("Idempotency-Key"))],
                             many=False)
 
 
 class EntryBatchView(_AppendMixin):
-    @doc(EntryIn(many=True), status=202, many=True, response=ReceiptOut, op="ledger_entries_append_batch")
+    @doc(EntryIn(many=True, min_length=1, max_length=BATCH_MAX), status=202,  # type: ignore[call-arg]
+         many=True, response=ReceiptOut, op="ledger_entries_append_batch",
+         others={200: {"type": "array", "items": RECEIPT_OR_ENTRY}, 201: EntryOut})
     def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, list) or not data:
@@ -201,7 +210,7 @@ class EntryBatchView(_AppendMixin):
 class EntryDetailView(MaestroAPIView):
     resource_type = "ledger_entry"
 
-    @doc(response=EntryOut, op="ledger_entries_get")
+    @doc(response=EntryOut, op="ledger_entries_get", others={202: ReceiptOut})
     def get(self, request: Request, entry_id: str) -> Response:
         """The entry; while it is still pending, its receipt with 202."""
         pending = selectors.intake_get(tenant_id=self.access.tenant.pk, entry_id=entry_id)
@@ -215,7 +224,8 @@ class EntryProofView(MaestroAPIView):
     resource_type = "ledger_entry"
 
     @doc(op="ledger_entries_proof", response=InclusionProofOut,
-         parameters=[OpenApiParameter("treeSize", int, description="the tree to prove inclusion in (default: all)")])
+         parameters=[OpenApiParameter("treeSize", {"type": "integer", "minimum": 1},
+                                      description="the tree to prove inclusion in (default: all)")])
     def get(self, request: Request, entry_id: str) -> Response:
         entry = selectors.entry_get(tenant_id=self.access.tenant.pk, entry_id=entry_id)
         return Response(proofs.inclusion(tenant_id=self.access.tenant.pk, entry=entry,
@@ -226,7 +236,8 @@ class ConsistencyView(MaestroAPIView):
     resource_type = "ledger"
 
     @doc(op="ledger_consistency", response=ConsistencyProofOut,
-         parameters=[OpenApiParameter("first", int, required=True), OpenApiParameter("second", int)])
+         parameters=[OpenApiParameter("first", {"type": "integer", "minimum": 0}, required=True),
+                     OpenApiParameter("second", {"type": "integer", "minimum": 1})])
     def get(self, request: Request) -> Response:
         return Response(proofs.consistency(tenant_id=self.access.tenant.pk, first=request.query_params.get("first"),
                                            second=request.query_params.get("second")))
@@ -281,7 +292,7 @@ class ArchiveView(MaestroAPIView):
     resource_type = "ledger"
     write_role = Role.ADMIN
 
-    @doc(op="ledger_archive", response=ArchivedOut)
+    @doc(op="ledger_archive", response=ArchivedOut, errors=(503,))
     def post(self, request: Request) -> Response:
         try:
             segments = archive_tenant(tenant_id=self.access.tenant.pk, force=_flag(request, "force"))
@@ -311,7 +322,9 @@ class ExportView(MaestroAPIView):
     read_role = Role.ADMIN
     content_negotiation_class = _JSONOnly
 
-    @doc(op="ledger_export", response={"type": "array", "items": shape(EntryOut)}, filters=EntryFilter)
+    @doc(op="ledger_export", filters=EntryFilter, parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
+         response={"application/json": {"type": "array", "items": shape(EntryOut)},
+                   "text/csv": {"type": "string", "description": "a header row, then one row per entry"}})
     def get(self, request: Request) -> StreamingResponse:
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):

@@ -17,6 +17,7 @@ from typing import (
     is_typeddict,
 )
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -49,30 +50,69 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def doc(request: Any = None, *, status: int = 200, many: bool = False, op: str | None = None,
         response: Any = None, paged: bool = False, filters: Any = None, ordered: bool = False,
-        parameters: list[OpenApiParameter] | None = None) -> Callable[[F], F]:
-    """OpenAPI for a Maestro APIView: the body serializer and the answer — a serializer that
-    describes the shape when there is one, else a JSON object (or array). Every error answer
-    is the one envelope, so it is declared once for all of them. A ``paged`` list takes
-    ``limit`` and ``cursor``; ``filters`` adds its FilterSet's parameters, ``ordered`` ``order``,
-    ``parameters`` any others."""
-    body: Any
-    if is_typeddict(response):
-        body = {"type": "array", "items": shape(response)} if many else shape(response)
-    elif response is not None:
-        body = response(many=many) if isinstance(response, type) else response
-    else:
-        body = {"type": "array", "items": {"type": "object"}} if many else OpenApiTypes.OBJECT
+        parameters: list[OpenApiParameter] | None = None, errors: tuple[int, ...] = (),
+        others: dict[int, Any] | None = None) -> Callable[[F], F]:
+    """OpenAPI for a Maestro APIView handler: the body serializer and the answer — a serializer
+    that describes the shape when there is one, else a JSON object (or array). Every error answer
+    is the one envelope, declared for each status the handler can answer (:func:`error_statuses`).
+    A PUT is a partial update (the old server's), so its body is the PATCH body. A ``paged`` list
+    takes ``limit`` and ``cursor``; ``filters`` adds its FilterSet's parameters, ``ordered``
+    ``order``, ``parameters`` any others. ``errors`` adds error statuses of this handler alone,
+    ``others`` its other answers ({status: response}); a ``response`` of {media type: schema} is
+    an answer in several media types."""
     parameters = [*(LIST_PARAMETERS if paged else ()), *(parameters or [])]
     if ordered:
         parameters.append(OpenApiParameter("order", str, enum=["asc", "desc", "ASC", "DESC"],
                                             description="sort direction"))
     if filters is not None:
-        parameters += [OpenApiParameter(name, str, description=str(f.extra.get("help_text") or ""))
-                       for name, f in filters.base_filters.items()]
-    decorator: Callable[[F], F] = extend_schema(
-        request=request, parameters=parameters or None, operation_id=op,
-        responses={status: body, (400, "application/json"): ErrorOut, (404, "application/json"): ErrorOut})
-    return decorator
+        parameters += [filter_parameter(name, f) for name, f in filters.base_filters.items()]
+
+    def decorate(handler: F) -> F:
+        method = handler.__name__
+        body_in = request(partial=True) if method == "put" and isinstance(request, type) else request
+        answers: dict[Any, Any] = {code: _answer(answer, many)
+                                   for code, answer in {status: response, **(others or {})}.items()}
+        if isinstance(response, dict) and all("/" in key for key in response):
+            answers = {(status, media): schema for media, schema in response.items()}
+        refusals = {(code, "application/json"): ErrorOut for code in [*error_statuses(method), *errors]}
+        decorator: Callable[[F], F] = extend_schema(
+            request=body_in, parameters=parameters or None, operation_id=op, responses={**answers, **refusals})
+        return decorator(handler)
+
+    return decorate
+
+
+def _answer(response: Any, many: bool) -> Any:
+    """An answer's schema: a representation's TypedDict, a serializer, a schema, else any JSON object."""
+    if is_typeddict(response):
+        return {"type": "array", "items": shape(response)} if many else shape(response)
+    if response is not None:
+        return response(many=many) if isinstance(response, type) else response
+    return {"type": "array", "items": {"type": "object"}} if many else OpenApiTypes.OBJECT
+
+
+def error_statuses(method: str) -> list[int]:
+    """The error statuses a handler can answer: any request may be malformed (400), carry no or
+    a bad credential (401), lack the role (403) or name what is not there (404); a write may be
+    refused by the object's state (409) or a stale If-Match (412); a POST may reuse an
+    Idempotency-Key for another request (422)."""
+    codes = [400, 401, 403, 404]
+    if method in ("post", "put", "patch", "delete"):
+        codes += [409, 412]
+    if method == "post":
+        codes.append(422)
+    return codes
+
+
+def filter_parameter(name: str, query_filter: Any) -> OpenApiParameter:
+    """A FilterSet's parameter: the values it takes, as far as the filter says (a choice's
+    values and aliases, an integer's minimum), else a string."""
+    schema: dict[str, Any] = {"type": "string"}
+    if getattr(query_filter, "choices", None) is not None:
+        schema["enum"] = [*query_filter.choices, *getattr(query_filter, "aliases", {})]
+    elif getattr(query_filter, "minimum", None) is not None:
+        schema = {"type": "integer", "minimum": query_filter.minimum}
+    return OpenApiParameter(name, schema, description=str(query_filter.extra.get("help_text") or ""))
 
 
 # Response shapes declared as TypedDicts by the representation functions that build them: the
@@ -152,14 +192,16 @@ def add_shapes(result: dict[str, Any], generator: Any, request: Any, public: boo
     return result
 
 
+LIMIT = OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": settings.MAESTRO_LIST_MAX_LIMIT},
+                         description="page size (default 500, at most 5000)")
 LIST_PARAMETERS = (
-    OpenApiParameter("limit", int, description="page size (default 500, at most 5000)"),
+    LIMIT,
     OpenApiParameter("cursor", str, description='where to go on: from the Link rel="next" of the previous page'),
 )
 
 
 class ErrorOut(serializers.Serializer[Any]):
-    error = serializers.BooleanField(default=True)
+    error = serializers.BooleanField(help_text="always true")
     code = serializers.CharField(help_text="VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, <ENTITY>_NOT_FOUND, …")
     message = serializers.CharField()
     details = serializers.DictField()

@@ -16,6 +16,17 @@ class StrictSerializer(serializers.Serializer[Any]):
     accepted and dropped, so those clients keep working."""
 
     ignored: tuple[str, ...] = ()
+    # Published with the body's schema (maestro.api.autoschema): ``ignored`` keys are, except the
+    # ``undocumented`` ones, whose value a view checks against the request (a body ``id`` must
+    # repeat the path's, which a schema cannot say). ``change_required``: the view refuses a body
+    # that changes nothing ("Nothing to update"), so the schema requires one changing key;
+    # ``require_any``: the view refuses a body without one of these keys.
+    undocumented: tuple[str, ...] = ()
+    change_required = False
+    require_any: tuple[str, ...] = ()
+    # Required keys the view checks itself (to answer an old client's own error codes): their
+    # published schema, as the view checks them.
+    view_checked: dict[str, dict[str, Any]] = {}
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

@@ -175,12 +175,14 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["maestro.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "maestro.api.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "maestro.api.autoschema.MaestroAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Maestro API",
-    "DESCRIPTION": "Orchestration control plane: projects, tasks, sessions, control state, ledger.",
+    "DESCRIPTION": "Orchestration control plane: projects, tasks, sessions, control state, ledger. Every error "
+                   "is one JSON envelope (ErrorOut). No string may carry a NUL character (U+0000): PostgreSQL "
+                   "cannot store one, so a path, query or body holding one is refused (400).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs page loads Swagger UI from Maestro's static files, pinned with the package, not a CDN.
@@ -195,6 +197,10 @@ SPECTACULAR_SETTINGS = {
         "TaskPriorityEnum": "orchestration.work.models.Task.Priority",
         "SessionStatusEnum": "orchestration.work.models.Session.Status",
         "LoopStatusEnum": "orchestration.control.models.loops.AutonomicLoop.Status",
+        "LoopUpdateInTypeEnum": "orchestration.control.models.loops.AutonomicLoop.Type",
+        "TaskTimelineInTypeEnum": "orchestration.work.models.TaskTimelineEvent.Type",
+        # A task's sessionStatus is not a session's status (the field names alone would collide).
+        "TaskSessionStatusEnum": "orchestration.work.api.serializers.SESSION_STATUSES",
     },
 }
 MAESTRO_DEV_LOOPBACK_AUTH = False

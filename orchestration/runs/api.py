@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maestro.api.openapi import doc
-from maestro.api.paging import Order
+from maestro.api.paging import MAX_OFFSET, Order
 from maestro.api.views import MaestroAPIView
 from maestro.write_path.catalogue import Resource
 from orchestration.runs.representations import RunOut, run_repr
@@ -22,7 +22,8 @@ class RunListView(MaestroAPIView):
     resource_type = Resource.RUN
 
     @doc(many=True, paged=True, response=RunOut, op="maestro_runs_list",
-         parameters=[OpenApiParameter("offset", int, description="rows to skip (the old API's paging)")])
+         parameters=[OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                                      description="rows to skip (the old API's paging)")])
     def get(self, request: Request) -> Response:
         return self.paged(request, run_list(tenant=self.access.tenant), order=ORDER, present=run_repr,
                           default_limit=RUNS_DEFAULT_LIMIT, offset=True)

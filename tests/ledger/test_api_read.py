@@ -178,6 +178,17 @@ def test_bad_consistency_parameters_are_400(api_client, tenant, query):
     assert_error(api_client.get(URL + "consistency?" + query), 400)
 
 
+def test_consistency_of_an_empty_ledger_is_400_not_a_server_error(api_client, tenant):
+    # given: a tenant whose ledger has no entries yet (schemathesis found a 500 here)
+    assert LedgerEntry.objects.filter(tenant=tenant).count() == 0
+
+    # when
+    response = api_client.get(URL + "consistency?first=0")
+
+    # then: the whole tree (the default second) is too small to prove anything
+    assert_error(response, 400, "VALIDATION_ERROR", "second must be between 1 and the tree size 0")
+
+
 def test_checkpoints_are_listed_newest_first_and_paged(api_client, tenant):
     base = settle(tenant)
     append(tenant, 5)

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from maestro.api.fields import (
@@ -22,6 +23,7 @@ from orchestration.control.models.agents import AgentProfile
 from orchestration.control.models.base import SLUG_RE
 from orchestration.control.models.experiments import Experiment
 from orchestration.control.models.loops import AutonomicLoop
+from orchestration.control.schemas import as_openapi
 
 
 def slug_field(**kwargs: Any) -> StrictCharField:
@@ -41,6 +43,34 @@ class StrictNumberField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+VARIANT_ID = {"type": "string", "pattern": SLUG_RE, "maxLength": 100}
+VARIANTS_SCHEMA = {"oneOf": [
+    {"type": "array", "minItems": 2, "maxItems": 20, "uniqueItems": True, "items": VARIANT_ID,
+     "description": "variant ids, sharing the traffic equally"},
+    {"type": "array", "minItems": 2, "maxItems": 20, "description": "variants with their traffic weights, "
+     "which sum to 100 (every variant has one, or none has); the ids are unique",
+     "items": {"type": "object", "additionalProperties": False, "required": ["id"], "properties": {
+         "id": VARIANT_ID, "trafficWeight": {"type": "integer", "minimum": 0, "maximum": 100},
+         "configOverrides": {"type": "object", "additionalProperties": {}}}}},
+]}
+
+
+@extend_schema_field(VARIANTS_SCHEMA)
+class VariantsField(serializers.JSONField):
+    """Checked by the service (orchestration.control.services.experiments.normalize_variants)."""
+
+
+@extend_schema_field(as_openapi("experiment_stop_conditions"))
+class StopConditionsField(serializers.JSONField):
+    """Checked by the service against schemas/experiment_stop_conditions.json."""
+
+
+@extend_schema_field({"anyOf": [as_openapi(f"loop_config_{t}") for t in AutonomicLoop.Type.values],
+                      "description": "checked against the schema of the loop's type"})
+class LoopConfigField(JSONObjectField):
+    """Checked by the service against the schema of the loop's type (schemas/loop_config_*.json)."""
+
+
 class LoopToggleIn(StrictSerializer, VersionMixin):
     ignored = ("id",)
     status = StrictChoiceField(choices=AutonomicLoop.Status.choices,
@@ -50,10 +80,11 @@ class LoopToggleIn(StrictSerializer, VersionMixin):
 
 class LoopUpdateIn(StrictSerializer, VersionMixin):
     ignored = ("id", "lastDecision", "lastRun")
+    undocumented, change_required = ("id",), True  # PATCH: ControlView.patch_input
     name = StrictCharField(max_length=200, allow_blank=False, required=False)
     type = StrictChoiceField(choices=AutonomicLoop.Type.choices, required=False)
     status = StrictChoiceField(choices=AutonomicLoop.Status.choices, required=False)
-    config = JSONObjectField(required=False)
+    config = LoopConfigField(required=False)
 
 
 class AgentMetricsIn(StrictSerializer):
@@ -64,6 +95,7 @@ class AgentMetricsIn(StrictSerializer):
 
 class AgentUpdateIn(StrictSerializer, VersionMixin):
     ignored = ("id",)
+    undocumented, change_required = ("id",), True  # PATCH: ControlView.patch_input
     name = StrictCharField(max_length=200, allow_blank=False, required=False)
     role = StrictCharField(max_length=200, allow_blank=True, required=False)
     model = StrictCharField(max_length=200, allow_blank=True, required=False)
@@ -80,19 +112,20 @@ class ExperimentCreateIn(StrictSerializer):
     status = StrictChoiceField(choices=[(Experiment.Status.DRAFT, "draft"), (Experiment.Status.RUNNING, "running")],
                                required=False, default=Experiment.Status.DRAFT)
     # Checked by the service (ids or objects; integer weights summing to 100).
-    variants = serializers.JSONField(error_messages={"required": "variants is required"})
+    variants = VariantsField(error_messages={"required": "variants is required"})
     metrics = JSONObjectField(required=False, default=dict)
-    stopConditions = serializers.JSONField(required=False, default=list,  # type: ignore[arg-type]  # stubs: Mapping
-                                           source="stop_conditions")
+    stopConditions = StopConditionsField(required=False, default=list,  # type: ignore[arg-type]  # stubs: Mapping
+                                         source="stop_conditions")
 
 
 class ExperimentUpdateIn(StrictSerializer, VersionMixin):
     ignored = ("id", "status", "startDate", "endDate", "variantDetails")
+    undocumented, change_required = ("id",), True  # PATCH: ControlView.patch_input
     name = StrictCharField(max_length=200, allow_blank=False, required=False)
     hypothesis = StrictCharField(max_length=10_000, allow_blank=True, required=False)
-    variants = serializers.JSONField(required=False)
+    variants = VariantsField(required=False)
     metrics = JSONObjectField(required=False)
-    stopConditions = serializers.JSONField(required=False, source="stop_conditions")
+    stopConditions = StopConditionsField(required=False, source="stop_conditions")
 
 
 class ExperimentActionIn(StrictSerializer, VersionMixin):
@@ -100,6 +133,7 @@ class ExperimentActionIn(StrictSerializer, VersionMixin):
 
 
 class ObservationIn(StrictSerializer):
+    require_any = ("variant", "entityId")  # the service places an observation by one of them
     variant = slug_field(required=False)
     entityId = StrictCharField(required=False, max_length=200, allow_blank=False, source="entity_id")
     metrics = serializers.DictField(child=StrictNumberField(), allow_empty=False,
@@ -123,6 +157,7 @@ class PlaybookCreateIn(StrictSerializer):
 
 class PlaybookUpdateIn(StrictSerializer, VersionMixin):
     ignored = ("id",)
+    undocumented, change_required = ("id",), True  # PATCH: ControlView.patch_input
     name = StrictCharField(max_length=200, allow_blank=False, trim_whitespace=True, required=False,
                            error_messages={"blank": "name is required"})
     description = StrictCharField(max_length=10_000, allow_blank=True, required=False)

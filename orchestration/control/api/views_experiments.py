@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -83,7 +84,7 @@ class ExperimentRunView(ControlView):
 
     @doc(ExperimentActionIn, response=ExperimentOut)
     def post(self, request: Request, experiment_id: str) -> Response:
-        data = self.validated(ExperimentActionIn, data=request.data if request.data else {})
+        data = self.validated(ExperimentActionIn)
         return self.answer(self.transition(tenant=self.access.tenant, actor=self.access.actor,
                                            experiment_id=experiment_id,
                                            expected_version=self.expected_version(data)))
@@ -96,7 +97,8 @@ class ExperimentStopView(ExperimentRunView):
 class ExperimentAssignmentView(MaestroAPIView):
     resource_type = Resource.EXPERIMENT
 
-    @doc(response=AssignmentOut)
+    @doc(response=AssignmentOut, parameters=[
+        OpenApiParameter("entityId", {"type": "string", "minLength": 1, "maxLength": 200}, required=True)])
     def get(self, request: Request, experiment_id: str) -> Response:
         entity_id = request.query_params.get("entityId", "")
         if not entity_id or len(entity_id) > 200:

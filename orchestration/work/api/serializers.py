@@ -163,6 +163,7 @@ class SessionTimelineIn(StrictSerializer):
 
 
 class SessionCreateIn(StrictSerializer):
+    require_any = ("taskIds", "taskId")  # validate() refuses a session of no task
     projectId = id_field(error_messages={"required": "projectId is required"})
     taskIds = StringListField(required=False, max_length=500)
     taskId = id_field(required=False)  # legacy single-task form
@@ -204,6 +205,10 @@ class SessionUpdateIn(StrictSerializer, VersionMixin):
 
 
 class SpawnIn(StrictSerializer):
+    # The view checks these two, answering the old codes missing_project_id and invalid_task_ids.
+    view_checked = {"projectId": {"type": "string", "minLength": 1},
+                    "taskIds": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1,
+                                                                          "maxLength": 40}}}
     projectId = StrictJSONField(required=False)
     taskIds = StrictJSONField(required=False)
     role = StrictChoiceField(choices=[("worker", "worker"), ("orchestrator", "orchestrator")], required=False,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from orchestration.control.models.experiments import Experiment, ExperimentObservation
+from tests.support.api import assert_error
 from tests.support.writes import Mark
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +139,20 @@ def test_stop_with_a_stale_version_is_412(api_client, seeded):
     # then
     assert r.status_code == 412
     assert Experiment.objects.get(slug="exp-001").status == "running"
+
+
+@pytest.mark.parametrize("body", ["null", "[]", '"stop"', "0"])
+def test_a_stop_whose_body_is_not_an_object_is_400_and_stops_nothing(api_client, seeded, body):
+    # given: schemathesis found `null` accepted as the body (the schema says an object)
+    mark = Mark(seeded)
+
+    # when
+    r = api_client.post(f"{URL}/exp-001/stop", body, content_type="application/json")
+
+    # then
+    assert_error(r, 400, "VALIDATION_ERROR", "Request body must be a JSON object")
+    assert Experiment.objects.get(slug="exp-001").status == "running"
+    mark.assert_nothing_written()
 
 
 def test_assignment_is_deterministic_and_follows_the_documented_hash(api_client, seeded):
