@@ -12,6 +12,10 @@ from realtime.models import EventOut
 from realtime.selectors import events_after, events_oldest_seq
 
 
+NO_LONGER_KEPT = "Events after this seq are no longer kept; reload state and resume from head"
+BEYOND_HEAD = "afterSeq is beyond this stream's head; reload state and resume from head"
+
+
 class EventListView(MaestroAPIView):
     """REST twin of the WebSocket resume (the stream's own resume point, ``afterSeq``, is its
     cursor, DESIGN §5): ``GET /api/events?afterSeq=N&limit=`` → the
@@ -32,7 +36,7 @@ class EventListView(MaestroAPIView):
         page = events_after(tenant_id=tenant_id, after_seq=after, limit=limit)
         if page.resync_required:
             return Response({"error": True, "code": "RESYNC_REQUIRED",
-                             "message": "Events after this seq are no longer kept; reload state and resume from head",
+                             "message": BEYOND_HEAD if after > page.head else NO_LONGER_KEPT,
                              "details": {"afterSeq": after, "head": page.head,
                                          "oldestSeq": events_oldest_seq(tenant_id)}}, status=410)
         response = Response([e.envelope() for e in page.events])

@@ -114,6 +114,8 @@ def test_a_seq_beyond_the_head_answers_resync(api_client, tenant):
     r = api_client.get(f"/api/events?afterSeq={head + 5}")
     assert r.status_code == 410
     assert r.json()["details"]["head"] == head
+    # the client is ahead of this stream (another database, a restore): nothing was pruned
+    assert r.json()["message"] == "afterSeq is beyond this stream's head; reload state and resume from head"
 
 
 def test_only_the_callers_tenant(api_client, other_client, tenant, other_tenant):
