@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from maestro.write_path.models import AuditEvent
 from orchestration.work.models import Project
+from tests.support.migrations import latest, migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,20 +19,10 @@ OLD_STATE = [("orchestration", "0002_control_state"), ("tenancy", "0002_default_
 WHEN = datetime(2024, 2, 1, 12, 5, 23, 456000, tzinfo=UTC)
 
 
-def _migrate(targets: list[tuple[str, str | None]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor
-
-
-def _latest() -> list[tuple[str, str | None]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()  # type: ignore[return-value]
-
 
 def test_audit_rows_and_their_neighbours_survive_the_move():
     # given: the schema as it was before the move, with audit rows written by the old app
-    executor = _migrate(BEFORE)
+    executor = migrate(BEFORE)
     try:
         old = executor.loader.project_state(OLD_STATE).apps
         tenant = old.get_model("tenancy", "Tenant").objects.create(slug="moved", name="Moved")
@@ -50,7 +39,7 @@ def test_audit_rows_and_their_neighbours_survive_the_move():
             "resource_type", "details", "status", "policy_id", "request_id"))
     finally:
         # when: migrated forward to today's schema (also what leaves the database for other tests)
-        _migrate(_latest())
+        migrate(latest())
 
     # then: every row, every column, under the new app; new rows continue the id sequence
     after = sorted(AuditEvent.objects.filter(tenant__slug="moved").values_list(

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 
 from orchestration.work.models import Session, SessionEvent, SessionTask, SessionTimelineEvent, TaskTimelineEvent
+from tests.support.migrations import latest, migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,16 +19,6 @@ WHEN = datetime(2024, 2, 1, 12, 5, 23, 456000, tzinfo=UTC)
 # Started in this order; ids sort the other way, so the numbering follows the start time.
 SESSIONS = ["sess_c", "sess_b", "sess_a"]
 
-
-def _migrate(targets: list[tuple[str, str | None]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor
-
-
-def _latest() -> list[tuple[str, str | None]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()  # type: ignore[return-value]
 
 
 def _fill_old_schema(old) -> int:  # type: ignore[no-untyped-def]
@@ -60,7 +50,7 @@ SESSION_COLUMNS = ("id", "tenant_id", "project_id", "name", "agent_id", "status"
 
 def test_sessions_and_everything_attached_to_them_survive_the_new_key():
     # given: the schema before the change, with sessions, their events, timelines and links
-    executor = _migrate(BEFORE)
+    executor = migrate(BEFORE)
     try:
         old = executor.loader.project_state(BEFORE).apps
         tenant_id = _fill_old_schema(old)
@@ -75,7 +65,7 @@ def test_sessions_and_everything_attached_to_them_survive_the_new_key():
             "id", "task_id", "session_id"))
     finally:
         # when: migrated forward to today's schema (also what leaves the database for other tests)
-        _migrate(_latest())
+        migrate(latest())
 
     # then: every row and column kept, each child attached to the same session as before
     assert sorted(Session.objects.values_list(*SESSION_COLUMNS)) == before
@@ -104,18 +94,18 @@ def test_sessions_and_everything_attached_to_them_survive_the_new_key():
 
 def test_going_back_keeps_every_session_and_what_is_attached_to_it():
     # given: today's schema with sessions, their events, timelines and task links
-    executor = _migrate(BEFORE)
+    executor = migrate(BEFORE)
     try:
         _fill_old_schema(executor.loader.project_state(BEFORE).apps)
     finally:
-        _migrate(_latest())
+        migrate(latest())
     now = sorted(Session.objects.values_list(*SESSION_COLUMNS))
     links = sorted(SessionTask.objects.values_list("session__id", "task_id"))
     events = sorted(SessionEvent.objects.values_list("id", "session__id", "data"))
     timeline = sorted(SessionTimelineEvent.objects.values_list("id", "session__id", "message"))
     try:
         # when: migrated back to the schema before the change
-        old = _migrate(BEFORE).loader.project_state(BEFORE).apps
+        old = migrate(BEFORE).loader.project_state(BEFORE).apps
 
         # then: the same rows, the children attached by the string id again
         assert sorted(old.get_model("orchestration", "Session").objects.values_list(*SESSION_COLUMNS)) == now
@@ -127,4 +117,4 @@ def test_going_back_keeps_every_session_and_what_is_attached_to_it():
             "id", "session_id", "message")) == timeline
         assert (len(now), len(links), len(events)) == (3, 5, 3)
     finally:
-        _migrate(_latest())
+        migrate(latest())
