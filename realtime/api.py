@@ -11,7 +11,6 @@ from maestro.core.exceptions import ValidationFailed
 from realtime.models import EventOut
 from realtime.selectors import events_after, events_oldest_seq
 
-
 NO_LONGER_KEPT = "Events after this seq are no longer kept; reload state and resume from head"
 BEYOND_HEAD = "afterSeq is beyond this stream's head; reload state and resume from head"
 
