@@ -219,6 +219,14 @@ OIDC_AUDIENCE = os.environ.get("MAESTRO_OIDC_AUDIENCE", "")
 OIDC_JWKS_URL = os.environ.get("MAESTRO_OIDC_JWKS_URL", "")
 OIDC_TENANT_CLAIM = os.environ.get("MAESTRO_OIDC_TENANT_CLAIM", "maestro_tenant")
 OIDC_ROLE_CLAIM = os.environ.get("MAESTRO_OIDC_ROLE_CLAIM", "maestro_role")
+# Off: a token's tenant and role claims grant nothing, and the user its (issuer, subject) is
+# linked to acts with that user's memberships. On: the issuer is trusted to grant the tenant
+# its tenant claim names, with the role its role claim names (in that tenant only).
+OIDC_CLAIMS_GRANT_ACCESS = os.environ.get("MAESTRO_OIDC_CLAIMS_GRANT_ACCESS", "").lower() in {"1", "true", "yes"}
+OIDC_LEEWAY_SECONDS = int(os.environ.get("MAESTRO_OIDC_LEEWAY_SECONDS", "60"))  # clock skew allowed on exp/nbf/iat
+OIDC_JWKS_TIMEOUT_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_TIMEOUT_SECONDS", "3"))
+OIDC_JWKS_REFRESH_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_REFRESH_SECONDS", "300"))
+OIDC_JWKS_MIN_REFRESH_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_MIN_REFRESH_SECONDS", "30"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
