@@ -6,16 +6,19 @@ working once the set is refreshed; every refusal is the one 401 shape and writes
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from typing import Any
 
+import jwt
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from maestro.tenancy.models import Membership, OidcIdentity
+from maestro.tenancy.models import Membership, OidcIdentity, oidc_username
 from maestro.tenancy.services import oidc_identity_link
 from tests.factories import make_token
 from tests.support.api import assert_error
@@ -263,8 +266,6 @@ def test_an_alg_that_does_not_match_its_keys_type_is_a_plain_401(idp: JwksServer
     if signing_alg == "ES256":
         token = idp.token("k1", signing_kid="e1", alg="ES256")
     else:
-        import jwt
-
         token = jwt.encode({"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60},
                            "a-shared-secret-of-32-bytes-long!", algorithm="HS256", headers={"kid": "k1"})
     mark = Mark(tenant)
@@ -314,3 +315,35 @@ def test_refusals_do_not_echo_the_token_or_internal_errors(idp: JwksServer, tena
         body = assert_error(r, 401, "UNAUTHORIZED", "Invalid bearer token")
         assert body["details"] == {}
         assert len(r.content) < 300
+
+
+def test_link_oidc_identity_links_an_existing_user_once(idp: JwksServer, tenant):
+    # given
+    user = User.objects.create(username="kim")
+    Membership.objects.create(user=user, tenant=tenant, role="operator")
+    out = io.StringIO()
+    # when
+    call_command("link_oidc_identity", "--issuer", ISSUER, "--subject", "kim-sub", "--username", "kim", stdout=out)
+    # then
+    assert out.getvalue().strip() == f"kim-sub via {ISSUER} is now kim"
+    assert bearer(idp.token(sub="kim-sub")).post("/api/projects", {"name": "x"}, format="json").status_code == 201
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("link_oidc_identity", "--issuer", ISSUER, "--subject", "kim-sub", "--username", "kim")
+    with pytest.raises(CommandError, match="no user 'nobody'"):
+        call_command("link_oidc_identity", "--issuer", ISSUER, "--subject", "x", "--username", "nobody")
+    assert OidcIdentity.objects.count() == 1
+
+
+def test_a_local_user_holding_an_identitys_username_is_never_that_identity(idp: JwksServer, tenant, settings):
+    # given: a local account made (outside the username validator) with the name an identity would get
+    settings.OIDC_CLAIMS_GRANT_ACCESS = True
+    squatter = User.objects.create(username=oidc_username(ISSUER, "zed"))
+    Membership.objects.create(user=squatter, tenant=tenant, role="admin")
+    mark = Mark(tenant)
+    # when
+    r = bearer(idp.token(sub="zed", maestro_tenant="default", maestro_role="operator")).post(
+        "/api/projects", {"name": "x"}, format="json")
+    # then
+    assert_error(r, 401, "UNAUTHORIZED", "Invalid bearer token")
+    assert OidcIdentity.objects.count() == 0
+    mark.assert_nothing_written()
