@@ -16,6 +16,7 @@ import jwt
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 from rest_framework.test import APIClient
 
 from maestro.tenancy.models import Membership, OidcIdentity, oidc_username
@@ -347,3 +348,33 @@ def test_a_local_user_holding_an_identitys_username_is_never_that_identity(idp: 
     assert_error(r, 401, "UNAUTHORIZED", "Invalid bearer token")
     assert OidcIdentity.objects.count() == 0
     mark.assert_nothing_written()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_requests_of_an_identity_share_one_user(idp: JwksServer, tenant, settings):
+    # given: a new identity whose first requests all arrive at once
+    settings.OIDC_CLAIMS_GRANT_ACCESS = True
+    token = idp.token(sub="nina", maestro_tenant="default", maestro_role="operator")
+    assert _granted(idp, "k1") == 200  # the key set is fetched (by another identity's token)
+    start = threading.Barrier(8)
+    codes: list[int] = []
+
+    def first_request(n: int) -> None:
+        try:
+            start.wait(10)
+            codes.append(bearer(token).post("/api/projects", {"name": f"p{n}"}, format="json").status_code)
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=first_request, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    # then
+    assert codes == [201] * 8
+    identities = list(OidcIdentity.objects.filter(subject="nina").values_list("user__username", flat=True))
+    assert identities == [oidc_username(ISSUER, "nina")]
+    assert User.objects.filter(username__startswith="oidc:").count() == 2  # nina's and henry's
