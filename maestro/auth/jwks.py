@@ -24,21 +24,27 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 MAX_JWKS_BYTES = 1024 * 1024
+# Public-key algorithms only: a symmetric ("oct") key in a published set is a secret anyone
+# can read, so a token "signed" with it proves nothing.
+ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 NEVER = float("-inf")
 
 
 def _usable_keys(document: Any) -> dict[str, jwt.PyJWK]:
-    """The signing keys of a JWKS document by ``kid``; keys without a kid, for encryption, or of
-    a type PyJWT cannot use are left out (one odd key must not hide the others)."""
+    """The signing keys of a JWKS document by ``kid``; keys without a kid, for encryption, not
+    of a public-key algorithm, or of a type PyJWT cannot use are left out (one odd key must not
+    hide the others)."""
     keys: dict[str, jwt.PyJWK] = {}
     entries = document.get("keys") if isinstance(document, dict) else None
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str) or entry.get("use", "sig") != "sig":
             continue
         try:
-            keys[entry["kid"]] = jwt.PyJWK(entry)
+            key = jwt.PyJWK(entry)
         except jwt.PyJWTError:
             continue
+        if key.algorithm_name in ASYMMETRIC:
+            keys[entry["kid"]] = key
     return keys
 
 

@@ -28,6 +28,7 @@ class JwksServer:
     def __init__(self) -> None:
         self.private: dict[str, tuple[Any, str]] = {}
         self.published: list[str] = []
+        self.extra: list[dict[str, Any]] = []  # served as they are, after the published keys
         self.hits = 0
         self.hold = False
         self.held = threading.Event()  # set once a fetch is being held
@@ -83,7 +84,7 @@ class JwksServer:
             algo = RSAAlgorithm if alg == "RS256" else ECAlgorithm
             jwk = algo.to_jwk(key.public_key(), as_dict=True)
             out.append({**jwk, "kid": kid, "use": "sig"})
-        return out
+        return out + self.extra
 
     def release(self) -> None:
         self.hold = False

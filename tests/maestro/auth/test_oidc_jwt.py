@@ -278,6 +278,37 @@ def test_an_alg_that_does_not_match_its_keys_type_is_a_plain_401(idp: JwksServer
     mark.assert_nothing_written()
 
 
+def test_a_symmetric_key_in_the_set_signs_nothing(idp: JwksServer, tenant, settings):
+    # given: a set that (wrongly) publishes an HS256 secret beside k1
+    settings.OIDC_CLAIMS_GRANT_ACCESS = True
+    secret = "a-shared-secret-of-32-bytes-long!"
+    idp.extra.append({"kty": "oct", "kid": "h1", "alg": "HS256",
+                      "k": jwt.utils.base64url_encode(secret.encode()).decode()})
+    token = jwt.encode({"sub": "mallory", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60,
+                        "maestro_tenant": "default", "maestro_role": "admin"}, secret, algorithm="HS256",
+                       headers={"kid": "h1"})
+    # when
+    r = bearer(token).post("/api/projects", {"name": "x"}, format="json")
+    # then
+    assert_error(r, 401, "UNAUTHORIZED", "Invalid bearer token")
+    assert users() == []
+    assert _granted(idp, "k1") == 200
+
+
+def test_keys_held_survive_a_refresh_that_fails(idp: JwksServer, tenant, settings):
+    # given: k1 is held; every use is past the refresh period; the endpoint then hangs
+    settings.OIDC_CLAIMS_GRANT_ACCESS = True
+    settings.OIDC_JWKS_REFRESH_SECONDS = 0
+    settings.OIDC_JWKS_TIMEOUT_SECONDS = 0.5
+    assert _granted(idp, "k1") == 200
+    idp.hold = True
+    # when
+    code = _granted(idp, "k1")
+    # then: the provider's outage locks nobody out
+    assert code == 200
+    assert idp.hits == 2
+
+
 def test_clock_skew_within_the_leeway_is_accepted(idp: JwksServer, tenant, settings):
     # given: the default leeway (60 s); a provider clock 30 s ahead, and one token 30 s stale
     settings.OIDC_CLAIMS_GRANT_ACCESS = True
