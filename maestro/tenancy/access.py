@@ -40,11 +40,7 @@ def resolve_access(user: Any, auth: Any, meta: dict[str, Any]) -> Access:
     if isinstance(auth, OidcClaims):
         return _oidc_access(user, auth, requested)
     via_api = not isinstance(auth, DevLoopback) and auth is not None
-    if requested:
-        tenant = _tenant(requested)
-    else:
-        memberships = list(Membership.objects.filter(user=user).select_related("tenant")[:2])
-        tenant = memberships[0].tenant if len(memberships) == 1 else _tenant(DEFAULT_TENANT_SLUG)
+    tenant = _tenant(requested) if requested else _home_tenant(user)
     role = Role.ADMIN if getattr(user, "is_superuser", False) else _membership_role(user, tenant)
     return Access(tenant=tenant, role=role, actor=Actor.for_user(user, via_api=via_api))
 
@@ -54,8 +50,8 @@ def _oidc_access(user: Any, auth: OidcClaims, requested: str | None) -> Access:
     when the issuer is trusted to: the authenticator leaves them out otherwise); any other
     tenant is the linked user's memberships. An identity with no user yet has none."""
     granted = auth.tenant if auth.tenant and auth.role in Role.values else None
-    slug = requested or granted or DEFAULT_TENANT_SLUG
-    tenant = _tenant(slug)
+    slug = requested or granted
+    tenant = _tenant(slug) if slug else _home_tenant(user)
     if granted is not None and slug == granted:
         role = str(auth.role)
     elif user.pk is None:
@@ -72,6 +68,12 @@ def access_granted(access: Access, user: Any, auth: Any) -> tuple[Access, Any]:
         return access, user
     stored = oidc_identity_provision(user=user, issuer=auth.issuer, subject=auth.subject)
     return replace(access, actor=Actor.for_identity(stored, issuer=auth.issuer, subject=auth.subject)), stored
+
+
+def _home_tenant(user: Any) -> Tenant:
+    """The tenant of a request that names none: the user's only one, else the default."""
+    memberships = list(Membership.objects.filter(user=user).select_related("tenant")[:2]) if user.pk else []
+    return memberships[0].tenant if len(memberships) == 1 else _tenant(DEFAULT_TENANT_SLUG)
 
 
 def _tenant(slug: str) -> Tenant:

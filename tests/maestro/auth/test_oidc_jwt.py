@@ -150,6 +150,20 @@ def test_a_linked_identity_acts_with_its_users_memberships(idp: JwksServer, tena
     mark.assert_denied(actor=f"erin-sub via {ISSUER}")
 
 
+def test_a_linked_identity_without_a_tenant_header_acts_in_its_users_only_tenant(idp: JwksServer, tenant,
+                                                                                 other_tenant):
+    # given
+    user = User.objects.create(username="lena")
+    Membership.objects.create(user=user, tenant=other_tenant, role="operator")
+    oidc_identity_link(issuer=ISSUER, subject="lena-sub", user=user)
+    mark = Mark(other_tenant)
+    # when
+    r = bearer(idp.token(sub="lena-sub")).post("/api/projects", {"name": "x"}, format="json")
+    # then
+    assert r.status_code == 201
+    mark.assert_written(["audit:created", "project:created"], action="project.create", actor=f"lena-sub via {ISSUER}")
+
+
 def test_a_deactivated_users_token_is_401(idp: JwksServer, tenant):
     # given
     user = User.objects.create(username="frank")
