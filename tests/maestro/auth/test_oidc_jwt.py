@@ -39,6 +39,15 @@ def bearer(token: str, tenant: str | None = None) -> APIClient:
     return client
 
 
+def close_pooled_connections() -> None:
+    """After request threads: their connections went back to the process's pool, which keeps
+    them open, and later tests that count the database's sessions (tests/e2e) would find them.
+    The pool is closed (this thread's connection with it); the next query opens a new one."""
+    connection.close()
+    if connection.vendor == "postgresql":
+        connection.close_pool()
+
+
 def users() -> list[str]:
     return sorted(User.objects.values_list("username", flat=True))
 
@@ -248,7 +257,14 @@ def test_a_hung_jwks_endpoint_does_not_hold_up_tokens_whose_key_is_cached(idp: J
     idp.add("k2", publish=False)
     idp.hold = True
     stuck: list[int] = []
-    refresher = threading.Thread(target=lambda: stuck.append(_granted(idp, "k2")))
+
+    def refresh() -> None:
+        try:
+            stuck.append(_granted(idp, "k2"))
+        finally:
+            connection.close()
+
+    refresher = threading.Thread(target=refresh)
     refresher.start()
     assert idp.held.wait(10)
     # when: the refresh is still hanging
@@ -256,6 +272,7 @@ def test_a_hung_jwks_endpoint_does_not_hold_up_tokens_whose_key_is_cached(idp: J
     still_hanging = refresher.is_alive()
     idp.release()
     refresher.join(30)
+    close_pooled_connections()
     # then
     assert (during, still_hanging) == (200, True)
     assert stuck == [401]
@@ -418,6 +435,7 @@ def test_concurrent_first_requests_of_an_identity_share_one_user(idp: JwksServer
         t.start()
     for t in threads:
         t.join(60)
+    close_pooled_connections()
     # then
     assert codes == [201] * 8
     identities = list(OidcIdentity.objects.filter(subject="nina").values_list("user__username", flat=True))
