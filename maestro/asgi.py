@@ -11,6 +11,7 @@ from django.urls import re_path  # noqa: E402
 
 from maestro.auth.websocket import authenticate_handshake  # noqa: E402
 from maestro.body_limit import BodySizeLimit  # noqa: E402
+from maestro.header_limit import HeaderSizeLimit  # noqa: E402
 from orchestration.work.selectors.projects import project_exists  # noqa: E402
 from realtime.consumers import EventStreamConsumer  # noqa: E402
 
@@ -30,7 +31,7 @@ websocket_urlpatterns = [
 # cookie while it is "*". No AuthMiddlewareStack either: it loads the session of every
 # connection, token ones included, and wraps every frame sent to save a session the
 # stream never changes.
-application = ProtocolTypeRouter({
+application = HeaderSizeLimit(ProtocolTypeRouter({
     "http": BodySizeLimit(django_asgi_app),
     "websocket": URLRouter(websocket_urlpatterns),
-})
+}))

@@ -64,7 +64,7 @@ class BodySizeLimit:
         if declared is not None:
             refusal = declared_refusal(declared, limit)
             if refusal is not None:
-                await _refuse(send, headers, *refusal)
+                await refuse(send, headers, *refusal)
                 return
             await self.app(scope, receive, send)  # the server holds the body to its declared length
             return
@@ -83,10 +83,10 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, send)
         except _TooLarge:
             # Django reads the whole body before it starts a response, so none has begun.
-            await _refuse(send, headers, *too_large(limit))
+            await refuse(send, headers, *too_large(limit))
 
 
-async def _refuse(send: Any, headers: dict[bytes, bytes], message: str, details: dict[str, Any] | None) -> None:
+async def refuse(send: Any, headers: dict[bytes, bytes], message: str, details: dict[str, Any] | None) -> None:
     body = json.dumps(error_body("VALIDATION_ERROR", message, details)).encode()
     request_id = request_id_from(headers.get(b"x-request-id", b"").decode("latin1"))
     await send({"type": "http.response.start", "status": 400, "headers": [

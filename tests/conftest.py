@@ -12,6 +12,7 @@ os.environ.setdefault("MAESTRO_ENV", "test")
 pytest.register_assert_rewrite("tests.support")
 
 from tests.factories import SYSTEM, make_project, make_token  # noqa: E402
+from tests.support.oidc import idp  # noqa: E402, F401 — the identity provider fixture
 from tests.support.redis import RedisServer  # noqa: E402
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -18,9 +17,10 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from maestro.auth.jwks import key_set
 from maestro.core.roles import Role
 from maestro.tenancy.credentials import DevLoopback, OidcClaims
-from maestro.tenancy.models import ApiToken, Membership, hash_token
+from maestro.tenancy.models import ApiToken, Membership, OidcIdentity, hash_token, oidc_username
 from maestro.tenancy.services import default_tenant
 
 log = logging.getLogger(__name__)
@@ -67,18 +67,66 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="maestro"'
 
 
-@lru_cache(maxsize=4)
-def _jwks_client(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300)
+INVALID_BEARER = "Invalid bearer token"  # one answer for every refusal: nothing of the token or the cause
+MAX_KID_CHARS = 256
+
+
+def _refused(reason: str) -> exceptions.AuthenticationFailed:
+    log.info("bearer token refused", extra={"event": "oidc.token_refused", "reason": reason})
+    return exceptions.AuthenticationFailed(INVALID_BEARER)
 
 
 def decode_oidc_jwt(raw: str) -> dict[str, Any]:
-    key = _jwks_client(settings.OIDC_JWKS_URL).get_signing_key_from_jwt(raw)
-    return jwt.decode(
-        raw, key.key, algorithms=["RS256", "ES256", "EdDSA"],
-        audience=settings.OIDC_AUDIENCE or None, issuer=settings.OIDC_ISSUER or None,
-        options={"require": ["exp", "sub"], "verify_aud": bool(settings.OIDC_AUDIENCE)},
-    )
+    """The token's claims once its signature (by a key of the configured JWKS, with the
+    algorithm of that key and no other), issuer, audience and lifetime (with
+    ``OIDC_LEEWAY_SECONDS`` of clock skew) are checked; AuthenticationFailed otherwise."""
+    try:
+        kid = jwt.get_unverified_header(raw).get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_CHARS:
+            raise _refused("kid")
+        key = key_set(settings.OIDC_JWKS_URL).key(kid)
+        if key is None:
+            raise _refused("unknown_kid")
+        claims: dict[str, Any] = jwt.decode(
+            raw, key.key, algorithms=[key.algorithm_name],
+            audience=settings.OIDC_AUDIENCE or None, issuer=settings.OIDC_ISSUER or None,
+            leeway=settings.OIDC_LEEWAY_SECONDS,
+            options={"require": ["exp", "sub", "iss"], "verify_aud": bool(settings.OIDC_AUDIENCE)},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        # ValueError/TypeError: what the key libraries raise on input of the wrong shape.
+        raise _refused(type(exc).__name__) from None
+    return claims
+
+
+def _claim(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def identity_claims(claims: dict[str, Any]) -> OidcClaims:
+    """Who the token names, as (issuer, subject), and — only when the issuer is trusted to
+    grant them (``OIDC_CLAIMS_GRANT_ACCESS``) — the tenant and role it grants."""
+    subject, issuer = _claim(claims, "sub"), _claim(claims, "iss")
+    if subject is None or issuer is None or len(subject) > 255 or len(issuer) > 500:
+        raise _refused("identity")
+    grants = bool(settings.OIDC_CLAIMS_GRANT_ACCESS)
+    return OidcClaims(issuer=issuer, subject=subject,
+                      tenant=_claim(claims, settings.OIDC_TENANT_CLAIM) if grants else None,
+                      role=_claim(claims, settings.OIDC_ROLE_CLAIM) if grants else None)
+
+
+def user_for_identity(identity: OidcClaims) -> User:
+    """The user linked to the identity, or a new one not yet stored (it is stored only once
+    the request is allowed: :func:`maestro.tenancy.access.access_granted`). Never a user found
+    by a username claim."""
+    linked = OidcIdentity.objects.select_related("user").filter(
+        issuer=identity.issuer, subject=identity.subject).first()
+    if linked is None:
+        return get_user_model()(username=oidc_username(identity.issuer, identity.subject))
+    if not linked.user.is_active:
+        raise _refused("inactive_user")
+    return linked.user
 
 
 class OidcJwtAuthentication(authentication.BaseAuthentication):
@@ -87,15 +135,9 @@ class OidcJwtAuthentication(authentication.BaseAuthentication):
         if raw is None or raw.startswith(ApiToken.PREFIX):
             return None
         if not settings.OIDC_JWKS_URL:
-            raise exceptions.AuthenticationFailed("Invalid bearer token")
-        try:
-            claims = decode_oidc_jwt(raw)
-        except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
-            raise exceptions.AuthenticationFailed(f"Invalid token: {exc}") from None
-        username = str(claims.get("preferred_username") or claims["sub"])[:150]
-        user, _ = get_user_model().objects.get_or_create(username=username)
-        return user, OidcClaims(subject=str(claims["sub"]), tenant=claims.get(settings.OIDC_TENANT_CLAIM),
-                                role=claims.get(settings.OIDC_ROLE_CLAIM))
+            raise exceptions.AuthenticationFailed(INVALID_BEARER)
+        identity = identity_claims(decode_oidc_jwt(raw))
+        return user_for_identity(identity), identity
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="maestro"'

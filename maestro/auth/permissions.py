@@ -7,7 +7,7 @@ from rest_framework.request import Request
 
 from maestro.core.exceptions import Forbidden
 from maestro.core.roles import Role
-from maestro.tenancy.access import resolve_access
+from maestro.tenancy.access import access_granted, resolve_access
 from maestro.write_path.catalogue import request_action, resource
 from maestro.write_path.services import record_denied
 
@@ -24,6 +24,7 @@ class TenantRolePermission(BasePermission):
         needed = getattr(view, "read_role", Role.VIEWER) if request.method in SAFE_METHODS \
             else getattr(view, "write_role", Role.OPERATOR)
         if access.allows(needed):
+            request.access, request.user = access_granted(access, request.user, request.auth)  # type: ignore[attr-defined]
             return True
         if request.method not in SAFE_METHODS:
             assert request.method is not None  # None only on an HttpRequest built by hand

@@ -37,7 +37,7 @@ from rest_framework import exceptions
 
 from maestro.auth.backends import ApiTokenAuthentication, OidcJwtAuthentication, is_loopback, local_operator
 from maestro.core.exceptions import Forbidden, MaestroError
-from maestro.tenancy.access import resolve_access
+from maestro.tenancy.access import access_granted, resolve_access
 from maestro.tenancy.credentials import DevLoopback
 from maestro.tenancy.models import ApiToken
 from realtime.consumers import CLOSE_FORBIDDEN, Handshake, StreamGrant, scope_query
@@ -149,7 +149,7 @@ def authenticate_handshake(scope: dict[str, Any]) -> Handshake:
                     user, auth = local_operator(), DevLoopback()
         if user is None:
             return Handshake(None)
-        access = resolve_access(user, None if auth == "session" else auth, meta)
+        access, user = access_granted(resolve_access(user, None if auth == "session" else auth, meta), user, auth)
         return Handshake(StreamGrant(tenant_id=access.tenant.pk, tenant_slug=access.tenant.slug, role=access.role,
                                      actor=access.actor.name, user_id=user.pk,
                                      token_id=auth.pk if isinstance(auth, ApiToken) else None))

@@ -26,3 +26,9 @@ class Actor:
     def for_user(cls, user: object, *, via_api: bool) -> Actor:
         return cls(name=getattr(user, "username", str(user)), actor_type="api" if via_api else "user",
                    user_id=getattr(user, "pk", None))
+
+    @classmethod
+    def for_identity(cls, user: object, *, issuer: str, subject: str) -> Actor:
+        """A caller with an identity provider's token: named by its subject and issuer (the
+        username of a user created for it is a digest that tells a reader nothing)."""
+        return cls(name=f"{subject} via {issuer}"[:150], actor_type="api", user_id=getattr(user, "pk", None))

@@ -206,6 +206,9 @@ SPECTACULAR_SETTINGS = {
 MAESTRO_DEV_LOOPBACK_AUTH = False
 MAESTRO_MAX_BODY_BYTES = int(os.environ.get("MAESTRO_MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAESTRO_MAX_BODY_BYTES
+# Request headers, checked in front of Django (maestro.header_limit): in all, and per field.
+MAESTRO_MAX_HEADER_BYTES = int(os.environ.get("MAESTRO_MAX_HEADER_BYTES", str(16 * 1024)))
+MAESTRO_MAX_HEADER_FIELD_BYTES = int(os.environ.get("MAESTRO_MAX_HEADER_FIELD_BYTES", str(8 * 1024)))
 MAESTRO_LIST_DEFAULT_LIMIT = 500
 MAESTRO_LIST_MAX_LIMIT = 5000
 MAESTRO_EVENT_RETENTION_SECONDS = int(os.environ.get("MAESTRO_EVENT_RETENTION_SECONDS", str(7 * 24 * 3600)))
@@ -219,6 +222,14 @@ OIDC_AUDIENCE = os.environ.get("MAESTRO_OIDC_AUDIENCE", "")
 OIDC_JWKS_URL = os.environ.get("MAESTRO_OIDC_JWKS_URL", "")
 OIDC_TENANT_CLAIM = os.environ.get("MAESTRO_OIDC_TENANT_CLAIM", "maestro_tenant")
 OIDC_ROLE_CLAIM = os.environ.get("MAESTRO_OIDC_ROLE_CLAIM", "maestro_role")
+# Off: a token's tenant and role claims grant nothing, and the user its (issuer, subject) is
+# linked to acts with that user's memberships. On: the issuer is trusted to grant the tenant
+# its tenant claim names, with the role its role claim names (in that tenant only).
+OIDC_CLAIMS_GRANT_ACCESS = os.environ.get("MAESTRO_OIDC_CLAIMS_GRANT_ACCESS", "").lower() in {"1", "true", "yes"}
+OIDC_LEEWAY_SECONDS = int(os.environ.get("MAESTRO_OIDC_LEEWAY_SECONDS", "60"))  # clock skew allowed on exp/nbf/iat
+OIDC_JWKS_TIMEOUT_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_TIMEOUT_SECONDS", "3"))
+OIDC_JWKS_REFRESH_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_REFRESH_SECONDS", "300"))
+OIDC_JWKS_MIN_REFRESH_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_MIN_REFRESH_SECONDS", "30"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

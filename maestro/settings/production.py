@@ -15,6 +15,13 @@ if not os.environ.get("MAESTRO_LEDGER_SIGNING_KEY"):
     raise ImproperlyConfigured(
         "MAESTRO_LEDGER_SIGNING_KEY must be set when MAESTRO_ENV=production (an Ed25519 private key, base64 "
         "or PEM); generate one with: python3 -m ledger.keygen")
+for _name in ("MAESTRO_OIDC_ISSUER", "MAESTRO_OIDC_AUDIENCE"):
+    # Without them, a token any client of the provider was issued (or another provider's, signed
+    # by a key in the same set) would be accepted as one meant for Maestro.
+    if os.environ.get("MAESTRO_OIDC_JWKS_URL") and not os.environ.get(_name):
+        raise ImproperlyConfigured(
+            f"{_name} must be set when MAESTRO_OIDC_JWKS_URL is set and MAESTRO_ENV=production "
+            "(the provider's issuer URL and the audience its tokens for Maestro carry)")
 if os.environ.get("MAESTRO_DEBUG", "").lower() in {"1", "true", "yes"}:
     raise ImproperlyConfigured("debug must be off in production")
 DEBUG = False

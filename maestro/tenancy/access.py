@@ -3,7 +3,7 @@ the view runs, so no list, detail or bulk path can reach another tenant's rows."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from maestro.core.actors import Actor
@@ -11,7 +11,7 @@ from maestro.core.exceptions import Forbidden
 from maestro.core.roles import Role
 from maestro.tenancy.credentials import DevLoopback, OidcClaims
 from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Tenant
-from maestro.tenancy.services import default_tenant
+from maestro.tenancy.services import default_tenant, oidc_identity_provision
 
 TENANT_HEADER = "HTTP_X_MAESTRO_TENANT"
 
@@ -38,20 +38,42 @@ def resolve_access(user: Any, auth: Any, meta: dict[str, Any]) -> Access:
             role = _membership_role(user, tenant)
         return Access(tenant=tenant, role=role, actor=Actor.for_user(user, via_api=True))
     if isinstance(auth, OidcClaims):
-        slug = requested or auth.tenant or DEFAULT_TENANT_SLUG
-        if auth.tenant and slug != auth.tenant:
-            raise Forbidden("Your token does not grant this tenant", details={"tenant": slug})
-        tenant = _tenant(slug)
-        role = auth.role if auth.role in Role.values else _membership_role(user, tenant)
-        return Access(tenant=tenant, role=role, actor=Actor.for_user(user, via_api=True))
+        return _oidc_access(user, auth, requested)
     via_api = not isinstance(auth, DevLoopback) and auth is not None
-    if requested:
-        tenant = _tenant(requested)
-    else:
-        memberships = list(Membership.objects.filter(user=user).select_related("tenant")[:2])
-        tenant = memberships[0].tenant if len(memberships) == 1 else _tenant(DEFAULT_TENANT_SLUG)
+    tenant = _tenant(requested) if requested else _home_tenant(user)
     role = Role.ADMIN if getattr(user, "is_superuser", False) else _membership_role(user, tenant)
     return Access(tenant=tenant, role=role, actor=Actor.for_user(user, via_api=via_api))
+
+
+def _oidc_access(user: Any, auth: OidcClaims, requested: str | None) -> Access:
+    """Claims grant a tenant and role only together, and only the tenant they name (and only
+    when the issuer is trusted to: the authenticator leaves them out otherwise); any other
+    tenant is the linked user's memberships. An identity with no user yet has none."""
+    granted = auth.tenant if auth.tenant and auth.role in Role.values else None
+    slug = requested or granted
+    tenant = _tenant(slug) if slug else _home_tenant(user)
+    if granted is not None and slug == granted:
+        role = str(auth.role)
+    elif user.pk is None:
+        raise Forbidden("You are not a member of this tenant", details={"tenant": tenant.slug})
+    else:
+        role = _membership_role(user, tenant)
+    return Access(tenant=tenant, role=role, actor=Actor.for_identity(user, issuer=auth.issuer, subject=auth.subject))
+
+
+def access_granted(access: Access, user: Any, auth: Any) -> tuple[Access, Any]:
+    """Called once the request is allowed: an identity's first allowed request stores its user
+    (a refused one stores nothing). Returns the access and the stored user."""
+    if not isinstance(auth, OidcClaims) or user.pk is not None:
+        return access, user
+    stored = oidc_identity_provision(user=user, issuer=auth.issuer, subject=auth.subject)
+    return replace(access, actor=Actor.for_identity(stored, issuer=auth.issuer, subject=auth.subject)), stored
+
+
+def _home_tenant(user: Any) -> Tenant:
+    """The tenant of a request that names none: the user's only one, else the default."""
+    memberships = list(Membership.objects.filter(user=user).select_related("tenant")[:2]) if user.pk else []
+    return memberships[0].tenant if len(memberships) == 1 else _tenant(DEFAULT_TENANT_SLUG)
 
 
 def _tenant(slug: str) -> Tenant:

@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from maestro.admin_base import ServiceAdmin, actor_of
-from maestro.tenancy.models import ApiToken, Membership, Tenant
+from maestro.readonly_admin import ReadOnlyAdmin
+from maestro.tenancy.models import ApiToken, Membership, OidcIdentity, Tenant
 from maestro.tenancy.services import (
     api_token_create,
     api_token_revoke,
@@ -115,3 +116,13 @@ class ApiTokenAdmin(ServiceAdmin[ApiToken]):
         for token in live:
             api_token_revoke(token=token, actor=actor)
         self.message_user(request, f"Revoked {len(live)} token(s); {queryset.count() - len(live)} already revoked.")
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(ReadOnlyAdmin[OidcIdentity]):
+    """Who an ``oidc:…`` user is (its issuer and subject). Links are made by a first allowed
+    request or by ``link_oidc_identity``; deactivating the user refuses the identity's tokens."""
+
+    list_display = ("subject", "issuer", "user", "created_at")
+    search_fields = ("subject", "issuer", "user__username")
+    list_select_related = ("user",)

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class OidcClaims:
+    """A verified JWT's identity, and the tenant and role its claims grant (None unless the
+    issuer is trusted to grant them: ``OIDC_CLAIMS_GRANT_ACCESS``)."""
+
+    issuer: str
     subject: str
     tenant: str | None
     role: str | None

@@ -64,3 +64,25 @@ class ApiToken(models.Model):
     @classmethod
     def generate(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class OidcIdentity(models.Model):
+    """A person or client of an identity provider, as (issuer, subject), and the Maestro user
+    it acts as. The only way a JWT becomes a user: never by a username claim."""
+
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identity")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="uniq_oidc_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} via {self.issuer}"
+
+
+def oidc_username(issuer: str, subject: str) -> str:
+    """The username of a user created for an identity: ``oidc:`` and a digest of issuer and
+    subject. Django's username validator refuses ``:``, so no local account can hold one."""
+    return "oidc:" + hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()[:40]

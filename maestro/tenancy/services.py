@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from maestro.core.actors import Actor
+from maestro.core.exceptions import Unauthenticated
 from maestro.core.roles import Role
-from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, Tenant, hash_token
+from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, OidcIdentity, Tenant, hash_token
 from maestro.write_path.catalogue import Action, Resource
 from maestro.write_path.services import Change, access_changed, service
 
@@ -95,3 +96,33 @@ def user_with_token(*, username: str, tenant_slug: str, role: str, actor: Actor,
         membership_set(user=user, tenant=tenant, role=role, actor=actor)
         _, raw = api_token_create(user=user, tenant=tenant, name=token_name, actor=actor)
     return raw
+
+
+def oidc_identity_link(*, issuer: str, subject: str, user: User) -> OidcIdentity:
+    """Links an identity to an existing user (an operator's decision: the user's memberships
+    then decide what the identity's tokens may do)."""
+    identity = OidcIdentity(issuer=issuer, subject=subject, user=user)
+    with transaction.atomic():
+        identity.full_clean()
+        identity.save()
+    return identity
+
+
+def oidc_identity_provision(*, user: User, issuer: str, subject: str) -> User:
+    """Stores ``user`` (built by the JWT authenticator, not yet saved) and links it to the
+    identity, in one transaction: called only once the token's request has been allowed. When a
+    concurrent first request linked the identity already, that request's user is returned."""
+    try:
+        with transaction.atomic():
+            user.set_unusable_password()
+            user.full_clean(exclude=["username"])  # oidc: usernames are outside the local alphabet on purpose
+            user.save()
+            OidcIdentity.objects.create(issuer=issuer, subject=subject, user=user)
+    except IntegrityError:
+        user.pk = None
+        linked = OidcIdentity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+        if linked is None or not linked.user.is_active:
+            # The username is taken by an account that is not this identity's: never act as it.
+            raise Unauthenticated("Invalid bearer token") from None
+        return linked.user
+    return user

@@ -5,7 +5,8 @@ import pytest
 from django.test import Client
 
 from ledger.models import IntakeEntry
-from maestro.tenancy.models import ApiToken, Membership, Tenant
+from maestro.tenancy.models import ApiToken, Membership, OidcIdentity, Tenant, oidc_username
+from maestro.tenancy.services import oidc_identity_link
 from maestro.write_path.models import AuditEvent
 from tests.factories import make_token
 
@@ -103,3 +104,17 @@ def test_tenancy_admin_pages_render(staff, tenant):
         r = staff.get(path)
         assert r.status_code == 200, path
     assert b"rita" in staff.get(f"/admin/tenancy/tenant/{tenant.pk}/change/").content  # the members inline
+
+
+def test_admin_shows_who_an_identitys_user_is_and_edits_nothing(staff, django_user_model):
+    # given
+    user = django_user_model.objects.create(username=oidc_username("https://idp.example.test", "sub-42"))
+    identity = oidc_identity_link(issuer="https://idp.example.test", subject="sub-42", user=user)
+    # when
+    listing = staff.get("/admin/tenancy/oidcidentity/?q=sub-42")
+    change = staff.post(f"/admin/tenancy/oidcidentity/{identity.pk}/change/", {"subject": "someone-else"})
+    # then
+    assert listing.status_code == 200
+    assert b"sub-42" in listing.content and b"https://idp.example.test" in listing.content
+    assert change.status_code == 403
+    assert OidcIdentity.objects.get().subject == "sub-42"
