@@ -231,6 +231,21 @@ OIDC_JWKS_TIMEOUT_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_TIMEOUT_SECO
 OIDC_JWKS_REFRESH_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_REFRESH_SECONDS", "300"))
 OIDC_JWKS_MIN_REFRESH_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_MIN_REFRESH_SECONDS", "30"))
 
+# Single sign-on for people (maestro/auth/sso.py; docs/operations.md "Single sign-on"): on when
+# an issuer and a client id are set. Memberships come from the groups claim through
+# MAESTRO_SSO_GROUP_ROLES ("group=tenant:role,..."), recomputed at each sign-in.
+SSO_ISSUER = os.environ.get("MAESTRO_SSO_ISSUER", "").rstrip("/")
+SSO_CLIENT_ID = os.environ.get("MAESTRO_SSO_CLIENT_ID", "")
+SSO_CLIENT_SECRET = os.environ.get("MAESTRO_SSO_CLIENT_SECRET", "")
+SSO_PROVIDER_NAME = os.environ.get("MAESTRO_SSO_PROVIDER_NAME", "single sign-on")
+SSO_SCOPES = os.environ.get("MAESTRO_SSO_SCOPES", "openid profile email")
+SSO_GROUPS_CLAIM = os.environ.get("MAESTRO_SSO_GROUPS_CLAIM", "groups")
+SSO_GROUP_ROLES = os.environ.get("MAESTRO_SSO_GROUP_ROLES", "")
+SSO_STAFF_GROUPS = [g for g in os.environ.get("MAESTRO_SSO_STAFF_GROUPS", "").split(",") if g]
+SSO_SUPERUSER_GROUPS = [g for g in os.environ.get("MAESTRO_SSO_SUPERUSER_GROUPS", "").split(",") if g]
+# Off: the admin login page offers single sign-on only and refuses a posted password.
+MAESTRO_LOCAL_LOGIN = os.environ.get("MAESTRO_LOCAL_LOGIN", "true").lower() not in {"0", "false", "no"}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
