@@ -34,6 +34,7 @@ NEXT_KEY = "maestro_sso_next"
 ID_TOKEN_KEY = "maestro_sso_id_token"  # kept for the provider's logout (id_token_hint)
 DEFAULT_NEXT = "/admin/"
 REFUSED = "Sign-in refused. Start again from the sign-in page."
+UNREACHABLE = "The identity provider cannot be reached. Try again later."
 
 
 def sso_enabled() -> bool:
@@ -72,8 +73,16 @@ def _public_url(path: str) -> str:
 def sso_login(request: HttpRequest) -> HttpResponse:
     client = sso_client()
     request.session[NEXT_KEY] = safe_next(request, request.GET.get("next"))
-    response: HttpResponse = client.authorize_redirect(request, _public_url(reverse("sso-callback")))
+    try:
+        response: HttpResponse = client.authorize_redirect(request, _public_url(reverse("sso-callback")))
+    except (OAuthError, OSError) as exc:  # requests' errors are OSErrors: the provider is down or refuses discovery
+        return _unreachable(exc)
     return response
+
+
+def _unreachable(exc: Exception) -> HttpResponse:
+    log.warning("identity provider unreachable", extra={"event": "sso.unreachable", "error": type(exc).__name__})
+    return HttpResponse(UNREACHABLE, status=502, content_type="text/plain")
 
 
 def _refused(reason: str, exc: Exception | None = None) -> HttpResponse:
@@ -89,6 +98,8 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
         token = client.authorize_access_token(request)
     except (OAuthError, JoseError) as exc:  # wrong state, replayed code, nonce or signature mismatch
         return _refused("token", exc)
+    except OSError as exc:
+        return _unreachable(exc)
     claims = token.get("userinfo") or {}
     groups = claims.get(settings.SSO_GROUPS_CLAIM) or []
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
@@ -180,3 +181,39 @@ def test_local_login_stays_for_break_glass(sso, client):
     response = client.post("/admin/login/", {"username": "root", "password": "break-glass-1", "next": "/admin/"})
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+def test_a_password_sign_in_and_sign_out_are_audited(sso, client):
+    root = get_user_model().objects.create_superuser("root", "", "break-glass-1")
+    Membership.objects.create(user=root, tenant=default_tenant(), role=Role.ADMIN)
+    client.post("/admin/login/", {"username": "root", "password": "break-glass-1", "next": "/admin/"})
+    response = client.post("/admin/logout/")
+    assert response.status_code == 302 and response["Location"] == "http://testserver/admin/login/"
+    assert "_auth_user_id" not in client.session
+    rows = AuditEvent.objects.filter(tenant__slug="default").order_by("id").values_list("action", "actor", "details")
+    assert list(rows) == [("user.sign_in", "root", "root signed in (password) as admin"),
+                          ("user.sign_out", "root", "root signed out (password)")]
+
+
+def test_a_deactivated_user_is_refused(sso, client):
+    assert sign_in(client, sso, "gina", ["maestro-acme-admins"]).status_code == 302
+    user = OidcIdentity.objects.get(issuer=sso.issuer).user
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    again = Client()
+    response = sign_in(again, sso, "gina", ["maestro-acme-admins"])
+    assert response.status_code == 403
+    assert "_auth_user_id" not in again.session
+    assert AuditEvent.objects.filter(action="user.sign_in").count() == 1
+
+
+def test_an_unreachable_provider_is_a_502_not_an_error(client, settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    settings.SSO_ISSUER = f"http://127.0.0.1:{port}/openid"
+    settings.SSO_CLIENT_ID = "maestro-admin"
+    response = client.get("/sso/login")
+    assert response.status_code == 502
+    assert response.content == b"The identity provider cannot be reached. Try again later."
+    assert not [k for k in client.session.keys() if k.startswith(STATE_PREFIX)]
