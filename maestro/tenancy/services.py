@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from maestro.core.actors import Actor
 from maestro.core.exceptions import Unauthenticated
-from maestro.core.roles import Role
+from maestro.core.roles import Role, parse_group_roles
 from maestro.tenancy.models import (
     DEFAULT_TENANT_SLUG,
     ApiToken,
@@ -153,14 +153,7 @@ class SsoPolicy:
     def parse(cls, group_roles: str, *, staff_groups: Iterable[str] = (),
               superuser_groups: Iterable[str] = ()) -> SsoPolicy:
         """``group=tenant:role`` pairs, comma-separated; ValueError on an unknown role."""
-        mapping: dict[str, tuple[str, str]] = {}
-        for pair in filter(None, (p.strip() for p in group_roles.split(","))):
-            group, _, grant = pair.rpartition("=")
-            tenant, _, role = grant.partition(":")
-            if not group or not tenant or role not in Role.values:
-                raise ValueError(f"MAESTRO_SSO_GROUP_ROLES: {pair!r} is not group=tenant:role with a known role")
-            mapping[group] = (tenant, role)
-        return cls(group_roles=mapping, staff_groups=frozenset(staff_groups),
+        return cls(group_roles=parse_group_roles(group_roles), staff_groups=frozenset(staff_groups),
                    superuser_groups=frozenset(superuser_groups))
 
     def roles(self, groups: Iterable[str]) -> dict[str, str]:

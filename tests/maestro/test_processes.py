@@ -94,3 +94,12 @@ def test_web_serves_on_the_address_it_is_given(migrated):
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_a_group_mapping_with_an_unknown_role_stops_the_web_process_in_one_line(tmp_path):
+    r = run(["bin/web"], MAESTRO_ENV="dev", MAESTRO_VAR_DIR=str(tmp_path),
+            MAESTRO_SSO_GROUP_ROLES="maestro-acme-admins=acme:owner")
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        "maestro: MAESTRO_SSO_GROUP_ROLES: 'maestro-acme-admins=acme:owner' is not group=tenant:role "
+        "with a role of viewer, operator, admin"]
