@@ -111,7 +111,7 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
                            groups=groups, policy=policy)
     except MaestroError as exc:
         return _refused("user", exc)
-    next_url = request.session.get(NEXT_KEY, DEFAULT_NEXT)
+    next_url = request.session.pop(NEXT_KEY, DEFAULT_NEXT)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session key
     request.session[ID_TOKEN_KEY] = token.get("id_token", "")
     return HttpResponseRedirect(safe_next(request, next_url))
