@@ -57,6 +57,14 @@ def test_sign_in_through_the_provider_lands_in_the_admin_and_signs_out_of_both(
     assert list(AuditEvent.objects.filter(action="user.sign_in").values_list("tenant__slug", "actor")) == [
         ("acme", f"{identity.subject} via {oidc_provider.issuer}")]
 
+    # and: her session opens a WebSocket, in the tenant her groups gave her
+    hello = page.evaluate("""() => new Promise((resolve) => {
+        const ws = new WebSocket(location.origin.replace('http', 'ws') + '/ws');
+        ws.onmessage = (m) => { resolve(JSON.parse(m.data)); ws.close(); };
+        ws.onclose = (e) => resolve({closed: e.code});
+    })""")
+    assert (hello["type"], hello["tenant"], hello["role"]) == ("connected", "acme", "admin")
+
     # when: she signs out
     page.click("#logout-form button[type=submit]")
     # then: the provider's logout sends her back to the login page
