@@ -87,7 +87,9 @@ def _unreachable(exc: Exception) -> HttpResponse:
 
 def _refused(reason: str, exc: Exception | None = None) -> HttpResponse:
     error = getattr(exc, "error", None) or (type(exc).__name__ if exc else "")
-    log.warning("single sign-on refused", extra={"event": "sso.refused", "reason": reason, "error": error})
+    detail = str(getattr(exc, "description", "") or "")[:200]  # e.g. "Invalid claim: 'nonce'"
+    log.warning("single sign-on refused", extra={"event": "sso.refused", "reason": reason, "error": error,
+                                                  "detail": detail})
     return HttpResponseForbidden(REFUSED, content_type="text/plain")
 
 

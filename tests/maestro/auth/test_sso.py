@@ -159,7 +159,9 @@ def test_a_nonce_mismatch_is_refused(sso, client, caplog):
         response = client.get("/sso/callback", answer)
     assert response.status_code == 403
     assert "_auth_user_id" not in client.session and not OidcIdentity.objects.exists()
-    assert len([r for r in caplog.records if getattr(r, "event", "") == "sso.refused"]) == 1
+    refused_with(caplog, "invalid_claim")
+    [refusal] = [r for r in caplog.records if getattr(r, "event", "") == "sso.refused"]
+    assert getattr(refusal, "detail", "") == "Invalid claim: 'nonce'"
 
 
 def test_local_login_switched_off_refuses_a_password(sso, client, settings):
