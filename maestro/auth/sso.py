@@ -103,6 +103,8 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     except OSError as exc:
         return _unreachable(exc)
     claims = token.get("userinfo") or {}
+    if claims.get("iss") != settings.SSO_ISSUER:  # Authlib checks it against discovery; discovery must be ours
+        return _refused("issuer")
     groups = claims.get(settings.SSO_GROUPS_CLAIM) or []
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         return _refused("groups")

@@ -219,3 +219,16 @@ def test_an_unreachable_provider_is_a_502_not_an_error(client, settings):
     assert response.status_code == 502
     assert response.content == b"The identity provider cannot be reached. Try again later."
     assert not [k for k in client.session.keys() if k.startswith(STATE_PREFIX)]
+
+
+def test_an_id_token_of_another_issuer_than_the_configured_one_is_refused(sso, client, settings, caplog):
+    # the discovery document at the configured address names another issuer than that address
+    settings.SSO_ISSUER = sso.issuer.replace("127.0.0.1", "localhost")
+    sso.add_user(username="hank", password="hank-pass-7", groups=["maestro-acme-admins"])
+    answer = provider_authorizes(start(client), "hank", "hank-pass-7")
+    with caplog.at_level(logging.WARNING):
+        response = client.get("/sso/callback", answer)
+    assert response.status_code == 403
+    [refusal] = [r for r in caplog.records if getattr(r, "event", "") == "sso.refused"]
+    assert getattr(refusal, "reason", "") == "issuer"
+    assert "_auth_user_id" not in client.session and not OidcIdentity.objects.exists()
