@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from maestro.api import openapi  # noqa: F401  (registers the OpenAPI schema extensions)
+from maestro.auth import sso
 from maestro.ops import metrics, probes
 from maestro.write_path.api import AuditLogView
 from realtime.api import EventListView
@@ -14,6 +15,11 @@ urlpatterns = [
     path("readyz", probes.readyz),
     path("health", probes.legacy_health),
     path("metrics", metrics.export, name="prometheus-django-metrics"),
+    # The admin's login and logout, with single sign-on (maestro/auth/sso.py), before its own.
+    path("admin/login/", sso.admin_login),
+    path("admin/logout/", sso.admin_logout),
+    path("sso/login", sso.sso_login, name="sso-login"),
+    path("sso/callback", sso.sso_callback, name="sso-callback"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -4,6 +4,9 @@ from typing import Any, cast
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from maestro.core.roles import parse_group_roles
 
 # Django's admin and model-form classes take the type arguments their stubs give them
 # (``admin.ModelAdmin[Project]``): django-stubs-ext makes them subscriptable at run time.
@@ -230,6 +233,25 @@ OIDC_LEEWAY_SECONDS = int(os.environ.get("MAESTRO_OIDC_LEEWAY_SECONDS", "60"))  
 OIDC_JWKS_TIMEOUT_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_TIMEOUT_SECONDS", "3"))
 OIDC_JWKS_REFRESH_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_REFRESH_SECONDS", "300"))
 OIDC_JWKS_MIN_REFRESH_SECONDS = float(os.environ.get("MAESTRO_OIDC_JWKS_MIN_REFRESH_SECONDS", "30"))
+
+# Single sign-on for people (maestro/auth/sso.py; docs/operations.md "Single sign-on"): on when
+# an issuer and a client id are set. Memberships come from the groups claim through
+# MAESTRO_SSO_GROUP_ROLES ("group=tenant:role,..."), recomputed at each sign-in.
+SSO_ISSUER = os.environ.get("MAESTRO_SSO_ISSUER", "").rstrip("/")
+SSO_CLIENT_ID = os.environ.get("MAESTRO_SSO_CLIENT_ID", "")
+SSO_CLIENT_SECRET = os.environ.get("MAESTRO_SSO_CLIENT_SECRET", "")
+SSO_PROVIDER_NAME = os.environ.get("MAESTRO_SSO_PROVIDER_NAME", "single sign-on")
+SSO_SCOPES = os.environ.get("MAESTRO_SSO_SCOPES", "openid profile email")
+SSO_GROUPS_CLAIM = os.environ.get("MAESTRO_SSO_GROUPS_CLAIM", "groups")
+SSO_GROUP_ROLES = os.environ.get("MAESTRO_SSO_GROUP_ROLES", "")
+try:
+    parse_group_roles(SSO_GROUP_ROLES)  # a mistake stops every process at start, not a sign-in
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+SSO_STAFF_GROUPS = [g for g in os.environ.get("MAESTRO_SSO_STAFF_GROUPS", "").split(",") if g]
+SSO_SUPERUSER_GROUPS = [g for g in os.environ.get("MAESTRO_SSO_SUPERUSER_GROUPS", "").split(",") if g]
+# Off: the admin login page offers single sign-on only and refuses a posted password.
+MAESTRO_LOCAL_LOGIN = os.environ.get("MAESTRO_LOCAL_LOGIN", "true").lower() not in {"0", "false", "no"}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -22,6 +22,10 @@ for _name in ("MAESTRO_OIDC_ISSUER", "MAESTRO_OIDC_AUDIENCE"):
         raise ImproperlyConfigured(
             f"{_name} must be set when MAESTRO_OIDC_JWKS_URL is set and MAESTRO_ENV=production "
             "(the provider's issuer URL and the audience its tokens for Maestro carry)")
+if os.environ.get("MAESTRO_SSO_ISSUER") and not os.environ.get("MAESTRO_SSO_CLIENT_SECRET"):
+    raise ImproperlyConfigured(
+        "MAESTRO_SSO_CLIENT_SECRET must be set when MAESTRO_SSO_ISSUER is set and MAESTRO_ENV=production "
+        "(the secret of the client registered for Maestro at the provider)")
 if os.environ.get("MAESTRO_DEBUG", "").lower() in {"1", "true", "yes"}:
     raise ImproperlyConfigured("debug must be off in production")
 DEBUG = False

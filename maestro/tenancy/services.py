@@ -4,6 +4,9 @@ it concerns (maestro.write_path.services.access_changed)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -11,8 +14,16 @@ from django.utils import timezone
 
 from maestro.core.actors import Actor
 from maestro.core.exceptions import Unauthenticated
-from maestro.core.roles import Role
-from maestro.tenancy.models import DEFAULT_TENANT_SLUG, ApiToken, Membership, OidcIdentity, Tenant, hash_token
+from maestro.core.roles import Role, parse_group_roles
+from maestro.tenancy.models import (
+    DEFAULT_TENANT_SLUG,
+    ApiToken,
+    Membership,
+    OidcIdentity,
+    Tenant,
+    hash_token,
+    oidc_username,
+)
 from maestro.write_path.catalogue import Action, Resource
 from maestro.write_path.services import Change, access_changed, service
 
@@ -125,4 +136,90 @@ def oidc_identity_provision(*, user: User, issuer: str, subject: str) -> User:
             # The username is taken by an account that is not this identity's: never act as it.
             raise Unauthenticated("Invalid bearer token") from None
         return linked.user
+    return user
+
+
+@dataclass(frozen=True)
+class SsoPolicy:
+    """What a sign-in's groups give (``MAESTRO_SSO_*``): ``group_roles`` maps a group to
+    (tenant slug, role); the tenants it names are managed by the provider (a membership there
+    that no group gives any more is removed); staff and superuser groups open the admin."""
+
+    group_roles: Mapping[str, tuple[str, str]]
+    staff_groups: frozenset[str] = frozenset()
+    superuser_groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, group_roles: str, *, staff_groups: Iterable[str] = (),
+              superuser_groups: Iterable[str] = ()) -> SsoPolicy:
+        """``group=tenant:role`` pairs, comma-separated; ValueError on an unknown role."""
+        return cls(group_roles=parse_group_roles(group_roles), staff_groups=frozenset(staff_groups),
+                   superuser_groups=frozenset(superuser_groups))
+
+    def roles(self, groups: Iterable[str]) -> dict[str, str]:
+        """The role in each managed tenant the groups give: the highest when several do."""
+        wanted: dict[str, str] = {}
+        for group in groups:
+            if group in self.group_roles:
+                tenant, role = self.group_roles[group]
+                if Role.rank(role) > Role.rank(wanted.get(tenant, "")):
+                    wanted[tenant] = role
+        return wanted
+
+
+def sso_actor(*, user: User, issuer: str, subject: str) -> Actor:
+    """A person signed in through the provider, named by subject and issuer."""
+    return Actor(name=f"{subject} via {issuer}"[:150], actor_type="user", user_id=user.pk)
+
+
+def _memberships_sync(*, user: User, wanted: dict[str, str], managed: set[str], actor: Actor) -> None:
+    current = {m.tenant.slug: m for m in Membership.objects.select_related("tenant").filter(user=user)}
+    for slug in sorted(managed):
+        membership, role = current.get(slug), wanted.get(slug)
+        if role is None:
+            if membership is not None:
+                membership_delete(membership=membership, actor=actor)
+        elif membership is None or membership.role != role:
+            tenant = Tenant.objects.filter(slug=slug).first() or tenant_save(
+                tenant=Tenant(slug=slug, name=slug), actor=actor)
+            membership_set(user=user, tenant=tenant, role=role, actor=actor)
+
+
+def user_sign_in(*, user: User, actor: Actor, how: str) -> None:
+    """Audits a sign-in in every tenant the user is a member of."""
+    with service():
+        for membership in Membership.objects.filter(user=user).order_by("tenant_id"):
+            Change(tenant_id=membership.tenant_id, actor=actor, action=Action.USER_SIGN_IN, resource_type=Resource.USER,
+                   resource_id=str(user.pk)).record(details=f"{actor.name} signed in ({how}) as {membership.role}")
+
+
+def user_sign_out(*, user: User, actor: Actor, how: str) -> None:
+    """Audits a sign-out in every tenant the user is a member of."""
+    with service():
+        for membership in Membership.objects.filter(user=user).order_by("tenant_id"):
+            Change(tenant_id=membership.tenant_id, actor=actor, action=Action.USER_SIGN_OUT,
+                   resource_type=Resource.USER, resource_id=str(user.pk)).record(
+                details=f"{actor.name} signed out ({how})")
+
+
+def sso_sign_in(*, issuer: str, subject: str, groups: Iterable[str], policy: SsoPolicy) -> User:
+    """The user linked to (issuer, subject) — created and linked at the first sign-in, never
+    found by a username or e-mail — with its memberships in the provider's tenants, and its
+    admin access, set from ``groups`` as ``policy`` says; the sign-in audited."""
+    if not subject or not issuer or len(subject) > 255 or len(issuer) > 500:
+        raise Unauthenticated("The identity provider named no subject")
+    groups = set(groups)
+    with service():
+        linked = OidcIdentity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+        user = linked.user if linked is not None else oidc_identity_provision(
+            user=get_user_model()(username=oidc_username(issuer, subject)), issuer=issuer, subject=subject)
+        if not user.is_active:
+            raise Unauthenticated("This account is deactivated")
+        actor = sso_actor(user=user, issuer=issuer, subject=subject)
+        user.is_superuser = bool(groups & policy.superuser_groups)
+        user.is_staff = user.is_superuser or bool(groups & policy.staff_groups)
+        user.save(update_fields=["is_staff", "is_superuser"])
+        managed = {tenant for tenant, _ in policy.group_roles.values()}
+        _memberships_sync(user=user, wanted=policy.roles(groups), managed=managed, actor=actor)
+        user_sign_in(user=user, actor=actor, how=f"single sign-on, groups: {', '.join(sorted(groups)) or 'none'}")
     return user

@@ -31,6 +31,7 @@ class Resource(StrEnum):
     TENANT = "tenant"
     MEMBERSHIP = "membership"
     API_TOKEN = "api_token"
+    USER = "user"
     # What an HTTP request refused by role before any service ran is about (maestro.auth.permissions).
     API = "api"
 
@@ -144,6 +145,8 @@ class Action(StrEnum):
     MEMBERSHIP_DELETE = "membership.delete"
     API_TOKEN_CREATE = "api_token.create"
     API_TOKEN_REVOKE = "api_token.revoke"
+    USER_SIGN_IN = "user.sign_in"
+    USER_SIGN_OUT = "user.sign_out"
 
 
 # The one action that is not a constant: an HTTP request refused by role before any service

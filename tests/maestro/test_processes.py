@@ -94,3 +94,22 @@ def test_web_serves_on_the_address_it_is_given(migrated):
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_a_group_mapping_with_an_unknown_role_stops_the_web_process_in_one_line(tmp_path):
+    r = run(["bin/web"], MAESTRO_ENV="dev", MAESTRO_VAR_DIR=str(tmp_path),
+            MAESTRO_SSO_GROUP_ROLES="maestro-acme-admins=acme:owner")
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        "maestro: MAESTRO_SSO_GROUP_ROLES: 'maestro-acme-admins=acme:owner' is not group=tenant:role "
+        "with a role of viewer, operator, admin"]
+
+
+def test_production_with_single_sign_on_and_no_client_secret_says_so_in_one_line():
+    r = run(["bin/web"], MAESTRO_ENV="production", MAESTRO_SECRET_KEY="s" * 40,
+            MAESTRO_LEDGER_SIGNING_KEY=signing.new_private_key_b64(),
+            MAESTRO_SSO_ISSUER="https://idp.example.com/realms/acme", MAESTRO_SSO_CLIENT_ID="maestro")
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        "maestro: MAESTRO_SSO_CLIENT_SECRET must be set when MAESTRO_SSO_ISSUER is set and MAESTRO_ENV=production "
+        "(the secret of the client registered for Maestro at the provider)"]
