@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
 CHROMIUM = os.environ.get("MAESTRO_CHROMIUM", "/usr/bin/chromium")
@@ -138,3 +139,13 @@ def browser_page(monkeypatch) -> Iterator[object]:
             # close them here, in that context, rather than leave them to later tests.
             connections.close_all()
             browser.close()
+
+
+def sign_in_as_operator(page, live_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Creates a superuser and signs the browser into the admin with its password."""
+    get_user_model().objects.create_superuser("ops", "", "correct-horse-9")
+    page.goto(f"{live_url}/admin/login/")
+    page.fill("#id_username", "ops")
+    page.fill("#id_password", "correct-horse-9")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_url}/admin/")

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from maestro.write_path.models import AuditEvent
 from orchestration.work.models import Project, Task
+from tests.e2e.conftest import sign_in_as_operator
 
 pytestmark = pytest.mark.postgres
 SHOTS = Path(os.environ.get("MAESTRO_SCREENSHOT_DIR", "var/screenshots"))
@@ -20,12 +20,7 @@ SHOTS = Path(os.environ.get("MAESTRO_SCREENSHOT_DIR", "var/screenshots"))
 def test_admin_edits_reach_a_browser_websocket_live(live_asgi, browser_page):
     page = browser_page
     # given: an operator with an admin login
-    get_user_model().objects.create_superuser("ops", "", "correct-horse-9")
-    page.goto(f"{live_asgi}/admin/login/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", "correct-horse-9")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_asgi}/admin/")
+    sign_in_as_operator(page, live_asgi)
     # and: a WebSocket in a second tab, authenticated by the same session cookie
     listener = page.context.new_page()
     listener.goto(f"{live_asgi}/healthz")

@@ -8,7 +8,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth import get_user_model
+
+from tests.e2e.conftest import sign_in_as_operator
 
 pytestmark = pytest.mark.postgres
 SHOTS = Path(os.environ.get("MAESTRO_SCREENSHOT_DIR", "var/screenshots"))
@@ -28,12 +29,7 @@ def test_the_docs_render_offline(live_asgi, browser_page):
             route.abort()
 
     page.route("**/*", only_maestro)
-    get_user_model().objects.create_superuser("ops", "", "correct-horse-9")
-    page.goto(f"{live_asgi}/admin/login/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", "correct-horse-9")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_asgi}/admin/")
+    sign_in_as_operator(page, live_asgi)
     # when
     page.goto(f"{live_asgi}/api/docs/")
     page.wait_for_selector(".opblock", timeout=20_000)
