@@ -5,14 +5,13 @@ the event log hold exactly one accepted change."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from ledger.models import IntakeEntry, LedgerEntry
 from maestro.core.exceptions import Conflict
@@ -22,6 +21,7 @@ from orchestration.runs.models import Run
 from orchestration.work.models import Session
 from realtime.models import Event
 from tests.factories import SYSTEM, make_project
+from tests.support.race import race as race_each
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL"),
@@ -33,25 +33,8 @@ ROUNDS = 8
 
 
 def race(fn: Callable[[], Any]) -> list[tuple[str, Any]]:
-    """Runs ``fn`` in RACERS threads released together; ``("ok", result)`` or ``("error", exc)`` each."""
-    barrier = threading.Barrier(RACERS)
-    results: list[tuple[str, Any]] = [("missing", None)] * RACERS
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = ("ok", fn())
-        except Exception as exc:  # noqa: BLE001 — the test inspects what each racer got
-            results[i] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(RACERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+    """``fn`` in RACERS threads released together (tests.support.race)."""
+    return race_each(lambda _i: fn(), RACERS)
 
 
 def ledgered(**filters: Any) -> int:

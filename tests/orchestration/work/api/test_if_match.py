@@ -4,14 +4,13 @@ many writers based on the same version exactly one wins (PostgreSQL, real thread
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.test import APIClient
 
 from orchestration.work.models import Session, Task
 from tests.support.api import assert_error
+from tests.support.race import race
 from tests.support.writes import Mark
 
 
@@ -86,27 +85,18 @@ def test_of_concurrent_writers_on_one_version_exactly_one_wins(tenant, project, 
     task = make_task(tenant, project, "shared")
     target = (f"/api/tasks/{task.id}" if kind == "task"
               else f"/api/sessions/{session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[]).id}")
-    barrier = threading.Barrier(WRITERS)
-    codes: list[int] = []
 
-    def write(n: int) -> None:
+    def write(n: int) -> int:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {operator_token}")
-        try:
-            barrier.wait(timeout=20)
-            r = client.patch(target, {"name" if kind == "session" else "title": f"writer {n}"}, format="json",
-                             HTTP_IF_MATCH='"1"')
-            codes.append(r.status_code)
-        finally:
-            connections.close_all()
+        r = client.patch(target, {"name" if kind == "session" else "title": f"writer {n}"}, format="json",
+                         HTTP_IF_MATCH='"1"')
+        return int(r.status_code)
 
     # when
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results = race(write, WRITERS)
     # then
-    assert sorted(codes) == [200] + [412] * (WRITERS - 1)
+    assert [outcome for outcome, _ in results] == ["ok"] * WRITERS, results
+    assert sorted(code for _, code in results) == [200] + [412] * (WRITERS - 1)
     model = Task if kind == "task" else Session
     assert model.objects.get(id=target.rsplit("/", 1)[1]).version == 2
