@@ -26,7 +26,7 @@ from ledger.archive import ArchiveError, Backend, backend_for, checkpoint_key, c
 from ledger.models import Checkpoint, CheckpointArchiveMark, TenantHead
 from ledger.representations import checkpoint_repr
 from ledger.selectors import tenant_slug
-from maestro.queue import enqueue_on_commit
+from maestro.queue import wake_on_commit, woken
 
 # The job that writes a tenant's new checkpoints (ledger/jobs.py), enqueued when a batch commits:
 # a worker does the upload, so the sequencer's serial path pays one enqueue, not a write to
@@ -39,8 +39,15 @@ ON_COMMIT_LIMIT = 100
 
 def checkpoint_publish_on_commit(*, tenant_id: int) -> None:
     """Once the current transaction (a sequencer batch) commits, have the tenant's new
-    checkpoints written to the archive. Nothing is written from a batch that rolls back."""
-    enqueue_on_commit(PUBLISH_JOB, tenant_id)
+    checkpoints written to the archive. Nothing is written from a batch that rolls back. With a
+    broker, one wake-up per tenant at a time, like the sequencer's (a run publishes everything
+    past the tenant's mark, so one pending run covers every batch committed before it starts);
+    in the embedded default, right after the commit."""
+    wake_on_commit(PUBLISH_JOB, tenant_id, embedded_delay=None)
+
+
+def checkpoint_publish_woken(*, tenant_id: int) -> None:
+    woken(PUBLISH_JOB, tenant_id)
 
 
 @functools.lru_cache(maxsize=4)

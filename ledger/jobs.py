@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from ledger import archiver, sequencer
-from ledger.checkpoint_archive import ON_COMMIT_LIMIT, PUBLISH_JOB, checkpoints_publish
+from ledger.checkpoint_archive import ON_COMMIT_LIMIT, PUBLISH_JOB, checkpoint_publish_woken, checkpoints_publish
 from ledger.metrics import ARCHIVE_FAILURES
 from maestro.queue import Queue, enqueue, job
 
@@ -42,6 +42,7 @@ def publish_checkpoints_job(tenant_id: int) -> int:
     """Write the tenant's new signed checkpoints to the archive right after their batch
     committed. A failure is logged and counted, not retried here: the periodic ledger.archive
     job resumes from the tenant's mark, so no checkpoint is lost."""
+    checkpoint_publish_woken(tenant_id=tenant_id)
     try:
         return checkpoints_publish(tenant_id=tenant_id, limit=ON_COMMIT_LIMIT)
     except Exception:

@@ -126,7 +126,7 @@ WAKE_TTL_SECONDS = 60
 _deferred = Deferred()
 
 
-def wake(name: str, key: int, *, embedded_delay: float = 0.0) -> bool:
+def wake(name: str, key: int, *, embedded_delay: float | None = 0.0) -> bool:
     """Enqueue ``name(key)`` unless a wake-up of ``name`` for ``key`` is pending (enqueued and not
     yet started); ``True`` when this call enqueued one. The job must call :func:`woken` before
     it looks for work: whatever commits after that wakes a new run, whatever committed before
@@ -134,10 +134,14 @@ def wake(name: str, key: int, *, embedded_delay: float = 0.0) -> bool:
 
     With a broker the pending marker is a Redis key set only if absent, beside the messages it
     guards. In the embedded default the wake-up runs in this process's deferred thread after
-    ``embedded_delay`` seconds, so the writes of that while share one run. Never raises into the
-    committed write (a lost wake-up is caught by the periodic sweeps)."""
+    ``embedded_delay`` seconds, so the writes of that while share one run (``None``: here and
+    now, as an eager job). Never raises into the committed write (a lost wake-up is caught by
+    the periodic sweeps)."""
     task = registered(name)
     if app.conf.task_always_eager:
+        if embedded_delay is None:
+            _enqueue_quietly(name, (key,))
+            return True
         return _deferred.schedule((name, key), embedded_delay, partial(task.apply, args=(key,)))
     try:
         client = _marker_store()
@@ -158,7 +162,7 @@ def wake(name: str, key: int, *, embedded_delay: float = 0.0) -> bool:
         return False
 
 
-def wake_on_commit(name: str, key: int, *, embedded_delay: float = 0.0) -> None:
+def wake_on_commit(name: str, key: int, *, embedded_delay: float | None = 0.0) -> None:
     """:func:`wake` once the current transaction commits (at once outside one)."""
     transaction.on_commit(partial(wake, name, key, embedded_delay=embedded_delay))
 

@@ -11,9 +11,11 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
+from ledger.checkpoint_archive import PUBLISH_JOB
 from ledger.models import IntakeEntry, LedgerEntry
 from ledger.sequencer import SEQUENCE_JOB, sequence_tenant
 from ledger.services import intake_add, sequencer_poke_on_commit
+from maestro.queue import woken
 from maestro.tenancy.services import tenant_get_or_create
 from tests.ledger.conftest import claim_query, in_thread, pause_after, postgres_only
 from tests.support.jobs import celery_eager, purge, queue_of, queued, run_next
@@ -210,3 +212,23 @@ def test_a_wake_up_that_found_the_tenant_busy_is_covered_by_the_holder(broker, t
     assert queued(broker) == [(SEQUENCE_JOB, [tenant_id])]
     run_next(broker)
     assert_all_sequenced_once(tenant_id, [first.id, late.id])
+
+
+@postgres_only
+def test_the_checkpoints_of_many_batches_wake_one_publication(broker, tenant_id):
+    # given: 30 entries waiting, and no publication pending for the tenant
+    publications = queue_of(PUBLISH_JOB)
+    purge(publications)
+    woken(PUBLISH_JOB, tenant_id)
+    receipts = [write(tenant_id, f"w{i}").id for i in range(30)]
+    forget_wake_ups(broker, tenant_id)
+
+    # when: they are sequenced in batches of 5, each committing a signed checkpoint
+    sequence_tenant(tenant_id=tenant_id, batch_size=5)
+
+    # then: one publication waits for all six checkpoints, not one per batch
+    assert LedgerEntry.objects.filter(tenant_id=tenant_id).count() == len(receipts)
+    assert queued(publications) == [(PUBLISH_JOB, [tenant_id])]
+    run_next(publications)
+    assert queued(publications) == []
+    purge(publications)
