@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,14 +58,27 @@ def ledger_summary(*, tenant: Tenant) -> dict[str, Any]:
                                                           "rootHash": last.root_hash}}
 
 
+# The dashboard's sections, each read on its own: the page renders them all, and a live page
+# fetches again only the ones an event concerns (orchestration/ui/static/maestro/ui.js).
+SECTIONS: dict[str, Callable[[Tenant], dict[str, Any]]] = {
+    "health": lambda tenant: {"health": health_snapshot(tenant=tenant)},
+    "stats": lambda tenant: {"stats": dashboard_stats(tenant=tenant)},
+    "ledger": lambda tenant: {"ledger": ledger_summary(tenant=tenant)},
+    "experiments": lambda tenant: {"experiments": [experiment_repr(e) for e in experiment_list(tenant=tenant)]},
+    "loops": lambda tenant: {"loops": [loop_repr(loop) for loop in loop_list(tenant=tenant)]},
+    "agents": lambda tenant: {"agents": [agent_repr(agent) for agent in agent_list(tenant=tenant)]},
+    "audit": lambda tenant: {"audit": [audit_repr(row) for row in audit_log(tenant_id=tenant.pk)[:RECENT_AUDIT]]},
+}
+
+
+def dashboard_section(*, tenant: Tenant, name: str) -> dict[str, Any]:
+    """One section's data; KeyError for a name that is not a section."""
+    return SECTIONS[name](tenant)
+
+
 def dashboard_page(*, tenant: Tenant) -> dict[str, Any]:
     """Everything the dashboard shows for one tenant."""
-    return {
-        "health": health_snapshot(tenant=tenant),
-        "stats": dashboard_stats(tenant=tenant),
-        "loops": [loop_repr(loop) for loop in loop_list(tenant=tenant)],
-        "agents": [agent_repr(agent) for agent in agent_list(tenant=tenant)],
-        "experiments": [experiment_repr(e) for e in experiment_list(tenant=tenant)],
-        "audit": [audit_repr(row) for row in audit_log(tenant_id=tenant.pk)[:RECENT_AUDIT]],
-        "ledger": ledger_summary(tenant=tenant),
-    }
+    page: dict[str, Any] = {}
+    for read in SECTIONS.values():
+        page.update(read(tenant))
+    return page

@@ -3,22 +3,25 @@ what the selectors read; controls call the same services as the API."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import AbstractBaseUser
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from maestro.auth import sso
 from maestro.core.actors import Actor
+from maestro.core.roles import Role
 from maestro.tenancy.models import Tenant
 from maestro.tenancy.services import user_sign_in
-from orchestration.ui.selectors import TenantChoice, dashboard_page, signed_in_as, tenants_of
+from orchestration.ui.selectors import SECTIONS, TenantChoice, dashboard_page, signed_in_as, tenants_of
+from orchestration.ui.selectors import dashboard_section as read_section
 
 TENANT_KEY = "maestro_ui_tenant"  # the tenant the pages last showed, per session
 
@@ -37,20 +40,42 @@ def _current(request: HttpRequest, tenants: list[TenantChoice]) -> TenantChoice 
     return by_slug.get(wanted or "") or (tenants[0] if tenants else None)
 
 
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def _page(request: HttpRequest) -> tuple[dict[str, Any], Tenant] | HttpResponse:
+    """Who is asking and which tenant they see: the page context and the tenant, or the
+    answer when there is no page to show (not signed in; no such tenant of theirs)."""
     user = request.user
     if not isinstance(user, AbstractBaseUser):  # the anonymous user
         return _to_login(request)
     tenants = tenants_of(user)
     current = _current(request, tenants)
-    context = {"me": signed_in_as(user), "tenants": tenants, "current": current}
+    context = {"me": signed_in_as(user), "tenants": tenants, "current": current,
+               "can_operate": current is not None and Role.rank(current.role) >= Role.rank(Role.OPERATOR)}
     if current is None:
         status = 403 if request.GET.get("tenant") or tenants else 200
         return render(request, "maestro/no_tenant.html", context, status=status)
-    request.session[TENANT_KEY] = current.slug
-    page = dashboard_page(tenant=Tenant.objects.get(slug=current.slug))
-    return render(request, "maestro/dashboard.html", {**context, **page})
+    return context, Tenant.objects.get(slug=current.slug)
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    page = _page(request)
+    if isinstance(page, HttpResponse):
+        return page
+    context, tenant = page
+    request.session[TENANT_KEY] = context["current"].slug
+    return render(request, "maestro/dashboard.html", {**context, **dashboard_page(tenant=tenant)})
+
+
+@require_GET
+def dashboard_section(request: HttpRequest, name: str) -> HttpResponse:
+    """One section of the dashboard, as the page has it, for a live page to swap in."""
+    if name not in SECTIONS:
+        raise Http404("no such section")
+    page = _page(request)
+    if isinstance(page, HttpResponse):
+        return HttpResponse(status=401 if page.status_code == 302 else page.status_code)
+    context, tenant = page
+    return render(request, f"maestro/sections/{name}.html", {**context, **read_section(tenant=tenant, name=name)})
 
 
 @require_http_methods(["GET", "POST"])

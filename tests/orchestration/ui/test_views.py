@@ -167,3 +167,33 @@ def test_a_websocket_handshake_on_the_root_path_still_reaches_the_old_clients_st
     from maestro.asgi import websocket_urlpatterns
 
     assert any(p.pattern.regex.pattern == "^$" for p in websocket_urlpatterns)
+
+
+def test_a_section_is_served_alone_for_a_live_page_to_swap_in(tenant):
+    AgentProfile.objects.create(tenant=tenant, slug="a1", name="Claude coder", created_at=NOW, updated_at=NOW)
+    client = signed_in(person("olga", (tenant, Role.VIEWER)))
+
+    response = client.get("/sections/agents?tenant=default")
+
+    assert response.status_code == 200
+    html = response.content.decode().strip()
+    assert html.startswith('<section data-section="agents" data-events="agent:"') and html.endswith("</section>")
+    assert "Claude coder" in html and "<html" not in html
+
+
+def test_a_viewer_gets_no_loop_controls_and_an_operator_does(tenant):
+    AutonomicLoop.objects.create(tenant=tenant, slug="rel", name="Guard", type="reliability",
+                                 created_at=NOW, updated_at=NOW)
+    assert b"data-loop-toggle" not in signed_in(person("vic", (tenant, Role.VIEWER))).get("/sections/loops").content
+    operator_page = signed_in(person("olga", (tenant, Role.OPERATOR))).get("/sections/loops").content.decode()
+    assert 'data-loop-toggle="rel" data-version="1"' in operator_page and 'data-to="paused"' in operator_page
+
+
+@pytest.mark.parametrize("path, status", [("/sections/nope", 404), ("/sections/agents?tenant=other", 403)])
+def test_a_section_that_is_not_one_or_of_another_tenant_is_refused(tenant, path, status):
+    tenant_get_or_create(slug="other")
+    assert signed_in(person("olga", (tenant, Role.OPERATOR))).get(path).status_code == status
+
+
+def test_a_section_asked_for_without_a_session_is_a_401_not_a_login_page(client):
+    assert client.get("/sections/agents").status_code == 401
