@@ -17,11 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from maestro.auth import sso
 from maestro.core.actors import Actor
+from maestro.core.exceptions import NotFound
 from maestro.core.roles import Role
 from maestro.tenancy.models import Tenant
 from maestro.tenancy.services import user_sign_in
-from orchestration.ui.selectors import SECTIONS, TenantChoice, dashboard_page, signed_in_as, tenants_of
-from orchestration.ui.selectors import dashboard_section as read_section
+from orchestration.ui.selectors import BOARD, DASHBOARD, SECTIONS, TenantChoice, page_sections, signed_in_as, tenants_of
 
 TENANT_KEY = "maestro_ui_tenant"  # the tenant the pages last showed, per session
 
@@ -56,26 +56,50 @@ def _page(request: HttpRequest) -> tuple[dict[str, Any], Tenant] | HttpResponse:
     return context, Tenant.objects.get(slug=current.slug)
 
 
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def _render(request: HttpRequest, template: str, names: tuple[str, ...], params: dict[str, str]) -> HttpResponse:
     page = _page(request)
     if isinstance(page, HttpResponse):
         return page
     context, tenant = page
+    try:
+        sections = page_sections(tenant=tenant, names=names, params=params)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
     request.session[TENANT_KEY] = context["current"].slug
-    return render(request, "maestro/dashboard.html", {**context, **dashboard_page(tenant=tenant)})
+    return render(request, template, {**context, **sections, "params": params})
 
 
 @require_GET
-def dashboard_section(request: HttpRequest, name: str) -> HttpResponse:
-    """One section of the dashboard, as the page has it, for a live page to swap in."""
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return _render(request, "maestro/dashboard.html", DASHBOARD, {})
+
+
+@require_GET
+def project_board(request: HttpRequest, project_id: str) -> HttpResponse:
+    return _render(request, "maestro/board.html", BOARD, {"project": project_id})
+
+
+@require_GET
+def session_view(request: HttpRequest, session_id: str) -> HttpResponse:
+    return _render(request, "maestro/session.html", ("session",), {"session": session_id})
+
+
+@require_GET
+def section(request: HttpRequest, name: str) -> HttpResponse:
+    """One section of a page, as the page has it, for a live page to swap in (the page's
+    parameters — ``project``, ``session`` — in the query)."""
     if name not in SECTIONS:
         raise Http404("no such section")
     page = _page(request)
     if isinstance(page, HttpResponse):
         return HttpResponse(status=401 if page.status_code == 302 else page.status_code)
     context, tenant = page
-    return render(request, f"maestro/sections/{name}.html", {**context, **read_section(tenant=tenant, name=name)})
+    params = {key: request.GET.get(key, "") for key in ("project", "session")}
+    try:
+        sections = page_sections(tenant=tenant, names=[name], params=params)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    return render(request, f"maestro/sections/{name}.html", {**context, **sections, "params": params})
 
 
 @require_http_methods(["GET", "POST"])

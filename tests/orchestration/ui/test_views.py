@@ -4,18 +4,23 @@ tests/e2e/test_sso_browser.py)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from maestro.core.actors import Actor
 from maestro.core.roles import Role
 from maestro.tenancy.models import Membership
 from maestro.tenancy.services import tenant_get_or_create
 from maestro.write_path.models import AuditEvent
 from orchestration.control.models.agents import AgentProfile
 from orchestration.control.models.loops import AutonomicLoop
-from tests.factories import make_run
+from orchestration.work.services.sessions import session_create
+from orchestration.work.services.tasks import subtask_create
+from tests.factories import make_project, make_run, make_task
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -197,3 +202,65 @@ def test_a_section_that_is_not_one_or_of_another_tenant_is_refused(tenant, path,
 
 def test_a_section_asked_for_without_a_session_is_a_401_not_a_login_page(client):
     assert client.get("/sections/agents").status_code == 401
+
+
+def test_the_dashboard_lists_projects_with_their_task_counts_and_links_to_each_board(tenant):
+    project = make_project(tenant, "Payments")
+    make_task(tenant, project, "a")
+    make_task(tenant, project, "b", status="blocked")
+    html = signed_in(person("olga", (tenant, Role.VIEWER))).get("/").content.decode()
+    assert f'<a href="/projects/{project.id}">Payments</a>' in html
+    assert page_row(html, f"project-{project.id}") == ["1", "0", "1", "0", "2"]
+
+
+def page_row(html: str, row_id: str) -> list[str]:
+    row = html.split(f'id="{row_id}"', 1)[1].split("</tr>", 1)[0]
+    return re.findall(r'<td class="num">([^<]*)</td>', row)
+
+
+def test_the_board_shows_tasks_by_status_with_subtasks_and_sessions(tenant):
+    project = make_project(tenant, "Payments")
+    parent = make_task(tenant, project, "Ship checkout")
+    child = make_task(tenant, project, "Write tests", parent_id=parent.id, status="in_progress")
+    subtask_create(tenant=tenant, actor=Actor.system("t"), task_id=parent.id, title="draft the plan")
+    session = session_create(tenant=tenant, actor=Actor.system("t"), project=project, task_ids=[parent.id],
+                             name="Claude on checkout")
+    make_task(tenant, make_project(tenant, "Elsewhere"), "Not on this board")
+
+    page = signed_in(person("olga", (tenant, Role.OPERATOR))).get(f"/projects/{project.id}")
+
+    assert page.status_code == 200
+    columns = {c["status"]: [t["title"] for t in c["tasks"]] for c in page.context["columns"]}
+    assert columns == {"pending": ["Ship checkout"], "in_progress": ["Write tests"], "blocked": [], "completed": [],
+                       "cancelled": []}
+    html = page.content.decode()
+    assert "draft the plan" in html and "↳ Ship checkout" in html and "Not on this board" not in html
+    assert f'<a href="/sessions/{session.id}">Claude on checkout</a>' in html
+    assert f'data-task-status="{child.id}" data-version="{child.version}"' in html and 'id="new-task"' in html
+
+
+def test_a_viewer_sees_the_board_without_controls(tenant):
+    project = make_project(tenant, "Payments")
+    make_task(tenant, project, "a")
+    html = signed_in(person("vic", (tenant, Role.VIEWER))).get(f"/projects/{project.id}").content.decode()
+    assert "data-task-status" not in html and 'id="new-task"' not in html
+
+
+def test_a_project_of_another_tenant_or_of_no_one_is_a_404(tenant):
+    foreign = make_project(tenant_get_or_create(slug="other"), "Secret")
+    client = signed_in(person("olga", (tenant, Role.ADMIN)))
+    assert client.get(f"/projects/{foreign.id}").status_code == 404
+    assert client.get("/projects/nope").status_code == 404
+    assert client.get(f"/sections/board?project={foreign.id}").status_code == 404
+
+
+def test_the_session_page_shows_its_tasks_and_timeline(tenant):
+    project = make_project(tenant, "Payments")
+    task = make_task(tenant, project, "Ship checkout")
+    session = session_create(tenant=tenant, actor=Actor.system("t"), project=project, task_ids=[task.id],
+                             name="Claude on checkout")
+    page = signed_in(person("olga", (tenant, Role.VIEWER))).get(f"/sessions/{session.id}")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Claude on checkout" in html and f'id="session-task-{task.id}"' in html
+    assert signed_in(person("pat", (tenant, Role.VIEWER))).get("/sessions/nope").status_code == 404

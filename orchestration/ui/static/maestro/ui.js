@@ -32,7 +32,7 @@
 
   // The stream: reconnects with backoff and resumes after the last seq it saw; a gap in seq
   // asks for a resume; resync_required (too far behind) fetches every section again.
-  function liveStream(tenant, onEvent, onResync) {
+  function liveStream(tenant, projectId, onEvent, onResync) {
     const badge = document.getElementById("connection");
     const state = { lastSeq: null, events: 0, connects: 0, resyncs: 0, status: "connecting" };
     let attempt = 0, resuming = false, socket = null;
@@ -61,6 +61,9 @@
       if (msg.type === "connected") {
         attempt = 0; resuming = false; state.connects++;
         if (state.lastSeq === null) state.lastSeq = msg.seq;
+        // A project page asks for its project's events only (checked by the server); its seqs
+        // then skip other projects' events, so a gap means nothing there.
+        if (projectId) socket.send(JSON.stringify({ type: "subscribe", projectId }));
         show("live", "live");
         return;
       }
@@ -74,7 +77,7 @@
       if (msg.type === "resumed") { resuming = false; show("live", "live"); return; }
       if (typeof msg.seq !== "number" || !msg.event) return;
       if (state.lastSeq !== null && msg.seq <= state.lastSeq) return;  // seen already
-      if (state.lastSeq !== null && msg.seq > state.lastSeq + 1) {     // a gap: replay it first
+      if (!projectId && state.lastSeq !== null && msg.seq > state.lastSeq + 1) {  // a gap: replay it first
         if (!resuming && socket) {
           resuming = true;
           show("resyncing", "resyncing…");
@@ -84,6 +87,8 @@
       }
       state.lastSeq = msg.seq;
       state.events++;
+      const about = msg.data && msg.data.projectId;
+      if (projectId && about && about !== projectId) return;  // replayed from before the subscription
       onEvent(msg);
     }
 
@@ -92,7 +97,7 @@
   }
 
   // Sections: swapped in place (same box, focus kept), fetched at most once per burst.
-  function liveSections(tenant) {
+  function liveSections(tenant, params) {
     const pending = new Set();
     let timer = null;
 
@@ -112,7 +117,8 @@
     }
 
     async function refresh(name) {
-      const answer = await fetch(`/sections/${name}?tenant=${encodeURIComponent(tenant)}`,
+      const query = new URLSearchParams({ tenant, ...params });
+      const answer = await fetch(`/sections/${name}?${query}`,
                                  { credentials: "same-origin", headers: { Accept: "text/html" } });
       if (answer.status === 401) {
         location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
@@ -127,7 +133,9 @@
       const focused = old.contains(document.activeElement) ? document.activeElement : null;
       const focusKey = focused && (focused.id ? `#${CSS.escape(focused.id)}`
         : focused.dataset.loopToggle ? `[data-loop-toggle="${CSS.escape(focused.dataset.loopToggle)}"]` : null);
+      const open = [...old.querySelectorAll("details[open]")].map((d) => d.closest("[id]")?.id).filter(Boolean);
       localTimes(fresh);
+      open.forEach((id) => fresh.querySelector(`#${CSS.escape(id)} details`)?.setAttribute("open", ""));
       old.replaceWith(fresh);
       if (focusKey) { const again = fresh.querySelector(focusKey); if (again) again.focus(); }
     }
@@ -137,36 +145,70 @@
     return { concerned, refresh, refreshAll };
   }
 
-  // Controls call the same API as every other client (session cookie + CSRF token).
+  // Controls call the same API as every other client (session cookie + CSRF token); on
+  // success the change's own event updates every open page, this one included.
   function controls(tenant, sections) {
+    async function call(method, path, body, headers = {}) {
+      notice("");
+      const answer = await fetch(path, {
+        method, credentials: "same-origin", body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "X-Maestro-Tenant": tenant,
+                   ...headers },
+      });
+      if (!answer.ok) {
+        const refusal = await answer.json().catch(() => ({}));
+        notice(answer.status === 412 ? "It changed meanwhile: shown again as it is now."
+          : (refusal.message || `Refused (${answer.status})`));
+      }
+      return answer;
+    }
+
     document.addEventListener("click", async (event) => {
       const button = event.target.closest("[data-loop-toggle]");
       if (!button) return;
       button.disabled = true;
-      notice("");
-      const answer = await fetch(`/api/maestro/autonomic/loops/${encodeURIComponent(button.dataset.loopToggle)}/toggle`, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "X-Maestro-Tenant": tenant },
-        body: JSON.stringify({ status: button.dataset.to, version: Number(button.dataset.version) }),
-      });
-      if (!answer.ok) {
-        const body = await answer.json().catch(() => ({}));
-        notice(answer.status === 412 ? "That loop changed meanwhile: shown again as it is now."
-          : (body.message || `Refused (${answer.status})`));
-        button.disabled = false;
-        sections.refresh("loops");
-      }
-      // On success the loop's own event updates every open page, this one included.
+      const id = encodeURIComponent(button.dataset.loopToggle);
+      const answer = await call("POST", `/api/maestro/autonomic/loops/${id}/toggle`,
+                                { status: button.dataset.to, version: Number(button.dataset.version) });
+      if (!answer.ok) { button.disabled = false; sections.refresh("loops"); }
     });
+
+    document.addEventListener("change", async (event) => {
+      const select = event.target.closest("[data-task-status]");
+      if (!select) return;
+      select.disabled = true;
+      const answer = await call("PATCH", `/api/tasks/${encodeURIComponent(select.dataset.taskStatus)}`,
+                                { status: select.value }, { "If-Match": `"${select.dataset.version}"` });
+      if (!answer.ok) { select.disabled = false; sections.refresh("board"); }
+    });
+
+    const form = document.getElementById("new-task");
+    if (form) {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const title = form.elements.title.value.trim();
+        if (!title) return;
+        form.querySelector("button").disabled = true;
+        const answer = await call("POST", "/api/tasks", { projectId: form.dataset.project, title,
+                                                          priority: form.elements.priority.value });
+        form.querySelector("button").disabled = false;
+        if (answer.ok) { form.reset(); form.elements.title.focus(); }
+      });
+    }
   }
 
   function start() {
     localTimes(document);
     const tenant = document.body.dataset.tenant;
     if (!tenant || !document.querySelector("[data-section]")) return;
-    const sections = liveSections(tenant);
+    const head = document.querySelector(".page-head");
+    const params = {};
+    if (head && head.dataset.project) params.project = head.dataset.project;
+    if (head && head.dataset.session) params.session = head.dataset.session;
+    const sections = liveSections(tenant, params);
     controls(tenant, sections);
-    const stream = liveStream(tenant, (msg) => sections.concerned(msg.event), sections.refreshAll);
+    const stream = liveStream(tenant, params.project || null, (msg) => sections.concerned(msg.event),
+                              sections.refreshAll);
     window.maestro.stream = stream;
   }
 
