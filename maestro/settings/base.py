@@ -138,6 +138,9 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("MAESTRO_CHANNELS_PREFIX", "maestro"),
+                # Messages one WebSocket consumer may have waiting; beyond, the oldest is dropped
+                # (counted, logged) and read again from the event log.
+                "capacity": int(os.environ.get("MAESTRO_WS_CHANNEL_CAPACITY", "1000")),
             },
         }
     }
