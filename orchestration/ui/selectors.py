@@ -21,11 +21,13 @@ from orchestration.control.selectors.agents import agent_list
 from orchestration.control.selectors.experiments import experiment_list
 from orchestration.control.selectors.loops import loop_list
 from orchestration.health.selectors import dashboard_stats, health_snapshot
+from orchestration.ui.charts import ledger_throughput, run_outcomes
 from orchestration.work.models import Task
 from orchestration.work.representations import project_repr, session_repr, task_repr
 from orchestration.work.selectors.projects import project_get, project_list
 from orchestration.work.selectors.sessions import session_get, session_list
 from orchestration.work.selectors.tasks import task_list, task_list_by_ids
+from realtime.status import websocket_clients
 
 RECENT_AUDIT = 12
 
@@ -116,12 +118,16 @@ SECTIONS: dict[str, Callable[[Tenant, Params], dict[str, Any]]] = {
     "experiments": lambda tenant, _: {"experiments": [experiment_repr(e) for e in experiment_list(tenant=tenant)]},
     "loops": lambda tenant, _: {"loops": [loop_repr(loop) for loop in loop_list(tenant=tenant)]},
     "agents": lambda tenant, _: {"agents": [agent_repr(agent) for agent in agent_list(tenant=tenant)]},
+    "charts": lambda tenant, _: {"charts": {"runs": run_outcomes(tenant=tenant),
+                                            "ledger": ledger_throughput(tenant=tenant),
+                                            "websocketClients": websocket_clients(),
+                                            "backlog": tenant_backlog(tenant_id=tenant.pk)["backlog"]}},
     "audit": lambda tenant, _: {"audit": [audit_repr(row) for row in audit_log(tenant_id=tenant.pk)[:RECENT_AUDIT]]},
     "board": lambda tenant, params: board(tenant=tenant, project_id=params.get("project", "")),
     "sessions": lambda tenant, params: project_sessions(tenant=tenant, project_id=params.get("project", "")),
     "session": lambda tenant, params: session_page(tenant=tenant, session_id=params.get("session", "")),
 }
-DASHBOARD = ("health", "stats", "ledger", "projects", "experiments", "loops", "agents", "audit")
+DASHBOARD = ("health", "stats", "ledger", "charts", "projects", "experiments", "loops", "agents", "audit")
 BOARD = ("board", "sessions")
 
 
