@@ -1,0 +1,1 @@
+"""The engine admin (see below)."""
