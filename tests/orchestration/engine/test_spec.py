@@ -15,7 +15,8 @@ def steps(*items):
 
 
 BAD = [
-    ("cycle", steps({"id": "a", "action": "noop", "dependsOn": ["c"]}, {"id": "b", "action": "noop", "dependsOn": ["a"]},
+    ("cycle", steps({"id": "a", "action": "noop", "dependsOn": ["c"]},
+                    {"id": "b", "action": "noop", "dependsOn": ["a"]},
                     {"id": "c", "action": "noop", "dependsOn": ["b"]}), "a", "cycle: a -> c -> b -> a"),
     ("self", steps({"id": "a", "action": "noop", "dependsOn": ["a"]}), "a", "depends on itself"),
     ("unknown action", steps({"id": "a", "action": "noop"}, {"id": "x", "action": "k8s.delete_pod"}), "x",
