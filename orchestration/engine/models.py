@@ -68,6 +68,9 @@ class RunStep(models.Model):
     attempts = models.PositiveIntegerField(default=0)  # of the current life (a replay starts again)
     executions = models.PositiveIntegerField(default=0)  # every start, replays included
     available_at = models.DateTimeField(null=True, blank=True)  # a retry's earliest start
+    # When its message was last sent: a step queued long ago whose message was lost (the broker
+    # was down at the commit) is sent again by the reaper.
+    queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")

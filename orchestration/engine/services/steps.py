@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 
 from maestro.core.actors import Actor
 from maestro.queue import enqueue_later_on_commit
@@ -67,6 +68,7 @@ def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | No
 
 def queue(step: RunStep, *, sources: Iterable[str] = (S.PENDING,), countdown: float = 0.0, **fields: Any) -> bool:
     """``step`` → queued, and its job enqueued once this transaction commits."""
+    fields.setdefault("queued_at", clock.now())
     if not move(step, S.QUEUED, sources=sources, **fields):
         return False
     enqueue_later_on_commit(STEP_JOB, step.pk, countdown=countdown)
@@ -201,6 +203,7 @@ def step_fail(step: RunStep, *, error: str, retryable: bool = True) -> bool:
                         available_at=now + timedelta(seconds=delay), lease_expires_at=None, finished_at=now):
                 return False
             metrics.step_retried(step)
+            RunStep.objects.filter(pk=step.pk).update(queued_at=now)
             enqueue_later_on_commit(STEP_JOB, step.pk, countdown=delay)
             return True
         if not move(step, S.DEAD, sources=(S.RUNNING,), at_attempt=step.attempts, error=error, finished_at=now,
@@ -229,8 +232,20 @@ def dead_letter_add(run: Run, step: RunStep, now: datetime) -> DeadLetter:
 
 def steps_reap(*, limit: int = 500) -> int:
     """Requeues running steps whose lease expired (their worker vanished without a word); the
-    lost execution does not count as an attempt. Returns how many were requeued."""
+    lost execution does not count as an attempt. Sends the message of a step waiting (queued,
+    or retrying and due) for longer than ``MAESTRO_ENGINE_RESEND_AFTER_SECONDS`` again, in case
+    it was lost (a duplicate finds the step taken and does nothing). Returns how many running
+    steps were requeued."""
     now = clock.now()
+    stale = now - timedelta(seconds=settings.MAESTRO_ENGINE_RESEND_AFTER_SECONDS)
+    waiting = list(RunStep.objects.filter(status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale)
+                   .filter(Q(available_at__isnull=True) | Q(available_at__lt=stale))
+                   .order_by("queued_at").values_list("pk", flat=True)[:limit])
+    for pk in waiting:
+        with service():
+            if RunStep.objects.filter(pk=pk, status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale).update(
+                    queued_at=now):
+                enqueue_later_on_commit(STEP_JOB, pk)
     expired = list(RunStep.objects.filter(status=S.RUNNING, lease_expires_at__lt=now)
                    .order_by("lease_expires_at").values_list("pk", flat=True)[:limit])
     requeued = 0

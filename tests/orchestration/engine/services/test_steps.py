@@ -236,3 +236,27 @@ def test_the_tenant_concurrency_limit_holds_a_step_back_until_a_slot_frees(tenan
     # then
     assert first is not None and held is None and then is not None
     assert b in engine.pending()  # tried again later
+
+
+def test_the_reaper_sends_a_lost_message_again_once_it_waited_too_long(tenant, engine, settings):
+    from orchestration.engine.services.steps import steps_reap
+
+    # given: the first step's message was lost (the broker was down at the commit)
+    settings.MAESTRO_ENGINE_RESEND_AFTER_SECONDS = 300
+    run = start(tenant, {"steps": [{"id": "a", "action": "noop"}]})
+    engine.pop()
+    pk = RunStep.objects.get(run=run).pk
+
+    # when
+    engine.clock.advance(299)
+    steps_reap()
+    early = engine.pending()
+    engine.clock.advance(2)
+    steps_reap()
+    sent = engine.pending()
+    steps_reap()  # just sent: not again
+    outcomes = engine.drain()
+
+    # then
+    assert (early, sent, outcomes) == ([], [pk], ["succeeded"])
+    assert Run.objects.get(pk=run.pk).status == "succeeded"
