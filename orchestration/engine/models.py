@@ -82,7 +82,8 @@ class RunStep(models.Model):
     worker = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
-        ordering = ["run", "position"]
+        # (Not "run": ordering by a foreign key joins the run's table into every query of steps.)
+        ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["run", "step_id"], name="uniq_run_step_id"),
             models.CheckConstraint(condition=models.Q(status__in=STEP_STATUSES), name="run_step_status_valid"),

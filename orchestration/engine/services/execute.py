@@ -1,15 +1,20 @@
-"""Executing one step: begin (compare-and-set to ``running`` with a lease), run its action in a
-thread of its own while this one extends the lease and watches the step's timeout, then record
-the result by compare-and-set (a result that lost the race — a cancel, the reaper — is dropped)."""
+"""Executing one step: begin (compare-and-set to ``running`` with a lease), run its action while
+the process's heartbeat thread extends the lease (in a thread of its own when the step has a
+timeout), then record the result by compare-and-set (a result that lost the race — a cancel,
+the reaper — is dropped)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
 from orchestration.base.actions import REGISTRY, ActionFailed, StepContext
@@ -18,7 +23,7 @@ from orchestration.engine.services import steps as machine
 from orchestration.runs.models import Run
 
 log = logging.getLogger(__name__)
-WORKER = f"{socket.gethostname()}:{__import__('os').getpid()}"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class _Outcome:
@@ -44,13 +49,26 @@ def step_run(*, step_pk: int) -> str:
 def _context(step: RunStep, deadline: float | None) -> StepContext:
     run: Run = step.run
     outputs = dict(RunStep.objects.filter(run_id=run.id, step_id__in=step.depends_on)
-                   .values_list("step_id", "output"))
+                   .values_list("step_id", "output")) if step.depends_on else {}
     return StepContext(tenant=step.tenant, actor=machine.ENGINE, run_id=run.id, step_id=step.step_id,
                        params=dict(step.params), input=dict(run.input_params), attempt=step.attempts,
                        execution=step.executions, deadline=deadline, outputs=outputs)
 
 
+def _call(action: Any, context: StepContext, outcome: _Outcome, step: RunStep) -> None:
+    try:
+        outcome.output = action(context)
+    except ActionFailed as exc:
+        outcome.error = str(exc) or type(exc).__name__
+    except Exception as exc:  # an action's bug fails its step, never the worker
+        log.warning("step action raised", exc_info=True, extra={"event": "engine.action_error",
+                                                                 "action": step.action})
+        outcome.error = f"{type(exc).__name__}: {exc}"
+
+
 def _execute(step: RunStep) -> _Outcome:
+    """Runs the step's action here, its lease kept by this process's heartbeat thread; a step
+    with a ``timeout`` runs in a thread of its own, which is abandoned at the deadline."""
     outcome = _Outcome()
     action = REGISTRY.get(step.action)
     if action is None:
@@ -58,28 +76,61 @@ def _execute(step: RunStep) -> _Outcome:
         return outcome
     deadline = time.monotonic() + step.timeout if step.timeout else None
     context = _context(step, deadline)
-    finished = threading.Event()
+    with _HEARTBEATS.keep(step):
+        if deadline is None:
+            _call(action, context, outcome, step)
+            return outcome
+        result = _Outcome()
 
-    def work() -> None:
-        try:
-            outcome.output = action(context)
-        except ActionFailed as exc:
-            outcome.error = str(exc) or type(exc).__name__
-        except Exception as exc:  # an action's bug fails its step, never the worker
-            log.warning("step action raised", exc_info=True, extra={"event": "engine.action_error",
-                                                                     "action": step.action})
-            outcome.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            connections.close_all()
-            finished.set()
+        def work() -> None:
+            try:
+                _call(action, context, result, step)
+            finally:
+                connections.close_all()
 
-    thread = threading.Thread(target=work, name=f"step-{step.pk}", daemon=True)
-    thread.start()
-    beat = max(0.05, machine.lease_seconds(step) / 3)
-    while not finished.wait(beat if deadline is None else max(0.0, min(beat, deadline - time.monotonic()))):
-        if deadline is not None and time.monotonic() >= deadline:
+        thread = threading.Thread(target=work, name=f"step-{step.pk}", daemon=True)
+        thread.start()
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
             outcome.error = f"timed out after {step.timeout:g}s"
-            break
-        if not machine.heartbeat(step):
-            break  # cancelled or reaped: whatever it returns is discarded by the compare-and-set
-    return outcome
+            return outcome
+        return result
+
+
+class _Heartbeats:
+    """One thread per process extends the leases of the steps this process is running, every
+    third of the lease; a process that dies stops extending them and the reaper takes over."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, RunStep] = {}
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def keep(self, step: RunStep) -> Iterator[None]:
+        with self._lock:
+            self._running[step.pk] = step
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="engine-heartbeat", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(step.pk, None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(max(0.05, float(settings.MAESTRO_ENGINE_LEASE_SECONDS) / 3))
+            with self._lock:
+                steps = list(self._running.values())
+            for step in steps:
+                try:
+                    machine.heartbeat(step)
+                except Exception:  # the next beat tries again; the lease has two more in it
+                    log.warning("heartbeat failed", exc_info=True, extra={"event": "engine.heartbeat_failed"})
+                finally:
+                    connections.close_all()
+
+
+_HEARTBEATS = _Heartbeats()

@@ -40,7 +40,9 @@ ACTIVE = (S.PENDING, S.QUEUED, S.RETRYING, S.RUNNING)
 
 
 def lock_run(run_id: str) -> Run | None:
-    return Run.objects.select_for_update(no_key=True).select_related("tenant").filter(pk=run_id).first()
+    # of=self: the joined tenant row must not be locked too (every step of the tenant would queue on it).
+    return (Run.objects.select_for_update(no_key=True, of=("self",)).select_related("tenant")
+            .filter(pk=run_id).first())
 
 
 def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | None = None,
@@ -134,14 +136,14 @@ def step_begin(*, step_pk: int, worker: str = "") -> RunStep | None:
     nothing to run (gone, finished, cancelled, taken by another delivery of the same message, not
     due yet, or the tenant at its concurrency limit — then it is enqueued again for later)."""
     with service():
-        peek = RunStep.objects.filter(pk=step_pk).values_list("run_id", flat=True).first()
-        if peek is None:
-            return None
-        run = lock_run(peek)
         step = step_get(step_pk=step_pk)
-        if run is None or step is None or step.status not in (S.QUEUED, S.RETRYING):
-            return None
-        if run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
+        if step is None or step.status not in (S.QUEUED, S.RETRYING):
+            return None  # a duplicate delivery, a cancelled run: the common case costs one query
+        # The run's row is locked only to take a queued run to running (the lock order of
+        # module docstring); otherwise the step's compare-and-set alone decides, and a cancel that
+        # commits first leaves it nothing to move.
+        run = lock_run(step.run_id) if step.run.status == Run.Status.QUEUED else step.run
+        if run is None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
             return None
         now = clock.now()
         if step.available_at is not None and step.available_at > now:
