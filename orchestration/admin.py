@@ -2,5 +2,6 @@
 its own models)."""
 
 from orchestration.control.admin import agents, experiments, loops, merge_trains, playbooks  # noqa: F401
+from orchestration.engine import admin as engine_admin  # noqa: F401
 from orchestration.runs import admin as runs_admin  # noqa: F401
 from orchestration.work import admin as work_admin  # noqa: F401

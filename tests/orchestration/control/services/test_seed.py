@@ -117,5 +117,6 @@ def test_maestro_seed_command(db):
     # then
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("Seeded tenant acme: created loop:cost-optimization,")
-    assert lines[1] == "Seeded tenant acme: created nothing; 9 already seeded or present."
+    assert lines[0].endswith(", merge_train:mt-main, workflow:sample-pipeline; 0 already seeded or present.")
+    assert lines[1] == "Seeded tenant acme: created nothing; 10 already seeded or present."
     assert MergeTrain.objects.filter(tenant__slug="acme").count() == 1
