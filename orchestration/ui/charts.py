@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ledger.selectors import checkpoints_list
 from maestro.tenancy.models import Tenant
+from orchestration.engine.representations import GraphOut
 from orchestration.runs.models import Run
 
 WINDOW_MINUTES = 60
@@ -79,3 +80,43 @@ def ledger_throughput(*, tenant: Tenant, now: datetime | None = None) -> dict[st
             sequenced[i] += size - before
         before = size
     return stacked_bars(buckets, {"sequenced": sequenced})
+
+
+NODE_W, NODE_H, GAP_X, GAP_Y = 150, 44, 50, 16
+
+
+def dag_layout(graph: GraphOut) -> dict[str, Any]:
+    """A run's step graph laid out left to right: a step's column is the longest path of
+    dependencies before it, its row its place among that column's steps (in the run's order);
+    edges go from the right side of a dependency to the left side of its dependent."""
+    nodes, edges = graph["nodes"], graph["edges"]
+    depends: dict[str, list[str]] = {n["id"]: [] for n in nodes}
+    for edge in edges:
+        if edge["to"] in depends and edge["from"] in depends:
+            depends[edge["to"]].append(edge["from"])
+    depth: dict[str, int] = {}
+
+    def depth_of(step: str, seen: frozenset[str] = frozenset()) -> int:
+        if step not in depth:  # specs are acyclic (checked at save); `seen` guards old rows anyway
+            parents = [p for p in depends[step] if p not in seen]
+            depth[step] = 1 + max((depth_of(p, seen | {step}) for p in parents), default=-1)
+        return depth[step]
+
+    rows: dict[int, int] = {}
+    placed: dict[str, dict[str, Any]] = {}
+    for node in nodes:
+        column = depth_of(node["id"])
+        row = rows.get(column, 0)
+        rows[column] = row + 1
+        placed[node["id"]] = {**node, "x": column * (NODE_W + GAP_X), "y": row * (NODE_H + GAP_Y)}
+    lines = []
+    for e in edges:
+        if e["from"] in placed and e["to"] in placed:
+            x1, y1 = placed[e["from"]]["x"] + NODE_W, placed[e["from"]]["y"] + NODE_H // 2
+            x2, y2 = placed[e["to"]]["x"], placed[e["to"]]["y"] + NODE_H // 2
+            lines.append({"from": e["from"], "to": e["to"],
+                          "path": f"M{x1},{y1} C{x1 + GAP_X // 2},{y1} {x2 - GAP_X // 2},{y2} {x2},{y2}"})
+    width = (max(rows, default=0) + 1) * (NODE_W + GAP_X) - GAP_X
+    height = max(rows.values(), default=1) * (NODE_H + GAP_Y) - GAP_Y
+    return {"nodes": list(placed.values()), "edges": lines, "width": max(width, NODE_W), "height": max(height, NODE_H),
+            "nodeWidth": NODE_W, "nodeHeight": NODE_H}

@@ -106,7 +106,7 @@
         const prefixes = (section.dataset.events || "").split(" ").filter(Boolean);
         if (prefixes.some((p) => type.startsWith(p))) pending.add(section.dataset.section);
       });
-      if (!timer) timer = setTimeout(flush, 120);
+      if (!timer) timer = setTimeout(flush, 250);
     }
 
     async function flush() {
@@ -116,7 +116,19 @@
       await Promise.all(names.map(refresh));
     }
 
-    async function refresh(name) {
+    // At most one fetch per section in flight; events meanwhile ask for one more after it.
+    const inFlight = new Map();
+    function refresh(name) {
+      if (inFlight.has(name)) { inFlight.set(name, true); return Promise.resolve(); }
+      inFlight.set(name, false);
+      return fetchSection(name).finally(() => {
+        const again = inFlight.get(name);
+        inFlight.delete(name);
+        if (again) return refresh(name);
+      });
+    }
+
+    async function fetchSection(name) {
       const query = new URLSearchParams({ tenant, ...params });
       const answer = await fetch(`/sections/${name}?${query}`,
                                  { credentials: "same-origin", headers: { Accept: "text/html" } });
@@ -182,6 +194,31 @@
       if (!answer.ok) { select.disabled = false; sections.refresh("board"); }
     });
 
+    document.addEventListener("click", async (event) => {
+      const cancel = event.target.closest("[data-run-cancel]");
+      const replay = event.target.closest("[data-dlq-replay]");
+      const button = cancel || replay;
+      if (!button) return;
+      button.disabled = true;
+      const path = cancel ? `/api/maestro/runs/${encodeURIComponent(cancel.dataset.runCancel)}/cancel`
+        : `/api/maestro/dlq/${encodeURIComponent(replay.dataset.dlqReplay)}/replay`;
+      const answer = await call("POST", path, {});
+      if (!answer.ok) { button.disabled = false; sections.refresh("run"); }
+    });
+
+    const starter = document.getElementById("start-run");
+    if (starter) {
+      starter.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        starter.querySelector("button").disabled = true;
+        const key = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
+        const answer = await call("POST", "/api/maestro/runs", { workflow: starter.elements.workflow.value },
+                                  { "Idempotency-Key": key });
+        starter.querySelector("button").disabled = false;
+        if (answer.ok) location.href = `/runs/${encodeURIComponent((await answer.json()).id)}`;
+      });
+    }
+
     const form = document.getElementById("new-task");
     if (form) {
       form.addEventListener("submit", async (event) => {
@@ -197,6 +234,12 @@
     }
   }
 
+  function aboutRun(msg, runId) {
+    if (msg.event.startsWith("run:")) return msg.data && msg.data.id === runId;
+    if (msg.event.startsWith("step:")) return msg.data && msg.data.run_id === runId;
+    return true;
+  }
+
   function start() {
     localTimes(document);
     const tenant = document.body.dataset.tenant;
@@ -207,8 +250,11 @@
     if (head && head.dataset.session) params.session = head.dataset.session;
     const sections = liveSections(tenant, params);
     controls(tenant, sections);
-    const stream = liveStream(tenant, params.project || null, (msg) => sections.concerned(msg.event),
-                              sections.refreshAll);
+    if (head && head.dataset.run) params.run = head.dataset.run;
+    const stream = liveStream(tenant, params.project || null, (msg) => {
+      if (params.run && !aboutRun(msg, params.run)) return;  // another run's progress
+      sections.concerned(msg.event);
+    }, sections.refreshAll);
     window.maestro.stream = stream;
   }
 
