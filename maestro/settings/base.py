@@ -295,6 +295,8 @@ WHITENOISE_USE_FINDERS = True
 # --- scheduler ------------------------------------------------------------------------------
 # Periodic jobs by stable Celery name -> interval in seconds. Apps add theirs here.
 MAESTRO_PERIODIC_JOBS = {
+    # Finds the autonomic loops whose interval has passed and enqueues their ticks.
+    "autonomic.dispatch": float(os.environ.get("MAESTRO_LOOP_DISPATCH_SECONDS", "5")),
     "realtime.prune_events": 300.0,
     "write_path.prune_audit": 3600.0,
     "write_path.prune_idempotency_keys": 3600.0,

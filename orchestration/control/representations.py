@@ -11,7 +11,7 @@ from maestro.core.wire import to_iso
 from orchestration.control.agent_metrics import NO_RUNS, AgentMetrics, agent_metrics
 from orchestration.control.models.agents import AgentProfile
 from orchestration.control.models.experiments import Experiment
-from orchestration.control.models.loops import AutonomicLoop
+from orchestration.control.models.loops import AutonomicLoop, LoopDecision
 from orchestration.control.models.merge_trains import MergeTrain, MergeTrainPullRequest
 from orchestration.control.models.playbooks import Playbook
 
@@ -27,6 +27,15 @@ class LoopOut(TypedDict):
     lastRun: Iso | None
     config: dict[str, Any]
     version: Annotated[int, "sent as ETag; If-Match (or a body version) with a stale one is 412"]
+
+
+class DecisionOut(TypedDict):
+    id: str
+    loopId: str
+    timestamp: Iso
+    action: Annotated[str, "what the tick did: none, quarantine, restore, shift_weight, strict_mode"]
+    summary: Annotated[str, "the loop's lastDecision"]
+    details: dict[str, Any]
 
 
 class AgentMetricsOut(TypedDict):
@@ -142,6 +151,18 @@ def loop_repr(loop: AutonomicLoop) -> LoopOut:
         "lastRun": to_iso(loop.last_run),
         "config": loop.config,
         "version": loop.version,
+    }
+
+
+def decision_repr(row: LoopDecision, *, loop_id: str | None = None) -> DecisionOut:
+    """``loop_id``: the loop's slug when the caller has it (else read through ``row.loop``)."""
+    return {
+        "id": str(row.id),
+        "loopId": loop_id if loop_id is not None else row.loop.slug,
+        "timestamp": to_iso(row.created_at),
+        "action": row.action,
+        "summary": row.decision,
+        "details": row.details,
     }
 
 
