@@ -129,13 +129,13 @@ def test_admin_config_is_validated_against_the_loop_type_schema(staff, seeded):
 
     # when
     r = staff.post(f"{ADMIN}/autonomicloop/{obj.pk}/change/",
-                   loop_form(obj, config=json.dumps({"threshold": 7, "interval": "soon"})))
+                   loop_form(obj, config=json.dumps({"threshold": -7, "interval": "soon"})))
 
     # then
     assert r.status_code == 200
     page = r.content.decode()
     assert "Invalid for a cost loop: $.interval: &#x27;soon&#x27; does not match" in page
-    assert "Invalid for a cost loop: $.threshold: 7 is greater than the maximum of 1" in page
+    assert "Invalid for a cost loop: $.threshold: -7 is less than the minimum of 0" in page
     assert loop(seeded).version == 1
 
 
