@@ -27,6 +27,8 @@ from tests.support.writes import Mark
 
 ROOT = Path(__file__).resolve().parents[3]
 ACTIVE = ["cost-optimization", "reliability-guardian"]  # the seeded sentinel is paused
+# Racers on their own connections need a shared database (the SQLite test database is in memory).
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
 
 
 def decisions() -> dict[str, int]:
@@ -94,6 +96,7 @@ def test_the_dispatcher_ticks_every_due_active_loop_once(seeded, eager_workers):
 
 
 @pytest.mark.django_db(transaction=True)
+@postgres_only
 def test_ticks_racing_for_one_due_loop_tick_it_once(seeded):
     # given
     pk = loop(seeded, "reliability-guardian").pk
@@ -108,6 +111,7 @@ def test_ticks_racing_for_one_due_loop_tick_it_once(seeded):
 
 
 @pytest.mark.django_db(transaction=True)
+@postgres_only
 def test_two_dispatchers_at_once_tick_each_loop_once(seeded, eager_workers):
     # when: two dispatchers (as two schedulers that both believe they lead) race
     results = race(lambda i: dispatch_job(), 2)
@@ -118,6 +122,7 @@ def test_two_dispatchers_at_once_tick_each_loop_once(seeded, eager_workers):
 
 
 @pytest.mark.django_db(transaction=True)
+@postgres_only
 def test_only_the_leading_scheduler_dispatches(seeded, eager_workers, settings, tmp_path):
     from maestro import scheduler
 
@@ -158,8 +163,8 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.mark.skipif(not os.environ.get("MAESTRO_DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
+@postgres_only
 def test_two_scheduler_processes_never_tick_a_loop_twice(seeded, tmp_path):
     # given: two bin/scheduler processes on this database (jobs in-process: no broker), dispatching
     # every 0.2 s, standbys retrying every 0.2 s
