@@ -213,3 +213,25 @@ def test_a_tick_that_decides_nothing_starts_no_playbook(seeded, tick):
 
     # then
     assert decision.details["playbooks"] == []
+
+
+def test_each_tick_is_counted_by_type_and_action_and_timed(seeded, tick):
+    from prometheus_client import REGISTRY
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    # given
+    runs(seeded, "coder", failed=5)
+    before = (sample("maestro_loop_decisions_total", type="reliability", action="quarantine"),
+              sample("maestro_loop_decisions_total", type="cost", action="none"),
+              sample("maestro_loop_tick_duration_seconds_count", type="reliability"))
+
+    # when
+    tick(RELIABILITY)
+    tick(COST)
+
+    # then
+    assert (sample("maestro_loop_decisions_total", type="reliability", action="quarantine"),
+            sample("maestro_loop_decisions_total", type="cost", action="none"),
+            sample("maestro_loop_tick_duration_seconds_count", type="reliability")) == tuple(b + 1 for b in before)
