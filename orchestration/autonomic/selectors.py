@@ -3,7 +3,7 @@ whether a tenant's safety loop holds strict mode."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import QuerySet
 
@@ -34,7 +34,7 @@ def denied_events(*, tenant: Tenant, since: datetime, until: datetime) -> int:
 def decision_history(*, tenant: Tenant, loop_id: str) -> QuerySet[LoopDecision]:
     """A loop's decisions, newest first (404 for an unknown loop)."""
     loop = loop_get(tenant=tenant, loop_id=loop_id)
-    return LoopDecision.objects.filter(tenant=tenant, loop=loop).select_related("loop").order_by("-created_at", "-id")
+    return LoopDecision.objects.filter(tenant=tenant, loop=loop).order_by("-created_at", "-id")
 
 
 def weight_before_quarantine(*, tenant: Tenant, agent_id: str, default: int = 100) -> int:
@@ -62,7 +62,3 @@ def strict_mode_on(*, tenant_id: int) -> bool:
     """Does an active safety loop of the tenant hold strict mode (``config.strictMode``)?"""
     return AutonomicLoop.objects.filter(tenant_id=tenant_id, type=AutonomicLoop.Type.SAFETY,
                                         status=AutonomicLoop.Status.ACTIVE, config__strictMode=True).exists()
-
-
-def since(now: datetime, window: timedelta) -> datetime:
-    return now - window
