@@ -9,6 +9,11 @@ from maestro.write_path.api import AuditLogView
 from realtime.api import EventListView
 
 metrics.register()
+# The admin is Maestro's: its name, and "View site" opens the operators' dashboard.
+admin.site.site_header = "Maestro administration"
+admin.site.site_title = "Maestro"
+admin.site.index_title = "Configuration"
+admin.site.site_url = "/"
 
 urlpatterns = [
     path("healthz", probes.healthz),
@@ -33,4 +38,6 @@ urlpatterns = [
     path("api/ledger/", include("ledger.api.urls")),
     # The old Maestro Server: projects, tasks, sessions (DESIGN §4.1).
     path("api/", include("orchestration.work.api.urls")),
+    # The operators' pages (DESIGN §7.4).
+    path("", include("orchestration.ui.urls")),
 ]

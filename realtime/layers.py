@@ -36,6 +36,7 @@ from django.db import connection
 from redis.asyncio.connection import parse_url
 from redis.exceptions import RedisError
 
+from realtime.metrics import WS_DROPPED
 from realtime.services import installation_key
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 COMMAND_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.1
 RECONNECT_SECONDS = 0.5
+# Messages one consumer may have waiting (MAESTRO_WS_CHANNEL_CAPACITY): at a steady event rate
+# a consumer keeping up holds a few; 1,000 clients × this bound is the most memory a burst takes.
+DEFAULT_CAPACITY = 1000
 
 
 def installation_prefix(configured: str, key: str, redis_db: int) -> str:
@@ -129,15 +133,38 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]  # channels_redi
                 self._receive_message(message)
 
 
+class Inbox(asyncio.Queue[Any]):
+    """One consumer's waiting messages, bounded. When it is full the oldest message makes room
+    for the newest, counted and logged: the newest always arrives, so the consumer sees the gap
+    in ``seq`` and reads the dropped events from the event log (realtime/consumers.py)."""
+
+    def __init__(self, channel: str, capacity: int) -> None:
+        super().__init__(maxsize=capacity)
+        self.channel = channel
+        self.dropped = 0
+
+    def put_nowait(self, item: Any) -> None:
+        if self.full():
+            self.get_nowait()
+            self.dropped += 1
+            WS_DROPPED.inc()
+            if self.dropped == 1 or self.dropped % 100 == 0:  # every drop is in the count it logs
+                log.warning("websocket consumer behind: its oldest message was dropped",
+                            extra={"event": "realtime.message_dropped", "channel": self.channel,
+                                   "dropped": self.dropped, "capacity": self.maxsize})
+        super().put_nowait(item)
+
+
 class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]  # channels_redis ships no types
-    def __init__(self, *, hosts: list[Any], **kwargs: Any) -> None:
+    def __init__(self, *, hosts: list[Any], capacity: int = DEFAULT_CAPACITY, **kwargs: Any) -> None:
         super().__init__(hosts=hosts, **kwargs)
         self._shards = [_Shard(host, self) for host in decode_hosts(hosts)]
+        self.capacity = capacity
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         # Process-local: Maestro sends to groups only, and a handshake must not need Redis.
         channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
-        self.channels[channel] = asyncio.Queue()
+        self.channels[channel] = Inbox(channel, self.capacity)
         return channel
 
     async def group_add(self, group: str, channel: str) -> None:

@@ -13,3 +13,6 @@ WS_ACCESS_REVOKED = Counter("maestro_websocket_access_revoked_total",
                             "Open connections closed because their credential no longer grants access")
 WS_LAYER_REFUSED = Counter("maestro_websocket_layer_unavailable_total",
                            "Handshakes closed with 1013 because the channel layer could not reach Redis")
+WS_DROPPED = Counter("maestro_websocket_messages_dropped_total",
+                     "Messages a consumer's inbox dropped because it fell behind (its events are read again "
+                     "from the event log)")

@@ -1,8 +1,8 @@
-"""Single sign-on for people (the admin now, the dashboard at ``/`` later): the authorization
+"""Single sign-on for people (the admin and the dashboard at ``/``): the authorization
 code flow with PKCE against the organisation's OpenID provider, through Authlib's Django
 client, which keeps ``state``, ``nonce`` and the PKCE verifier in the session and checks them.
-The person is linked by (issuer, subject) and given memberships from the groups claim
-(:func:`maestro.tenancy.services.sso_sign_in`). Logout ends the Maestro session, then the
+The person is linked by (issuer, subject) and given memberships from the groups claim and the
+roles claim (:func:`maestro.tenancy.services.sso_sign_in`). Logout ends the Maestro session, then the
 provider's where its discovery document names an ``end_session_endpoint``."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from joserfc.errors import JoseError
 
 from maestro.core.actors import Actor
 from maestro.core.exceptions import MaestroError
+from maestro.core.roles import parse_role_claim
 from maestro.tenancy.services import SsoPolicy, sso_actor, sso_sign_in, user_sign_in, user_sign_out
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 CLIENT_NAME = "maestro_sso"
 NEXT_KEY = "maestro_sso_next"
 ID_TOKEN_KEY = "maestro_sso_id_token"  # kept for the provider's logout (id_token_hint)
-DEFAULT_NEXT = "/admin/"
+DEFAULT_NEXT = "/"  # the operators' dashboard
 REFUSED = "Sign-in refused. Start again from the sign-in page."
 UNREACHABLE = "The identity provider cannot be reached. Try again later."
 
@@ -58,7 +59,7 @@ def sso_client() -> Any:
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
-    """``candidate`` when it is a path or URL of this site, else the admin's index."""
+    """``candidate`` when it is a path or URL of this site, else the dashboard."""
     if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
                                                      require_https=request.is_secure()):
         return candidate
@@ -87,7 +88,8 @@ def _unreachable(exc: Exception) -> HttpResponse:
 
 def _refused(reason: str, exc: Exception | None = None) -> HttpResponse:
     error = getattr(exc, "error", None) or (type(exc).__name__ if exc else "")
-    detail = str(getattr(exc, "description", "") or "")[:200]  # e.g. "Invalid claim: 'nonce'"
+    # e.g. "Invalid claim: 'nonce'", or what is wrong with the roles claim
+    detail = str(getattr(exc, "description", "") or (exc if isinstance(exc, ValueError) else ""))[:200]
     log.warning("single sign-on refused", extra={"event": "sso.refused", "reason": reason, "error": error,
                                                   "detail": detail})
     return HttpResponseForbidden(REFUSED, content_type="text/plain")
@@ -108,17 +110,29 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     groups = claims.get(settings.SSO_GROUPS_CLAIM) or []
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         return _refused("groups")
+    claimed_roles = None
+    if settings.SSO_ROLES_CLAIM:
+        try:
+            claimed_roles = parse_role_claim(claims.get(settings.SSO_ROLES_CLAIM, []))
+        except ValueError as exc:
+            return _refused("roles", exc)
     policy = SsoPolicy.parse(settings.SSO_GROUP_ROLES, staff_groups=settings.SSO_STAFF_GROUPS,
                              superuser_groups=settings.SSO_SUPERUSER_GROUPS)
     try:
         user = sso_sign_in(issuer=str(claims.get("iss", "")), subject=str(claims.get("sub", "")),
-                           groups=groups, policy=policy)
+                           groups=groups, policy=policy, claimed_roles=claimed_roles,
+                           email=_text_claim(claims, "email"), name=_text_claim(claims, "name"))
     except MaestroError as exc:
         return _refused("user", exc)
     next_url = request.session.pop(NEXT_KEY, DEFAULT_NEXT)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session key
     request.session[ID_TOKEN_KEY] = token.get("id_token", "")
     return HttpResponseRedirect(safe_next(request, next_url))
+
+
+def _text_claim(claims: dict[str, Any], name: str) -> str:
+    value = claims.get(name)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def admin_login(request: HttpRequest) -> HttpResponse:
@@ -141,8 +155,12 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def admin_logout(request: HttpRequest) -> HttpResponse:
+    return sign_out(request, back=reverse("admin:login"))
+
+
+def sign_out(request: HttpRequest, *, back: str) -> HttpResponse:
     """Ends the Maestro session, then (for a single sign-on session, when the provider offers
-    RP-initiated logout) the provider's, which sends the browser back to the login page."""
+    RP-initiated logout) the provider's, which sends the browser back to ``back`` (a path)."""
     id_token = request.session.get(ID_TOKEN_KEY, "")
     user = request.user
     if user.is_authenticated:
@@ -151,7 +169,6 @@ def admin_logout(request: HttpRequest) -> HttpResponse:
                  if identity is not None else Actor.for_user(user, via_api=False))
         user_sign_out(user=user, actor=actor, how="single sign-on" if id_token else "password")
     logout(request)
-    back = _public_url(reverse("admin:login"))
     if id_token and sso_enabled():
         client = sso_client()
         try:
@@ -161,5 +178,5 @@ def admin_logout(request: HttpRequest) -> HttpResponse:
             metadata = {}
         if metadata.get("end_session_endpoint"):
             return HttpResponseRedirect(metadata["end_session_endpoint"] + "?" + urlencode(
-                {"id_token_hint": id_token, "post_logout_redirect_uri": back}))
+                {"id_token_hint": id_token, "post_logout_redirect_uri": _public_url(back)}))
     return HttpResponseRedirect(back)

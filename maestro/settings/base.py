@@ -138,6 +138,9 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("MAESTRO_CHANNELS_PREFIX", "maestro"),
+                # Messages one WebSocket consumer may have waiting; beyond, the oldest is dropped
+                # (counted, logged) and read again from the event log.
+                "capacity": int(os.environ.get("MAESTRO_WS_CHANNEL_CAPACITY", "1000")),
             },
         }
     }
@@ -244,6 +247,9 @@ SSO_PROVIDER_NAME = os.environ.get("MAESTRO_SSO_PROVIDER_NAME", "single sign-on"
 SSO_SCOPES = os.environ.get("MAESTRO_SSO_SCOPES", "openid profile email")
 SSO_GROUPS_CLAIM = os.environ.get("MAESTRO_SSO_GROUPS_CLAIM", "groups")
 SSO_GROUP_ROLES = os.environ.get("MAESTRO_SSO_GROUP_ROLES", "")
+# A claim naming tenants and roles directly (["acme:operator", ...] or {"acme": "operator"}); when
+# set, the provider manages every membership of its users (one it no longer names is removed).
+SSO_ROLES_CLAIM = os.environ.get("MAESTRO_SSO_ROLES_CLAIM", "")
 try:
     parse_group_roles(SSO_GROUP_ROLES)  # a mistake stops every process at start, not a sign-in
 except ValueError as exc:
@@ -259,6 +265,8 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The operators' pages keep their stylesheet and script beside their views.
+STATICFILES_DIRS = [BASE_DIR / "orchestration" / "ui" / "static"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "/admin/login/"
 

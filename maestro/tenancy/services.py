@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -109,13 +110,19 @@ def user_with_token(*, username: str, tenant_slug: str, role: str, actor: Actor,
     return raw
 
 
-def oidc_identity_link(*, issuer: str, subject: str, user: User) -> OidcIdentity:
+def oidc_identity_link(*, issuer: str, subject: str, user: User, actor: Actor) -> OidcIdentity:
     """Links an identity to an existing user (an operator's decision: the user's memberships
-    then decide what the identity's tokens may do)."""
+    then decide what the identity's tokens may do), audited in each tenant the user is a member
+    of (the default tenant when none)."""
     identity = OidcIdentity(issuer=issuer, subject=subject, user=user)
-    with transaction.atomic():
+    with service():
         identity.full_clean()
         identity.save()
+        tenant_ids = list(Membership.objects.filter(user=user).order_by("tenant_id")
+                          .values_list("tenant_id", flat=True))
+        for tenant_id in tenant_ids or [default_tenant().pk]:
+            Change(tenant_id=tenant_id, actor=actor, action=Action.USER_IDENTITY_LINK, resource_type=Resource.USER,
+                   resource_id=str(user.pk)).record(details=f"{subject} via {issuer} linked to {user.username}"[:2000])
     return identity
 
 
@@ -180,9 +187,21 @@ def _memberships_sync(*, user: User, wanted: dict[str, str], managed: set[str], 
             if membership is not None:
                 membership_delete(membership=membership, actor=actor)
         elif membership is None or membership.role != role:
-            tenant = Tenant.objects.filter(slug=slug).first() or tenant_save(
-                tenant=Tenant(slug=slug, name=slug), actor=actor)
+            tenant = Tenant.objects.filter(slug=slug).first() or _tenant_created(slug=slug, actor=actor)
             membership_set(user=user, tenant=tenant, role=role, actor=actor)
+
+
+def _tenant_created(*, slug: str, actor: Actor) -> Tenant:
+    """A tenant the provider names for the first time; when another sign-in created it in the
+    meantime, that one (in a savepoint, so the sign-in's transaction goes on)."""
+    try:
+        with transaction.atomic():
+            return tenant_save(tenant=Tenant(slug=slug, name=slug), actor=actor)
+    except (IntegrityError, ValidationError):
+        existing = Tenant.objects.filter(slug=slug).first()
+        if existing is None:
+            raise
+        return existing
 
 
 def user_sign_in(*, user: User, actor: Actor, how: str) -> None:
@@ -202,10 +221,14 @@ def user_sign_out(*, user: User, actor: Actor, how: str) -> None:
                 details=f"{actor.name} signed out ({how})")
 
 
-def sso_sign_in(*, issuer: str, subject: str, groups: Iterable[str], policy: SsoPolicy) -> User:
+def sso_sign_in(*, issuer: str, subject: str, groups: Iterable[str], policy: SsoPolicy,
+                claimed_roles: Mapping[str, str] | None = None, email: str = "", name: str = "") -> User:
     """The user linked to (issuer, subject) — created and linked at the first sign-in, never
     found by a username or e-mail — with its memberships in the provider's tenants, and its
-    admin access, set from ``groups`` as ``policy`` says; the sign-in audited."""
+    admin access, set from ``groups`` as ``policy`` says and from ``claimed_roles`` (the roles
+    claim, when one is configured: then the provider manages every membership of the user);
+    the highest role wins where both name a tenant; the e-mail address and name the provider
+    gives are kept for display (never for finding the user); the sign-in audited."""
     if not subject or not issuer or len(subject) > 255 or len(issuer) > 500:
         raise Unauthenticated("The identity provider named no subject")
     groups = set(groups)
@@ -218,8 +241,16 @@ def sso_sign_in(*, issuer: str, subject: str, groups: Iterable[str], policy: Sso
         actor = sso_actor(user=user, issuer=issuer, subject=subject)
         user.is_superuser = bool(groups & policy.superuser_groups)
         user.is_staff = user.is_superuser or bool(groups & policy.staff_groups)
-        user.save(update_fields=["is_staff", "is_superuser"])
+        user.email, user.first_name = email[:254], name[:150]
+        user.save(update_fields=["is_staff", "is_superuser", "email", "first_name"])
+        wanted = policy.roles(groups)
         managed = {tenant for tenant, _ in policy.group_roles.values()}
-        _memberships_sync(user=user, wanted=policy.roles(groups), managed=managed, actor=actor)
+        if claimed_roles is not None:
+            for slug, role in claimed_roles.items():
+                if Role.rank(role) > Role.rank(wanted.get(slug, "")):
+                    wanted[slug] = role
+            managed |= set(claimed_roles) | set(Membership.objects.filter(user=user).values_list(
+                "tenant__slug", flat=True))
+        _memberships_sync(user=user, wanted=wanted, managed=managed, actor=actor)
         user_sign_in(user=user, actor=actor, how=f"single sign-on, groups: {', '.join(sorted(groups)) or 'none'}")
     return user

@@ -147,6 +147,7 @@ class Action(StrEnum):
     API_TOKEN_REVOKE = "api_token.revoke"
     USER_SIGN_IN = "user.sign_in"
     USER_SIGN_OUT = "user.sign_out"
+    USER_IDENTITY_LINK = "user.identity_link"
 
 
 # The one action that is not a constant: an HTTP request refused by role before any service

@@ -38,6 +38,7 @@ class LiveServer:
         database = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
                     f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
         port = _free_port()
+        self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         # A small connection pool, so that tests can see the server keeps to it.
@@ -47,20 +48,30 @@ class LiveServer:
                     "MAESTRO_DB_APPLICATION_NAME": LIVE_APPLICATION_NAME, "MAESTRO_HOST": "127.0.0.1",
                     "MAESTRO_PORT": str(port), "MAESTRO_WEB_WORKERS": "1",
                     "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **env}
-        output = open(log, "wb") if log is not None else None  # closed in stop()
+        self._env = full_env
+        self._start()
+
+    def _start(self) -> None:
+        output = open(self.log, "ab") if self.log is not None else None  # closed in stop()
         self._output = output
-        self.proc = subprocess.Popen([str(ROOT / "bin" / "web")], cwd=ROOT, env=full_env, stdout=output,
+        self.proc = subprocess.Popen([str(ROOT / "bin" / "web")], cwd=ROOT, env=self._env, stdout=output,
                                      stderr=subprocess.STDOUT if output else None)
         deadline = time.time() + 30
         while time.time() < deadline:
             with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
             if self.proc.poll() is not None:
                 break
             time.sleep(0.1)
         self.stop()
-        pytest.fail("bin/web did not start" + (f":\n{log.read_text()}" if log else ""))
+        pytest.fail("bin/web did not start" + (f":\n{self.log.read_text()}" if self.log else ""))
+
+    def restart(self, *, between: Callable[[], None] = lambda: None) -> None:
+        """Stops the process, runs ``between`` while it is down, starts it again on its port."""
+        self.stop()
+        between()
+        self._start()
 
     def stop(self) -> None:
         """Ends the server (its last log lines written) and its database sessions."""

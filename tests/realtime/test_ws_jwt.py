@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from maestro.core.actors import Actor
 from maestro.tenancy.models import Membership, OidcIdentity
 from maestro.tenancy.services import oidc_identity_link
 from tests.realtime.conftest import communicator, connect, in_thread, refused_with
@@ -90,7 +91,7 @@ async def test_a_deactivated_users_token_is_refused(idp: JwksServer, tenant):
     def linked_user():  # type: ignore[no-untyped-def]
         user = User.objects.create(username="quinn", is_active=False)
         Membership.objects.create(user=user, tenant=tenant, role="operator")
-        oidc_identity_link(issuer=ISSUER, subject="quinn-sub", user=user)
+        oidc_identity_link(issuer=ISSUER, subject="quinn-sub", user=user, actor=Actor.system("test"))
 
     await in_thread(linked_user)()
     # when

@@ -60,14 +60,15 @@ class OidcProvider:
         self._django(str(ROOT / "tests" / "support" / "idp" / "provision.py"), stdin=json.dumps(spec))
 
     def add_client(self, *, client_id: str, client_secret: str, redirect_uri: str,
-                   post_logout_redirect_uri: str, name: str = "Maestro") -> None:
+                   post_logout_redirect_uri: str | list[str], name: str = "Maestro") -> None:
+        after_logout = ([post_logout_redirect_uri] if isinstance(post_logout_redirect_uri, str)
+                        else post_logout_redirect_uri)
         self.provision({"clients": [{"name": name, "client_id": client_id, "client_secret": client_secret,
-                                     "redirect_uris": [redirect_uri],
-                                     "post_logout_redirect_uris": [post_logout_redirect_uri]}]})
+                                     "redirect_uris": [redirect_uri], "post_logout_redirect_uris": after_logout}]})
 
-    def add_user(self, *, username: str, password: str, groups: list[str], email: str = "") -> None:
+    def add_user(self, *, username: str, password: str, groups: list[str], email: str = "", name: str = "") -> None:
         self.provision({"users": [{"username": username, "password": password, "groups": groups,
-                                   "email": email}]})
+                                   "email": email, "name": name}]})
 
     def stop(self) -> None:
         proc = getattr(self, "proc", None)

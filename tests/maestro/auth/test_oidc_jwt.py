@@ -19,8 +19,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from maestro.core.actors import Actor
 from maestro.tenancy.models import Membership, OidcIdentity, oidc_username
 from maestro.tenancy.services import oidc_identity_link
+from maestro.write_path.models import AuditEvent
 from tests.factories import make_token
 from tests.support.api import assert_error
 from tests.support.oidc import AUDIENCE, ISSUER, JwksServer
@@ -147,7 +149,7 @@ def test_a_linked_identity_acts_with_its_users_memberships(idp: JwksServer, tena
     # given: an operator linked (issuer, subject) to a user who views "other"
     user = User.objects.create(username="erin")
     Membership.objects.create(user=user, tenant=other_tenant, role="viewer")
-    oidc_identity_link(issuer=ISSUER, subject="erin-sub", user=user)
+    oidc_identity_link(issuer=ISSUER, subject="erin-sub", user=user, actor=Actor.system("test"))
     token = idp.token(sub="erin-sub", maestro_tenant="other", maestro_role="admin")
     mark = Mark(other_tenant)
     # when
@@ -164,7 +166,7 @@ def test_a_linked_identity_without_a_tenant_header_acts_in_its_users_only_tenant
     # given
     user = User.objects.create(username="lena")
     Membership.objects.create(user=user, tenant=other_tenant, role="operator")
-    oidc_identity_link(issuer=ISSUER, subject="lena-sub", user=user)
+    oidc_identity_link(issuer=ISSUER, subject="lena-sub", user=user, actor=Actor.system("test"))
     mark = Mark(other_tenant)
     # when
     r = bearer(idp.token(sub="lena-sub")).post("/api/projects", {"name": "x"}, format="json")
@@ -177,7 +179,7 @@ def test_a_deactivated_users_token_is_401(idp: JwksServer, tenant):
     # given
     user = User.objects.create(username="frank")
     Membership.objects.create(user=user, tenant=tenant, role="operator")
-    oidc_identity_link(issuer=ISSUER, subject="frank-sub", user=user)
+    oidc_identity_link(issuer=ISSUER, subject="frank-sub", user=user, actor=Actor.system("test"))
     token = idp.token(sub="frank-sub")
     assert bearer(token).get("/api/projects").status_code == 200
     User.objects.filter(pk=user.pk).update(is_active=False)
@@ -389,12 +391,16 @@ def test_link_oidc_identity_links_an_existing_user_once(idp: JwksServer, tenant)
     call_command("link_oidc_identity", "--issuer", ISSUER, "--subject", "kim-sub", "--username", "kim", stdout=out)
     # then
     assert out.getvalue().strip() == f"kim-sub via {ISSUER} is now kim"
+    # and: the link is audited in the user's tenant, by the command
+    assert list(AuditEvent.objects.values_list("tenant__slug", "actor", "action", "details")) == [
+        ("default", "manage.py link_oidc_identity", "user.identity_link", f"kim-sub via {ISSUER} linked to kim")]
     assert bearer(idp.token(sub="kim-sub")).post("/api/projects", {"name": "x"}, format="json").status_code == 201
     with pytest.raises(CommandError, match="already exists"):
         call_command("link_oidc_identity", "--issuer", ISSUER, "--subject", "kim-sub", "--username", "kim")
     with pytest.raises(CommandError, match="no user 'nobody'"):
         call_command("link_oidc_identity", "--issuer", ISSUER, "--subject", "x", "--username", "nobody")
     assert OidcIdentity.objects.count() == 1
+    assert AuditEvent.objects.filter(action="user.identity_link").count() == 1  # the refused link wrote nothing
 
 
 def test_a_local_user_holding_an_identitys_username_is_never_that_identity(idp: JwksServer, tenant, settings):

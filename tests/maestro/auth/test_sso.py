@@ -98,6 +98,36 @@ def test_groups_give_memberships_updated_at_each_sign_in(sso, client):
     assert local.memberships.count() == 0 and get_user_model().objects.get(pk=local.pk).is_superuser
 
 
+def test_a_roles_claim_gives_memberships_and_then_the_provider_manages_all_of_them(sso, client, settings):
+    settings.SSO_ROLES_CLAIM = "maestro_roles"
+    # when: rita's roles claim names two tenants, and a group gives her a third
+    response = sign_in(client, sso, "rita", ["role:acme:operator", "role:gamma:viewer", "maestro-beta-viewers"])
+    assert response.status_code == 302
+    user = OidcIdentity.objects.select_related("user").get(issuer=sso.issuer).user
+    assert memberships(user) == {("acme", Role.OPERATOR), ("gamma", Role.VIEWER), ("beta", Role.VIEWER)}
+    assert Tenant.objects.filter(slug="gamma").exists()
+    Membership.objects.create(user=user, tenant=default_tenant(), role=Role.OPERATOR)
+
+    # when: the claim drops gamma and a group makes her admin of acme
+    assert sign_in(Client(), sso, "rita", ["role:acme:operator", "maestro-acme-admins"]).status_code == 302
+
+    # then: the higher role wins, and every tenant nothing names any more is gone (a roles claim
+    # makes the provider the source of all of her memberships)
+    assert memberships(user) == {("acme", Role.ADMIN)}
+    assert set(AuditEvent.objects.filter(action="membership.delete").values_list("tenant__slug", flat=True)) == {
+        "gamma", "beta", "default"}
+
+
+def test_a_roles_claim_naming_an_unknown_role_is_refused_and_links_no_one(sso, client, settings, caplog):
+    settings.SSO_ROLES_CLAIM = "maestro_roles"
+    with caplog.at_level(logging.WARNING):
+        response = sign_in(client, sso, "ivan", ["role:acme:overlord"])
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+    assert not OidcIdentity.objects.exists() and not Membership.objects.exists() and not AuditEvent.objects.exists()
+    refused_with(caplog, "ValueError")
+
+
 def test_a_user_with_no_mapped_group_gets_no_membership(sso, client):
     response = sign_in(client, sso, "bob", ["engineering"])
     assert response.status_code == 302
@@ -109,7 +139,7 @@ def test_a_user_with_no_mapped_group_gets_no_membership(sso, client):
 
 def test_a_next_url_of_another_site_is_not_followed(sso, client):
     response = sign_in(client, sso, "carol", ["maestro-staff"], next_url="https://evil.example/admin/")
-    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert response.status_code == 302 and response["Location"] == "/"  # the dashboard
 
 
 def refused_with(caplog, error: str) -> None:
@@ -190,7 +220,7 @@ def test_a_password_sign_in_and_sign_out_are_audited(sso, client):
     Membership.objects.create(user=root, tenant=default_tenant(), role=Role.ADMIN)
     client.post("/admin/login/", {"username": "root", "password": "break-glass-1", "next": "/admin/"})
     response = client.post("/admin/logout/")
-    assert response.status_code == 302 and response["Location"] == "http://testserver/admin/login/"
+    assert response.status_code == 302 and response["Location"] == "/admin/login/"
     assert "_auth_user_id" not in client.session
     rows = AuditEvent.objects.filter(tenant__slug="default").order_by("id").values_list("action", "actor", "details")
     assert list(rows) == [("user.sign_in", "root", "root signed in (password) as admin"),

@@ -5,6 +5,7 @@ import pytest
 from django.test import Client
 
 from ledger.models import IntakeEntry
+from maestro.core.actors import Actor
 from maestro.tenancy.models import ApiToken, Membership, OidcIdentity, Tenant, oidc_username
 from maestro.tenancy.services import oidc_identity_link
 from maestro.write_path.models import AuditEvent
@@ -109,7 +110,8 @@ def test_tenancy_admin_pages_render(staff, tenant):
 def test_admin_shows_who_an_identitys_user_is_and_edits_nothing(staff, django_user_model):
     # given
     user = django_user_model.objects.create(username=oidc_username("https://idp.example.test", "sub-42"))
-    identity = oidc_identity_link(issuer="https://idp.example.test", subject="sub-42", user=user)
+    identity = oidc_identity_link(issuer="https://idp.example.test", subject="sub-42", user=user,
+                                  actor=Actor.system("test"))
     # when
     listing = staff.get("/admin/tenancy/oidcidentity/?q=sub-42")
     change = staff.post(f"/admin/tenancy/oidcidentity/{identity.pk}/change/", {"subject": "someone-else"})

@@ -1,5 +1,5 @@
 """Stores the provider's signing key, one client and its users, from a JSON document on stdin:
-``{"key": true, "clients": [{...}], "users": [{"username", "password", "email", "groups"}]}``."""
+``{"key": true, "clients": [{...}], "users": [{"username", "password", "email", "name", "groups"}]}``."""
 
 import json
 import sys
@@ -26,6 +26,7 @@ for client in spec.get("clients", []):
 for person in spec.get("users", []):
     user = User.objects.filter(username=person["username"]).first() or User(username=person["username"])
     user.email = person.get("email", "")
+    user.first_name = person.get("name", "")
     user.set_password(person["password"])
     user.save()
     user.groups.set([Group.objects.get_or_create(name=name)[0] for name in person.get("groups", [])])

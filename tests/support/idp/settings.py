@@ -36,3 +36,4 @@ CSRF_COOKIE_NAME = "idp_csrftoken"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 OIDC_IDTOKEN_PROCESSING_HOOK = "tests.support.idp.hooks.add_groups"
 OIDC_IDTOKEN_INCLUDE_CLAIMS = True
+OIDC_USERINFO = "tests.support.idp.hooks.userinfo"

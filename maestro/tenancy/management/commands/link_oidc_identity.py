@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from maestro.core.actors import Actor
 from maestro.tenancy.services import oidc_identity_link
 
 
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no user {opts['username']!r}")
         try:
-            oidc_identity_link(issuer=opts["issuer"], subject=opts["subject"], user=user)
+            oidc_identity_link(issuer=opts["issuer"], subject=opts["subject"], user=user,
+                               actor=Actor.system("manage.py link_oidc_identity"))
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         self.stdout.write(f"{opts['subject']} via {opts['issuer']} is now {user.username}")
