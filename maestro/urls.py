@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/maestro/", include("orchestration.health.urls")),
     path("api/maestro/", include("orchestration.engine.urls")),
     path("api/maestro/", include("orchestration.control.api.urls")),
+    path("api/maestro/", include("orchestration.autonomic.urls")),
     path("api/maestro/audit/log", AuditLogView.as_view()),
     path("api/ledger/", include("ledger.api.urls")),
     # The old Maestro Server: projects, tasks, sessions (DESIGN §4.1).
