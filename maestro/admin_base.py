@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from maestro.core.actors import Actor
 from maestro.core.exceptions import MaestroError, PreconditionFailed
@@ -101,7 +104,36 @@ def actor_of(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user, via_api=False)
 
 
-class ServiceAdmin(admin.ModelAdmin[M]):
+def records_links(*, tenant_id: int, resource_type: str, resource_id: str) -> list[dict[str, str]]:
+    """Links to what was recorded about one object: its audit events and its ledger entries,
+    each the admin's list filtered by tenant, resource type and id (exact matches)."""
+    query: dict[str, str | int] = {"tenant__id__exact": tenant_id, "resource_type": resource_type}
+    return [
+        {"label": "Audit events", "id": "maestro-audit-link",
+         "url": f"{reverse('admin:write_path_auditevent_changelist')}?{urlencode({**query, 'resource': resource_id})}"},
+        {"label": "Ledger entries", "id": "maestro-ledger-link",
+         "url": f"{reverse('admin:ledger_ledgerentry_changelist')}?"
+                f"{urlencode({**query, 'resource_id': resource_id})}"},
+    ]
+
+
+class RecordsLinksMixin(admin.ModelAdmin[M]):
+    """Every object's change page links to its audit events and ledger entries (object tools,
+    templates/admin/change_form.html); the admin names the object's ``kind``."""
+
+    kind: AdminKind[M] | None = None
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id)) if self.kind is not None else None
+        if obj is not None and self.kind is not None:
+            extra_context = {**(extra_context or {}), "maestro_records": records_links(
+                tenant_id=cast(_TenantOwned, obj).tenant_id, resource_type=str(self.kind.resource.value),
+                resource_id=self.kind.ident_of(obj))}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class ServiceAdmin(RecordsLinksMixin[M]):
     """Subclasses name their entity's ``kind`` (orchestration.base.entities.Kind: its resource,
     actions and how clients name an object), ``service_fields`` (form fields an edit may change)
     and the keyword their services take the object's id by (``service_id_arg``), and either set
@@ -110,7 +142,6 @@ class ServiceAdmin(admin.ModelAdmin[M]):
     override ``create`` / ``update`` / ``delete``. Models without a ``version`` use a plain ModelForm."""
 
     form: type[forms.ModelForm[M]] = VersionedForm
-    kind: AdminKind[M] | None = None
     service_id_arg = ""
     service_fields: tuple[str, ...] = ()
     identity_fields: tuple[str, ...] = ("tenant", "slug")

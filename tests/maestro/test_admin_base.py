@@ -1,0 +1,96 @@
+"""Every domain object's change page links to what was recorded about it: its audit events and
+its ledger entries, each the admin's list narrowed to exactly that object."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from ledger.models import LedgerEntry
+from maestro.write_path.models import AuditEvent
+from orchestration.control.models.agents import AgentProfile
+from orchestration.control.models.experiments import Experiment
+from orchestration.control.models.loops import AutonomicLoop
+from orchestration.control.models.merge_trains import MergeTrain
+from orchestration.control.models.playbooks import Playbook
+from orchestration.work.services.sessions import session_create
+from tests.factories import SYSTEM, make_project, make_run, make_task
+from tests.ledger.conftest import sequence
+
+pytestmark = pytest.mark.django_db
+
+
+def link(page: bytes, link_id: str) -> str:
+    found = re.search(rf'<a href="([^"]+)" id="{link_id}">', page.decode())
+    assert found, page.decode()[:3000]
+    return html.unescape(found.group(1))
+
+
+def listed(client, url: str) -> list:
+    response = client.get(url)
+    assert response.status_code == 200, url  # an unknown filter would redirect to ?e=1
+    return list(response.context["cl"].queryset)
+
+
+def objects(tenant):
+    project = make_project(tenant)
+    task = make_task(tenant, project)
+    session = session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[task.id], name="s1")
+    return [
+        ("work/project", project, "project", project.id),
+        ("work/task", task, "task", task.id),
+        ("work/session", session, "session", session.id),
+        ("orchestration/autonomicloop", AutonomicLoop.objects.get(tenant=tenant, slug="cost-optimization"), "loop",
+         "cost-optimization"),
+        ("orchestration/agentprofile", AgentProfile.objects.get(tenant=tenant, slug="coder"), "agent", "coder"),
+        ("orchestration/experiment", Experiment.objects.get(tenant=tenant, slug="exp-001"), "experiment", "exp-001"),
+        ("orchestration/playbook", Playbook.objects.get(tenant=tenant, slug="pb-restart-pods"), "playbook",
+         "pb-restart-pods"),
+        ("orchestration/mergetrain", MergeTrain.objects.filter(tenant=tenant).first(), "merge_train", None),
+    ]
+
+
+def test_each_object_links_to_exactly_its_audit_events_and_ledger_entries(staff, seeded, other_tenant):
+    # given: the same objects in another tenant, so a filter that ignored the tenant would show more
+    from orchestration.control.services.seed import seed_defaults
+
+    seed_defaults(tenant=other_tenant, actor=SYSTEM)
+    found = objects(seeded)
+    sequence(seeded)
+    sequence(other_tenant)
+    assert AuditEvent.objects.filter(tenant=other_tenant, resource="cost-optimization").exists()
+
+    for path, obj, resource_type, resource_id in found:
+        resource_id = resource_id or obj.slug
+        admin_path = path.replace("work/", "orchestration/")
+        # when
+        page = staff.get(f"/admin/{admin_path}/{obj.pk}/change/")
+        assert page.status_code == 200, path
+        audits = listed(staff, link(page.content, "maestro-audit-link"))
+        entries = listed(staff, link(page.content, "maestro-ledger-link"))
+
+        # then: every row of this object in this tenant, and nothing else
+        expected_audits = set(AuditEvent.objects.filter(tenant=seeded, resource_type=resource_type,
+                                                        resource=resource_id))
+        expected_entries = set(LedgerEntry.objects.filter(tenant=seeded, resource_type=resource_type,
+                                                          resource_id=resource_id))
+        assert expected_audits and expected_entries, path
+        assert set(audits) == expected_audits, path
+        assert set(entries) == expected_entries, path
+
+
+def test_a_run_links_to_its_records_too(staff, tenant):
+    # given: a run the engine wrote (no records yet)
+    run = make_run(tenant)
+
+    # when
+    page = staff.get(f"/admin/orchestration/run/{run.pk}/change/")
+
+    # then
+    assert page.status_code == 200
+    url = link(page.content, "maestro-audit-link")
+    assert f"resource={run.id}" in url and "resource_type=run" in url
+    assert listed(staff, url) == []
+    assert listed(staff, link(page.content, "maestro-ledger-link")) == []
