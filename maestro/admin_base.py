@@ -6,13 +6,17 @@ field), recorded as a denied change like a stale If-Match."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.db import models
 from django.db.models import Model, QuerySet
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -100,6 +104,112 @@ class VersionedForm(forms.ModelForm[M]):
                       details=f"admin form opened at version {expected}, current version {current}")
 
 
+class JSONTextarea(forms.Textarea):
+    """A textarea as tall as the pretty-printed JSON in it (4 to 30 lines), in a fixed-width font."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"class": "maestro-json", "spellcheck": "false", "cols": 80,
+                          "style": "font-family: monospace; width: 40em; max-width: 100%", **(attrs or {})})
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        lines = str(value or "").count("\n") + 2
+        context["widget"]["attrs"]["rows"] = max(4, min(30, lines))
+        return context
+
+
+class PrettyJSONField(forms.JSONField):
+    """JSON edited pretty-printed (two-space indent), whose errors say where: a syntax error by
+    line and column, a wrong shape by JSON path (``$.KEY``) like the services' schema errors.
+    ``shape``: ``"object"`` (a JSON object), ``"string map"`` (an object of strings, e.g. an
+    environment) or ``"list"``; ``None`` takes any JSON."""
+
+    widget = JSONTextarea
+
+    def __init__(self, *, shape: str | None = None, **kwargs: Any) -> None:
+        self.shape = shape
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except forms.ValidationError:
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+                                            code="invalid") from None
+            raise
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is None or self.shape is None:
+            return
+        if self.shape == "list" and not isinstance(value, list):
+            raise forms.ValidationError("$: must be a JSON list ([...]).", code="shape")
+        if self.shape in ("object", "string map") and not isinstance(value, dict):
+            raise forms.ValidationError("$: must be a JSON object ({...}).", code="shape")
+        if self.shape == "string map":
+            wrong = [f"{json_path(key)}: must be a string, not {json.dumps(item)}" for key, item in value.items()
+                     if not isinstance(item, str)]
+            if wrong:
+                raise forms.ValidationError(wrong, code="shape")
+
+
+def json_path(key: str) -> str:
+    """``$.key``, or ``$["key"]`` for a key that is not a plain name (the services' notation)."""
+    return f"$.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"$[{json.dumps(key)}]"
+
+
+class ListField(forms.CharField):
+    """A list of strings (ids, trigger names) edited one per line or comma-separated;
+    ``ids``: an item may not contain spaces (it is an id)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60, "style": "font-family: monospace"})
+
+    def __init__(self, *, ids: bool = False, **kwargs: Any) -> None:
+        self.ids = ids
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "One per line, or separated by commas.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            text = value
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return text
+        return "\n".join(str(v) for v in value or [])
+
+    # A CharField's text, cleaned into the list of its items (the stubs' CharField cleans to a str).
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, str) and value.strip().startswith("["):
+            try:  # a JSON list pasted in (what the field showed before) is taken as that list
+                value = json.loads(value)
+            except ValueError:
+                pass
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return [item.strip() for item in re.split(r"[,\n]", value or "") if item.strip()]
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        spaced = [item for item in value if re.search(r"\s", item)] if self.ids else []
+        if spaced:
+            raise forms.ValidationError(
+                f"An id has no spaces (one per line, or separated by commas): {', '.join(map(repr, spaced))}.",
+                code="spaces")
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return list(initial or []) != self.to_python(data)
+
+
 def actor_of(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user, via_api=False)
 
@@ -142,6 +252,7 @@ class ServiceAdmin(RecordsLinksMixin[M]):
     override ``create`` / ``update`` / ``delete``. Models without a ``version`` use a plain ModelForm."""
 
     form: type[forms.ModelForm[M]] = VersionedForm
+    formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
     service_id_arg = ""
     service_fields: tuple[str, ...] = ()
     identity_fields: tuple[str, ...] = ("tenant", "slug")

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from maestro.admin_base import ServiceAdmin, actor_of
+from maestro.admin_base import ListField, PrettyJSONField, ServiceAdmin, actor_of
 from maestro.core.wire import to_ms
 from orchestration.work.models import Project, Session, Subtask, Task, TaskTimelineEvent
 from orchestration.work.services import projects as project_services
@@ -83,9 +83,20 @@ TASK_EDITABLE = ("title", "description", "initial_prompt", "status", "priority",
                  "dependencies")
 
 
+class TaskForm(forms.ModelForm[Task]):  # tasks carry no version (yet): nothing to guard
+    skill_ids = ListField(ids=True, label="Skill ids")
+    agent_ids = ListField(ids=True, label="Agent ids")
+    dependencies = ListField(ids=True, help_text="Ids of the tasks this one waits for: one per line, or separated "
+                                                 "by commas.")
+
+    class Meta:
+        model = Task
+        fields = ("project", "parent", *TASK_EDITABLE)
+
+
 @admin.register(Task)
 class TaskAdmin(ServiceAdmin[Task]):
-    form = forms.ModelForm[Task]  # tasks carry no version (yet): nothing to guard
+    form = TaskForm
     kind = task_services.TASK
     service_id_arg = "task_id"
     service_fields = TASK_EDITABLE
@@ -157,6 +168,9 @@ class TaskAdmin(ServiceAdmin[Task]):
 class SessionForm(forms.ModelForm[Session]):
     linked_tasks = forms.ModelMultipleChoiceField(queryset=Task.objects.none(), required=False,
                                                   help_text="Tasks of this session's project")
+    env = PrettyJSONField(shape="string map", required=False,
+                          help_text='Environment variables, a JSON object of strings: {"NAME": "value"}.')
+    metadata = PrettyJSONField(shape="object", required=False, help_text="A JSON object.")
 
     class Meta:
         model = Session

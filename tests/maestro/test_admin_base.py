@@ -94,3 +94,40 @@ def test_a_run_links_to_its_records_too(staff, tenant):
     assert f"resource={run.id}" in url and "resource_type=run" in url
     assert listed(staff, url) == []
     assert listed(staff, link(page.content, "maestro-ledger-link")) == []
+
+
+# ---- the structured fields: pretty JSON with errors by path, lists of ids -------------------
+
+def test_pretty_json_is_shown_indented_and_errors_say_where():
+    from django import forms
+
+    from maestro.admin_base import PrettyJSONField
+
+    field = PrettyJSONField(shape="string map", required=False)
+    assert field.prepare_value({"A": "1", "B": "x"}) == '{\n  "A": "1",\n  "B": "x"\n}'
+    with pytest.raises(forms.ValidationError) as syntax:
+        field.clean('{\n  "A": "1",\n  "B": 2,\n}')
+    assert syntax.value.messages == ["Not valid JSON: Expecting property name enclosed in double quotes "
+                                     "(line 4, column 1)."]
+    with pytest.raises(forms.ValidationError) as shape:
+        field.clean('{"A": "1", "B": 2, "my var": null}')
+    assert shape.value.messages == ["$.B: must be a string, not 2", '$["my var"]: must be a string, not null']
+    with pytest.raises(forms.ValidationError) as not_object:
+        field.clean('["A"]')
+    assert not_object.value.messages == ["$: must be a JSON object ({...})."]
+    assert field.clean('{"A": "1"}') == {"A": "1"}
+
+
+def test_a_list_of_ids_is_one_per_line_or_comma_separated():
+    from django import forms
+
+    from maestro.admin_base import ListField
+
+    field = ListField(ids=True)
+    assert field.prepare_value(["a", "b"]) == "a\nb"
+    assert field.clean("a, b\n c\n\n") == ["a", "b", "c"]
+    assert field.clean('["a", "b"]') == ["a", "b"]  # a JSON list pasted in
+    assert field.clean("") == []
+    with pytest.raises(forms.ValidationError) as spaced:
+        field.clean("skill one\nok")
+    assert spaced.value.messages == ["An id has no spaces (one per line, or separated by commas): 'skill one'."]

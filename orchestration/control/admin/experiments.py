@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from maestro.admin_base import ServiceAdmin, VersionedForm
+from maestro.admin_base import PrettyJSONField, ServiceAdmin, VersionedForm
 from maestro.core.exceptions import ValidationFailed
 from orchestration.control.models.experiments import Experiment
 from orchestration.control.representations import variant_details
@@ -20,7 +20,7 @@ from orchestration.control.services import experiments as services
 
 
 class ExperimentForm(VersionedForm[Experiment]):
-    variants = forms.JSONField(
+    variants = PrettyJSONField(shape="list",
         help_text='A list of ids (equal traffic), e.g. ["control", "v2"], or of objects '
                   '{"id": "v2", "trafficWeight": 30, "configOverrides": {}} whose weights sum to 100. '
                   "Editable while the experiment is a draft.")

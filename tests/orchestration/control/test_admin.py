@@ -269,3 +269,24 @@ def test_merge_train_pull_requests_are_saved_through_the_service(staff, seeded):
     train.refresh_from_db()
     assert train.version == 2
     assert AuditEvent.objects.filter(action="merge_train.pr_upsert", actor="root").count() == 1
+
+
+def test_json_config_is_pretty_printed_and_stop_condition_errors_name_their_path(staff, seeded):
+    # given
+    exp = Experiment.objects.get(slug="exp-001")
+    page = staff.get(f"{ADMIN}/autonomicloop/{loop(seeded).pk}/change/").content.decode()
+    assert '<textarea name="config" cols="80" rows="' in page
+    assert "{\n  &quot;" in page  # indented, one member per line
+    mark = Mark(seeded)
+
+    # when
+    r = staff.post(f"{ADMIN}/experiment/{exp.pk}/change/", {
+        "name": exp.name, "hypothesis": exp.hypothesis, "metrics": "{}", "expected_version": 1, "_save": "Save",
+        "variants": json.dumps(["control", "v2-prompt"]),
+        "stop_conditions": json.dumps([{"type": "maxObservations", "value": -3}])})
+
+    # then
+    assert r.status_code == 200
+    errors = r.context["adminform"].form.errors["stop_conditions"]
+    assert errors and all(e.startswith("$[0]") for e in errors), errors
+    mark.assert_nothing_written()
