@@ -27,7 +27,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin[LedgerEntry]):
 
     list_display = ("sequence_number", "timestamp", "action_type", "resource_type", "resource_id",
                     "actor_id", "short_hash", "tenant")
-    list_filter = ("tenant", "actor_type", "resource_type", "action_type")
+    list_filter = ("tenant", "actor_type", "resource_type")
     search_fields = ("=id", "action_type", "=resource_id", "actor_id", "=current_hash")
     ordering = ("tenant", "-sequence_number")
     list_select_related = ("tenant",)

@@ -15,7 +15,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import models
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -208,6 +209,13 @@ class ListField(forms.CharField):
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         return list(initial or []) != self.to_python(data)
+
+
+def related_count(model: type[Model], fk: str, **filters: Any) -> Coalesce:
+    """How many ``model`` rows point at the listed object through ``fk`` (and match ``filters``):
+    a correlated subquery, evaluated for the rows of the page only, for a list column."""
+    rows = model._default_manager.filter(**{fk: OuterRef("pk")}, **filters).order_by().values(fk)
+    return Coalesce(Subquery(rows.annotate(n=Count("*")).values("n")), 0)
 
 
 def actor_of(request: HttpRequest) -> Actor:

@@ -128,3 +128,16 @@ def test_the_list_action_verifies_the_selected_entries(staff, tenant):
     # then
     assert [str(m) for m in response.context["messages"]] == [
         "Every check passed for 1: #2 (default).", "Failed 1: #1 (default): payload hash."]
+
+
+def test_the_entry_list_shows_the_columns_an_operator_scans_for(staff, tenant):
+    from tests.support.admin import columns
+
+    append(tenant, 2)
+    sequence(tenant)
+
+    assert columns(staff.get("/admin/ledger/ledgerentry/")) == [
+        "sequence_number", "timestamp", "action_type", "resource_type", "resource_id", "actor_id", "short_hash",
+        "tenant"]
+    found = staff.get("/admin/ledger/ledgerentry/?q=task_1&resource_type=task")
+    assert [e.resource_id for e in found.context["cl"].queryset] == ["task_1"]

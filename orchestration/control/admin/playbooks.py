@@ -28,7 +28,7 @@ class PlaybookAdmin(ServiceAdmin[Playbook]):
     create_service = staticmethod(playbook_services.playbook_create)
     update_service = staticmethod(playbook_services.playbook_update)
     delete_service = staticmethod(playbook_services.playbook_delete)
-    list_display = ("slug", "name", "is_enabled", "version", "tenant")
+    list_display = ("slug", "name", "is_enabled", "trigger_count", "action_count", "version", "updated_at", "tenant")
     list_filter = ("tenant", "is_enabled")
     search_fields = ("slug", "name", "description")
     ordering = ("tenant", "created_at")
@@ -39,6 +39,14 @@ class PlaybookAdmin(ServiceAdmin[Playbook]):
         ("Bookkeeping", {"fields": ("version", "created_at", "updated_at"), "classes": ("collapse",)}),
     )
     actions = ("enable_playbooks", "disable_playbooks")
+
+    @admin.display(description="triggers")
+    def trigger_count(self, obj: Playbook) -> int:
+        return len(obj.triggers or [])
+
+    @admin.display(description="actions")
+    def action_count(self, obj: Playbook) -> int:
+        return len(obj.actions or [])
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Playbook], enabled: bool, verb: str) -> None:
         self.service_action(request, queryset, verb, playbook_services.playbook_set_enabled, enabled=enabled,

@@ -290,3 +290,39 @@ def test_json_config_is_pretty_printed_and_stop_condition_errors_name_their_path
     errors = r.context["adminform"].form.errors["stop_conditions"]
     assert errors and all(e.startswith("$[0]") for e in errors), errors
     mark.assert_nothing_written()
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ("autonomicloop", ["slug", "name", "type", "status", "last_run", "version", "updated_at", "tenant"]),
+    ("agentprofile", ["slug", "name", "model", "status", "routing_weight", "success_rate", "version", "updated_at",
+                      "tenant"]),
+    ("experiment", ["slug", "name", "status", "variant_count", "observation_count", "start_date", "version",
+                    "updated_at", "tenant"]),
+    ("playbook", ["slug", "name", "is_enabled", "trigger_count", "action_count", "version", "updated_at", "tenant"]),
+    ("mergetrain", ["slug", "status", "waiting_count", "version", "updated_at", "tenant"]),
+    ("run", ["id", "pipeline", "status", "created_at", "duration_ms", "cost", "tenant"]),
+])
+def test_list_pages_show_the_columns_an_operator_scans_for(staff, seeded, model, expected):
+    from tests.support.admin import columns
+
+    make_run(seeded)
+    assert columns(staff.get(f"{ADMIN}/{model}/")) == expected
+    assert staff.get(f"{ADMIN}/{model}/?q=a&tenant__id__exact={seeded.pk}&o=3").status_code == 200
+
+
+def test_list_counts_are_of_each_object(staff, seeded):
+    # given
+    exp = Experiment.objects.get(tenant=seeded, slug="exp-001")
+
+    # when
+    experiments = staff.get(f"{ADMIN}/experiment/").content.decode()
+    trains = staff.get(f"{ADMIN}/mergetrain/").content.decode()
+    playbooks = staff.get(f"{ADMIN}/playbook/").content.decode()
+
+    # then
+    assert f'<td class="field-variant_count">{exp.variant_rows.count()}</td>' in experiments
+    pb = Playbook.objects.get(tenant=seeded, slug="pb-restart-pods")
+    assert f'<td class="field-trigger_count">{len(pb.triggers)}</td>' in playbooks
+    waiting = MergeTrainPullRequest.objects.filter(train__tenant=seeded,
+                                                   status__in=MergeTrainPullRequest.ACTIVE).count()
+    assert f'<td class="field-waiting_count">{waiting}</td>' in trains

@@ -1,5 +1,7 @@
 """Admin edits go through the services: the same audit row, ledger intake and event as the API."""
 
+import re
+
 from django.contrib.admin.utils import quote
 
 from ledger.models import IntakeEntry
@@ -162,3 +164,36 @@ def test_session_env_must_map_names_to_strings_and_says_which_is_not(staff, tena
     assert errors["env"] == ["$.DEBUG: must be a string, not 1"]
     assert errors["metadata"] == ["$: must be a JSON object ({...})."]
     mark.assert_nothing_written()
+
+
+def test_list_pages_show_the_columns_an_operator_scans_for(staff, tenant):
+    # given: a project with two tasks (one with a done subtask) and a session on one of them
+    from orchestration.work.services.sessions import session_create
+    from orchestration.work.services.tasks import subtask_create
+    from tests.support.admin import columns
+
+    project = make_project(tenant)
+    task, _ = make_task(tenant, project, "A" * 300), make_task(tenant, project, "B")
+    subtask_create(tenant=tenant, actor=SYSTEM, task_id=task.id, title="one", completed=True)
+    subtask_create(tenant=tenant, actor=SYSTEM, task_id=task.id, title="two")
+    session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[task.id], name="s1")
+
+    # when
+    projects = staff.get("/admin/orchestration/project/")
+    tasks = staff.get("/admin/orchestration/task/?o=1")
+    sessions = staff.get("/admin/orchestration/session/")
+
+    # then
+    assert columns(projects) == ["name", "id", "task_count", "session_count", "version", "updated_at", "tenant"]
+    assert columns(tasks) == ["short_title", "project", "status", "priority", "subtasks", "version", "updated_at",
+                              "tenant"]
+    assert columns(sessions) == ["name", "project", "status", "agent_id", "task_count", "version", "last_activity",
+                                 "tenant"]
+    assert '<td class="field-task_count">2</td><td class="field-session_count">1</td>' in projects.content.decode()
+    page = tasks.content.decode()
+    assert '<td class="field-subtasks">1/2</td>' in page and '<td class="field-subtasks">—</td>' in page
+    assert re.search(r'<th class="field-short_title"><a [^>]*>(A+…)</a>', page).group(1) == "A" * 69 + "…"
+    assert '<td class="field-task_count">1</td>' in sessions.content.decode()
+    for url in ("/admin/orchestration/project/?q=Payments", "/admin/orchestration/task/?status__exact=pending&q=B",
+                "/admin/orchestration/session/?status__exact=running&o=5"):
+        assert staff.get(url).status_code == 200, url
