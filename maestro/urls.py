@@ -15,6 +15,8 @@ admin.site.site_header = "Maestro administration"
 admin.site.site_title = "Maestro"
 admin.site.index_title = "Configuration"
 admin.site.site_url = "/"
+# No navigation sidebar: at 1280 px the lists need its width for their columns.
+admin.site.enable_nav_sidebar = False
 # Its index shows the signed-in person's tenant's health above the model list.
 admin.site.index = with_health(admin.site.index)  # type: ignore[method-assign,assignment]
 

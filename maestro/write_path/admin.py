@@ -10,8 +10,8 @@ from maestro.write_path.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
-    list_display = ("timestamp", "actor", "action", "resource_type", "resource", "status", "policy_id", "request_id",
-                    "tenant")
+    # The request id is long and mostly blank for jobs: searched for, not shown (1280 px).
+    list_display = ("timestamp", "actor", "action", "resource_type", "resource", "status", "policy_id", "tenant")
     list_filter = ("tenant", "status", "actor_type", "resource_type")
     search_fields = ("actor", "action", "resource", "details", "request_id", "legacy_id", "policy_id")
     date_hierarchy = "timestamp"

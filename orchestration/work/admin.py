@@ -118,7 +118,8 @@ class TaskAdmin(ServiceAdmin[Task]):
     bookkeeping = ("created_at", "updated_at", "started_at", "completed_at")
     update_service = staticmethod(task_services.task_update)
     delete_service = staticmethod(task_services.task_delete)
-    list_display = ("short_title", "project", "status", "priority", "subtasks", "version", "updated_at", "tenant")
+    list_display = ("short_title", "project_name", "status", "priority", "subtasks", "version", "updated_at",
+                    "tenant")
     list_filter = ("status", "priority", "tenant", "project")
     date_hierarchy = "updated_at"
     search_fields = ("id", "title", "description")
@@ -133,6 +134,10 @@ class TaskAdmin(ServiceAdmin[Task]):
     @admin.display(description="title", ordering="title")
     def short_title(self, obj: Task) -> str:
         return Truncator(obj.title).chars(70)
+
+    @admin.display(description="project", ordering="project__name")
+    def project_name(self, obj: Task) -> str:
+        return Truncator(obj.project.name).chars(40)
 
     @admin.display(description="subtasks done", ordering="subtask_total")
     def subtasks(self, obj: Task) -> str:
@@ -221,7 +226,8 @@ class SessionAdmin(ServiceAdmin[Session]):
     identity_fields = ("id", "tenant", "project")
     bookkeeping = ("started_at", "last_activity", "completed_at")
     delete_service = staticmethod(session_services.session_delete)
-    list_display = ("name", "project", "status", "agent_id", "task_count", "version", "last_activity", "tenant")
+    list_display = ("short_name", "project_name", "status", "agent_id", "task_count", "version", "last_activity",
+                    "tenant")
     list_filter = ("status", "tenant", "project")
     date_hierarchy = "last_activity"
     search_fields = ("id", "name", "agent_id", "hostname")
@@ -232,6 +238,14 @@ class SessionAdmin(ServiceAdmin[Session]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         return super().get_queryset(request).annotate(task_total=related_count(SessionTask, "session"))
+
+    @admin.display(description="name", ordering="name")
+    def short_name(self, obj: Session) -> str:
+        return Truncator(obj.name).chars(50)
+
+    @admin.display(description="project", ordering="project__name")
+    def project_name(self, obj: Session) -> str:
+        return Truncator(obj.project.name).chars(40)
 
     @admin.display(description="tasks", ordering="task_total")
     def task_count(self, obj: Session) -> int:

@@ -137,7 +137,6 @@ def test_the_entry_list_shows_the_columns_an_operator_scans_for(staff, tenant):
     sequence(tenant)
 
     assert columns(staff.get("/admin/ledger/ledgerentry/")) == [
-        "sequence_number", "timestamp", "action_type", "resource_type", "resource_id", "actor_id", "short_hash",
-        "tenant"]
+        "seq", "timestamp", "action_type", "resource_id", "actor_id", "tenant"]
     found = staff.get("/admin/ledger/ledgerentry/?q=task_1&resource_type=task")
     assert [e.resource_id for e in found.context["cl"].queryset] == ["task_1"]

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from maestro.admin_base import PrettyJSONField, ServiceAdmin, VersionedForm, related_count
 from maestro.core.exceptions import ValidationFailed
@@ -62,8 +63,8 @@ class ExperimentAdmin(ServiceAdmin[Experiment]):
     create_service = staticmethod(services.experiment_create)
     update_service = staticmethod(services.experiment_update)
     delete_service = staticmethod(services.experiment_delete)
-    list_display = ("slug", "name", "status", "variant_count", "observation_count", "start_date", "version",
-                    "updated_at", "tenant")
+    list_display = ("slug", "short_name", "status", "variant_count", "observation_count", "version", "updated_at",
+                    "tenant")
     list_filter = ("tenant", "status")
     search_fields = ("slug", "name", "hypothesis")
     ordering = ("tenant", "created_at")
@@ -89,6 +90,10 @@ class ExperimentAdmin(ServiceAdmin[Experiment]):
         return super().get_queryset(request).annotate(
             variant_total=related_count(ExperimentVariant, "experiment"),
             observation_total=related_count(ExperimentObservation, "experiment"))
+
+    @admin.display(description="name", ordering="name")
+    def short_name(self, obj: Experiment) -> str:
+        return Truncator(obj.name).chars(40)
 
     @admin.display(description="variants", ordering="variant_total")
     def variant_count(self, obj: Experiment) -> int:

@@ -185,10 +185,10 @@ def test_list_pages_show_the_columns_an_operator_scans_for(staff, tenant):
 
     # then
     assert columns(projects) == ["name", "id", "task_count", "session_count", "version", "updated_at", "tenant"]
-    assert columns(tasks) == ["short_title", "project", "status", "priority", "subtasks", "version", "updated_at",
-                              "tenant"]
-    assert columns(sessions) == ["name", "project", "status", "agent_id", "task_count", "version", "last_activity",
-                                 "tenant"]
+    assert columns(tasks) == ["short_title", "project_name", "status", "priority", "subtasks", "version",
+                              "updated_at", "tenant"]
+    assert columns(sessions) == ["short_name", "project_name", "status", "agent_id", "task_count", "version",
+                                 "last_activity", "tenant"]
     assert '<td class="field-task_count">2</td><td class="field-session_count">1</td>' in projects.content.decode()
     page = tasks.content.decode()
     assert '<td class="field-subtasks">1/2</td>' in page and '<td class="field-subtasks">—</td>' in page
