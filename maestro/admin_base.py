@@ -168,13 +168,15 @@ def json_path(key: str) -> str:
 
 
 class ListField(forms.CharField):
-    """A list of strings (ids, trigger names) edited one per line or comma-separated;
-    ``ids``: an item may not contain spaces (it is an id)."""
+    """A list of strings (ids, trigger names) edited one per line, or separated by commas when
+    the text is a single line (so a multi-line list keeps any commas inside its items). Items
+    are held to the API's rule for such lists: at most ``MAX_ITEMS`` of at most ``MAX_ITEM``
+    characters each."""
 
+    MAX_ITEMS, MAX_ITEM = 1000, 200
     widget = forms.Textarea(attrs={"rows": 3, "cols": 60, "style": "font-family: monospace"})
 
-    def __init__(self, *, ids: bool = False, **kwargs: Any) -> None:
-        self.ids = ids
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("help_text", "One per line, or separated by commas.")
         super().__init__(**kwargs)
@@ -197,15 +199,17 @@ class ListField(forms.CharField):
                 pass
         if isinstance(value, list):
             return [str(v) for v in value]
-        return [item.strip() for item in re.split(r"[,\n]", value or "") if item.strip()]
+        text = (value or "").strip()
+        items = text.splitlines() if "\n" in text else text.split(",")
+        return [item.strip() for item in items if item.strip()]
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        spaced = [item for item in value if re.search(r"\s", item)] if self.ids else []
-        if spaced:
-            raise forms.ValidationError(
-                f"An id has no spaces (one per line, or separated by commas): {', '.join(map(repr, spaced))}.",
-                code="spaces")
+        if len(value) > self.MAX_ITEMS:
+            raise forms.ValidationError(f"At most {self.MAX_ITEMS} items, not {len(value)}.", code="max_items")
+        long = [i for i, item in enumerate(value, 1) if len(item) > self.MAX_ITEM]
+        if long:
+            raise forms.ValidationError(f"Item {long[0]} is longer than {self.MAX_ITEM} characters.", code="max_item")
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         return list(initial or []) != self.to_python(data)

@@ -98,9 +98,9 @@ TASK_EDITABLE = ("title", "description", "initial_prompt", "status", "priority",
 
 
 class TaskForm(forms.ModelForm[Task]):  # tasks carry no version (yet): nothing to guard
-    skill_ids = ListField(ids=True, label="Skill ids")
-    agent_ids = ListField(ids=True, label="Agent ids")
-    dependencies = ListField(ids=True, help_text="Ids of the tasks this one waits for: one per line, or separated "
+    skill_ids = ListField(label="Skill ids")
+    agent_ids = ListField(label="Agent ids")
+    dependencies = ListField(help_text="Ids of the tasks this one waits for: one per line, or separated "
                                                  "by commas.")
 
     class Meta:

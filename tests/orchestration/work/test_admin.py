@@ -129,14 +129,14 @@ def test_task_id_lists_are_edited_one_per_line_or_comma_separated(staff, tenant)
     # when
     r = staff.post(f"/admin/orchestration/task/{quote(task.id)}/change/", {
         "title": "Ids", "description": "", "initial_prompt": "", "status": "pending", "priority": "medium",
-        "skill_ids": "python, sql\nrust", "agent_ids": "coder", "dependencies": "",
+        "skill_ids": "python\nsql\nrust", "agent_ids": "coder, reviewer", "dependencies": "",
         "subtasks-TOTAL_FORMS": 0, "subtasks-INITIAL_FORMS": 0, "timeline-TOTAL_FORMS": 0,
         "timeline-INITIAL_FORMS": 0})
 
     # then: saved by the service, as lists
     assert r.status_code == 302, r.content[:3000]
     task.refresh_from_db()
-    assert (task.skill_ids, task.agent_ids, task.dependencies) == (["python", "sql", "rust"], ["coder"], [])
+    assert (task.skill_ids, task.agent_ids, task.dependencies) == (["python", "sql", "rust"], ["coder", "reviewer"], [])
     assert [(a.action, a.resource) for a in mark.audits()] == [("task.update", task.id)]
 
 
