@@ -245,13 +245,19 @@ class RecordsLinksMixin(admin.ModelAdmin[M]):
 
     kind: AdminKind[M] | None = None
 
+    def records_id(self, obj: M) -> str:
+        """The id the services record ``obj`` under (``resource_id``): the kind's, unless the
+        admin names objects otherwise in its messages."""
+        assert self.kind is not None
+        return self.kind.ident_of(obj)
+
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         obj = self.get_object(request, unquote(object_id)) if self.kind is not None else None
         if obj is not None and self.kind is not None:
             extra_context = {**(extra_context or {}), "maestro_records": records_links(
                 tenant_id=cast(_TenantOwned, obj).tenant_id, resource_type=str(self.kind.resource.value),
-                resource_id=self.kind.ident_of(obj))}
+                resource_id=self.records_id(obj))}
         return super().change_view(request, object_id, form_url, extra_context)
 
 

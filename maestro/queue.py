@@ -43,8 +43,10 @@ class Queue(StrEnum):
 
     DEFAULT = "default"
     SEQUENCER = "sequencer"  # ledger sequencer wake-ups: at most one per tenant at a time
-    PERIODIC = "periodic"  # what the scheduler enqueues: sweeps, archive runs, pruning, ticks
+    PERIODIC = "periodic"  # what the scheduler enqueues: sweeps, archive runs, pruning, loop dispatch
     BULK = "bulk"  # long per-tenant work fanned out by periodic jobs (archiving)
+    STEPS = "steps"  # workflow steps (orchestration.engine): late-acked, one message per step attempt
+    LOOPS = "loops"  # autonomic loop ticks, dispatched by the periodic autonomic.dispatch
 
 
 def queue_name(kind: Queue) -> str:
@@ -107,6 +109,28 @@ def enqueue_on_commit(name: str, *args: Any) -> None:
     """Once the current transaction commits (at once outside one). A lost message (broker
     down) is logged, never raised into the committed write: the periodic sweeps catch up."""
     transaction.on_commit(partial(_enqueue_quietly, name, args))
+
+
+def enqueue_later_on_commit(name: str, *args: Any, countdown: float = 0.0) -> None:
+    """Like :func:`enqueue_on_commit`, but never in the committing thread: through the broker
+    ``countdown`` seconds from now, or, in the embedded default, in this process's deferred
+    thread after ``countdown`` (one pending run per job and arguments). Jobs that enqueue their
+    own successors (workflow steps) use it, so a chain of any length neither nests eager runs
+    (no recursion depth) nor holds the request that started it."""
+    transaction.on_commit(partial(_enqueue_later_quietly, name, args, max(0.0, countdown)))
+
+
+def _enqueue_later_quietly(name: str, args: tuple[Any, ...], countdown: float) -> None:
+    try:
+        task = registered(name)
+        if app.conf.task_always_eager:
+            _deferred.schedule((name, *args), countdown, partial(task.apply, args=args))
+        else:
+            task.apply_async(args=args, countdown=countdown or None)
+    except LookupError:
+        raise
+    except Exception:
+        log.warning("could not enqueue job", exc_info=True, extra={"event": "queue.enqueue_failed", "job": name})
 
 
 def _enqueue_quietly(name: str, args: tuple[Any, ...]) -> None:

@@ -36,8 +36,9 @@ urlpatterns = [
     path("api/events", EventListView.as_view()),
     # The old MaestroService, one route list per part (DESIGN §4.2).
     path("api/maestro/", include("orchestration.health.urls")),
-    path("api/maestro/", include("orchestration.runs.urls")),
+    path("api/maestro/", include("orchestration.engine.urls")),
     path("api/maestro/", include("orchestration.control.api.urls")),
+    path("api/maestro/", include("orchestration.autonomic.urls")),
     path("api/maestro/audit/log", AuditLogView.as_view()),
     path("api/ledger/", include("ledger.api.urls")),
     # The old Maestro Server: projects, tasks, sessions (DESIGN §4.1).

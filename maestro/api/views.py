@@ -41,7 +41,8 @@ def _write_unit(handler: Callable[..., Response]) -> Callable[..., Response]:
         if not self.write_unit or getattr(request, "_maestro_in_write_unit", False):
             return handler(self, request, *args, **kwargs)  # PUT calling PATCH: already inside
         request._maestro_in_write_unit = True  # type: ignore[attr-defined]
-        key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+        key = request.headers.get("Idempotency-Key") \
+            if request.method == "POST" and not self.idempotency_by_service else None
         with transaction.atomic():
             claim = None
             if key is not None:
@@ -75,6 +76,9 @@ class MaestroAPIView(APIView):
     # Write handlers run as one unit with their answer and honour Idempotency-Key on POST
     # (_write_unit); views whose writes keep their own transactions (the ledger's) turn it off.
     write_unit = True
+    # The service itself honours Idempotency-Key (a run remembers its key, and a repeat answers
+    # 200 with the first run, DESIGN §7.1): the generic replay of the first answer is off.
+    idempotency_by_service = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

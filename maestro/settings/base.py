@@ -303,6 +303,8 @@ WHITENOISE_USE_FINDERS = True
 # --- scheduler ------------------------------------------------------------------------------
 # Periodic jobs by stable Celery name -> interval in seconds. Apps add theirs here.
 MAESTRO_PERIODIC_JOBS = {
+    # Finds the autonomic loops whose interval has passed and enqueues their ticks.
+    "autonomic.dispatch": float(os.environ.get("MAESTRO_LOOP_DISPATCH_SECONDS", "5")),
     "realtime.prune_events": 300.0,
     "write_path.prune_audit": 3600.0,
     "write_path.prune_idempotency_keys": 3600.0,
@@ -313,6 +315,9 @@ MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS"
 # How long a write's Idempotency-Key is remembered (a retry after that is a new request).
 MAESTRO_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("MAESTRO_IDEMPOTENCY_KEY_HOURS", "24"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
+# Agent metrics (successRate, latencyP95, costPerTask) are counted over the runs that finished
+# in this many seconds (DESIGN §7.2).
+MAESTRO_AGENT_METRICS_WINDOW_SECONDS = int(os.environ.get("MAESTRO_AGENT_METRICS_WINDOW_SECONDS", "3600"))
 # Broker queues whose depth /metrics reports; empty: every queue of maestro.queue.Queue.
 MAESTRO_METRIC_QUEUES: list[str] = []
 # /metrics names every tenant: when MAESTRO_METRICS_TOKEN is set a scrape needs it as a Bearer
@@ -352,3 +357,20 @@ MAESTRO_LEDGER_CHECKPOINT_INTERVAL_SECONDS = float(os.environ.get("MAESTRO_LEDGE
 # On only in the test settings, for the test database's teardown; not read from the environment.
 MAESTRO_LEDGER_ALLOW_FLUSH = False
 MAESTRO_PERIODIC_JOBS.update({"ledger.sweep": 5.0, "ledger.archive": 60.0})
+
+# --- workflow engine (DESIGN §7.1, orchestration/engine) --------------------------------------
+# A running step's lease: its worker extends it every third of this while the action runs; the
+# reaper (engine.reap, below) requeues a step whose lease expired (its worker vanished).
+MAESTRO_ENGINE_LEASE_SECONDS = float(os.environ.get("MAESTRO_ENGINE_LEASE_SECONDS", "30"))
+# Steps one tenant may have running at once (0: no limit); a step over the limit waits and is
+# tried again after MAESTRO_ENGINE_BUSY_RETRY_SECONDS.
+MAESTRO_ENGINE_TENANT_CONCURRENCY = int(os.environ.get("MAESTRO_ENGINE_TENANT_CONCURRENCY", "100"))
+MAESTRO_ENGINE_BUSY_RETRY_SECONDS = float(os.environ.get("MAESTRO_ENGINE_BUSY_RETRY_SECONDS", "1"))
+# Hosts the http.request step action may call (comma-separated; "*" any). Empty: none.
+MAESTRO_HTTP_ACTION_ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("MAESTRO_HTTP_ACTION_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+MAESTRO_PERIODIC_JOBS["engine.reap"] = float(os.environ.get("MAESTRO_ENGINE_REAP_INTERVAL", "10"))
+# The reaper sends a waiting step's message again after this long (a message lost with a broker
+# outage); duplicates are harmless, each finds its step taken and does nothing.
+MAESTRO_ENGINE_RESEND_AFTER_SECONDS = float(os.environ.get("MAESTRO_ENGINE_RESEND_AFTER_SECONDS", "300"))

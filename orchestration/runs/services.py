@@ -69,6 +69,22 @@ def run_transition(*, tenant: Tenant, actor: Actor, run_id: str, to: str, **resu
     """Moves a run to ``to`` if its current status allows it (compare-and-set in the UPDATE);
     entering ``running`` stamps ``started_at``; finishing stamps ``completed_at`` and
     ``duration_ms``. A refused transition is a 409 and changes nothing."""
+    change = RUN.change(tenant=tenant, actor=actor, action=Action.RUN_UPDATE, ident=run_id)
+    with service(change):
+        run = run_move(tenant=tenant, actor=actor, run_id=run_id, to=to, **result)
+        if run is None:
+            current = run_get(tenant=tenant, run_id=run_id)
+            raise Conflict(f"Run {run_id} cannot move from {current.status} to {to}",
+                           details={"status": current.status, "to": to, "policy": "run_state_machine"})
+    return run
+
+
+def run_move(*, tenant: Tenant, actor: Actor, run_id: str, to: str, sources: tuple[str, ...] | None = None,
+             **result: Any) -> Run | None:
+    """:func:`run_transition` for the engine: ``None`` (nothing written) when the run is not in
+    a status that may move to ``to`` — a duplicate message, a run cancelled meanwhile. ``sources``
+    names the statuses it may leave instead of the state machine's (a replay takes a failed run
+    back to ``running``); a run that runs again keeps its first ``started_at``."""
     entities.require_choice(to, Run.Status.values, "status")
     unknown = set(result) - set(RESULT_FIELDS)
     if unknown:
@@ -79,19 +95,22 @@ def run_transition(*, tenant: Tenant, actor: Actor, run_id: str, to: str, **resu
     change = RUN.change(tenant=tenant, actor=actor, action=Action.RUN_UPDATE, ident=run_id)
     with service(change):
         run = run_get(tenant=tenant, run_id=run_id)
-        sources = [s for s, targets in TRANSITIONS.items() if to in targets]
+        if sources is None:
+            sources = tuple(s for s, targets in TRANSITIONS.items() if to in targets)
+        if run.status not in sources:
+            return None
         now = timezone.now()
         fields: dict[str, Any] = {"status": to, "updated_at": now, **result}
         if to == Run.Status.RUNNING:
-            fields["started_at"] = now
+            fields["started_at"] = run.started_at or now
+            fields.update(completed_at=None, duration_ms=None)
         if to in Run.FINISHED:
             fields["completed_at"] = now
             start = run.started_at or run.created_at
             fields["duration_ms"] = max(0, int((now - start).total_seconds() * 1000))
-        moved = Run.objects.filter(pk=run.pk, status__in=sources, status=run.status).update(**fields)
+        moved = Run.objects.filter(pk=run.pk, status=run.status).update(**fields)
         if not moved:
-            raise Conflict(f"Run {run_id} cannot move from {run.status} to {to}",
-                           details={"status": run.status, "to": to, "policy": "run_state_machine"})
+            return None
         run = run_get(tenant=tenant, run_id=run_id)
         change.record(details=f"Run {run.id} {to}", event=(Event.RUN_UPDATED, run_repr(run)))
     return run

@@ -16,16 +16,23 @@ from maestro.core.roles import Role
 from maestro.tenancy.models import Membership, OidcIdentity, Tenant
 from maestro.write_path.representations import audit_repr
 from maestro.write_path.selectors import audit_log
-from orchestration.control.representations import agent_repr, experiment_repr, loop_repr
+from orchestration.control.representations import agents_repr, experiment_repr, loop_repr
 from orchestration.control.selectors.agents import agent_list
 from orchestration.control.selectors.experiments import experiment_list
 from orchestration.control.selectors.loops import loop_list
+from orchestration.engine.representations import dead_letter_repr, graph_repr, step_repr, transition_repr
+from orchestration.engine.selectors import dead_letter_list, steps_of, timeline_of, workflow_list
 from orchestration.health.selectors import dashboard_stats, health_snapshot
+from orchestration.runs.models import Run
+from orchestration.runs.representations import run_repr
+from orchestration.runs.selectors import run_get, run_list
+from orchestration.ui.charts import dag_layout, ledger_throughput, run_outcomes
 from orchestration.work.models import Task
 from orchestration.work.representations import project_repr, session_repr, task_repr
 from orchestration.work.selectors.projects import project_get, project_list
 from orchestration.work.selectors.sessions import session_get, session_list
 from orchestration.work.selectors.tasks import task_list, task_list_by_ids
+from realtime.status import websocket_clients
 
 RECENT_AUDIT = 12
 
@@ -103,6 +110,26 @@ def session_page(*, tenant: Tenant, session_id: str) -> dict[str, Any]:
             "project": project_repr(project_get(tenant=tenant, project_id=session.project_id))}
 
 
+RECENT_RUNS = 12
+
+
+def runs_summary(*, tenant: Tenant) -> dict[str, Any]:
+    """The latest runs, and the workflows a run may be started of (their latest enabled
+    version)."""
+    names = sorted({wf.name for wf in workflow_list(tenant=tenant) if wf.is_enabled})
+    return {"runs": [run_repr(r) for r in run_list(tenant=tenant)[:RECENT_RUNS]], "workflows": names}
+
+
+def run_page(*, tenant: Tenant, run_id: str) -> dict[str, Any]:
+    """A run with its step graph, timeline and dead letters; NotFound for another tenant's."""
+    run = run_get(tenant=tenant, run_id=run_id)
+    steps = list(steps_of(run_id=run.id))
+    return {"run": run_repr(run), "steps": [step_repr(s) for s in steps], "graph": dag_layout(graph_repr(steps)),
+            "timeline": [transition_repr(t) for t in timeline_of(run_id=run.id)],
+            "deadLetters": [dead_letter_repr(d) for d in dead_letter_list(tenant=tenant).filter(run_id=run.id)],
+            "finished": run.status in Run.FINISHED}
+
+
 Params = Mapping[str, str]
 
 # The pages' sections, each read on its own: a page renders its sections, and a live page
@@ -115,13 +142,19 @@ SECTIONS: dict[str, Callable[[Tenant, Params], dict[str, Any]]] = {
     "projects": lambda tenant, _: {"projects": projects_summary(tenant=tenant)},
     "experiments": lambda tenant, _: {"experiments": [experiment_repr(e) for e in experiment_list(tenant=tenant)]},
     "loops": lambda tenant, _: {"loops": [loop_repr(loop) for loop in loop_list(tenant=tenant)]},
-    "agents": lambda tenant, _: {"agents": [agent_repr(agent) for agent in agent_list(tenant=tenant)]},
+    "agents": lambda tenant, _: {"agents": agents_repr(list(agent_list(tenant=tenant)))},
+    "charts": lambda tenant, _: {"charts": {"runs": run_outcomes(tenant=tenant),
+                                            "ledger": ledger_throughput(tenant=tenant),
+                                            "websocketClients": websocket_clients(),
+                                            "backlog": tenant_backlog(tenant_id=tenant.pk)["backlog"]}},
     "audit": lambda tenant, _: {"audit": [audit_repr(row) for row in audit_log(tenant_id=tenant.pk)[:RECENT_AUDIT]]},
     "board": lambda tenant, params: board(tenant=tenant, project_id=params.get("project", "")),
     "sessions": lambda tenant, params: project_sessions(tenant=tenant, project_id=params.get("project", "")),
     "session": lambda tenant, params: session_page(tenant=tenant, session_id=params.get("session", "")),
+    "runs": lambda tenant, _: runs_summary(tenant=tenant),
+    "run": lambda tenant, params: run_page(tenant=tenant, run_id=params.get("run", "")),
 }
-DASHBOARD = ("health", "stats", "ledger", "projects", "experiments", "loops", "agents", "audit")
+DASHBOARD = ("health", "stats", "ledger", "charts", "runs", "projects", "experiments", "loops", "agents", "audit")
 BOARD = ("board", "sessions")
 
 

@@ -85,6 +85,11 @@ def session_view(request: HttpRequest, session_id: str) -> HttpResponse:
 
 
 @require_GET
+def run_view(request: HttpRequest, run_id: str) -> HttpResponse:
+    return _render(request, "maestro/run.html", ("run",), {"run": run_id})
+
+
+@require_GET
 def section(request: HttpRequest, name: str) -> HttpResponse:
     """One section of a page, as the page has it, for a live page to swap in (the page's
     parameters — ``project``, ``session`` — in the query)."""
@@ -94,7 +99,7 @@ def section(request: HttpRequest, name: str) -> HttpResponse:
     if isinstance(page, HttpResponse):
         return HttpResponse(status=401 if page.status_code == 302 else page.status_code)
     context, tenant = page
-    params = {key: request.GET.get(key, "") for key in ("project", "session")}
+    params = {key: request.GET.get(key, "") for key in ("project", "session", "run")}
     try:
         sections = page_sections(tenant=tenant, names=[name], params=params)
     except NotFound as exc:

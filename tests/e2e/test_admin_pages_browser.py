@@ -12,6 +12,7 @@ from ledger.models import LedgerEntry
 from ledger.sequencer import sequence_tenant
 from maestro.tenancy.services import default_tenant
 from orchestration.control.services.seed import seed_defaults
+from orchestration.work.services.sessions import session_create
 from orchestration.work.services.tasks import subtask_create
 from tests.e2e.conftest import sign_in_as_operator
 from tests.factories import SYSTEM, make_project, make_run, make_task
@@ -33,6 +34,8 @@ def test_the_admin_fits_1280_px_and_verifies_a_ledger_entry(live_asgi, browser_p
     project = make_project(tenant, "Payments platform")
     task = make_task(tenant, project, "Migrate the settlement batch job to the new queue " * 4)
     subtask_create(tenant=tenant, actor=SYSTEM, task_id=task.id, title="Dry run", completed=True)
+    session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[task.id], name="Settlement migration",
+                   agent_id="coder-7f3a9c2e-long-agent-identifier")
     for _ in range(7):
         make_run(tenant, status="failed")
     sequence_tenant(tenant_id=tenant.pk)

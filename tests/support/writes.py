@@ -20,6 +20,8 @@ from typing import Any
 from ledger.models import IntakeEntry
 from maestro.tenancy.models import Tenant
 from maestro.write_path.models import AuditEvent
+from orchestration.engine.models import DeadLetter, RunStep, StepTransition, WorkflowDefinition
+from orchestration.runs.models import Run
 from orchestration.work.models import (
     Project,
     Session,
@@ -32,7 +34,8 @@ from orchestration.work.models import (
 )
 from realtime.models import Event, EventStream
 
-DOMAIN = (Project, Task, Subtask, TaskTimelineEvent, Session, SessionTask, SessionEvent, SessionTimelineEvent)
+DOMAIN = (Project, Task, Subtask, TaskTimelineEvent, Session, SessionTask, SessionEvent, SessionTimelineEvent,
+          WorkflowDefinition, Run, RunStep, StepTransition, DeadLetter)
 # Every table a write may touch: tenants (an import creates its tenant), the domain, the write path.
 STORES = (Tenant, *DOMAIN, AuditEvent, IntakeEntry, Event)
 

@@ -11,6 +11,7 @@ from maestro.core.actors import Actor
 from maestro.core.exceptions import ValidationFailed
 from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Action, Resource
+from orchestration.base import actions as step_actions
 from orchestration.base import entities
 from orchestration.control.models.playbooks import Playbook
 from orchestration.control.representations import playbook_repr
@@ -39,12 +40,27 @@ def _validate(values: dict[str, Any]) -> None:
         raise ValidationFailed("isEnabled must be a boolean", details={"field": "is_enabled"})
 
 
+def _known_actions(values: dict[str, Any]) -> None:
+    """A playbook's actions run as workflow steps: one the registry does not know is refused
+    when an operator saves it. (Seeded and imported playbooks keep the old system's actions; a
+    run of one fails its step, naming the action.)"""
+    unknown = [a for a in values.get("actions", []) if not step_actions.known(a)]
+    if unknown:
+        raise ValidationFailed(f"Unknown action {unknown[0]}", details={"field": "actions", "action": unknown[0],
+                                                                         "known": step_actions.names()})
+
+
+CHECKED = (Action.PLAYBOOK_CREATE, Action.PLAYBOOK_UPDATE)
+
+
 def playbook_create(*, tenant: Tenant, actor: Actor, name: str, playbook_id: str | None = None, description: str = "",
                     triggers: list[str] | None = None, actions: list[str] | None = None, is_enabled: bool = False,
                     action: Action = Action.PLAYBOOK_CREATE) -> Playbook:
     values = {"name": name, "description": description, "triggers": triggers or [], "actions": actions or [],
               "is_enabled": is_enabled}
     _validate(values)
+    if action in CHECKED:
+        _known_actions(values)
     values["name"] = name.strip()
     playbook_id = playbook_id or f"pb-{secrets.token_hex(4)}"
     now = timezone.now()
@@ -59,6 +75,8 @@ def playbook_update(*, tenant: Tenant, actor: Actor, playbook_id: str, changes: 
     if unknown:
         raise ValidationFailed(f"Unknown playbook field(s): {', '.join(sorted(unknown))}")
     _validate(changes)
+    if action in CHECKED:
+        _known_actions(changes)
     if "name" in changes:
         changes = {**changes, "name": changes["name"].strip()}
 

@@ -1,5 +1,6 @@
 """``maestro_seed [--tenant T]``: the old system's default loops, agents, experiment, playbook
-(and an empty default merge train), once per tenant; never over an operator's edits."""
+(and an empty default merge train) and a sample workflow, once per tenant; never over an
+operator's edits."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from maestro.core.actors import Actor
 from maestro.tenancy.models import DEFAULT_TENANT_SLUG
 from maestro.tenancy.services import tenant_get_or_create
 from orchestration.control.services.seed import seed_defaults
+from orchestration.engine.services.seed import workflow_seed_defaults
 
 
 class Command(BaseCommand):
@@ -23,7 +25,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_get_or_create(slug=options["tenant"])
-        report = seed_defaults(tenant=tenant, actor=Actor.system("maestro_seed"))
+        actor = Actor.system("maestro_seed")
+        report = seed_defaults(tenant=tenant, actor=actor)
+        workflows = workflow_seed_defaults(tenant=tenant, actor=actor)
+        report = {key: report[key] + workflows[key] for key in ("created", "skipped")}
         if options["json"]:
             self.stdout.write(json.dumps({"tenant": tenant.slug, **report}))
             return

@@ -129,13 +129,13 @@ def test_admin_config_is_validated_against_the_loop_type_schema(staff, seeded):
 
     # when
     r = staff.post(f"{ADMIN}/autonomicloop/{obj.pk}/change/",
-                   loop_form(obj, config=json.dumps({"threshold": 7, "interval": "soon"})))
+                   loop_form(obj, config=json.dumps({"threshold": -7, "interval": "soon"})))
 
     # then
     assert r.status_code == 200
     page = r.content.decode()
     assert "Invalid for a cost loop: $.interval: &#x27;soon&#x27; does not match" in page
-    assert "Invalid for a cost loop: $.threshold: 7 is greater than the maximum of 1" in page
+    assert "Invalid for a cost loop: $.threshold: -7 is less than the minimum of 0" in page
     assert loop(seeded).version == 1
 
 
@@ -171,8 +171,7 @@ def test_agent_admin_refuses_an_out_of_range_weight(staff, seeded):
     # given
     agent = AgentProfile.objects.get(slug="coder")
     data = {"name": agent.name, "role": agent.role, "model": agent.model, "status": agent.status,
-            "routing_weight": 150, "success_rate": agent.success_rate, "latency_p95": agent.latency_p95,
-            "cost_per_task": agent.cost_per_task, "expected_version": 1, "_save": "Save"}
+            "routing_weight": 150, "expected_version": 1, "_save": "Save"}
 
     # when
     r = staff.post(f"{ADMIN}/agentprofile/{agent.pk}/change/", data)
@@ -294,7 +293,7 @@ def test_json_config_is_pretty_printed_and_stop_condition_errors_name_their_path
 
 @pytest.mark.parametrize(("model", "expected"), [
     ("autonomicloop", ["slug", "name", "type", "status", "last_run", "version", "updated_at", "tenant"]),
-    ("agentprofile", ["slug", "name", "model", "status", "routing_weight", "success_rate", "version", "updated_at",
+    ("agentprofile", ["slug", "name", "model", "status", "routing_weight", "metrics", "version", "updated_at",
                       "tenant"]),
     ("experiment", ["slug", "short_name", "status", "variant_count", "observation_count", "version", "updated_at",
                     "tenant"]),

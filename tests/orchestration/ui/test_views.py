@@ -264,3 +264,29 @@ def test_the_session_page_shows_its_tasks_and_timeline(tenant):
     html = page.content.decode()
     assert "Claude on checkout" in html and f'id="session-task-{task.id}"' in html
     assert signed_in(person("pat", (tenant, Role.VIEWER))).get("/sessions/nope").status_code == 404
+
+
+def test_the_run_page_shows_the_step_graph_timeline_and_controls(tenant):
+    from orchestration.engine.services import run_start, workflow_create
+    from tests.support.jobs import celery_eager
+
+    spec = {"steps": [{"id": "build", "action": "noop"}, {"id": "test", "action": "noop", "dependsOn": ["build"]},
+                      {"id": "lint", "action": "noop", "dependsOn": ["build"]},
+                      {"id": "ship", "action": "noop", "dependsOn": ["test", "lint"]}]}
+    workflow_create(tenant=tenant, actor=Actor.system("t"), name="deploy", spec_json=spec)
+    with celery_eager(False):  # nothing runs the steps: the page shows them waiting
+        run, _ = run_start(tenant=tenant, actor=Actor.system("t"), workflow="deploy")
+    client = signed_in(person("olga", (tenant, Role.OPERATOR)))
+
+    page = client.get(f"/runs/{run.id}")
+
+    assert page.status_code == 200
+    nodes = {n["id"]: (n["x"], n["y"]) for n in page.context["graph"]["nodes"]}
+    assert nodes == {"build": (0, 0), "test": (200, 0), "lint": (200, 60), "ship": (400, 0)}
+    assert len(page.context["graph"]["edges"]) == 4
+    html = page.content.decode()
+    assert f'data-run-cancel="{run.id}"' in html and 'id="step-ship"' in html
+    dashboard = client.get("/").content.decode()
+    assert f'<a href="/runs/{run.id}">deploy</a>' in dashboard and '<option value="deploy">deploy</option>' in dashboard
+    assert signed_in(person("vic", (tenant, Role.VIEWER))).get(f"/runs/{run.id}").content.count(b"data-run-cancel") == 0
+    assert client.get("/runs/nope").status_code == 404

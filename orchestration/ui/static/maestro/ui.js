@@ -106,7 +106,7 @@
         const prefixes = (section.dataset.events || "").split(" ").filter(Boolean);
         if (prefixes.some((p) => type.startsWith(p))) pending.add(section.dataset.section);
       });
-      if (!timer) timer = setTimeout(flush, 120);
+      if (!timer) timer = setTimeout(flush, 250);
     }
 
     async function flush() {
@@ -116,7 +116,19 @@
       await Promise.all(names.map(refresh));
     }
 
-    async function refresh(name) {
+    // At most one fetch per section in flight; events meanwhile ask for one more after it.
+    const inFlight = new Map();
+    function refresh(name) {
+      if (inFlight.has(name)) { inFlight.set(name, true); return Promise.resolve(); }
+      inFlight.set(name, false);
+      return fetchSection(name).finally(() => {
+        const again = inFlight.get(name);
+        inFlight.delete(name);
+        if (again) return refresh(name);
+      });
+    }
+
+    async function fetchSection(name) {
       const query = new URLSearchParams({ tenant, ...params });
       const answer = await fetch(`/sections/${name}?${query}`,
                                  { credentials: "same-origin", headers: { Accept: "text/html" } });
@@ -132,7 +144,9 @@
       const fresh = template.content.firstElementChild;
       const focused = old.contains(document.activeElement) ? document.activeElement : null;
       const focusKey = focused && (focused.id ? `#${CSS.escape(focused.id)}`
-        : focused.dataset.loopToggle ? `[data-loop-toggle="${CSS.escape(focused.dataset.loopToggle)}"]` : null);
+        : focused.dataset.loopToggle ? `[data-loop-toggle="${CSS.escape(focused.dataset.loopToggle)}"]`
+        : focused.dataset.dlqReplay ? `[data-dlq-replay="${CSS.escape(focused.dataset.dlqReplay)}"]`
+        : focused.dataset.runCancel ? `[data-run-cancel="${CSS.escape(focused.dataset.runCancel)}"]` : null);
       const open = [...old.querySelectorAll("details[open]")].map((d) => d.closest("[id]")?.id).filter(Boolean);
       localTimes(fresh);
       open.forEach((id) => fresh.querySelector(`#${CSS.escape(id)} details`)?.setAttribute("open", ""));
@@ -147,6 +161,13 @@
 
   // Controls call the same API as every other client (session cookie + CSRF token); on
   // success the change's own event updates every open page, this one included.
+  // A control at work stays focusable (a disabled one would drop the keyboard focus): it is
+  // marked busy and ignores further activation until the answer is in.
+  function busy(control, on) {
+    if (on) control.setAttribute("aria-busy", "true"); else control.removeAttribute("aria-busy");
+  }
+  const isBusy = (control) => control.getAttribute("aria-busy") === "true";
+
   function controls(tenant, sections) {
     async function call(method, path, body, headers = {}) {
       notice("");
@@ -165,22 +186,47 @@
 
     document.addEventListener("click", async (event) => {
       const button = event.target.closest("[data-loop-toggle]");
-      if (!button) return;
-      button.disabled = true;
+      if (!button || isBusy(button)) return;
+      busy(button, true);
       const id = encodeURIComponent(button.dataset.loopToggle);
       const answer = await call("POST", `/api/maestro/autonomic/loops/${id}/toggle`,
                                 { status: button.dataset.to, version: Number(button.dataset.version) });
-      if (!answer.ok) { button.disabled = false; sections.refresh("loops"); }
+      if (!answer.ok) { busy(button, false); sections.refresh("loops"); }
     });
 
     document.addEventListener("change", async (event) => {
       const select = event.target.closest("[data-task-status]");
-      if (!select) return;
-      select.disabled = true;
+      if (!select || isBusy(select)) return;
+      busy(select, true);
       const answer = await call("PATCH", `/api/tasks/${encodeURIComponent(select.dataset.taskStatus)}`,
                                 { status: select.value }, { "If-Match": `"${select.dataset.version}"` });
-      if (!answer.ok) { select.disabled = false; sections.refresh("board"); }
+      if (!answer.ok) { busy(select, false); sections.refresh("board"); }
     });
+
+    document.addEventListener("click", async (event) => {
+      const cancel = event.target.closest("[data-run-cancel]");
+      const replay = event.target.closest("[data-dlq-replay]");
+      const button = cancel || replay;
+      if (!button || isBusy(button)) return;
+      busy(button, true);
+      const path = cancel ? `/api/maestro/runs/${encodeURIComponent(cancel.dataset.runCancel)}/cancel`
+        : `/api/maestro/dlq/${encodeURIComponent(replay.dataset.dlqReplay)}/replay`;
+      const answer = await call("POST", path, {});
+      if (!answer.ok) { busy(button, false); sections.refresh("run"); }
+    });
+
+    const starter = document.getElementById("start-run");
+    if (starter) {
+      starter.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        starter.querySelector("button").disabled = true;
+        const key = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
+        const answer = await call("POST", "/api/maestro/runs", { workflow: starter.elements.workflow.value },
+                                  { "Idempotency-Key": key });
+        starter.querySelector("button").disabled = false;
+        if (answer.ok) location.href = `/runs/${encodeURIComponent((await answer.json()).id)}`;
+      });
+    }
 
     const form = document.getElementById("new-task");
     if (form) {
@@ -197,6 +243,12 @@
     }
   }
 
+  function aboutRun(msg, runId) {
+    if (msg.event.startsWith("run:")) return msg.data && msg.data.id === runId;
+    if (msg.event.startsWith("step:")) return msg.data && msg.data.run_id === runId;
+    return true;
+  }
+
   function start() {
     localTimes(document);
     const tenant = document.body.dataset.tenant;
@@ -207,8 +259,11 @@
     if (head && head.dataset.session) params.session = head.dataset.session;
     const sections = liveSections(tenant, params);
     controls(tenant, sections);
-    const stream = liveStream(tenant, params.project || null, (msg) => sections.concerned(msg.event),
-                              sections.refreshAll);
+    if (head && head.dataset.run) params.run = head.dataset.run;
+    const stream = liveStream(tenant, params.project || null, (msg) => {
+      if (params.run && !aboutRun(msg, params.run)) return;  // another run's progress
+      sections.concerned(msg.event);
+    }, sections.refreshAll);
     window.maestro.stream = stream;
   }
 

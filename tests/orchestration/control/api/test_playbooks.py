@@ -22,7 +22,7 @@ def test_create_returns_201_with_the_playbook(api_client, seeded):
     # given
     mark = Mark(seeded)
     body = {"id": "pb-drain-node", "name": "Drain node", "description": "Drains a node that keeps failing",
-            "triggers": ["node_flapping"], "actions": ["k8s.drain_node", "notify.oncall"], "isEnabled": True}
+            "triggers": ["node_flapping"], "actions": ["http.request", "maestro.create_task"], "isEnabled": True}
 
     # when
     r = api_client.post(URL, body, format="json")

@@ -1,0 +1,71 @@
+"""The registry of workflow step actions (DESIGN §7.1): name → the function that runs it.
+
+It sits at the bottom of the domain so that every part may ask which actions exist (a playbook
+refuses to save an action nobody can run) while the implementations live above them all: the
+engine fills this registry when Django starts (``orchestration.engine.actions.load``, from
+``OrchestrationConfig.ready``) with its built-ins and the plugins of the ``maestro.actions``
+entry-point group."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from maestro.core.actors import Actor
+from maestro.tenancy.models import Tenant
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What an action is given: the step's ``params``, the run's ``input``, who the run acts as,
+    and how many times this step has executed (``execution``, 1-based, replays included)."""
+
+    tenant: Tenant
+    actor: Actor
+    run_id: str
+    step_id: str
+    params: dict[str, Any]
+    input: dict[str, Any]
+    attempt: int
+    execution: int
+    deadline: float | None = None  # time.monotonic() by which the step must finish
+    outputs: dict[str, Any] = field(default_factory=dict)  # the finished steps' outputs, by step id
+
+
+class ActionFailed(Exception):
+    """An action's failure, with the message the step records (``error``)."""
+
+
+Action = Callable[[StepContext], Any]
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._actions: dict[str, Action] = {}
+        self._lock = threading.Lock()
+
+    def register(self, name: str, fn: Action) -> None:
+        with self._lock:
+            self._actions[name] = fn
+
+    def get(self, name: str) -> Action | None:
+        return self._actions.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._actions)
+
+    def known(self, name: str) -> bool:
+        return name in self._actions
+
+
+REGISTRY = Registry()
+
+
+def known(name: str) -> bool:
+    return REGISTRY.known(name)
+
+
+def names() -> list[str]:
+    return REGISTRY.names()

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from maestro.core.exceptions import NotFound
+from maestro.tenancy.models import Tenant
+from orchestration.base.selectors import Lock, one
+from orchestration.engine.models import DeadLetter, RunStep, StepTransition, WorkflowDefinition
+
+
+def workflow_list(*, tenant: Tenant) -> QuerySet[WorkflowDefinition]:
+    """Every version of every workflow, by name, newest version first."""
+    return WorkflowDefinition.objects.filter(tenant=tenant).select_related("tenant").order_by("name", "-version")
+
+
+def workflow_get(*, tenant: Tenant, name: str, version: int | None = None) -> WorkflowDefinition:
+    """The latest version of ``name`` (or that ``version``); 404 ``WORKFLOW_NOT_FOUND``."""
+    qs = WorkflowDefinition.objects.filter(tenant=tenant, name=name).select_related("tenant")
+    if version is not None:
+        qs = qs.filter(version=version)
+    row = qs.order_by("-version").first()
+    if row is None:
+        raise NotFound("workflow", name)
+    return row
+
+
+def steps_of(*, run_id: str) -> QuerySet[RunStep]:
+    return RunStep.objects.filter(run_id=run_id).order_by("position")
+
+
+def step_get(*, step_pk: int, lock: Lock = None) -> RunStep | None:
+    qs = RunStep.objects.filter(pk=step_pk).select_related("tenant", "run")
+    if lock:
+        qs = qs.select_for_update(no_key=lock == "no_key", of=("self",))
+    return qs.first()
+
+
+def timeline_of(*, run_id: str) -> QuerySet[StepTransition]:
+    return StepTransition.objects.filter(run_id=run_id).select_related("step").order_by("id")
+
+
+def dead_letter_list(*, tenant: Tenant) -> QuerySet[DeadLetter]:
+    return DeadLetter.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+
+
+def dead_letter_get(*, tenant: Tenant, dead_letter_id: str, lock: Lock = None) -> DeadLetter:
+    return one(DeadLetter.objects.filter(tenant=tenant, id=dead_letter_id), "dead_letter", dead_letter_id, lock=lock)
+
+
+def running_steps(*, tenant_id: int) -> int:
+    return RunStep.objects.filter(tenant_id=tenant_id, status=RunStep.Status.RUNNING).count()

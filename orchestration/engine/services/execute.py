@@ -1,0 +1,136 @@
+"""Executing one step: begin (compare-and-set to ``running`` with a lease), run its action while
+the process's heartbeat thread extends the lease (in a thread of its own when the step has a
+timeout), then record the result by compare-and-set (a result that lost the race — a cancel,
+the reaper — is dropped)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+
+from orchestration.base.actions import REGISTRY, ActionFailed, StepContext
+from orchestration.engine.models import RunStep
+from orchestration.engine.services import steps as machine
+from orchestration.runs.models import Run
+
+log = logging.getLogger(__name__)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class _Outcome:
+    def __init__(self) -> None:
+        self.output: Any = None
+        self.error: str | None = None
+        self.retryable = True
+
+
+def step_run(*, step_pk: int) -> str:
+    """Runs step ``step_pk`` once if it is due; returns what became of it (for logs and tests):
+    ``skipped`` (nothing to run), ``succeeded``, ``failed``, ``discarded`` (the result lost)."""
+    step = machine.step_begin(step_pk=step_pk, worker=WORKER)
+    if step is None:
+        return "skipped"
+    outcome = _execute(step)
+    if outcome.error is None:
+        return "succeeded" if machine.step_succeed(step, output=outcome.output) else "discarded"
+    done = machine.step_fail(step, error=outcome.error, retryable=outcome.retryable)
+    return "failed" if done else "discarded"
+
+
+def _context(step: RunStep, deadline: float | None) -> StepContext:
+    run: Run = step.run
+    outputs = dict(RunStep.objects.filter(run_id=run.id, step_id__in=step.depends_on)
+                   .values_list("step_id", "output")) if step.depends_on else {}
+    return StepContext(tenant=step.tenant, actor=machine.ENGINE, run_id=run.id, step_id=step.step_id,
+                       params=dict(step.params), input=dict(run.input_params), attempt=step.attempts,
+                       execution=step.executions, deadline=deadline, outputs=outputs)
+
+
+def _call(action: Any, context: StepContext, outcome: _Outcome, step: RunStep) -> None:
+    try:
+        outcome.output = action(context)
+    except ActionFailed as exc:
+        outcome.error = str(exc) or type(exc).__name__
+    except Exception as exc:  # an action's bug fails its step, never the worker
+        log.warning("step action raised", exc_info=True, extra={"event": "engine.action_error",
+                                                                 "action": step.action})
+        outcome.error = f"{type(exc).__name__}: {exc}"
+
+
+def _execute(step: RunStep) -> _Outcome:
+    """Runs the step's action here, its lease kept by this process's heartbeat thread; a step
+    with a ``timeout`` runs in a thread of its own, which is abandoned at the deadline."""
+    outcome = _Outcome()
+    action = REGISTRY.get(step.action)
+    if action is None:
+        outcome.error, outcome.retryable = f"unknown action {step.action}", False
+        return outcome
+    deadline = time.monotonic() + step.timeout if step.timeout else None
+    context = _context(step, deadline)
+    with _HEARTBEATS.keep(step):
+        if deadline is None:
+            _call(action, context, outcome, step)
+            return outcome
+        result = _Outcome()
+
+        def work() -> None:
+            try:
+                _call(action, context, result, step)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=work, name=f"step-{step.pk}", daemon=True)
+        thread.start()
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            outcome.error = f"timed out after {step.timeout:g}s"
+            return outcome
+        return result
+
+
+class _Heartbeats:
+    """One thread per process extends the leases of the steps this process is running, every
+    third of the lease; a process that dies stops extending them and the reaper takes over."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, RunStep] = {}
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def keep(self, step: RunStep) -> Iterator[None]:
+        with self._lock:
+            self._running[step.pk] = step
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="engine-heartbeat", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(step.pk, None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(max(0.05, float(settings.MAESTRO_ENGINE_LEASE_SECONDS) / 3))
+            with self._lock:
+                steps = list(self._running.values())
+            for step in steps:
+                try:
+                    machine.heartbeat(step)
+                except Exception:  # the next beat tries again; the lease has two more in it
+                    log.warning("heartbeat failed", exc_info=True, extra={"event": "engine.heartbeat_failed"})
+                finally:
+                    connections.close_all()
+
+
+_HEARTBEATS = _Heartbeats()

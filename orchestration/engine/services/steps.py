@@ -1,0 +1,268 @@
+"""The step state machine (DESIGN §7.1). Every transition is a compare-and-set ``UPDATE … WHERE
+status IN (…) AND attempts = …``, so a redelivered or duplicated message, a result that arrives
+after a cancel, or a worker that comes back after the reaper requeued its step, moves nothing.
+
+Lock order, everywhere: the run's row first (``FOR NO KEY UPDATE``), then its steps. Holding
+the run's row while a step finishes is what lets two parallel steps that finish at once agree on
+who dispatches the step that waits for both.
+
+Step transitions are recorded as the run's timeline (StepTransition rows) and ``step:updated``
+events; the run's own transitions and every dead letter go through the audited write path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+
+from maestro.core.actors import Actor
+from maestro.queue import enqueue_later_on_commit
+from maestro.write_path.catalogue import Action, Event, Resource
+from maestro.write_path.services import Change, emit, service
+from orchestration.engine import clock, metrics
+from orchestration.engine.models import DeadLetter, RunStep, StepTransition
+from orchestration.engine.representations import step_repr
+from orchestration.engine.selectors import step_get, steps_of
+from orchestration.runs.models import Run
+from orchestration.runs.services import run_move
+
+log = logging.getLogger(__name__)
+
+STEP_JOB = "engine.step"
+ENGINE = Actor.job("engine")
+S = RunStep.Status
+ACTIVE = (S.PENDING, S.QUEUED, S.RETRYING, S.RUNNING)
+
+
+def lock_run(run_id: str) -> Run | None:
+    # of=self: the joined tenant row must not be locked too (every step of the tenant would queue on it).
+    return (Run.objects.select_for_update(no_key=True, of=("self",)).select_related("tenant")
+            .filter(pk=run_id).first())
+
+
+def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | None = None,
+         error: str | None = None, **fields: Any) -> bool:
+    """Compare-and-set ``step`` to ``to`` from one of ``sources`` (and, when given, only while it
+    is still at ``at_attempt``, its attempt number as the caller read it). On success the step
+    object carries the new values and the transition is on the timeline and broadcast."""
+    qs = RunStep.objects.filter(pk=step.pk, status__in=list(sources))
+    if at_attempt is not None:
+        qs = qs.filter(attempts=at_attempt)
+    values = {"status": to, **fields}
+    if error is not None:
+        values["error"] = error
+    if not qs.update(**values):
+        return False
+    before = step.status
+    for key, value in values.items():
+        setattr(step, key, value)
+    StepTransition.objects.create(run_id=step.run_id, step=step, status=to, attempt=step.attempts,
+                                  timestamp=clock.now(), error=error or "")
+    emit(tenant_id=step.tenant_id, type=Event.STEP_UPDATED, data=step_repr(step))
+    metrics.step_moved(before, to)
+    return True
+
+
+def queue(step: RunStep, *, sources: Iterable[str] = (S.PENDING,), countdown: float = 0.0, **fields: Any) -> bool:
+    """``step`` → queued, and its job enqueued once this transaction commits."""
+    fields.setdefault("queued_at", clock.now())
+    if not move(step, S.QUEUED, sources=sources, **fields):
+        return False
+    enqueue_later_on_commit(STEP_JOB, step.pk, countdown=countdown)
+    return True
+
+
+def dispatch(run: Run, steps: list[RunStep]) -> None:
+    """Queues every pending step whose ``dependsOn`` all succeeded; a run with nothing left to do
+    finishes (succeeded when every step did, else failed)."""
+    done = {s.step_id for s in steps if s.status == S.SUCCEEDED}
+    for step in steps:
+        if step.status == S.PENDING and all(d in done for d in step.depends_on):
+            queue(step)
+    if any(s.status in ACTIVE for s in steps):
+        return
+    if all(s.status == S.SUCCEEDED for s in steps):
+        finished = run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.SUCCEEDED,
+                            output_data={s.step_id: s.output for s in steps})
+        if finished is not None:
+            metrics.run_finished(finished.status)
+        return
+    bad = next((s for s in steps if s.status in (S.DEAD, S.CANCELLED)), None)
+    fail_run(run, steps, reason=f"step {bad.step_id} {bad.status}" if bad else "steps did not succeed",
+             step=bad)
+
+
+def fail_run(run: Run, steps: list[RunStep], *, reason: str, step: RunStep | None) -> None:
+    """The run fails; the steps that have not started are skipped (those running finish)."""
+    now = clock.now()
+    for other in steps:
+        if other.status in (S.PENDING, S.QUEUED, S.RETRYING):
+            move(other, S.SKIPPED, sources=(S.PENDING, S.QUEUED, S.RETRYING), finished_at=now)
+    details = None if step is None else {"step": step.step_id, "action": step.action, "error": step.error}
+    failed = run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.FAILED,
+                      error_message=reason, failure_details=details)
+    if failed is not None:
+        metrics.run_finished(failed.status)
+
+
+def backoff(step: RunStep, attempt: int) -> float:
+    """Seconds before retry number ``attempt`` (1 = the first retry): ``initialInterval ×
+    backoffCoefficient^(attempt-1)``, capped at ``maxInterval``, with "equal jitter" (half of it
+    fixed, half random) so a burst of failures does not retry in lockstep."""
+    base = step.initial_interval * step.backoff_coefficient ** (attempt - 1)
+    if step.max_interval is not None:
+        base = min(base, step.max_interval)
+    return base / 2 + base / 2 * clock.random()
+
+
+def _tenant_busy(tenant_id: int) -> bool:
+    limit: int = settings.MAESTRO_ENGINE_TENANT_CONCURRENCY
+    if limit <= 0:
+        return False
+    if connection.vendor == "postgresql":
+        # One starter at a time per tenant decides against the count (until its commit).
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4D53, tenant_id])
+    return RunStep.objects.filter(tenant_id=tenant_id, status=S.RUNNING).count() >= limit
+
+
+def step_begin(*, step_pk: int, worker: str = "") -> RunStep | None:
+    """Takes a queued (or due retrying) step to ``running`` with a lease; ``None`` when there is
+    nothing to run (gone, finished, cancelled, taken by another delivery of the same message, not
+    due yet, or the tenant at its concurrency limit — then it is enqueued again for later)."""
+    with service():
+        step = step_get(step_pk=step_pk)
+        if step is None or step.status not in (S.QUEUED, S.RETRYING):
+            return None  # a duplicate delivery, a cancelled run: the common case costs one query
+        # The run's row is locked only to take a queued run to running (the lock order of
+        # module docstring); otherwise the step's compare-and-set alone decides, and a cancel that
+        # commits first leaves it nothing to move.
+        run = lock_run(step.run_id) if step.run.status == Run.Status.QUEUED else step.run
+        if run is None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
+            return None
+        now = clock.now()
+        if step.available_at is not None and step.available_at > now:
+            enqueue_later_on_commit(STEP_JOB, step.pk, countdown=(step.available_at - now).total_seconds())
+            return None
+        if _tenant_busy(step.tenant_id):
+            enqueue_later_on_commit(STEP_JOB, step.pk, countdown=settings.MAESTRO_ENGINE_BUSY_RETRY_SECONDS)
+            return None
+        fields: dict[str, Any] = {
+            "attempts": step.attempts + 1, "executions": step.executions + 1, "started_at": now, "finished_at": None,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds(step)), "heartbeat_at": now,
+            "worker": worker[:200], "available_at": None}
+        if not move(step, S.RUNNING, sources=(S.QUEUED, S.RETRYING), at_attempt=step.attempts, **fields):
+            return None
+        if run.status == Run.Status.QUEUED:
+            run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING)
+    return step
+
+
+def lease_seconds(step: RunStep) -> float:
+    return float(settings.MAESTRO_ENGINE_LEASE_SECONDS)
+
+
+def heartbeat(step: RunStep) -> bool:
+    """Extends a running step's lease; ``False`` when the step is no longer this execution's
+    (cancelled, or requeued by the reaper): its result will be discarded."""
+    now = clock.now()
+    return bool(RunStep.objects.filter(pk=step.pk, status=S.RUNNING, attempts=step.attempts).update(
+        heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds(step))))
+
+
+def step_succeed(step: RunStep, *, output: Any) -> bool:
+    """The execution that began as ``step`` succeeded; ``False`` when its result is discarded."""
+    with service():
+        run = lock_run(step.run_id)
+        now = clock.now()
+        if run is None or not move(step, S.SUCCEEDED, sources=(S.RUNNING,), at_attempt=step.attempts, error="",
+                                   output=output, finished_at=now, lease_expires_at=None):
+            return False
+        metrics.step_duration(step, now)
+        if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):
+            dispatch(run, list(steps_of(run_id=run.id)))
+    return True
+
+
+def step_fail(step: RunStep, *, error: str, retryable: bool = True) -> bool:
+    """The execution that began as ``step`` failed with ``error``: retried after its backoff while
+    attempts remain, else dead (a DeadLetter row), which fails the run. ``False``: discarded."""
+    with service():
+        run = lock_run(step.run_id)
+        now = clock.now()
+        if run is None:
+            return False
+        error = error[:10_000]
+        live = run.status in (Run.Status.QUEUED, Run.Status.RUNNING)
+        if retryable and live and step.attempts < step.max_attempts:
+            delay = backoff(step, step.attempts)
+            if not move(step, S.RETRYING, sources=(S.RUNNING,), at_attempt=step.attempts, error=error,
+                        available_at=now + timedelta(seconds=delay), lease_expires_at=None, finished_at=now):
+                return False
+            metrics.step_retried(step)
+            RunStep.objects.filter(pk=step.pk).update(queued_at=now)
+            enqueue_later_on_commit(STEP_JOB, step.pk, countdown=delay)
+            return True
+        if not move(step, S.DEAD, sources=(S.RUNNING,), at_attempt=step.attempts, error=error, finished_at=now,
+                    lease_expires_at=None):
+            return False
+        metrics.step_duration(step, now)
+        dead_letter_add(run, step, now)
+        if live:
+            steps = list(steps_of(run_id=run.id))
+            fail_run(run, steps, reason=f"step {step.step_id} failed: {error}", step=step)
+    return True
+
+
+def dead_letter_add(run: Run, step: RunStep, now: datetime) -> DeadLetter:
+    letter = DeadLetter.objects.create(
+        tenant_id=step.tenant_id, run=run, run_step=step, step_id=step.step_id, action=step.action, error=step.error,
+        attempts=step.attempts, created_at=now,
+        payload={"params": step.params, "input": run.input_params, "dependsOn": step.depends_on})
+    change = Change(tenant_id=step.tenant_id, actor=ENGINE, action=Action.STEP_DEAD,
+                    resource_type=Resource.DEAD_LETTER, resource_id=letter.id)
+    change.record(details=f"Step {step.step_id} of run {run.id} is dead after {step.attempts} attempt(s): "
+                          f"{step.error[:500]}")
+    metrics.dead_letter()
+    return letter
+
+
+def steps_reap(*, limit: int = 500) -> int:
+    """Requeues running steps whose lease expired (their worker vanished without a word); the
+    lost execution does not count as an attempt. Sends the message of a step waiting (queued,
+    or retrying and due) for longer than ``MAESTRO_ENGINE_RESEND_AFTER_SECONDS`` again, in case
+    it was lost (a duplicate finds the step taken and does nothing). Returns how many running
+    steps were requeued."""
+    now = clock.now()
+    stale = now - timedelta(seconds=settings.MAESTRO_ENGINE_RESEND_AFTER_SECONDS)
+    waiting = list(RunStep.objects.filter(status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale)
+                   .filter(Q(available_at__isnull=True) | Q(available_at__lt=stale))
+                   .order_by("queued_at").values_list("pk", flat=True)[:limit])
+    for pk in waiting:
+        with service():
+            if RunStep.objects.filter(pk=pk, status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale).update(
+                    queued_at=now):
+                enqueue_later_on_commit(STEP_JOB, pk)
+    expired = list(RunStep.objects.filter(status=S.RUNNING, lease_expires_at__lt=now)
+                   .order_by("lease_expires_at").values_list("pk", flat=True)[:limit])
+    requeued = 0
+    for pk in expired:
+        with service():
+            peek = RunStep.objects.filter(pk=pk).values_list("run_id", flat=True).first()
+            run = lock_run(peek) if peek else None
+            step = step_get(step_pk=pk)
+            if run is None or step is None or step.status != S.RUNNING or not step.lease_expires_at \
+                    or step.lease_expires_at >= now:
+                continue
+            given_back: dict[str, Any] = {"attempts": max(0, step.attempts - 1), "lease_expires_at": None}
+            if queue(step, sources=(S.RUNNING,), at_attempt=step.attempts, error="lease expired: worker vanished",
+                     **given_back):
+                requeued += 1
+                log.warning("requeued step whose lease expired", extra={
+                    "event": "engine.step_reaped", "run": step.run_id, "step": step.step_id, "worker": step.worker})
+    return requeued
