@@ -17,7 +17,8 @@ class AgentProfileAdmin(ServiceAdmin[AgentProfile]):
     create_service = staticmethod(agent_services.agent_create)
     update_service = staticmethod(agent_services.agent_update)
     delete_service = staticmethod(agent_services.agent_delete)
-    list_display = ("slug", "name", "role", "model", "status", "routing_weight", "metrics", "version", "tenant")
+    list_display = ("slug", "name", "model", "status", "routing_weight", "metrics", "version", "updated_at",
+                    "tenant")
     list_filter = ("tenant", "status", "model")
     search_fields = ("slug", "name", "role", "model")
     ordering = ("tenant", "created_at")

@@ -39,7 +39,7 @@ class AutonomicLoopAdmin(ServiceAdmin[AutonomicLoop]):
     create_service = staticmethod(loop_services.loop_create)
     update_service = staticmethod(loop_services.loop_update)
     delete_service = staticmethod(loop_services.loop_delete)
-    list_display = ("slug", "name", "type", "status", "last_run", "version", "tenant")
+    list_display = ("slug", "name", "type", "status", "last_run", "version", "updated_at", "tenant")
     list_filter = ("tenant", "type", "status")
     search_fields = ("slug", "name", "last_decision")
     ordering = ("tenant", "created_at")
