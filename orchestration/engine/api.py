@@ -97,15 +97,19 @@ class WorkflowSchemaView(MaestroAPIView):
         return Response(spec.schema())
 
 
+MAX_VERSION = 2**31 - 1  # the column's range
+
+
 class WorkflowDetailView(MaestroAPIView):
     resource_type = Resource.WORKFLOW
 
-    @doc(response=WorkflowOut, parameters=[OpenApiParameter("version", int, description="that version")])
+    @doc(response=WorkflowOut, parameters=[OpenApiParameter(
+        "version", {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}, description="that version")])
     def get(self, request: Request, name: str) -> Response:
         raw = request.query_params.get("version")
         version = None
         if raw is not None:
-            if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+            if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_VERSION:
                 raise ValidationFailed("version must be a positive integer", details={"version": raw})
             version = int(raw)
         return Response(workflow_repr(workflow_get(tenant=self.access.tenant, name=name, version=version)))
@@ -135,7 +139,9 @@ class PlaybookRunView(RunStartMixin):
     @doc(PlaybookRunIn, status=201, response=RunWithStepsOut, others={200: RunWithStepsOut})
     def post(self, request: Request, playbook_id: str) -> Response:
         key = _key(request)
-        data = self.validated(PlaybookRunIn, data=request.data or {})
+        # The body is optional; one that is sent must be an object (JSON null is refused).
+        empty = request.META.get("CONTENT_LENGTH") in (None, "", "0")
+        data = self.validated(PlaybookRunIn, data={} if empty else request.data)
         run, created = playbook_start(tenant=self.access.tenant, actor=self.access.actor, playbook=playbook_id,
                                       input=data.get("input"), idempotency_key=key, agent=data.get("agent"))
         return _run_answer(run, created)

@@ -172,6 +172,19 @@ def test_dlq_lists_dead_steps_and_replays_each_once(api_client, tenant, engine):
     assert api_client.get(f"{M}/runs/{run['id']}").json()["status"] == "succeeded"
 
 
+def test_a_playbook_run_body_that_is_not_an_object_is_refused_and_starts_nothing(api_client, seeded):
+    # given: an enabled playbook; its run body is optional, but one that is sent is an object
+    api_client.post(f"{M}/playbooks", {"id": "pb-ok", "name": "OK", "actions": ["noop"], "isEnabled": True},
+                    format="json")
+    # when
+    refused = [api_client.post(f"{M}/playbooks/pb-ok/run", body, content_type="application/json")
+               for body in ("null", "[]", '"go"')]
+    # then
+    for answer in refused:
+        assert_error(answer, 400, "VALIDATION_ERROR", "Request body must be a JSON object")
+    assert not Run.objects.exists()
+
+
 def test_a_playbook_runs_its_actions_in_order_and_an_unknown_old_action_fails_its_run(api_client, seeded, engine):
     # given: pb-restart-pods is the old system's, with an action no registry knows
     made = api_client.post(f"{M}/playbooks", {"id": "pb-ok", "name": "OK", "actions": ["noop", "noop"],
