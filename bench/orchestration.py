@@ -11,8 +11,10 @@ same number of bare Celery tasks on the same workers.
 - **maestro**: ``runs`` runs of a 10-step DAG (one root, four branches of two steps, one join)
   created in one transaction, so all are queued at the same commit; timed from that commit
   until every run has finished. ``--kill`` SIGKILLs one worker once a third of the steps ran
-  and starts a replacement; ``bin/scheduler`` runs the reaper, which requeues the lost steps
-  once their lease (5 s here) expires.
+  and starts a replacement; ``bin/scheduler`` runs the reaper, which requeues the steps it was
+  running once their lease (5 s here) expires, and sends again the messages it had reserved
+  (Redis gives a dead worker's unacknowledged messages back only after Celery's visibility
+  timeout, an hour) once they waited 10 s.
 Afterwards every step is checked: lost (not succeeded) and doubled (succeeded more than once)
 steps must be zero. Overhead per step = (maestro time − baseline time) × worker slots / steps,
 the worker time the engine adds to each step. Options: --runs 500 --workers 2 --concurrency 2.
@@ -47,7 +49,7 @@ def process_env(concurrency: int) -> dict[str, str]:
             "MAESTRO_CHANNELS_PREFIX": PREFIX, "MAESTRO_LOG_LEVEL": "WARNING",
             "MAESTRO_WORKER_CONCURRENCY": str(concurrency), "MAESTRO_ENGINE_LEASE_SECONDS": "5",
             "MAESTRO_ENGINE_REAP_INTERVAL": "2", "MAESTRO_WORKER_QUEUES": "steps,periodic",
-            "MAESTRO_ENGINE_TENANT_CONCURRENCY": "0"}
+            "MAESTRO_ENGINE_TENANT_CONCURRENCY": "0", "MAESTRO_ENGINE_RESEND_AFTER_SECONDS": "10"}
 
 
 def start(command: str, env: dict[str, str], n: int) -> subprocess.Popen[bytes]:
