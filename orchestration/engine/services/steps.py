@@ -21,7 +21,7 @@ from django.db import connection
 from django.db.models import Q
 
 from maestro.core.actors import Actor
-from maestro.queue import enqueue_later_on_commit
+from maestro.queue import Queue, enqueue_later_on_commit, waiting
 from maestro.write_path.catalogue import Action, Event, Resource
 from maestro.write_path.services import Change, emit, service
 from orchestration.engine import clock, metrics
@@ -219,6 +219,18 @@ def step_fail(step: RunStep, *, error: str, retryable: bool = True) -> bool:
     return True
 
 
+def _resend(now: datetime, limit: int) -> None:
+    stale = now - timedelta(seconds=settings.MAESTRO_ENGINE_RESEND_AFTER_SECONDS)
+    pks = list(RunStep.objects.filter(status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale)
+               .filter(Q(available_at__isnull=True) | Q(available_at__lt=stale))
+               .order_by("queued_at").values_list("pk", flat=True)[:limit])
+    for pk in pks:
+        with service():
+            if RunStep.objects.filter(pk=pk, status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale).update(
+                    queued_at=now):
+                enqueue_later_on_commit(STEP_JOB, pk)
+
+
 def dead_letter_add(run: Run, step: RunStep, now: datetime) -> DeadLetter:
     letter = DeadLetter.objects.create(
         tenant_id=step.tenant_id, run=run, run_step=step, step_id=step.step_id, action=step.action, error=step.error,
@@ -234,20 +246,17 @@ def dead_letter_add(run: Run, step: RunStep, now: datetime) -> DeadLetter:
 
 def steps_reap(*, limit: int = 500) -> int:
     """Requeues running steps whose lease expired (their worker vanished without a word); the
-    lost execution does not count as an attempt. Sends the message of a step waiting (queued,
-    or retrying and due) for longer than ``MAESTRO_ENGINE_RESEND_AFTER_SECONDS`` again, in case
-    it was lost (a duplicate finds the step taken and does nothing). Returns how many running
-    steps were requeued."""
+    lost execution does not count as an attempt. Returns how many were requeued.
+
+    Also sends again the message of a step that has waited (queued, or retrying and due) for
+    ``MAESTRO_ENGINE_RESEND_AFTER_SECONDS`` while the steps queue is empty: its message was
+    lost (a broker outage at the commit) or is held unacknowledged by a worker that died (Redis
+    gives those back only after Celery's visibility timeout). With messages waiting, a step
+    that waits is most likely behind them, and a resend would only pile duplicates on a
+    backlog (each is harmless: it finds its step taken and does nothing)."""
     now = clock.now()
-    stale = now - timedelta(seconds=settings.MAESTRO_ENGINE_RESEND_AFTER_SECONDS)
-    waiting = list(RunStep.objects.filter(status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale)
-                   .filter(Q(available_at__isnull=True) | Q(available_at__lt=stale))
-                   .order_by("queued_at").values_list("pk", flat=True)[:limit])
-    for pk in waiting:
-        with service():
-            if RunStep.objects.filter(pk=pk, status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale).update(
-                    queued_at=now):
-                enqueue_later_on_commit(STEP_JOB, pk)
+    if not waiting(Queue.STEPS):  # empty, or nothing to ask (the embedded default dedups a resend)
+        _resend(now, limit)
     expired = list(RunStep.objects.filter(status=S.RUNNING, lease_expires_at__lt=now)
                    .order_by("lease_expires_at").values_list("pk", flat=True)[:limit])
     requeued = 0

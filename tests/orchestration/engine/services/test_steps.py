@@ -252,11 +252,16 @@ def test_the_reaper_sends_a_lost_message_again_once_it_waited_too_long(tenant, e
     steps_reap()
     early = engine.pending()
     engine.clock.advance(2)
+    other = start(tenant, {"steps": [{"id": "x", "action": "noop"}]}, name="other")  # a message waits
+    steps_reap()
+    behind_a_backlog = engine.pending()
+    engine.drain()
     steps_reap()
     sent = engine.pending()
     steps_reap()  # just sent: not again
     outcomes = engine.drain()
 
     # then
-    assert (early, sent, outcomes) == ([], [pk], ["succeeded"])
+    x = RunStep.objects.get(run=other).pk
+    assert (early, behind_a_backlog, sent, outcomes) == ([], [x], [pk], ["succeeded"])
     assert Run.objects.get(pk=run.pk).status == "succeeded"
