@@ -48,11 +48,14 @@ def step_run(*, step_pk: int) -> str:
 
 def _context(step: RunStep, deadline: float | None) -> StepContext:
     run: Run = step.run
-    outputs = dict(RunStep.objects.filter(run_id=run.id, step_id__in=step.depends_on)
-                   .values_list("step_id", "output")) if step.depends_on else {}
+
+    def outputs() -> dict[str, Any]:
+        return dict(RunStep.objects.filter(run_id=run.id, step_id__in=step.depends_on)
+                    .values_list("step_id", "output")) if step.depends_on else {}
+
     return StepContext(tenant=step.tenant, actor=machine.ENGINE, run_id=run.id, step_id=step.step_id,
                        params=dict(step.params), input=dict(run.input_params), attempt=step.attempts,
-                       execution=step.executions, deadline=deadline, outputs=outputs)
+                       execution=step.executions, deadline=deadline, load_outputs=outputs)
 
 
 def _call(action: Any, context: StepContext, outcome: _Outcome, step: RunStep) -> None:
