@@ -218,3 +218,25 @@ def test_runs_are_routed_to_the_named_agent_or_by_weight(api_client, seeded, eng
     assert assert_error(unknown, 400, "VALIDATION_ERROR")["details"]["agent"] == "ghost"
     assert routed == ["planner", "planner", "reviewer", "reviewer"]
     assert nobody["executor_id"] is None
+
+
+def test_another_tenants_runs_workflows_and_dead_letters_are_not_found(api_client, other_client, tenant, engine):
+    # given
+    make_workflow(api_client, name="flaky", spec={"steps": [{"id": "x", "action": "fail"}]})
+    run = api_client.post(f"{M}/runs", {"workflow": "flaky"}, format="json").json()
+    engine.drain()
+    letter = api_client.get(f"{M}/dlq").json()[0]
+    mark = Mark(tenant)
+
+    # when
+    answers = [other_client.get(f"{M}/runs/{run['id']}"), other_client.get(f"{M}/runs/{run['id']}/graph"),
+               other_client.get(f"{M}/runs/{run['id']}/timeline"), other_client.post(f"{M}/runs/{run['id']}/cancel"),
+               other_client.get(f"{M}/workflows/flaky"), other_client.post(f"{M}/runs", {"workflow": "flaky"},
+                                                                           format="json"),
+               other_client.post(f"{M}/dlq/{letter['id']}/replay")]
+
+    # then
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [
+        (404, "RUN_NOT_FOUND")] * 4 + [(404, "WORKFLOW_NOT_FOUND")] * 2 + [(404, "DEAD_LETTER_NOT_FOUND")]
+    assert other_client.get(f"{M}/dlq").json() == []
+    mark.assert_nothing_written()
