@@ -23,7 +23,7 @@ from orchestration.engine.services import steps as machine
 from orchestration.runs.models import Run
 
 log = logging.getLogger(__name__)
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+HOST = socket.gethostname()
 
 
 class _Outcome:
@@ -36,7 +36,8 @@ class _Outcome:
 def step_run(*, step_pk: int) -> str:
     """Runs step ``step_pk`` once if it is due; returns what became of it (for logs and tests):
     ``skipped`` (nothing to run), ``succeeded``, ``failed``, ``discarded`` (the result lost)."""
-    step = machine.step_begin(step_pk=step_pk, worker=WORKER)
+    # host:pid of this job process (read per call: Celery's pool processes fork after import)
+    step = machine.step_begin(step_pk=step_pk, worker=f"{HOST}:{os.getpid()}")
     if step is None:
         return "skipped"
     outcome = _execute(step)
