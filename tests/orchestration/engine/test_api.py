@@ -122,6 +122,7 @@ def test_graph_timeline_and_cancel_of_a_run(api_client, tenant, engine):
     graph = api_client.get(f"{M}/runs/{run['id']}/graph").json()
     timeline = api_client.get(f"{M}/runs/{run['id']}/timeline").json()
     detail = api_client.get(f"{M}/runs/{run['id']}").json()
+    mark = Mark(tenant)
     cancel_finished = api_client.post(f"{M}/runs/{run['id']}/cancel")
 
     # then
@@ -132,6 +133,7 @@ def test_graph_timeline_and_cancel_of_a_run(api_client, tenant, engine):
         "step_id": "d", "status": "succeeded", "attempt": 1, "timestamp": timeline[-1]["timestamp"], "error": None}
     assert detail["status"] == "succeeded"
     assert_error(cancel_finished, 409, "CONFLICT")
+    mark.assert_denied(policy_id="run_state_machine", actor="olivia")  # a refusal: recorded, nothing changed
 
 
 def test_cancel_through_the_api_and_viewers_cannot(api_client, viewer_client, tenant, engine):
@@ -157,7 +159,9 @@ def test_dlq_lists_dead_steps_and_replays_each_once(api_client, tenant, engine):
     # when
     dlq = api_client.get(f"{M}/dlq").json()
     replay = api_client.post(f"{M}/dlq/{dlq[0]['id']}/replay")
+    mark = Mark(tenant)
     again = api_client.post(f"{M}/dlq/{dlq[0]['id']}/replay")
+    mark.assert_denied(policy_id="dead_letter_replayed", actor="olivia")
     missing = api_client.post(f"{M}/dlq/nope/replay")
     engine.drain()
 
