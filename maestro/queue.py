@@ -217,6 +217,21 @@ def wake_markers() -> str:
     return _marker("*", "*")
 
 
+def waiting(kind: Queue) -> int | None:
+    """How many messages wait in a queue of the broker (not those a worker has taken); ``None``
+    when that cannot be told (no broker, or not Redis)."""
+    if app.conf.task_always_eager:
+        return None
+    client = _marker_store()
+    if client is None:
+        return None
+    try:
+        return int(client.llen(queue_name(kind)))
+    except Exception:
+        log.warning("could not read a queue's length", exc_info=True, extra={"event": "queue.length_failed"})
+        return None
+
+
 def _marker_store() -> redis.Redis | None:
     url = str(app.conf.broker_url or "")
     return _redis(url) if url.startswith(("redis://", "rediss://", "unix://")) else None

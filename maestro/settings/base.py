@@ -371,6 +371,6 @@ MAESTRO_HTTP_ACTION_ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("MAESTRO_HTTP_ACTION_ALLOWED_HOSTS", "").split(",") if h.strip()
 ]
 MAESTRO_PERIODIC_JOBS["engine.reap"] = float(os.environ.get("MAESTRO_ENGINE_REAP_INTERVAL", "10"))
-# The reaper sends a waiting step's message again after this long (a message lost with a broker
-# outage); duplicates are harmless, each finds its step taken and does nothing.
-MAESTRO_ENGINE_RESEND_AFTER_SECONDS = float(os.environ.get("MAESTRO_ENGINE_RESEND_AFTER_SECONDS", "300"))
+# The reaper sends a waiting step's message again after this long while the steps queue is empty
+# (a message lost with a broker outage, or held by a worker that died); a duplicate is harmless.
+MAESTRO_ENGINE_RESEND_AFTER_SECONDS = float(os.environ.get("MAESTRO_ENGINE_RESEND_AFTER_SECONDS", "60"))

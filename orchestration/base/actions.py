@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from maestro.core.actors import Actor
 from maestro.tenancy.models import Tenant
 
 
-@dataclass(frozen=True)
+@dataclass
 class StepContext:
     """What an action is given: the step's ``params``, the run's ``input``, who the run acts as,
     and how many times this step has executed (``execution``, 1-based, replays included)."""
@@ -31,7 +32,13 @@ class StepContext:
     attempt: int
     execution: int
     deadline: float | None = None  # time.monotonic() by which the step must finish
-    outputs: dict[str, Any] = field(default_factory=dict)  # the finished steps' outputs, by step id
+    # The outputs of the steps this one depends on, read when first asked for (most actions never do).
+    load_outputs: Callable[[], dict[str, Any]] = field(default=dict, repr=False)
+
+    @cached_property
+    def outputs(self) -> dict[str, Any]:
+        """The outputs of the steps this one depends on, by step id."""
+        return self.load_outputs()
 
 
 class ActionFailed(Exception):

@@ -23,7 +23,7 @@ from orchestration.engine.services import steps as machine
 from orchestration.runs.models import Run
 
 log = logging.getLogger(__name__)
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+HOST = socket.gethostname()
 
 
 class _Outcome:
@@ -36,7 +36,8 @@ class _Outcome:
 def step_run(*, step_pk: int) -> str:
     """Runs step ``step_pk`` once if it is due; returns what became of it (for logs and tests):
     ``skipped`` (nothing to run), ``succeeded``, ``failed``, ``discarded`` (the result lost)."""
-    step = machine.step_begin(step_pk=step_pk, worker=WORKER)
+    # host:pid of this job process (read per call: Celery's pool processes fork after import)
+    step = machine.step_begin(step_pk=step_pk, worker=f"{HOST}:{os.getpid()}")
     if step is None:
         return "skipped"
     outcome = _execute(step)
@@ -48,11 +49,14 @@ def step_run(*, step_pk: int) -> str:
 
 def _context(step: RunStep, deadline: float | None) -> StepContext:
     run: Run = step.run
-    outputs = dict(RunStep.objects.filter(run_id=run.id, step_id__in=step.depends_on)
-                   .values_list("step_id", "output")) if step.depends_on else {}
+
+    def outputs() -> dict[str, Any]:
+        return dict(RunStep.objects.filter(run_id=run.id, step_id__in=step.depends_on)
+                    .values_list("step_id", "output")) if step.depends_on else {}
+
     return StepContext(tenant=step.tenant, actor=machine.ENGINE, run_id=run.id, step_id=step.step_id,
                        params=dict(step.params), input=dict(run.input_params), attempt=step.attempts,
-                       execution=step.executions, deadline=deadline, outputs=outputs)
+                       execution=step.executions, deadline=deadline, load_outputs=outputs)
 
 
 def _call(action: Any, context: StepContext, outcome: _Outcome, step: RunStep) -> None:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Field, Q
 
 from maestro.core.actors import Actor
-from maestro.queue import enqueue_later_on_commit
+from maestro.queue import Queue, enqueue_later_on_commit, waiting
 from maestro.write_path.catalogue import Action, Event, Resource
 from maestro.write_path.services import Change, emit, service
 from orchestration.engine import clock, metrics
@@ -50,22 +50,53 @@ def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | No
     """Compare-and-set ``step`` to ``to`` from one of ``sources`` (and, when given, only while it
     is still at ``at_attempt``, its attempt number as the caller read it). On success the step
     object carries the new values and the transition is on the timeline and broadcast."""
-    qs = RunStep.objects.filter(pk=step.pk, status__in=list(sources))
-    if at_attempt is not None:
-        qs = qs.filter(attempts=at_attempt)
     values = {"status": to, **fields}
     if error is not None:
         values["error"] = error
-    if not qs.update(**values):
-        return False
+    now = clock.now()
+    if connection.vendor == "postgresql":
+        if not _move_and_record(step.pk, list(sources), at_attempt, values, now, error or ""):
+            return False
+    else:
+        qs = RunStep.objects.filter(pk=step.pk, status__in=list(sources))
+        if at_attempt is not None:
+            qs = qs.filter(attempts=at_attempt)
+        if not qs.update(**values):
+            return False
     before = step.status
     for key, value in values.items():
         setattr(step, key, value)
-    StepTransition.objects.create(run_id=step.run_id, step=step, status=to, attempt=step.attempts,
-                                  timestamp=clock.now(), error=error or "")
+    if connection.vendor != "postgresql":
+        StepTransition.objects.create(run_id=step.run_id, step=step, status=to, attempt=step.attempts,
+                                      timestamp=now, error=error or "")
     emit(tenant_id=step.tenant_id, type=Event.STEP_UPDATED, data=step_repr(step))
     metrics.step_moved(before, to)
     return True
+
+
+def _move_and_record(pk: int, sources: list[str], at_attempt: int | None, values: dict[str, Any],
+                     now: datetime, error: str) -> bool:
+    """PostgreSQL: the compare-and-set and its timeline row in one statement (a transition is
+    three statements per step less on the hot path)."""
+    opts, timeline = RunStep._meta, StepTransition._meta
+    columns, params = [], []
+    for name, value in values.items():
+        field = cast("Field[Any, Any]", opts.get_field(name))
+        columns.append(f'"{field.column}" = %s')
+        params.append(field.get_db_prep_save(value, connection))
+    where = ['"id" = %s', '"status" = ANY(%s)']
+    params += [pk, sources]
+    if at_attempt is not None:
+        where.append('"attempts" = %s')
+        params.append(at_attempt)
+    stamp = cast("Field[Any, Any]", timeline.get_field("timestamp")).get_db_prep_save(now, connection)
+    sql = (f'WITH moved AS (UPDATE "{opts.db_table}" SET {", ".join(columns)} WHERE {" AND ".join(where)} '
+           f'RETURNING "id", "run_id", "attempts", "status") '
+           f'INSERT INTO "{timeline.db_table}" ("run_id", "step_id", "status", "attempt", "timestamp", "error") '
+           f'SELECT "run_id", "id", "status", "attempts", %s, %s FROM moved RETURNING "id"')
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, stamp, error])
+        return cur.fetchone() is not None
 
 
 def queue(step: RunStep, *, sources: Iterable[str] = (S.PENDING,), countdown: float = 0.0, **fields: Any) -> bool:
@@ -219,6 +250,18 @@ def step_fail(step: RunStep, *, error: str, retryable: bool = True) -> bool:
     return True
 
 
+def _resend(now: datetime, limit: int) -> None:
+    stale = now - timedelta(seconds=settings.MAESTRO_ENGINE_RESEND_AFTER_SECONDS)
+    pks = list(RunStep.objects.filter(status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale)
+               .filter(Q(available_at__isnull=True) | Q(available_at__lt=stale))
+               .order_by("queued_at").values_list("pk", flat=True)[:limit])
+    for pk in pks:
+        with service():
+            if RunStep.objects.filter(pk=pk, status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale).update(
+                    queued_at=now):
+                enqueue_later_on_commit(STEP_JOB, pk)
+
+
 def dead_letter_add(run: Run, step: RunStep, now: datetime) -> DeadLetter:
     letter = DeadLetter.objects.create(
         tenant_id=step.tenant_id, run=run, run_step=step, step_id=step.step_id, action=step.action, error=step.error,
@@ -234,20 +277,17 @@ def dead_letter_add(run: Run, step: RunStep, now: datetime) -> DeadLetter:
 
 def steps_reap(*, limit: int = 500) -> int:
     """Requeues running steps whose lease expired (their worker vanished without a word); the
-    lost execution does not count as an attempt. Sends the message of a step waiting (queued,
-    or retrying and due) for longer than ``MAESTRO_ENGINE_RESEND_AFTER_SECONDS`` again, in case
-    it was lost (a duplicate finds the step taken and does nothing). Returns how many running
-    steps were requeued."""
+    lost execution does not count as an attempt. Returns how many were requeued.
+
+    Also sends again the message of a step that has waited (queued, or retrying and due) for
+    ``MAESTRO_ENGINE_RESEND_AFTER_SECONDS`` while the steps queue is empty: its message was
+    lost (a broker outage at the commit) or is held unacknowledged by a worker that died (Redis
+    gives those back only after Celery's visibility timeout). With messages waiting, a step
+    that waits is most likely behind them, and a resend would only pile duplicates on a
+    backlog (each is harmless: it finds its step taken and does nothing)."""
     now = clock.now()
-    stale = now - timedelta(seconds=settings.MAESTRO_ENGINE_RESEND_AFTER_SECONDS)
-    waiting = list(RunStep.objects.filter(status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale)
-                   .filter(Q(available_at__isnull=True) | Q(available_at__lt=stale))
-                   .order_by("queued_at").values_list("pk", flat=True)[:limit])
-    for pk in waiting:
-        with service():
-            if RunStep.objects.filter(pk=pk, status__in=(S.QUEUED, S.RETRYING), queued_at__lt=stale).update(
-                    queued_at=now):
-                enqueue_later_on_commit(STEP_JOB, pk)
+    if not waiting(Queue.STEPS):  # empty, or nothing to ask (the embedded default dedups a resend)
+        _resend(now, limit)
     expired = list(RunStep.objects.filter(status=S.RUNNING, lease_expires_at__lt=now)
                    .order_by("lease_expires_at").values_list("pk", flat=True)[:limit])
     requeued = 0

@@ -122,6 +122,7 @@ def test_graph_timeline_and_cancel_of_a_run(api_client, tenant, engine):
     graph = api_client.get(f"{M}/runs/{run['id']}/graph").json()
     timeline = api_client.get(f"{M}/runs/{run['id']}/timeline").json()
     detail = api_client.get(f"{M}/runs/{run['id']}").json()
+    mark = Mark(tenant)
     cancel_finished = api_client.post(f"{M}/runs/{run['id']}/cancel")
 
     # then
@@ -132,6 +133,7 @@ def test_graph_timeline_and_cancel_of_a_run(api_client, tenant, engine):
         "step_id": "d", "status": "succeeded", "attempt": 1, "timestamp": timeline[-1]["timestamp"], "error": None}
     assert detail["status"] == "succeeded"
     assert_error(cancel_finished, 409, "CONFLICT")
+    mark.assert_denied(policy_id="run_state_machine", actor="olivia")  # a refusal: recorded, nothing changed
 
 
 def test_cancel_through_the_api_and_viewers_cannot(api_client, viewer_client, tenant, engine):
@@ -157,7 +159,9 @@ def test_dlq_lists_dead_steps_and_replays_each_once(api_client, tenant, engine):
     # when
     dlq = api_client.get(f"{M}/dlq").json()
     replay = api_client.post(f"{M}/dlq/{dlq[0]['id']}/replay")
+    mark = Mark(tenant)
     again = api_client.post(f"{M}/dlq/{dlq[0]['id']}/replay")
+    mark.assert_denied(policy_id="dead_letter_replayed", actor="olivia")
     missing = api_client.post(f"{M}/dlq/nope/replay")
     engine.drain()
 
@@ -231,3 +235,25 @@ def test_runs_are_routed_to_the_named_agent_or_by_weight(api_client, seeded, eng
     assert assert_error(unknown, 400, "VALIDATION_ERROR")["details"]["agent"] == "ghost"
     assert routed == ["planner", "planner", "reviewer", "reviewer"]
     assert nobody["executor_id"] is None
+
+
+def test_another_tenants_runs_workflows_and_dead_letters_are_not_found(api_client, other_client, tenant, engine):
+    # given
+    make_workflow(api_client, name="flaky", spec={"steps": [{"id": "x", "action": "fail"}]})
+    run = api_client.post(f"{M}/runs", {"workflow": "flaky"}, format="json").json()
+    engine.drain()
+    letter = api_client.get(f"{M}/dlq").json()[0]
+    mark = Mark(tenant)
+
+    # when
+    answers = [other_client.get(f"{M}/runs/{run['id']}"), other_client.get(f"{M}/runs/{run['id']}/graph"),
+               other_client.get(f"{M}/runs/{run['id']}/timeline"), other_client.post(f"{M}/runs/{run['id']}/cancel"),
+               other_client.get(f"{M}/workflows/flaky"), other_client.post(f"{M}/runs", {"workflow": "flaky"},
+                                                                           format="json"),
+               other_client.post(f"{M}/dlq/{letter['id']}/replay")]
+
+    # then
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [
+        (404, "RUN_NOT_FOUND")] * 4 + [(404, "WORKFLOW_NOT_FOUND")] * 2 + [(404, "DEAD_LETTER_NOT_FOUND")]
+    assert other_client.get(f"{M}/dlq").json() == []
+    mark.assert_nothing_written()

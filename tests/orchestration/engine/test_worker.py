@@ -72,7 +72,7 @@ def start_run(tenant, spec):
 
 def test_a_real_worker_runs_a_dag_to_completion(tenant, workers):
     # given
-    workers()
+    worker = workers()
     spec = {"steps": [{"id": "a", "action": "noop"}, {"id": "b", "action": "sleep", "params": {"seconds": 0.2},
                                                       "dependsOn": ["a"]},
                       {"id": "c", "action": "noop", "dependsOn": ["a"]},
@@ -86,6 +86,10 @@ def test_a_real_worker_runs_a_dag_to_completion(tenant, workers):
     assert Run.objects.get(pk=run.id).status == "succeeded"
     assert sorted(RunStep.objects.filter(run=run).values_list("step_id", "status", "executions")) == [
         ("a", "succeeded", 1), ("b", "succeeded", 1), ("c", "succeeded", 1), ("d", "succeeded", 1)]
+    # each step names the job process that ran it (a child of the worker), not the worker itself
+    pids = {int(w.rsplit(":", 1)[1]) for w in RunStep.objects.filter(run=run).values_list("worker", flat=True)}
+    parents = {int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) for pid in pids}
+    assert parents == {worker.pid}
 
 
 def test_a_worker_killed_mid_step_loses_nothing_and_the_step_succeeds_exactly_once(tenant, workers):

@@ -252,11 +252,30 @@ def test_the_reaper_sends_a_lost_message_again_once_it_waited_too_long(tenant, e
     steps_reap()
     early = engine.pending()
     engine.clock.advance(2)
+    other = start(tenant, {"steps": [{"id": "x", "action": "noop"}]}, name="other")  # a message waits
+    steps_reap()
+    behind_a_backlog = engine.pending()
+    engine.drain()
     steps_reap()
     sent = engine.pending()
     steps_reap()  # just sent: not again
     outcomes = engine.drain()
 
     # then
-    assert (early, sent, outcomes) == ([], [pk], ["succeeded"])
+    x = RunStep.objects.get(run=other).pk
+    assert (early, behind_a_backlog, sent, outcomes) == ([], [x], [pk], ["succeeded"])
     assert Run.objects.get(pk=run.pk).status == "succeeded"
+
+
+def test_a_step_reads_the_outputs_of_the_steps_it_depends_on(tenant, engine, monkeypatch):
+    from orchestration.base.actions import REGISTRY
+
+    monkeypatch.setattr(REGISTRY, "_actions", dict(REGISTRY._actions))
+    REGISTRY.register("test.produce", lambda ctx: {"made": ctx.step_id})
+    REGISTRY.register("test.consume", lambda ctx: ctx.outputs)
+    run = start(tenant, {"steps": [{"id": "p1", "action": "test.produce"}, {"id": "p2", "action": "test.produce"},
+                                   {"id": "c", "action": "test.consume", "dependsOn": ["p1", "p2"]}]})
+
+    engine.drain()
+
+    assert RunStep.objects.get(run=run, step_id="c").output == {"p1": {"made": "p1"}, "p2": {"made": "p2"}}
