@@ -127,8 +127,7 @@ def set_loop_status(ctx: StepContext) -> Any:
 
 def set_agent(ctx: StepContext) -> Any:
     changes = {k: v for k, v in ctx.params.items() if k != "agentId"}
-    names = {"routingWeight": "routing_weight", "successRate": "success_rate", "latencyP95": "latency_p95",
-             "costPerTask": "cost_per_task"}
+    names = {"routingWeight": "routing_weight"}  # metrics are counted from runs, never set
     agent = agent_update(tenant=ctx.tenant, actor=ctx.actor, agent_id=_param(ctx, "agentId", str),
                          changes={names.get(k, k): v for k, v in changes.items()})
     return {"agentId": agent.slug, "status": agent.status, "routingWeight": agent.routing_weight}

@@ -71,6 +71,9 @@ class WorkflowDefinitionAdmin(ServiceAdmin[WorkflowDefinition]):
     ordering = ("tenant", "name", "-version")
     actions = ("enable", "disable", "start_runs")
 
+    def records_id(self, obj: WorkflowDefinition) -> str:
+        return obj.name  # the services record every version of a workflow under its name
+
     def has_change_permission(self, request: HttpRequest, obj: WorkflowDefinition | None = None) -> bool:
         # A definition is never edited in place (a run names the exact spec it ran): post the
         # name again for the next version. Enabling, disabling and starting are list actions.

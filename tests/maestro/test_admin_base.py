@@ -96,6 +96,22 @@ def test_a_run_links_to_its_records_too(staff, tenant):
     assert listed(staff, link(page.content, "maestro-ledger-link")) == []
 
 
+def test_a_workflow_definition_links_to_the_records_of_its_name(staff, tenant):
+    # given: a definition the services recorded under its name (the admin calls it "deploy v1")
+    from orchestration.engine.services import workflow_create
+
+    wf = workflow_create(tenant=tenant, actor=SYSTEM, name="deploy",
+                         spec_json={"steps": [{"id": "a", "action": "noop"}]})
+
+    # when
+    page = staff.get(f"/admin/orchestration/workflowdefinition/{wf.pk}/change/")
+
+    # then: the audit list it links to holds the definition's own row
+    assert page.status_code == 200
+    rows = listed(staff, link(page.content, "maestro-audit-link"))
+    assert [(row.action, row.resource) for row in rows] == [("workflow.create", "deploy")]
+
+
 # ---- the structured fields: pretty JSON with errors by path, lists of ids -------------------
 
 def test_pretty_json_is_shown_indented_and_errors_say_where():
