@@ -6,51 +6,27 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from orchestration.engine.models import RunStep, StepTransition
 from orchestration.runs.models import Run
 from tests.factories import SYSTEM
+from tests.support.processes import worker_processes  # noqa: F401  (the fixture)
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.postgres]
 
 
 @pytest.fixture
-def workers(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        pytest.skip("needs PostgreSQL and Redis")
+def workers(worker_processes):  # noqa: F811
+    """Real bin/worker processes on the steps queue, with a short step lease."""
     from maestro.queue import Queue, queue_name
 
-    db = connection.settings_dict
-    env = {**os.environ, "MAESTRO_ENV": "test", "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
-           "MAESTRO_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "MAESTRO_REDIS_URL": settings.REDIS_URL, "MAESTRO_WORKER_CONCURRENCY": "2",
-           "MAESTRO_ENGINE_LEASE_SECONDS": "2", "MAESTRO_LOG_LEVEL": "WARNING"}
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 — closed with the process
-        process = subprocess.Popen(["bin/worker", "-Q", queue_name(Queue.STEPS)], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    return lambda: worker_processes(queue_name(Queue.STEPS), MAESTRO_ENGINE_LEASE_SECONDS="2")
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 60) -> None:
