@@ -38,7 +38,8 @@ def wire_text(envelope: Mapping[str, Any]) -> str:
 def wire_item(event: Event) -> dict[str, Any]:
     """One event as the consumers need it. The envelope travels encoded once, so a process
     with a thousand clients does not serialise it a thousand times."""
-    return {"seq": event.seq, "event": event.type, "project_id": event.project_id, "text": wire_text(event.envelope())}
+    return {"seq": event.seq, "event": event.type, "project_id": event.project_id, "old_stream": event.old_stream,
+            "text": wire_text(event.envelope())}
 
 
 def commit_messages(events: list[Event], access: Sequence[AccessChange] = ()) -> list[tuple[str, dict[str, Any]]]:

@@ -43,7 +43,15 @@ from ledger.services import intake_add, sequencer_poke_on_commit
 from maestro.core.actors import Actor
 from maestro.core.context import current_request_id
 from maestro.core.exceptions import PreconditionFailed, Refusal
-from maestro.write_path.catalogue import Action, Event, Resource, audit_action, event_type, resource
+from maestro.write_path.catalogue import (
+    OLD_STREAM_EVENTS,
+    Action,
+    Event,
+    Resource,
+    audit_action,
+    event_type,
+    resource,
+)
 from maestro.write_path.models import AuditEvent
 from maestro.write_path.representations import audit_repr
 from realtime.broadcast import AccessChange, broadcast_on_commit
@@ -76,6 +84,12 @@ class _Unit:
     events: list[PendingEvent] = field(default_factory=list)
     ledger_tenants: set[int] = field(default_factory=set)
     access: list[AccessChange] = field(default_factory=list)
+    # Inside old_stream_quiet(): nothing recorded goes to the old clients' stream.
+    old_stream_quiet: bool = False
+
+    def pending(self, tenant_id: int, type: str, data: Mapping[str, Any], project_id: str) -> PendingEvent:
+        return PendingEvent(tenant_id, type, data, project_id,
+                            old_stream=type in OLD_STREAM_EVENTS and not self.old_stream_quiet)
 
 
 _unit: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("maestro_write_unit", default=None)
@@ -157,9 +171,9 @@ def record(*, tenant_id: int, actor: Actor, action: Action | str, resource_type:
     unit.ledger_tenants.add(tenant_id)
     # The audit event belongs to the change's project, so a project subscription sees it
     # and other projects' subscriptions do not.
-    unit.events.append(PendingEvent(tenant_id, Event.AUDIT_CREATED, audit_repr(audit), project_id))
+    unit.events.append(unit.pending(tenant_id, Event.AUDIT_CREATED, audit_repr(audit), project_id))
     if event is not None:
-        unit.events.append(PendingEvent(tenant_id, event_type(event[0]), event[1], project_id))
+        unit.events.append(unit.pending(tenant_id, event_type(event[0]), event[1], project_id))
     return audit
 
 
@@ -169,7 +183,22 @@ def emit(*, tenant_id: int, type: Event, data: Mapping[str, Any], project_id: st
     unit = _unit.get()
     if unit is None:
         raise RuntimeError("emit() must be called inside write_path.service()")
-    unit.events.append(PendingEvent(tenant_id, event_type(type), data, project_id))
+    unit.events.append(unit.pending(tenant_id, event_type(type), data, project_id))
+
+
+@contextmanager
+def old_stream_quiet() -> Iterator[None]:
+    """Events recorded inside are for ``/ws`` clients only: the old clients' stream ``/`` saw
+    the change as one event, which the caller emits after the block (a spawn is one
+    ``session:spawn_request`` there, DESIGN §5)."""
+    unit = _unit.get()
+    if unit is None:
+        raise RuntimeError("old_stream_quiet() must be called inside write_path.service()")
+    was, unit.old_stream_quiet = unit.old_stream_quiet, True
+    try:
+        yield
+    finally:
+        unit.old_stream_quiet = was
 
 
 def access_changed(*, tenant_id: int, user_id: int | None = None, token_id: int | None = None) -> None:

@@ -110,10 +110,23 @@ class DeletedOut(TypedDict):
     id: str
 
 
+class ManifestOut(TypedDict):
+    """The old CLI's manifest (orchestration.work.manifest): what ``maestro worker init`` reads."""
+
+    manifestVersion: Annotated[str, "1.0"]
+    role: Annotated[str, "worker | orchestrator"]
+    strategy: NotRequired[Annotated[str, "simple | queue"]]
+    tasks: Annotated[list[dict[str, Any]], "id, title, description, acceptanceCriteria, projectId, createdAt (ISO), "
+                                           "parentId, priority, status (pending is todo), dependencies, metadata"]
+    session: Annotated[dict[str, Any], "model (sonnet | opus | haiku), permissionMode, thinkingMode, workingDirectory"]
+    context: Annotated[dict[str, Any], "custom: taskIds, sessionId, projectId, serverUrl, spawnSource, spawnedBy, …"]
+    skills: list[str]
+
+
 class SpawnOut(TypedDict):
     success: bool
     sessionId: str
-    manifest: Annotated[dict[str, Any], "what an agent runner needs: tasks, skills, env, serverUrl"]
+    manifest: ManifestOut
     session: SessionOut
 
 

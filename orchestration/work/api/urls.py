@@ -16,5 +16,6 @@ urlpatterns = [
     path("sessions/<str:session_id>", sessions.SessionDetailView.as_view()),
     path("sessions/<str:session_id>/events", sessions.SessionEventsView.as_view()),
     path("sessions/<str:session_id>/timeline", sessions.SessionTimelineView.as_view()),
+    path("sessions/<str:session_id>/manifest", sessions.SessionManifestView.as_view()),
     path("sessions/<str:session_id>/tasks/<str:task_id>", sessions.SessionTaskView.as_view()),
 ]
