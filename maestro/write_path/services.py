@@ -84,12 +84,9 @@ class _Unit:
     events: list[PendingEvent] = field(default_factory=list)
     ledger_tenants: set[int] = field(default_factory=set)
     access: list[AccessChange] = field(default_factory=list)
-    # Inside old_stream_quiet(): nothing recorded goes to the old clients' stream.
-    old_stream_quiet: bool = False
 
     def pending(self, tenant_id: int, type: str, data: Mapping[str, Any], project_id: str) -> PendingEvent:
-        return PendingEvent(tenant_id, type, data, project_id,
-                            old_stream=type in OLD_STREAM_EVENTS and not self.old_stream_quiet)
+        return PendingEvent(tenant_id, type, data, project_id, old_stream=type in OLD_STREAM_EVENTS)
 
 
 _unit: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("maestro_write_unit", default=None)
@@ -177,28 +174,26 @@ def record(*, tenant_id: int, actor: Actor, action: Action | str, resource_type:
     return audit
 
 
-def emit(*, tenant_id: int, type: Event, data: Mapping[str, Any], project_id: str = "") -> None:
+def emit(*, tenant_id: int, type: Event, data: Mapping[str, Any], project_id: str = "", at: int | None = None) -> None:
     """An event with no audit row of its own (e.g. the ``task:updated`` that follows a
-    ``subtask:created``)."""
+    ``subtask:created``); ``at``: a position from :func:`events_mark` of this unit."""
     unit = _unit.get()
     if unit is None:
         raise RuntimeError("emit() must be called inside write_path.service()")
-    unit.events.append(unit.pending(tenant_id, event_type(type), data, project_id))
+    pending = unit.pending(tenant_id, event_type(type), data, project_id)
+    if at is None:
+        unit.events.append(pending)
+    else:
+        unit.events.insert(at, pending)
 
 
-@contextmanager
-def old_stream_quiet() -> Iterator[None]:
-    """Events recorded inside are for ``/ws`` clients only: the old clients' stream ``/`` saw
-    the change as one event, which the caller emits after the block (a spawn is one
-    ``session:spawn_request`` there, DESIGN §5)."""
+def events_mark() -> int:
+    """The position of the current unit's next event; ``emit(at=mark)`` puts an event there,
+    ahead of the ones recorded since (a spawn announces itself before the session it made)."""
     unit = _unit.get()
     if unit is None:
-        raise RuntimeError("old_stream_quiet() must be called inside write_path.service()")
-    was, unit.old_stream_quiet = unit.old_stream_quiet, True
-    try:
-        yield
-    finally:
-        unit.old_stream_quiet = was
+        raise RuntimeError("events_mark() must be called inside write_path.service()")
+    return len(unit.events)
 
 
 def access_changed(*, tenant_id: int, user_id: int | None = None, token_id: int | None = None) -> None:

@@ -1,6 +1,6 @@
 """``/``: the old system's stream for its unchanged clients (DESIGN §5). No greeting, only the
 events the old server sent (project, task, session, subtask, link and spawn events), in the
-old envelope; a spawn shows there as one ``session:spawn_request``."""
+old envelope; after a spawn the first message is its ``session:spawn_request``."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ async def test_only_the_old_event_set_reaches_old_clients(old, token, tenant):
     await new.close()
 
 
-async def test_a_spawn_shows_on_old_clients_as_one_spawn_request(old, token, tenant):
+async def test_a_spawn_shows_on_old_clients_as_its_spawn_request_first(old, token, tenant):
     # given
     new = await connect("/ws", token=token)
 
@@ -111,17 +111,20 @@ async def test_a_spawn_shows_on_old_clients_as_one_spawn_request(old, token, ten
 
     session = await in_thread(spawn)()
 
-    # then: the old clients get the spawn request alone, with the fields they read
+    # then: the spawn request comes first, with the fields the old clients read, then the session
     request = await old.recv()
     assert request["type"] == request["event"] == "session:spawn_request"
     data = request["data"]
     assert (data["session"]["id"], data["session"]["status"], data["projectId"], data["taskIds"],
             data["skillIds"], data["name"]) == (session.id, "spawning", project.id, [task.id], ["test-skill"], "Worker")
+    assert [m["type"] for m in await old.recv_many(3)] == ["session:created", "task:session_added", "task:updated"]
     await settle()
     assert await old.nothing()
-    # and /ws clients get the whole change, the same spawn request last
-    _, on_new = await new.recv_until("session:spawn_request")
-    assert on_new["data"] == data
+    # and /ws clients get the same spawn request first, then the whole change with its audit event
+    first = await new.recv()
+    assert (first["type"], first["data"]) == ("session:spawn_request", data)
+    assert [m["type"] for m in await new.recv_many(4)] == ["audit:created", "session:created", "task:session_added",
+                                                          "task:updated"]
     await new.close()
 
 
@@ -174,12 +177,10 @@ async def test_every_old_event_of_the_issue2_scenario_and_nothing_else(token, te
     # when
     scenario = await in_thread(run_issue2_scenario)(tenant, token)
 
-    # then: each step's events without its audit events, and a spawn as its spawn request alone
+    # then: each step's events without its audit events
     expected = []
-    for name, _, items in scenario.steps:
-        kept = [(t, d) for t, d in items if t != "audit:created"]
-        expected.append(sorted(json.dumps(i, sort_keys=True) for i in (
-            [i for i in kept if i[0] == "session:spawn_request"] if name == "session_spawn" else kept)))
+    for _, _, items in scenario.steps:
+        expected.append(sorted(json.dumps(i, sort_keys=True) for i in items if i[0] != "audit:created"))
     got = await client.recv_many(sum(len(e) for e in expected))
     await settle()
     assert await client.nothing()

@@ -121,7 +121,7 @@ class SessionTaskView(SessionView):
 
 
 class SessionManifestView(SessionView):
-    @doc(response=ManifestOut, op="sessions_manifest")
+    @doc(response=ManifestOut, op="sessions_manifest", errors=(409,))
     def get(self, request: Request, session_id: str) -> Response:
         """The manifest an agent runner starts this session from (the old CLI's `worker init`)."""
         tenant = self.access.tenant

@@ -22,7 +22,7 @@ from maestro.core.actors import Actor
 from maestro.core.exceptions import NotFound, ValidationFailed
 from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Action, Event, Resource
-from maestro.write_path.services import emit, old_stream_quiet, service
+from maestro.write_path.services import emit, events_mark, service
 from orchestration.base import entities
 from orchestration.base.selectors import key_share
 from orchestration.work.ids import new_id
@@ -39,6 +39,7 @@ from orchestration.work.models import (
 from orchestration.work.representations import session_repr, task_repr
 from orchestration.work.selectors.sessions import session_get
 from orchestration.work.selectors.tasks import task_list_by_ids, tasks_get_many, tasks_in_order, tasks_lock
+from orchestration.work.services.queue import QUEUE_STRATEGY, queue_fill
 
 SESSION_FIELDS = ("name", "agent_id", "status", "env", "metadata", "hostname", "platform")
 
@@ -276,21 +277,24 @@ def session_spawn(*, tenant: Tenant, actor: Actor, project: Project, task_ids: l
         "MAESTRO_STRATEGY": strategy or "simple",
     }
     with service(SESSION.change(tenant=tenant, actor=actor, action=Action.SESSION_SPAWN, ident=session_id)):
-        # The old clients' stream shows the spawn as its spawn request alone (DESIGN §5).
-        with old_stream_quiet():
-            session = session_create(
-                tenant=tenant, actor=actor, project=project, task_ids=task_ids, session_id=session_id,
-                name=session_name, status=Session.Status.SPAWNING, env=env, action=Action.SESSION_SPAWN,
-                metadata={"role": role, "skills": skills, "model": model, "spawnSource": spawn_source,
-                          "spawnedBy": spawned_by, "context": context or {},
-                          **({"spawnReason": spawn_reason} if spawn_reason else {}),
-                          **({"strategy": strategy} if strategy else {})},
-            )
+        # The spawn request goes first: the old clients take the first message after a spawn
+        # as the request to start it (DESIGN §5, docs/architecture.md "Old clients").
+        mark = events_mark()
+        session = session_create(
+            tenant=tenant, actor=actor, project=project, task_ids=task_ids, session_id=session_id,
+            name=session_name, status=Session.Status.SPAWNING, env=env, action=Action.SESSION_SPAWN,
+            metadata={"role": role, "skills": skills, "model": model, "spawnSource": spawn_source,
+                      "spawnedBy": spawned_by, "context": context or {},
+                      **({"spawnReason": spawn_reason} if spawn_reason else {}),
+                      **({"strategy": strategy} if strategy else {})},
+        )
+        if strategy == QUEUE_STRATEGY:
+            queue_fill(session=session, tasks=tasks_in_order(tenant=tenant, task_ids=task_ids))
         manifest = session_manifest(session=session, project=project, server_url=settings.MAESTRO_PUBLIC_URL,
                                     tasks=tasks_in_order(tenant=tenant, task_ids=task_ids))
         # What the old agents UI reads (session, projectId, taskIds, skillIds, name), then
         # what an agent runner needs to start the session.
-        emit(tenant_id=tenant.pk, type=Event.SESSION_SPAWN_REQUEST, project_id=project.id,
+        emit(tenant_id=tenant.pk, type=Event.SESSION_SPAWN_REQUEST, project_id=project.id, at=mark,
              data={"session": SESSION.fresh(session), "projectId": project.id, "taskIds": task_ids,
                    "skillIds": skills, "name": session.name, "sessionId": session.id, "manifest": manifest})
     return session, manifest

@@ -63,12 +63,15 @@ def test_spawn_creates_a_spawning_session_and_its_manifest(api_client, tenant, p
     }
     assert Session.objects.get(id=session_id).status == "spawning"
     assert api_client.get(f"/api/tasks/{task.id}").json()["sessionIds"] == [session_id]
-    before.assert_written(["audit:created", "session:created", "task:session_added", "task:updated",
-                           "task:session_added", "task:updated", "session:spawn_request"],
-                          action="session.spawn", resource=session_id)
-    # the old clients' stream `/` shows the spawn as its spawn request alone, with the fields they read
-    assert [e.old_stream for e in before.events()] == [False] * 6 + [True]
-    spawn_request = before.events()[-1].data
+    # the spawn request first (the old clients take the first message after a spawn as it), then
+    # the session; the old clients' stream `/` shows all but the audit event
+    assert before.audit_summary() == [("session.spawn", session_id, "allowed", "")]
+    assert [i.action_type for i in before.intakes()] == ["session.spawn"]
+    assert before.event_types() == ["session:spawn_request", "audit:created", "session:created", "task:session_added",
+                                    "task:updated", "task:session_added", "task:updated"]
+    assert [e.seq for e in before.events()] == list(range(before.seq + 1, before.seq + 8))
+    assert [e.old_stream for e in before.events()] == [True, False, True, True, True, True, True]
+    spawn_request = before.events()[0].data
     assert spawn_request == {"session": session, "projectId": project.id, "taskIds": [task.id, second.id],
                              "skillIds": ["maestro-worker"], "name": session["name"], "sessionId": session_id,
                              "manifest": body["manifest"]}
