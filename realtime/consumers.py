@@ -48,7 +48,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from realtime import metrics
-from realtime.broadcast import MESSAGE_TYPE, bind_serving_loop, wire_text
+from realtime.broadcast import MESSAGE_TYPE, bind_serving_loop, old_client_joined, old_client_left, wire_text
 from realtime.groups import tenant_group
 from realtime.layers import LAYER_ERRORS, LAYER_RESUMED_TYPE
 from realtime.selectors import EventPage, event_stream_head_of, events_after
@@ -446,12 +446,53 @@ class OldClientsStreamConsumer(EventStreamConsumer):
     committed after that reaches it. Only the events the old server sent (``Event.old_stream``,
     decided by the write path), in the same envelope. ``ping`` answers ``{type: "pong",
     timestamp}``; anything else a client sends is ignored, as the old server did (its agents UI
-    sends heartbeats). The delivery guarantee is the one of ``/ws`` from the connection on."""
+    sends heartbeats). The delivery guarantee is the one of ``/ws`` from the connection on, and
+    a change made in this process is written to the socket before its HTTP answer leaves
+    (broadcast.OLD_CLIENTS_WAIT_SECONDS), as the old server did."""
 
     old_clients_only = True
+    joined: str | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     async def connect(self) -> None:
-        await self._open(accept_first=False)
+        if await self._open(accept_first=False) is not None and self.group is not None:
+            self.joined = self.group
+            old_client_joined(self.joined, self)
+
+    def reached(self, seq: int) -> asyncio.Future[None]:
+        """Done once this connection has handled every event up to ``seq`` (or is gone)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append((seq, done))
+        self._wake()
+        return done
+
+    def _wake(self) -> None:
+        gone = self.tenant_id is None or self.client_gone
+        waiting = []
+        for seq, done in self.waiters:
+            if gone or self.last_seq >= seq:
+                if not done.done():
+                    done.set_result(None)
+            else:
+                waiting.append((seq, done))
+        self.waiters = waiting
+
+    async def maestro_events(self, message: dict[str, Any]) -> None:
+        try:
+            await super().maestro_events(message)
+        finally:
+            self._wake()
+
+    async def _release(self) -> None:
+        joined, self.joined = self.joined, None
+        if joined is not None:
+            old_client_left(joined, self)
+        await super()._release()
+        self.tenant_id = None
+        self._wake()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping" and await self._access_still_valid():

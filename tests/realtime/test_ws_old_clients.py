@@ -154,6 +154,31 @@ async def test_an_event_committed_right_after_the_handshake_is_delivered(token, 
     await client.close()
 
 
+async def test_a_change_is_on_the_old_clients_socket_before_the_write_returns(old, tenant):
+    # given: the old server sent a change's event from the handler that answered the write, so
+    # the old clients (and their tests) take the next message after an answer as its event
+    for n in range(5):
+        # when
+        project = await in_thread(_project)(tenant, f"P{n}")
+
+        # then: already written to the socket, with nothing awaited in between
+        assert old.comm.output_queue.qsize() == 1, n
+        assert (await old.recv())["data"]["id"] == project.id
+
+
+async def test_a_closed_old_client_does_not_hold_writes(token, tenant):
+    # given
+    client = await _old_client(token)
+    await client.close()
+
+    # when / then: the broadcast finds no connection to wait for
+    project = await in_thread(_project)(tenant)
+    assert project.id
+    from realtime import broadcast
+
+    assert broadcast._old_clients == {}
+
+
 async def test_the_old_stream_still_requires_credentials(tenant):
     # given: no token, not from loopback in dev mode
     comm = communicator("/", client_addr=("203.0.113.9", 4000))
