@@ -73,6 +73,10 @@ class OldClient(Protocol):
 # of the tenant have written its events — at most OLD_CLIENTS_WAIT_SECONDS, so that a stuck
 # client cannot hold writes. Connections of /ws, and of other processes, are not waited for.
 OLD_CLIENTS_WAIT_SECONDS = 0.5
+# Written first is not read first: the frame and the answer travel on two connections, and a
+# client reading both in one poll may take the answer first. A few milliseconds between them
+# (only while an old client of the tenant is connected here) make the old order hold.
+OLD_CLIENTS_GRACE_SECONDS = 0.005
 _old_clients: dict[str, set[OldClient]] = {}
 
 
@@ -97,6 +101,7 @@ async def _group_send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]
              for client in list(_old_clients.get(group, ()))]
     if waits:
         await asyncio.wait(waits, timeout=OLD_CLIENTS_WAIT_SECONDS)
+        await asyncio.sleep(OLD_CLIENTS_GRACE_SECONDS)
 
 
 # The loop that serves WebSockets in this process, if any (set by the consumer). Commits made
