@@ -39,7 +39,7 @@ from orchestration.work.models import (
 from orchestration.work.representations import session_repr, task_repr
 from orchestration.work.selectors.sessions import session_get
 from orchestration.work.selectors.tasks import task_list_by_ids, tasks_get_many, tasks_in_order, tasks_lock
-from orchestration.work.services.queue import QUEUE_STRATEGY, queue_fill
+from orchestration.work.services.queue import queue_fill, uses_queue
 
 SESSION_FIELDS = ("name", "agent_id", "status", "env", "metadata", "hostname", "platform")
 
@@ -139,6 +139,8 @@ def session_create(*, tenant: Tenant, actor: Actor, project: Project, task_ids: 
 
     def with_links(saved: Session) -> Session:
         _link(session=saved, tasks=tasks, now=now, changes=changes)
+        if uses_queue(saved):  # a queue-strategy session works its tasks in the order given
+            queue_fill(session=saved, tasks=tasks)
         return saved
 
     with service(SESSION.change(tenant=tenant, actor=actor, action=action, ident=session.id)):
@@ -288,8 +290,6 @@ def session_spawn(*, tenant: Tenant, actor: Actor, project: Project, task_ids: l
                       **({"spawnReason": spawn_reason} if spawn_reason else {}),
                       **({"strategy": strategy} if strategy else {})},
         )
-        if strategy == QUEUE_STRATEGY:
-            queue_fill(session=session, tasks=tasks_in_order(tenant=tenant, task_ids=task_ids))
         manifest = session_manifest(session=session, project=project, server_url=settings.MAESTRO_PUBLIC_URL,
                                     tasks=tasks_in_order(tenant=tenant, task_ids=task_ids))
         # What the old agents UI reads (session, projectId, taskIds, skillIds, name), then

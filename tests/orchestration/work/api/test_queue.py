@@ -184,3 +184,14 @@ def test_racing_starts_process_one_item_once(tenant, project):
     assert [str(e) for e in refused] == [f"Already processing task {tasks[0].id}. Complete or fail it first."] * 3
     assert list(SessionQueueItem.objects.filter(session=session).values_list("status", flat=True)) == [
         "processing", "queued"]
+
+
+def test_a_registered_queue_session_queues_its_tasks(api_client, project, tasks):
+    # given: the old CLI's `session register` of a queue-strategy session it was not spawned as
+    r = api_client.post("/api/sessions", {"id": "sess_cli_1", "projectId": project.id,
+                                          "taskIds": [tasks[1].id, tasks[0].id], "strategy": "queue",
+                                          "status": "running", "metadata": {"role": "worker"}}, format="json")
+    assert r.status_code == 201, r.content
+    # then
+    items = _q(api_client, "sess_cli_1", "items", get=True).json()["items"]
+    assert [i["taskId"] for i in items] == [tasks[1].id, tasks[0].id]
