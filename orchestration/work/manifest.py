@@ -78,7 +78,7 @@ def session_manifest(*, session: Session, project: Project, tasks: Iterable[Task
         "tasks": [_task(t) for t in tasks],
         "session": session_options,
         "context": {"custom": custom},
-        "skills": list(meta.get("skills") or ["maestro-worker"]),
+        "skills": list(meta["skills"]) if isinstance(meta.get("skills"), list) else ["maestro-worker"],
     }
     strategy = meta.get("strategy") or "simple"
     if strategy in CLI_STRATEGIES:

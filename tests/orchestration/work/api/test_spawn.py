@@ -172,6 +172,15 @@ def test_a_tree_strategy_is_kept_but_not_put_in_the_manifest(api_client, project
     assert "strategy" not in r.json()["manifest"]
 
 
+def test_a_spawn_with_no_skills_has_none_in_its_manifest(api_client, project, task):
+    # when
+    r = api_client.post("/api/sessions/spawn", {"projectId": project.id, "taskIds": [task.id], "skills": []},
+                        format="json")
+    # then
+    assert r.status_code == 201, r.content
+    assert (r.json()["session"]["metadata"]["skills"], r.json()["manifest"]["skills"]) == ([], [])
+
+
 def test_manifest_of_a_session_follows_its_tasks_and_project(api_client, tenant, project, task, make_session):
     # given: a session registered over POST /api/sessions, in a project with a working directory
     from orchestration.work.services.projects import project_update
