@@ -83,6 +83,11 @@ def entry_payloads(*, tenant_id: int, entries: Iterable[LedgerEntry], fresh: boo
     return out
 
 
+def payload_in_hot_store(*, tenant_id: int, payload_hash: str) -> bool:
+    """False once the payload was archived and pruned (``entry_payloads`` reads it from the archive)."""
+    return LedgerPayload.objects.filter(tenant_id=tenant_id, payload_hash=payload_hash).exists()
+
+
 def head_get(*, tenant_id: int) -> TenantHead | None:
     return TenantHead.objects.filter(tenant_id=tenant_id).first()
 

@@ -6,13 +6,21 @@ field), recorded as a denied change like a stale If-Match."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
+from django.contrib.admin.utils import unquote
+from django.db import models
+from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from maestro.core.actors import Actor
 from maestro.core.exceptions import MaestroError, PreconditionFailed
@@ -97,11 +105,163 @@ class VersionedForm(forms.ModelForm[M]):
                       details=f"admin form opened at version {expected}, current version {current}")
 
 
+class JSONTextarea(forms.Textarea):
+    """A textarea as tall as the pretty-printed JSON in it (4 to 30 lines), in a fixed-width font."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"class": "maestro-json", "spellcheck": "false", "cols": 80,
+                          "style": "font-family: monospace; width: 40em; max-width: 100%", **(attrs or {})})
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        lines = str(value or "").count("\n") + 2
+        context["widget"]["attrs"]["rows"] = max(4, min(30, lines))
+        return context
+
+
+class PrettyJSONField(forms.JSONField):
+    """JSON edited pretty-printed (two-space indent), whose errors say where: a syntax error by
+    line and column, a wrong shape by JSON path (``$.KEY``) like the services' schema errors.
+    ``shape``: ``"object"`` (a JSON object), ``"string map"`` (an object of strings, e.g. an
+    environment) or ``"list"``; ``None`` takes any JSON."""
+
+    widget = JSONTextarea
+
+    def __init__(self, *, shape: str | None = None, **kwargs: Any) -> None:
+        self.shape = shape
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except forms.ValidationError:
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+                                            code="invalid") from None
+            raise
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is None or self.shape is None:
+            return
+        if self.shape == "list" and not isinstance(value, list):
+            raise forms.ValidationError("$: must be a JSON list ([...]).", code="shape")
+        if self.shape in ("object", "string map") and not isinstance(value, dict):
+            raise forms.ValidationError("$: must be a JSON object ({...}).", code="shape")
+        if self.shape == "string map":
+            wrong = [f"{json_path(key)}: must be a string, not {json.dumps(item)}" for key, item in value.items()
+                     if not isinstance(item, str)]
+            if wrong:
+                raise forms.ValidationError(wrong, code="shape")
+
+
+def json_path(key: str) -> str:
+    """``$.key``, or ``$["key"]`` for a key that is not a plain name (the services' notation)."""
+    return f"$.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"$[{json.dumps(key)}]"
+
+
+class ListField(forms.CharField):
+    """A list of strings (ids, trigger names) edited one per line, or separated by commas when
+    the text is a single line (so a multi-line list keeps any commas inside its items). Items
+    are held to the API's rule for such lists: at most ``MAX_ITEMS`` of at most ``MAX_ITEM``
+    characters each."""
+
+    MAX_ITEMS, MAX_ITEM = 1000, 200
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60, "style": "font-family: monospace"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "One per line, or separated by commas.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            text = value
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return text
+        return "\n".join(str(v) for v in value or [])
+
+    # A CharField's text, cleaned into the list of its items (the stubs' CharField cleans to a str).
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, str) and value.strip().startswith("["):
+            try:  # a JSON list pasted in (what the field showed before) is taken as that list
+                value = json.loads(value)
+            except ValueError:
+                pass
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        text = (value or "").strip()
+        items = text.splitlines() if "\n" in text else text.split(",")
+        return [item.strip() for item in items if item.strip()]
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if len(value) > self.MAX_ITEMS:
+            raise forms.ValidationError(f"At most {self.MAX_ITEMS} items, not {len(value)}.", code="max_items")
+        long = [i for i, item in enumerate(value, 1) if len(item) > self.MAX_ITEM]
+        if long:
+            raise forms.ValidationError(f"Item {long[0]} is longer than {self.MAX_ITEM} characters.", code="max_item")
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return list(initial or []) != self.to_python(data)
+
+
+def related_count(model: type[Model], fk: str, **filters: Any) -> Coalesce:
+    """How many ``model`` rows point at the listed object through ``fk`` (and match ``filters``):
+    a correlated subquery, evaluated for the rows of the page only, for a list column."""
+    rows = model._default_manager.filter(**{fk: OuterRef("pk")}, **filters).order_by().values(fk)
+    return Coalesce(Subquery(rows.annotate(n=Count("*")).values("n")), 0)
+
+
 def actor_of(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user, via_api=False)
 
 
-class ServiceAdmin(admin.ModelAdmin[M]):
+def records_links(*, tenant_id: int, resource_type: str, resource_id: str) -> list[dict[str, str]]:
+    """Links to what was recorded about one object: its audit events and its ledger entries,
+    each the admin's list filtered by tenant, resource type and id (exact matches)."""
+    query: dict[str, str | int] = {"tenant__id__exact": tenant_id, "resource_type": resource_type}
+    return [
+        {"label": "Audit events", "id": "maestro-audit-link",
+         "url": f"{reverse('admin:write_path_auditevent_changelist')}?{urlencode({**query, 'resource': resource_id})}"},
+        {"label": "Ledger entries", "id": "maestro-ledger-link",
+         "url": f"{reverse('admin:ledger_ledgerentry_changelist')}?"
+                f"{urlencode({**query, 'resource_id': resource_id})}"},
+    ]
+
+
+class RecordsLinksMixin(admin.ModelAdmin[M]):
+    """Every object's change page links to its audit events and ledger entries (object tools,
+    templates/admin/change_form.html); the admin names the object's ``kind``."""
+
+    kind: AdminKind[M] | None = None
+
+    def records_id(self, obj: M) -> str:
+        """The id the services record ``obj`` under (``resource_id``): the kind's, unless the
+        admin names objects otherwise in its messages."""
+        assert self.kind is not None
+        return self.kind.ident_of(obj)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id)) if self.kind is not None else None
+        if obj is not None and self.kind is not None:
+            extra_context = {**(extra_context or {}), "maestro_records": records_links(
+                tenant_id=cast(_TenantOwned, obj).tenant_id, resource_type=str(self.kind.resource.value),
+                resource_id=self.records_id(obj))}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class ServiceAdmin(RecordsLinksMixin[M]):
     """Subclasses name their entity's ``kind`` (orchestration.base.entities.Kind: its resource,
     actions and how clients name an object), ``service_fields`` (form fields an edit may change)
     and the keyword their services take the object's id by (``service_id_arg``), and either set
@@ -110,7 +270,7 @@ class ServiceAdmin(admin.ModelAdmin[M]):
     override ``create`` / ``update`` / ``delete``. Models without a ``version`` use a plain ModelForm."""
 
     form: type[forms.ModelForm[M]] = VersionedForm
-    kind: AdminKind[M] | None = None
+    formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
     service_id_arg = ""
     service_fields: tuple[str, ...] = ()
     identity_fields: tuple[str, ...] = ("tenant", "slug")

@@ -12,6 +12,8 @@ app = Celery("maestro")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Jobs live in `jobs.py` modules: Maestro has a Task model, and `tasks.py` would confuse.
 app.autodiscover_tasks(related_name="jobs")
+# The domain app's parts with jobs of their own (``orchestration`` is one Django app).
+app.autodiscover_tasks(["orchestration.autonomic"], related_name="jobs")
 
 REQUEST_ID_HEADER = "maestro_request_id"
 

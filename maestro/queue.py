@@ -43,9 +43,10 @@ class Queue(StrEnum):
 
     DEFAULT = "default"
     SEQUENCER = "sequencer"  # ledger sequencer wake-ups: at most one per tenant at a time
-    PERIODIC = "periodic"  # what the scheduler enqueues: sweeps, archive runs, pruning, ticks
+    PERIODIC = "periodic"  # what the scheduler enqueues: sweeps, archive runs, pruning, loop dispatch
     BULK = "bulk"  # long per-tenant work fanned out by periodic jobs (archiving)
     STEPS = "steps"  # workflow steps (orchestration.engine): late-acked, one message per step attempt
+    LOOPS = "loops"  # autonomic loop ticks, dispatched by the periodic autonomic.dispatch
 
 
 def queue_name(kind: Queue) -> str:

@@ -6,6 +6,7 @@ from maestro.api import openapi  # noqa: F401  (registers the OpenAPI schema ext
 from maestro.auth import sso
 from maestro.ops import metrics, probes
 from maestro.write_path.api import AuditLogView
+from orchestration.health.admin import with_health
 from realtime.api import EventListView
 
 metrics.register()
@@ -14,6 +15,10 @@ admin.site.site_header = "Maestro administration"
 admin.site.site_title = "Maestro"
 admin.site.index_title = "Configuration"
 admin.site.site_url = "/"
+# No navigation sidebar: at 1280 px the lists need its width for their columns.
+admin.site.enable_nav_sidebar = False
+# Its index shows the signed-in person's tenant's health above the model list.
+admin.site.index = with_health(admin.site.index)  # type: ignore[method-assign,assignment]
 
 urlpatterns = [
     path("healthz", probes.healthz),
@@ -33,6 +38,7 @@ urlpatterns = [
     path("api/maestro/", include("orchestration.health.urls")),
     path("api/maestro/", include("orchestration.engine.urls")),
     path("api/maestro/", include("orchestration.control.api.urls")),
+    path("api/maestro/", include("orchestration.autonomic.urls")),
     path("api/maestro/audit/log", AuditLogView.as_view()),
     path("api/ledger/", include("ledger.api.urls")),
     # The old Maestro Server: projects, tasks, sessions (DESIGN §4.1).

@@ -12,3 +12,7 @@ class OrchestrationConfig(AppConfig):
 
         actions.load()
         metrics.register()
+
+        from orchestration.autonomic import guards
+
+        guards.register()  # the safety loop's strict mode refuses writes through the write path

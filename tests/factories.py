@@ -41,12 +41,12 @@ def make_task(tenant: Tenant, project: Project, title: str = "Do it", **kw):  # 
 
 
 def make_run(tenant: Tenant, *, status: str = "succeeded", minutes_ago: float = 1, duration_ms: int | None = 1000,
-             pipeline: str = "build", cost: float = 0.0) -> Run:
-    """A run row as the engine leaves it (created ``minutes_ago``)."""
+             pipeline: str = "build", cost: float = 0.0, executor_id: str = "") -> Run:
+    """A run row as the engine leaves it (created ``minutes_ago``, by the agent ``executor_id``)."""
     created = timezone.now() - timedelta(minutes=minutes_ago)
     finished = status in Run.FINISHED
     return Run.objects.create(
         tenant=tenant, pipeline=pipeline, pipeline_id=f"pl-{pipeline}", status=status, created_at=created,
         updated_at=created, started_at=created if status != "queued" else None,
         completed_at=created + timedelta(milliseconds=duration_ms or 0) if finished else None,
-        duration_ms=duration_ms if finished else None, cost=cost)
+        duration_ms=duration_ms if finished else None, cost=cost, executor_id=executor_id)

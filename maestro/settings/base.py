@@ -303,6 +303,8 @@ WHITENOISE_USE_FINDERS = True
 # --- scheduler ------------------------------------------------------------------------------
 # Periodic jobs by stable Celery name -> interval in seconds. Apps add theirs here.
 MAESTRO_PERIODIC_JOBS = {
+    # Finds the autonomic loops whose interval has passed and enqueues their ticks.
+    "autonomic.dispatch": float(os.environ.get("MAESTRO_LOOP_DISPATCH_SECONDS", "5")),
     "realtime.prune_events": 300.0,
     "write_path.prune_audit": 3600.0,
     "write_path.prune_idempotency_keys": 3600.0,
@@ -313,6 +315,9 @@ MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS"
 # How long a write's Idempotency-Key is remembered (a retry after that is a new request).
 MAESTRO_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("MAESTRO_IDEMPOTENCY_KEY_HOURS", "24"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
+# Agent metrics (successRate, latencyP95, costPerTask) are counted over the runs that finished
+# in this many seconds (DESIGN §7.2).
+MAESTRO_AGENT_METRICS_WINDOW_SECONDS = int(os.environ.get("MAESTRO_AGENT_METRICS_WINDOW_SECONDS", "3600"))
 # Broker queues whose depth /metrics reports; empty: every queue of maestro.queue.Queue.
 MAESTRO_METRIC_QUEUES: list[str] = []
 # /metrics names every tenant: when MAESTRO_METRICS_TOKEN is set a scrape needs it as a Bearer

@@ -8,9 +8,10 @@ from typing import Annotated, Any, TypedDict
 
 from maestro.core.wire import IsoTime as Iso
 from maestro.core.wire import to_iso
+from orchestration.control.agent_metrics import NO_RUNS, AgentMetrics, agent_metrics
 from orchestration.control.models.agents import AgentProfile
 from orchestration.control.models.experiments import Experiment
-from orchestration.control.models.loops import AutonomicLoop
+from orchestration.control.models.loops import AutonomicLoop, LoopDecision
 from orchestration.control.models.merge_trains import MergeTrain, MergeTrainPullRequest
 from orchestration.control.models.playbooks import Playbook
 
@@ -28,10 +29,20 @@ class LoopOut(TypedDict):
     version: Annotated[int, "sent as ETag; If-Match (or a body version) with a stale one is 412"]
 
 
+class DecisionOut(TypedDict):
+    id: str
+    loopId: str
+    timestamp: Iso
+    action: Annotated[str, "what the tick did: none, quarantine, restore, shift_weight, strict_mode"]
+    summary: Annotated[str, "the loop's lastDecision"]
+    details: dict[str, Any]
+
+
 class AgentMetricsOut(TypedDict):
-    successRate: float
-    latencyP95: float
-    costPerTask: float
+    successRate: Annotated[float, "% of the agent's finished runs in the window that succeeded (100 with none)"]
+    latencyP95: Annotated[float, "95th percentile of their duration_ms (0 with none)"]
+    costPerTask: Annotated[float, "mean cost of a finished run (0 with none)"]
+    sampleSize: Annotated[int, "finished runs (succeeded or failed) in the window the figures are counted from"]
 
 
 class AgentOut(TypedDict):
@@ -143,7 +154,22 @@ def loop_repr(loop: AutonomicLoop) -> LoopOut:
     }
 
 
-def agent_repr(agent: AgentProfile) -> AgentOut:
+def decision_repr(row: LoopDecision, *, loop_id: str | None = None) -> DecisionOut:
+    """``loop_id``: the loop's slug when the caller has it (else read through ``row.loop``)."""
+    return {
+        "id": str(row.id),
+        "loopId": loop_id if loop_id is not None else row.loop.slug,
+        "timestamp": to_iso(row.created_at),
+        "action": row.action,
+        "summary": row.decision,
+        "details": row.details,
+    }
+
+
+def agent_repr(agent: AgentProfile, metrics: AgentMetrics | None = None) -> AgentOut:
+    """The agent with its metrics counted from its runs (looked up when not given)."""
+    if metrics is None:
+        metrics = agent_metrics(tenant_id=agent.tenant_id, agent_ids=[agent.slug]).get(agent.slug, NO_RUNS)
     return {
         "id": agent.slug,
         "name": agent.name,
@@ -151,13 +177,22 @@ def agent_repr(agent: AgentProfile) -> AgentOut:
         "model": agent.model,
         "status": agent.status,
         "metrics": {
-            "successRate": agent.success_rate,
-            "latencyP95": agent.latency_p95,
-            "costPerTask": agent.cost_per_task,
+            "successRate": metrics.success_rate,
+            "latencyP95": metrics.latency_p95,
+            "costPerTask": metrics.cost_per_task,
+            "sampleSize": metrics.runs,
         },
         "routingWeight": agent.routing_weight,
         "version": agent.version,
     }
+
+
+def agents_repr(agents: list[AgentProfile]) -> list[AgentOut]:
+    """A page of agents (of one tenant), their metrics counted in one grouped query."""
+    if not agents:
+        return []
+    metrics = agent_metrics(tenant_id=agents[0].tenant_id, agent_ids=[a.slug for a in agents])
+    return [agent_repr(a, metrics.get(a.slug, NO_RUNS)) for a in agents]
 
 
 def variant_details(experiment: Experiment) -> list[VariantOut]:

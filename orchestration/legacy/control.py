@@ -25,7 +25,7 @@ from orchestration.control.models.base import slug_validator
 from orchestration.control.models.experiments import Experiment
 from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.playbooks import Playbook
-from orchestration.control.representations import agent_repr, experiment_repr, loop_repr, playbook_repr
+from orchestration.control.representations import agents_repr, experiment_repr, loop_repr, playbook_repr
 from orchestration.control.selectors.agents import agent_list
 from orchestration.control.selectors.experiments import experiment_list
 from orchestration.control.selectors.loops import loop_list
@@ -114,17 +114,19 @@ def _import_loop(tenant: Tenant, actor: Actor, entry: dict[str, Any]) -> None:
 
 
 def _import_agent(tenant: Tenant, actor: Actor, entry: dict[str, Any]) -> None:
+    # The old metrics were stored constants; Maestro counts them from the agent's runs, so the
+    # imported numbers are checked (a broken entry is reported) and not kept.
     metrics = entry.get("metrics", {})
     if not isinstance(metrics, dict):
         raise _Invalid("metrics must be an object")
+    for key in ("successRate", "latencyP95", "costPerTask"):
+        if key in metrics:
+            _number(metrics[key], f"metrics.{key}")
     weight = _number(entry.get("routingWeight", 100), "routingWeight")
     if weight != int(weight):
         raise _Invalid("routingWeight must be an integer")
     agent_create(tenant=tenant, actor=actor, agent_id=entry["id"], name=_str(entry, "name", required=True),
                  role=_str(entry, "role"), model=_str(entry, "model"), status=_str(entry, "status", default="healthy"),
-                 success_rate=_number(metrics.get("successRate", 100.0), "metrics.successRate"),
-                 latency_p95=_number(metrics.get("latencyP95", 0.0), "metrics.latencyP95"),
-                 cost_per_task=_number(metrics.get("costPerTask", 0.0), "metrics.costPerTask"),
                  routing_weight=int(weight), action=Action.AGENT_IMPORT)
 
 
@@ -265,5 +267,6 @@ def export_maestro_db(*, tenant: Tenant) -> dict[str, Any]:
         "experiments": experiments,
         "playbooks": [strip(playbook_repr(p)) for p in playbook_list(tenant=tenant)],
         "auditLog": audit,
-        "agents": [strip(agent_repr(a)) for a in agent_list(tenant=tenant)],
+        "agents": [{**strip(a), "metrics": {k: v for k, v in a["metrics"].items() if k != "sampleSize"}}
+                   for a in agents_repr(list(agent_list(tenant=tenant)))],
     }

@@ -16,7 +16,7 @@ from maestro.core.roles import Role
 from maestro.tenancy.models import Membership, OidcIdentity, Tenant
 from maestro.write_path.representations import audit_repr
 from maestro.write_path.selectors import audit_log
-from orchestration.control.representations import agent_repr, experiment_repr, loop_repr
+from orchestration.control.representations import agents_repr, experiment_repr, loop_repr
 from orchestration.control.selectors.agents import agent_list
 from orchestration.control.selectors.experiments import experiment_list
 from orchestration.control.selectors.loops import loop_list
@@ -142,7 +142,7 @@ SECTIONS: dict[str, Callable[[Tenant, Params], dict[str, Any]]] = {
     "projects": lambda tenant, _: {"projects": projects_summary(tenant=tenant)},
     "experiments": lambda tenant, _: {"experiments": [experiment_repr(e) for e in experiment_list(tenant=tenant)]},
     "loops": lambda tenant, _: {"loops": [loop_repr(loop) for loop in loop_list(tenant=tenant)]},
-    "agents": lambda tenant, _: {"agents": [agent_repr(agent) for agent in agent_list(tenant=tenant)]},
+    "agents": lambda tenant, _: {"agents": agents_repr(list(agent_list(tenant=tenant)))},
     "charts": lambda tenant, _: {"charts": {"runs": run_outcomes(tenant=tenant),
                                             "ledger": ledger_throughput(tenant=tenant),
                                             "websocketClients": websocket_clients(),

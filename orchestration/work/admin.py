@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.text import Truncator
 
-from maestro.admin_base import ServiceAdmin, actor_of
-from maestro.core.wire import to_ms
-from orchestration.work.models import Project, Session, Subtask, Task, TaskTimelineEvent
+from maestro.admin_base import ListField, PrettyJSONField, ServiceAdmin, actor_of, related_count
+from orchestration.work.models import Project, Session, SessionTask, Subtask, Task, TaskTimelineEvent
 from orchestration.work.services import projects as project_services
 from orchestration.work.services import sessions as session_services
 from orchestration.work.services import tasks as task_services
@@ -40,11 +41,24 @@ class ProjectAdmin(ServiceAdmin[Project]):
     identity_fields = ("id", "tenant")
     update_service = staticmethod(project_services.project_update)
     delete_service = staticmethod(project_services.project_delete)
-    list_display = ("name", "id", "tenant", "working_dir", "version", "created_at", "updated_at")
+    list_display = ("name", "id", "task_count", "session_count", "version", "updated_at", "tenant")
     list_filter = ("tenant",)
+    date_hierarchy = "updated_at"
     search_fields = ("id", "name", "description", "working_dir")
     readonly_fields = ("id", "version", "created_at", "updated_at")
     inlines = [TaskInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
+        return super().get_queryset(request).annotate(task_total=related_count(Task, "project"),
+                                                      session_total=related_count(Session, "project"))
+
+    @admin.display(description="tasks", ordering="task_total")
+    def task_count(self, obj: Project) -> int:
+        return cast(int, getattr(obj, "task_total", 0))
+
+    @admin.display(description="sessions", ordering="session_total")
+    def session_count(self, obj: Project) -> int:
+        return cast(int, getattr(obj, "session_total", 0))
 
     def get_fields(self, request: HttpRequest, obj: Project | None = None) -> _FieldGroups:
         editable = ["name", "working_dir", "description"]
@@ -83,9 +97,20 @@ TASK_EDITABLE = ("title", "description", "initial_prompt", "status", "priority",
                  "dependencies")
 
 
+class TaskForm(forms.ModelForm[Task]):  # tasks carry no version (yet): nothing to guard
+    skill_ids = ListField(label="Skill ids")
+    agent_ids = ListField(label="Agent ids")
+    dependencies = ListField(help_text="Ids of the tasks this one waits for: one per line, or separated "
+                                                 "by commas.")
+
+    class Meta:
+        model = Task
+        fields = ("project", "parent", *TASK_EDITABLE)
+
+
 @admin.register(Task)
 class TaskAdmin(ServiceAdmin[Task]):
-    form = forms.ModelForm[Task]  # tasks carry no version (yet): nothing to guard
+    form = TaskForm
     kind = task_services.TASK
     service_id_arg = "task_id"
     service_fields = TASK_EDITABLE
@@ -93,12 +118,31 @@ class TaskAdmin(ServiceAdmin[Task]):
     bookkeeping = ("created_at", "updated_at", "started_at", "completed_at")
     update_service = staticmethod(task_services.task_update)
     delete_service = staticmethod(task_services.task_delete)
-    list_display = ("title", "id", "project", "status", "priority", "created_at", "completed_at")
+    list_display = ("short_title", "project_name", "status", "priority", "subtasks", "version", "updated_at",
+                    "tenant")
     list_filter = ("status", "priority", "tenant", "project")
+    date_hierarchy = "updated_at"
     search_fields = ("id", "title", "description")
     list_select_related = ("project",)
     inlines = [SubtaskInline, TimelineInline]
     raw_id_fields = ("parent",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Task]:
+        return super().get_queryset(request).annotate(
+            subtask_total=related_count(Subtask, "task"), subtask_done=related_count(Subtask, "task", completed=True))
+
+    @admin.display(description="title", ordering="title")
+    def short_title(self, obj: Task) -> str:
+        return Truncator(obj.title).chars(70)
+
+    @admin.display(description="project", ordering="project__name")
+    def project_name(self, obj: Task) -> str:
+        return Truncator(obj.project.name).chars(40)
+
+    @admin.display(description="subtasks done", ordering="subtask_total")
+    def subtasks(self, obj: Task) -> str:
+        total = cast(int, getattr(obj, "subtask_total", 0))
+        return f"{getattr(obj, 'subtask_done', 0)}/{total}" if total else "—"
 
     def get_fields(self, request: HttpRequest, obj: Task | None = None) -> _FieldGroups:
         if obj is None:
@@ -157,6 +201,9 @@ class TaskAdmin(ServiceAdmin[Task]):
 class SessionForm(forms.ModelForm[Session]):
     linked_tasks = forms.ModelMultipleChoiceField(queryset=Task.objects.none(), required=False,
                                                   help_text="Tasks of this session's project")
+    env = PrettyJSONField(shape="string map", required=False,
+                          help_text='Environment variables, a JSON object of strings: {"NAME": "value"}.')
+    metadata = PrettyJSONField(shape="object", required=False, help_text="A JSON object.")
 
     class Meta:
         model = Session
@@ -179,17 +226,30 @@ class SessionAdmin(ServiceAdmin[Session]):
     identity_fields = ("id", "tenant", "project")
     bookkeeping = ("started_at", "last_activity", "completed_at")
     delete_service = staticmethod(session_services.session_delete)
-    list_display = ("name", "id", "project", "status", "agent_id", "started_at", "last_activity_ms")
+    list_display = ("short_name", "project_name", "status", "agent_id", "task_count", "version", "last_activity",
+                    "tenant")
     list_filter = ("status", "tenant", "project")
+    date_hierarchy = "last_activity"
     search_fields = ("id", "name", "agent_id", "hostname")
     list_select_related = ("project",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sessions are started by agents (POST /api/sessions or spawn)
 
-    @admin.display(description="last activity (ms)")
-    def last_activity_ms(self, obj: Session) -> int | None:
-        return to_ms(obj.last_activity)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        return super().get_queryset(request).annotate(task_total=related_count(SessionTask, "session"))
+
+    @admin.display(description="name", ordering="name")
+    def short_name(self, obj: Session) -> str:
+        return Truncator(obj.name).chars(50)
+
+    @admin.display(description="project", ordering="project__name")
+    def project_name(self, obj: Session) -> str:
+        return Truncator(obj.project.name).chars(40)
+
+    @admin.display(description="tasks", ordering="task_total")
+    def task_count(self, obj: Session) -> int:
+        return cast(int, getattr(obj, "task_total", 0))
 
     def changes_elsewhere(self, form: forms.ModelForm[Session]) -> bool:
         return "linked_tasks" in form.changed_data

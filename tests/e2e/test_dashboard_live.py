@@ -62,12 +62,18 @@ def test_the_dashboard_is_live_in_two_browsers_and_resumes_after_a_restart(live_
     sign_in(second, live)
     loop_status_is(second, "rel", "active")
 
-    # when: the operator pauses the loop in the first browser
-    first.click('[data-loop-toggle="rel"]')
-    # then: both pages show it paused, without a reload
+    # when: the operator pauses the loop in the first browser, from the keyboard
+    where = "e => { const r = e.getBoundingClientRect(); return [r.top, r.height]; }"
+    before = second.eval_on_selector("#agents", where)
+    first.focus('[data-loop-toggle="rel"]')
+    first.keyboard.press("Enter")
+    # then: both pages show it paused, without a reload, and nothing below it moved
     loop_status_is(first, "rel", "paused")
     loop_status_is(second, "rel", "paused")
     assert second.evaluate("window.__sameDocument") is True
+    assert second.eval_on_selector("#agents", where) == before
+    # and: the keyboard focus stays on the (redrawn) control in the first browser
+    assert first.evaluate("document.activeElement.dataset.loopToggle") == "rel"
     assert AutonomicLoop.objects.get(slug="rel").status == "paused"
     assert AuditEvent.objects.filter(action="loop.set_status", actor="olga").count() == 1
 

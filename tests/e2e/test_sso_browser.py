@@ -30,6 +30,15 @@ def register(provider: OidcProvider, url: str) -> None:
                         post_logout_redirect_uri=[f"{url}/admin/login/", f"{url}/login"])
 
 
+def sign_in_at_the_provider(page, provider: OidcProvider, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Picks single sign-on on a Maestro sign-in page and signs in on the provider's own page."""
+    page.click("#sso-login")
+    page.wait_for_url(f"{provider.url}/accounts/login/**")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("#idp-submit")
+
+
 def test_sign_in_through_the_provider_lands_in_the_admin_and_signs_out_of_both(
         oidc_provider, live_server_factory, browser_page):  # noqa: F811
     page = browser_page
@@ -42,11 +51,7 @@ def test_sign_in_through_the_provider_lands_in_the_admin_and_signs_out_of_both(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "admin-login-sso.png"), full_page=True)
     assert page.inner_text("#sso-login") == "Sign in with Example IdP"
-    page.click("#sso-login")
-    page.wait_for_url(f"{oidc_provider.url}/accounts/login/**")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "alice-pass-7")
-    page.click("#idp-submit")
+    sign_in_at_the_provider(page, oidc_provider, "alice", "alice-pass-7")
 
     # then: she lands in the admin, as the user linked to her (issuer, subject)
     page.wait_for_url(f"{live}/admin/")
@@ -94,11 +99,7 @@ def test_sign_in_from_the_dashboard_lands_on_it_with_the_roles_the_claims_give_a
     page.wait_for_url(f"{live}/login?next=%2F")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "dashboard-login.png"), full_page=True)
-    page.click("#sso-login")
-    page.wait_for_url(f"{oidc_provider.url}/accounts/login/**")
-    page.fill("#id_username", "bob")
-    page.fill("#id_password", "bob-pass-7")
-    page.click("#idp-submit")
+    sign_in_at_the_provider(page, oidc_provider, "bob", "bob-pass-7")
 
     # then: he lands on the dashboard, named as the provider names him, as operator of acme
     page.wait_for_url(f"{live}/")

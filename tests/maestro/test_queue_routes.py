@@ -21,8 +21,11 @@ ROUTES = {
     "ledger.archive_tenant": f"{DEFAULT}.bulk",
     "engine.reap": f"{DEFAULT}.periodic",
     "engine.step": f"{DEFAULT}.steps",
+    "autonomic.dispatch": f"{DEFAULT}.periodic",
+    "autonomic.tick": f"{DEFAULT}.loops",
 }
-ALL_QUEUES = [DEFAULT, f"{DEFAULT}.sequencer", f"{DEFAULT}.periodic", f"{DEFAULT}.bulk", f"{DEFAULT}.steps"]
+ALL_QUEUES = [DEFAULT, f"{DEFAULT}.sequencer", f"{DEFAULT}.periodic", f"{DEFAULT}.bulk", f"{DEFAULT}.steps",
+              f"{DEFAULT}.loops"]
 
 
 @pytest.fixture
@@ -38,7 +41,8 @@ def broker():
 @pytest.mark.parametrize(("name", "queue"), sorted(ROUTES.items()))
 def test_an_enqueued_job_lands_on_the_queue_of_its_kind(broker, name, queue):
     # when: enqueued through the house API, as services and the scheduler do
-    args = [4242] if name in ("ledger.sequence_tenant", "ledger.archive_tenant", "engine.step") else []
+    takes_an_id = ("ledger.sequence_tenant", "ledger.archive_tenant", "engine.step", "autonomic.tick")
+    args = [4242] if name in takes_an_id else []
     enqueue(name, *args)
 
     # then: the message waits on its own queue and on no other

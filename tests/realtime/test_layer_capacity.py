@@ -56,3 +56,23 @@ def test_a_full_inbox_drops_its_oldest_messages_counts_and_logs_them_and_keeps_t
     assert dropped_total() - before == 15
     drops = [r for r in caplog.records if getattr(r, "event", "") == "realtime.message_dropped"]
     assert [getattr(r, "dropped", None) for r in drops] == [1]  # then one line per 100 more
+
+
+def test_a_published_message_is_decoded_once_for_every_local_channel_it_reaches(settings):
+    configured = settings.CHANNEL_LAYERS["default"]
+    layer = import_string(configured["BACKEND"])(**configured["CONFIG"])
+
+    async def scenario() -> list[Any]:
+        channels = [await layer.new_channel() for _ in range(50)]
+        for channel in channels:
+            await layer.group_add("decode-once", channel)
+        await layer.group_send("decode-once", {"type": "probe", "events": [{"seq": 1, "text": "{}"}]})
+        got = [await asyncio.wait_for(layer.receive(channel), 5) for channel in channels]
+        for channel in channels:
+            await layer.group_discard("decode-once", channel)
+        return got
+
+    received = async_to_sync(scenario)()
+
+    assert all(message == {"type": "probe", "events": [{"seq": 1, "text": "{}"}]} for message in received)
+    assert len({id(message) for message in received}) == 1  # one decoded object, shared read-only

@@ -3,24 +3,25 @@ rules as the API), lifecycle by actions, measured results shown read-only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
-from maestro.admin_base import ServiceAdmin, VersionedForm
+from maestro.admin_base import PrettyJSONField, ServiceAdmin, VersionedForm, related_count
 from maestro.core.exceptions import ValidationFailed
-from orchestration.control.models.experiments import Experiment
+from orchestration.control.models.experiments import Experiment, ExperimentObservation, ExperimentVariant
 from orchestration.control.representations import variant_details
 from orchestration.control.selectors.experiments import experiment_results
 from orchestration.control.services import experiments as services
 
 
 class ExperimentForm(VersionedForm[Experiment]):
-    variants = forms.JSONField(
+    variants = PrettyJSONField(shape="list",
         help_text='A list of ids (equal traffic), e.g. ["control", "v2"], or of objects '
                   '{"id": "v2", "trafficWeight": 30, "configOverrides": {}} whose weights sum to 100. '
                   "Editable while the experiment is a draft.")
@@ -62,7 +63,8 @@ class ExperimentAdmin(ServiceAdmin[Experiment]):
     create_service = staticmethod(services.experiment_create)
     update_service = staticmethod(services.experiment_update)
     delete_service = staticmethod(services.experiment_delete)
-    list_display = ("slug", "name", "status", "start_date", "end_date", "version", "tenant")
+    list_display = ("slug", "short_name", "status", "variant_count", "observation_count", "version", "updated_at",
+                    "tenant")
     list_filter = ("tenant", "status")
     search_fields = ("slug", "name", "hypothesis")
     ordering = ("tenant", "created_at")
@@ -83,6 +85,23 @@ class ExperimentAdmin(ServiceAdmin[Experiment]):
     )
     readonly_fields = ("status", "start_date", "end_date", "measured_results")
     actions = ("start_experiments", "stop_experiments")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Experiment]:
+        return super().get_queryset(request).annotate(
+            variant_total=related_count(ExperimentVariant, "experiment"),
+            observation_total=related_count(ExperimentObservation, "experiment"))
+
+    @admin.display(description="name", ordering="name")
+    def short_name(self, obj: Experiment) -> str:
+        return Truncator(obj.name).chars(40)
+
+    @admin.display(description="variants", ordering="variant_total")
+    def variant_count(self, obj: Experiment) -> int:
+        return cast(int, getattr(obj, "variant_total", 0))
+
+    @admin.display(description="observations", ordering="observation_total")
+    def observation_count(self, obj: Experiment) -> int:
+        return cast(int, getattr(obj, "observation_total", 0))
 
     @admin.display(description="measured results (from observations)")
     def measured_results(self, obj: Experiment) -> str:

@@ -39,7 +39,7 @@ class AutonomicLoopAdmin(ServiceAdmin[AutonomicLoop]):
     create_service = staticmethod(loop_services.loop_create)
     update_service = staticmethod(loop_services.loop_update)
     delete_service = staticmethod(loop_services.loop_delete)
-    list_display = ("slug", "name", "type", "status", "last_run", "version", "tenant")
+    list_display = ("slug", "name", "type", "status", "last_run", "version", "updated_at", "tenant")
     list_filter = ("tenant", "type", "status")
     search_fields = ("slug", "name", "last_decision")
     ordering = ("tenant", "created_at")
@@ -54,15 +54,15 @@ class AutonomicLoopAdmin(ServiceAdmin[AutonomicLoop]):
         ("Bookkeeping", {"fields": ("version", "created_at", "updated_at"), "classes": ("collapse",)}),
     )
     readonly_fields = ("last_decision", "last_run", "recent_decisions")
-    actions = ("pause_loops", "resume_loops")
+    actions: tuple[str, ...] = ("pause_loops", "resume_loops")
 
     @admin.display(description="recent decisions")
     def recent_decisions(self, obj: AutonomicLoop) -> str:
-        rows = LoopDecision.objects.filter(loop=obj).order_by("-created_at", "-id")[:10] if obj.pk else []
+        rows = LoopDecision.objects.filter(loop=obj).order_by("-created_at", "-id")[:20] if obj.pk else []
         if not rows:
             return "—"
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>",
-                                                           ((r.created_at, r.decision) for r in rows)))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: <b>{}</b> {}</li>",
+                                                           ((r.created_at, r.action, r.decision) for r in rows)))
 
     @admin.action(description="Pause selected loops")
     def pause_loops(self, request: HttpRequest, queryset: QuerySet[AutonomicLoop]) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from maestro.admin_base import ServiceAdmin
+from maestro.admin_base import ServiceAdmin, related_count
 from maestro.core.exceptions import MaestroError
 from orchestration.control.models.merge_trains import MergeTrain, MergeTrainPullRequest
 from orchestration.control.services import merge_trains as services
@@ -28,7 +28,7 @@ class MergeTrainAdmin(ServiceAdmin[MergeTrain]):
     service_id_arg = "train_id"
     delete_service = staticmethod(services.merge_train_delete)
     inlines = (PullRequestInline,)
-    list_display = ("slug", "status", "version", "tenant")
+    list_display = ("slug", "status", "waiting_count", "version", "updated_at", "tenant")
     list_filter = ("tenant", "status")
     search_fields = ("slug",)
     service_fields = ("status",)
@@ -38,6 +38,14 @@ class MergeTrainAdmin(ServiceAdmin[MergeTrain]):
         ("Bookkeeping", {"fields": ("version", "created_at", "updated_at"), "classes": ("collapse",)}),
     )
     actions = ("pause_trains", "resume_trains")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MergeTrain]:
+        return super().get_queryset(request).annotate(
+            waiting=related_count(MergeTrainPullRequest, "train", status__in=MergeTrainPullRequest.ACTIVE))
+
+    @admin.display(description="PRs in the train", ordering="waiting")
+    def waiting_count(self, obj: MergeTrain) -> int:
+        return cast(int, getattr(obj, "waiting", 0))
 
     def update(self, request: HttpRequest, obj: MergeTrain, changes: dict[str, Any],
                expected_version: int | None) -> MergeTrain:

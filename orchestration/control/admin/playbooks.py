@@ -1,45 +1,19 @@
-"""Playbooks in the admin: triggers and actions edited one per line."""
+"""Playbooks in the admin: triggers and actions edited one per line (or comma-separated)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from maestro.admin_base import ServiceAdmin, VersionedForm
+from maestro.admin_base import ListField, ServiceAdmin, VersionedForm
 from orchestration.control.models.playbooks import Playbook
 from orchestration.control.services import playbooks as playbook_services
 
 
-class LinesField(forms.CharField):
-    """A list of strings edited as one per line."""
-
-    widget = forms.Textarea(attrs={"rows": 4})
-
-    def prepare_value(self, value: Any) -> str:
-        if isinstance(value, str):
-            text = value
-            try:
-                value = json.loads(text)
-            except ValueError:
-                return text
-        return "\n".join(value or [])
-
-    # A CharField's text, cleaned into the list of its lines (the stubs' CharField cleans to a str).
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        return [line.strip() for line in (value or "").splitlines() if line.strip()]
-
-    def has_changed(self, initial: Any, data: Any) -> bool:
-        return list(initial or []) != self.to_python(data)
-
-
 class PlaybookForm(VersionedForm[Playbook]):
-    triggers = LinesField(required=False, help_text="One trigger per line, e.g. pod_crash_loop.")
-    actions = LinesField(required=False, help_text="One action per line, e.g. k8s.delete_pod.")
+    triggers = ListField(help_text="One trigger per line (or separated by commas), e.g. pod_crash_loop.")
+    actions = ListField(help_text="One action per line (or separated by commas), e.g. k8s.delete_pod.")
 
     class Meta:
         model = Playbook
@@ -54,7 +28,7 @@ class PlaybookAdmin(ServiceAdmin[Playbook]):
     create_service = staticmethod(playbook_services.playbook_create)
     update_service = staticmethod(playbook_services.playbook_update)
     delete_service = staticmethod(playbook_services.playbook_delete)
-    list_display = ("slug", "name", "is_enabled", "version", "tenant")
+    list_display = ("slug", "name", "is_enabled", "trigger_count", "action_count", "version", "updated_at", "tenant")
     list_filter = ("tenant", "is_enabled")
     search_fields = ("slug", "name", "description")
     ordering = ("tenant", "created_at")
@@ -65,6 +39,14 @@ class PlaybookAdmin(ServiceAdmin[Playbook]):
         ("Bookkeeping", {"fields": ("version", "created_at", "updated_at"), "classes": ("collapse",)}),
     )
     actions = ("enable_playbooks", "disable_playbooks")
+
+    @admin.display(description="triggers")
+    def trigger_count(self, obj: Playbook) -> int:
+        return len(obj.triggers or [])
+
+    @admin.display(description="actions")
+    def action_count(self, obj: Playbook) -> int:
+        return len(obj.actions or [])
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Playbook], enabled: bool, verb: str) -> None:
         self.service_action(request, queryset, verb, playbook_services.playbook_set_enabled, enabled=enabled,

@@ -87,20 +87,15 @@ class LoopUpdateIn(StrictSerializer, VersionMixin):
     config = LoopConfigField(required=False)
 
 
-class AgentMetricsIn(StrictSerializer):
-    successRate = StrictNumberField(required=False, min_value=0, max_value=100, source="success_rate")
-    latencyP95 = StrictNumberField(required=False, min_value=0, source="latency_p95")
-    costPerTask = StrictNumberField(required=False, min_value=0, source="cost_per_task")
-
-
 class AgentUpdateIn(StrictSerializer, VersionMixin):
-    ignored = ("id",)
+    # ``metrics`` are counted from the agent's runs: an old client echoing them back is accepted,
+    # and what it sent is not kept.
+    ignored = ("id", "metrics")
     undocumented, change_required = ("id",), True  # PATCH: ControlView.patch_input
     name = StrictCharField(max_length=200, allow_blank=False, required=False)
     role = StrictCharField(max_length=200, allow_blank=True, required=False)
     model = StrictCharField(max_length=200, allow_blank=True, required=False)
     status = StrictChoiceField(choices=AgentProfile.Status.choices, required=False)
-    metrics = AgentMetricsIn(required=False)
     routingWeight = StrictIntegerField(required=False, min_value=0, max_value=100, source="routing_weight")
 
 

@@ -18,6 +18,7 @@ from orchestration.control.representations import (
     MergeTrainOut,
     SuccessOut,
     agent_repr,
+    agents_repr,
     loop_repr,
     merge_train_repr,
 )
@@ -34,7 +35,8 @@ class AgentListView(ControlView):
 
     @doc(many=True, paged=True, response=AgentOut, op="maestro_agents_list")
     def get(self, request: Request) -> Response:
-        return self.listed(agent_list(tenant=self.access.tenant))
+        return self.paged(request, agent_list(tenant=self.access.tenant), order=self.order, present_all=agents_repr,
+                          filters=self.filters)
 
 
 class AgentDetailView(ControlView):
@@ -47,9 +49,7 @@ class AgentDetailView(ControlView):
 
     @doc(AgentUpdateIn, response=AgentOut)
     def patch(self, request: Request, agent_id: str) -> Response:
-        # The old body nests the numbers under ``metrics``; the service takes them flat.
-        changes, version = self.patch_input(AgentUpdateIn, agent_id,
-                                            flatten=lambda data: {**data.pop("metrics", {}), **data})
+        changes, version = self.patch_input(AgentUpdateIn, agent_id)
         return self.answer(agent_update(tenant=self.access.tenant, actor=self.access.actor, agent_id=agent_id,
                                         changes=changes, expected_version=version))
 

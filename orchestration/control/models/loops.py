@@ -35,18 +35,24 @@ class AutonomicLoop(ControlObject):
 
 
 class LoopDecision(models.Model):
-    """The decision history of a loop; the loop row keeps only the latest (``last_decision``)."""
+    """The decision history of a loop; the loop row keeps only the latest (``last_decision``).
+    ``decision`` is the summary old clients read as ``lastDecision``; ``action`` what the tick
+    did (``none`` when nothing crossed a threshold)."""
+
+    NONE = "none"
 
     id = models.BigAutoField(primary_key=True)
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
     loop = models.ForeignKey(AutonomicLoop, on_delete=models.CASCADE, related_name="decisions")
-    decision = models.TextField()
+    action = models.CharField(max_length=32, default=NONE)
+    decision = models.TextField("summary")
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="loop_decision_tenant_ts_idx")]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="loop_decision_tenant_ts_idx"),
+                   models.Index(fields=["loop", "-created_at", "-id"], name="loop_decision_history_idx")]
 
     def __str__(self) -> str:
         return self.decision[:80]

@@ -1,8 +1,8 @@
-"""Agent profiles: the router's view of each agent (model, health, metrics, routing weight)."""
+"""Agent profiles: the router's view of each agent (model, health, routing weight). Their metrics
+are counted from runs (selectors.agents.agent_metrics), so nothing here writes them."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.utils import timezone
@@ -16,28 +16,17 @@ from orchestration.control.models.agents import AgentProfile
 from orchestration.control.representations import agent_repr
 from orchestration.control.selectors.agents import agent_get
 
-EDITABLE = ("name", "role", "model", "status", "success_rate", "latency_p95", "cost_per_task", "routing_weight")
+EDITABLE = ("name", "role", "model", "status", "routing_weight")
 AGENT: entities.Kind[AgentProfile] = entities.Kind(
     model=AgentProfile, resource=Resource.AGENT, label="Agent", present=agent_repr,
     lookup=lambda tenant, ident, lock: agent_get(tenant=tenant, agent_id=ident, lock=lock),
 )
-_NUMBERS = {"success_rate": (0.0, 100.0), "latency_p95": (0.0, None), "cost_per_task": (0.0, None)}
 
 
 def _validate(values: dict[str, Any]) -> None:
-    """The model's constraints would refuse these too; checking first gives a clear message
-    (and keeps a string or NaN from ever reaching the database)."""
+    """The model's constraints would refuse these too; checking first gives a clear message."""
     if "status" in values:
         entities.require_choice(values["status"], AgentProfile.Status.values, "status")
-    for field, (low, high) in _NUMBERS.items():
-        if field not in values:
-            continue
-        value = values[field]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValidationFailed(f"{field} must be a number", details={"field": field, "value": value})
-        if value < low or (high is not None and value > high):
-            bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
-            raise ValidationFailed(f"{field} must be {bound}", details={"field": field, "value": value})
     if "routing_weight" in values:
         weight = values["routing_weight"]
         if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
@@ -46,11 +35,9 @@ def _validate(values: dict[str, Any]) -> None:
 
 
 def agent_create(*, tenant: Tenant, actor: Actor, agent_id: str, name: str, role: str = "", model: str = "",
-                 status: str = AgentProfile.Status.HEALTHY, success_rate: float = 100.0, latency_p95: float = 0.0,
-                 cost_per_task: float = 0.0, routing_weight: int = 100,
+                 status: str = AgentProfile.Status.HEALTHY, routing_weight: int = 100,
                  action: Action = Action.AGENT_CREATE) -> AgentProfile:
-    values = {"name": name, "role": role, "model": model, "status": status, "success_rate": success_rate,
-              "latency_p95": latency_p95, "cost_per_task": cost_per_task, "routing_weight": routing_weight}
+    values = {"name": name, "role": role, "model": model, "status": status, "routing_weight": routing_weight}
     _validate(values)
     now = timezone.now()
     agent = AgentProfile(tenant=tenant, slug=agent_id, created_at=now, updated_at=now, **values)

@@ -15,14 +15,13 @@ from django.utils import timezone
 
 from maestro.core.actors import Actor
 from maestro.core.exceptions import ValidationFailed
-from maestro.core.wire import to_iso
 from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Action, Event, Resource
 from maestro.write_path.services import Change, service
 from orchestration.base import entities
 from orchestration.control import schemas
 from orchestration.control.models.loops import AutonomicLoop, LoopDecision
-from orchestration.control.representations import loop_repr
+from orchestration.control.representations import decision_repr, loop_repr
 from orchestration.control.selectors.loops import loop_get
 
 EDITABLE = ("name", "type", "status", "config")
@@ -108,24 +107,27 @@ def loop_set_status(*, tenant: Tenant, actor: Actor, loop_id: str, status: str,
 
 
 def loop_record_decision(*, tenant: Tenant, actor: Actor, loop_id: str, decision: str,
-                         details: dict[str, Any] | None = None) -> LoopDecision:
-    """What a loop tick decided: kept as ``lastDecision``/``lastRun``, in the history, the audit
-    log and the ledger, and broadcast as ``loop:decision``. Not a config edit, so the loop's
-    ``version`` (which guards operators' edits) does not move."""
+                         details: dict[str, Any] | None = None, action: str = LoopDecision.NONE,
+                         now: datetime | None = None) -> LoopDecision:
+    """What a loop tick decided (``decision`` its summary, ``action`` what it did): kept as
+    ``lastDecision``/``lastRun``, in the history, the audit log and the ledger, and broadcast as
+    ``loop:decision``. Not a config edit, so the loop's ``version`` (which guards operators'
+    edits) does not move."""
     if not decision.strip():
         raise ValidationFailed("decision is required")
-    now = timezone.now()
+    now = now or timezone.now()
     change = Change(tenant_id=tenant.pk, actor=actor, action=Action.LOOP_DECISION, resource_type=Resource.LOOP,
                     resource_id=loop_id)
     with service(change):
         loop = loop_get(tenant=tenant, loop_id=loop_id, lock="update")
-        row = LoopDecision.objects.create(tenant=tenant, loop=loop, decision=decision, details=details or {},
-                                          created_at=now)
+        row = LoopDecision.objects.create(tenant=tenant, loop=loop, action=action, decision=decision,
+                                          details=details or {}, created_at=now)
         loop.last_decision, loop.last_run = decision, now
         loop.save(update_fields=["last_decision", "last_run"])
-        change.record(details=decision, event=(Event.LOOP_DECISION, {
-            "id": row.id, "loopId": loop.slug, "decision": decision, "details": row.details,
-            "timestamp": to_iso(now), "loop": loop_repr(loop)}))
+        # The decision as the history API shows it, with ``decision`` (its summary, as the
+        # event's first clients read it) and the loop.
+        change.record(details=f"[{action}] {decision}", event=(Event.LOOP_DECISION, {
+            **decision_repr(row, loop_id=loop.slug), "decision": decision, "loop": loop_repr(loop)}))
     return row
 
 

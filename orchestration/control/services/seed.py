@@ -38,12 +38,12 @@ LOOPS = [
      "config": {"strictMode": True}},
 ]
 AGENTS = [
-    {"agent_id": "planner", "name": "Planner", "role": "Orchestration", "model": "gpt-4-turbo", "status": "healthy",
-     "success_rate": 98.5, "latency_p95": 1200, "cost_per_task": 0.03, "routing_weight": 100},
-    {"agent_id": "coder", "name": "Coder", "role": "Implementation", "model": "claude-3-opus", "status": "healthy",
-     "success_rate": 95.2, "latency_p95": 4500, "cost_per_task": 0.15, "routing_weight": 80},
-    {"agent_id": "reviewer", "name": "Reviewer", "role": "Quality Assurance", "model": "gpt-4o", "status": "healthy",
-     "success_rate": 99.1, "latency_p95": 2100, "cost_per_task": 0.05, "routing_weight": 100},
+    {"agent_id": "planner", "name": "Planner", "role": "Orchestration", "model": "gpt-4-turbo",
+     "status": "healthy", "routing_weight": 100},
+    {"agent_id": "coder", "name": "Coder", "role": "Implementation", "model": "claude-3-opus",
+     "status": "healthy", "routing_weight": 80},
+    {"agent_id": "reviewer", "name": "Reviewer", "role": "Quality Assurance", "model": "gpt-4o",
+     "status": "healthy", "routing_weight": 100},
 ]
 EXPERIMENTS = [
     {"experiment_id": "exp-001", "name": "Planner Agent V2",

@@ -51,7 +51,8 @@ class Command(BaseCommand):
         queue = "Redis" if settings.REDIS_URL else "in-process"
         self.stdout.write(
             f"\nMaestro is starting at {url}\n"
-            f"  admin:     {url}/admin/  login {ADMIN_USERNAME} / {password}\n"
+            f"  dashboard: {url}/  login {ADMIN_USERNAME} / {password}  (runs, board, loops, live)\n"
+            f"  admin:     {url}/admin/  (the same login)\n"
             f"  API token: {token}   (curl -H 'Authorization: Bearer {token}' {url}/api/projects)\n"
             f"  API docs:  {url}/api/docs/   WebSocket: ws://{shown}:{opts['port']}/ws\n"
             f"  stores:    database {mode}; queue and realtime {queue}\n"

@@ -85,6 +85,8 @@ CALLS: list[tuple[str, str, Any]] = [
     ("maestro_autonomic_loops_retrieve", "/api/maestro/autonomic/loops/cost-optimization", None),
     ("maestro_autonomic_loops_partial_update", "/api/maestro/autonomic/loops/cost-optimization",
      {"config": {"threshold": 0.5, "interval": "15m"}}),
+    ("maestro_autonomic_loops_run_create", "/api/maestro/autonomic/loops/cost-optimization/run", {}),
+    ("maestro_autonomic_loop_decisions", "/api/maestro/autonomic/loops/cost-optimization/decisions", None),
     ("maestro_autonomic_loops_toggle_create", "/api/maestro/autonomic/loops/cost-optimization/toggle",
      {"status": "paused"}),
     ("maestro_merge_trains_default", "/api/maestro/merge-trains", None),

@@ -35,8 +35,8 @@ def main() -> None:
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     seen: dict[str, dict[str, int]] = {"loop": {}, "agent": {}}
     targets = {
-        "loop": ("/api/maestro/autonomic/loops/safety-sentinel",
-                 lambda n, h: client.post("/api/maestro/autonomic/loops/safety-sentinel/toggle",
+        "loop": ("/api/maestro/autonomic/loops/reliability-guardian",
+                 lambda n, h: client.post("/api/maestro/autonomic/loops/reliability-guardian/toggle",
                                           {"status": "active" if n % 2 else "paused"}, format="json", **h)),
         "agent": ("/api/maestro/agents/coder",
                   lambda n, h: client.patch("/api/maestro/agents/coder", {"routingWeight": n % 101}, format="json",

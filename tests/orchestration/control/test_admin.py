@@ -129,13 +129,13 @@ def test_admin_config_is_validated_against_the_loop_type_schema(staff, seeded):
 
     # when
     r = staff.post(f"{ADMIN}/autonomicloop/{obj.pk}/change/",
-                   loop_form(obj, config=json.dumps({"threshold": 7, "interval": "soon"})))
+                   loop_form(obj, config=json.dumps({"threshold": -7, "interval": "soon"})))
 
     # then
     assert r.status_code == 200
     page = r.content.decode()
     assert "Invalid for a cost loop: $.interval: &#x27;soon&#x27; does not match" in page
-    assert "Invalid for a cost loop: $.threshold: 7 is greater than the maximum of 1" in page
+    assert "Invalid for a cost loop: $.threshold: -7 is less than the minimum of 0" in page
     assert loop(seeded).version == 1
 
 
@@ -171,8 +171,7 @@ def test_agent_admin_refuses_an_out_of_range_weight(staff, seeded):
     # given
     agent = AgentProfile.objects.get(slug="coder")
     data = {"name": agent.name, "role": agent.role, "model": agent.model, "status": agent.status,
-            "routing_weight": 150, "success_rate": agent.success_rate, "latency_p95": agent.latency_p95,
-            "cost_per_task": agent.cost_per_task, "expected_version": 1, "_save": "Save"}
+            "routing_weight": 150, "expected_version": 1, "_save": "Save"}
 
     # when
     r = staff.post(f"{ADMIN}/agentprofile/{agent.pk}/change/", data)
@@ -269,3 +268,60 @@ def test_merge_train_pull_requests_are_saved_through_the_service(staff, seeded):
     train.refresh_from_db()
     assert train.version == 2
     assert AuditEvent.objects.filter(action="merge_train.pr_upsert", actor="root").count() == 1
+
+
+def test_json_config_is_pretty_printed_and_stop_condition_errors_name_their_path(staff, seeded):
+    # given
+    exp = Experiment.objects.get(slug="exp-001")
+    page = staff.get(f"{ADMIN}/autonomicloop/{loop(seeded).pk}/change/").content.decode()
+    assert '<textarea name="config" cols="80" rows="' in page
+    assert "{\n  &quot;" in page  # indented, one member per line
+    mark = Mark(seeded)
+
+    # when
+    r = staff.post(f"{ADMIN}/experiment/{exp.pk}/change/", {
+        "name": exp.name, "hypothesis": exp.hypothesis, "metrics": "{}", "expected_version": 1, "_save": "Save",
+        "variants": json.dumps(["control", "v2-prompt"]),
+        "stop_conditions": json.dumps([{"type": "maxObservations", "value": -3}])})
+
+    # then
+    assert r.status_code == 200
+    errors = r.context["adminform"].form.errors["stop_conditions"]
+    assert errors and all(e.startswith("$[0]") for e in errors), errors
+    mark.assert_nothing_written()
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ("autonomicloop", ["slug", "name", "type", "status", "last_run", "version", "updated_at", "tenant"]),
+    ("agentprofile", ["slug", "name", "model", "status", "routing_weight", "metrics", "version", "updated_at",
+                      "tenant"]),
+    ("experiment", ["slug", "short_name", "status", "variant_count", "observation_count", "version", "updated_at",
+                    "tenant"]),
+    ("playbook", ["slug", "name", "is_enabled", "trigger_count", "action_count", "version", "updated_at", "tenant"]),
+    ("mergetrain", ["slug", "status", "waiting_count", "version", "updated_at", "tenant"]),
+    ("run", ["id", "pipeline", "status", "created_at", "duration_ms", "cost", "tenant"]),
+])
+def test_list_pages_show_the_columns_an_operator_scans_for(staff, seeded, model, expected):
+    from tests.support.admin import columns
+
+    make_run(seeded)
+    assert columns(staff.get(f"{ADMIN}/{model}/")) == expected
+    assert staff.get(f"{ADMIN}/{model}/?q=a&tenant__id__exact={seeded.pk}&o=3").status_code == 200
+
+
+def test_list_counts_are_of_each_object(staff, seeded):
+    # given
+    exp = Experiment.objects.get(tenant=seeded, slug="exp-001")
+
+    # when
+    experiments = staff.get(f"{ADMIN}/experiment/").content.decode()
+    trains = staff.get(f"{ADMIN}/mergetrain/").content.decode()
+    playbooks = staff.get(f"{ADMIN}/playbook/").content.decode()
+
+    # then
+    assert f'<td class="field-variant_count">{exp.variant_rows.count()}</td>' in experiments
+    pb = Playbook.objects.get(tenant=seeded, slug="pb-restart-pods")
+    assert f'<td class="field-trigger_count">{len(pb.triggers)}</td>' in playbooks
+    waiting = MergeTrainPullRequest.objects.filter(train__tenant=seeded,
+                                                   status__in=MergeTrainPullRequest.ACTIVE).count()
+    assert f'<td class="field-waiting_count">{waiting}</td>' in trains

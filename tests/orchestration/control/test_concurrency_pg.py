@@ -87,12 +87,12 @@ def test_if_match_writers_never_lose_an_update(setup, tmp_path):
     # then: one wins and one gets 412, every round
     loop_codes, agent_codes = totals(results, "loop"), totals(results, "agent")
     assert loop_codes == agent_codes == {"200": ROUNDS, "412": ROUNDS}
-    loop = AutonomicLoop.objects.get(tenant=tenant, slug="safety-sentinel")
+    loop = AutonomicLoop.objects.get(tenant=tenant, slug="reliability-guardian")
     agent = AgentProfile.objects.get(tenant=tenant, slug="coder")
     assert loop.version - 1 == loop_codes.get("200", 0)
     assert agent.version - 1 == agent_codes.get("200", 0)
-    assert audit_counts("safety-sentinel", "loop.set_status") == {"allowed": loop_codes.get("200", 0),
-                                                                  "denied": loop_codes.get("412", 0)}
+    assert audit_counts("reliability-guardian", "loop.set_status") == {"allowed": loop_codes.get("200", 0),
+                                                                       "denied": loop_codes.get("412", 0)}
     assert audit_counts("coder", "agent.update") == {"allowed": agent_codes.get("200", 0),
                                                      "denied": agent_codes.get("412", 0)}
     assert Event.objects.filter(tenant=tenant, type="loop:updated").count() == loop_codes.get("200", 0)
@@ -110,7 +110,7 @@ def test_blind_writers_are_serialized_not_lost(setup, tmp_path):
     # then: every write was accepted and counted once
     assert totals(results, "loop") == {"200": 2 * ROUNDS}
     assert totals(results, "agent") == {"200": 2 * ROUNDS}
-    assert AutonomicLoop.objects.get(tenant=tenant, slug="safety-sentinel").version == 1 + 2 * ROUNDS
+    assert AutonomicLoop.objects.get(tenant=tenant, slug="reliability-guardian").version == 1 + 2 * ROUNDS
     assert AgentProfile.objects.get(tenant=tenant, slug="coder").version == 1 + 2 * ROUNDS
-    assert audit_counts("safety-sentinel", "loop.set_status") == {"allowed": 2 * ROUNDS, "denied": 0}
+    assert audit_counts("reliability-guardian", "loop.set_status") == {"allowed": 2 * ROUNDS, "denied": 0}
     assert audit_counts("coder", "agent.update") == {"allowed": 2 * ROUNDS, "denied": 0}

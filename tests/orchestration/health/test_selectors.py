@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from celery import Celery
 from django.test import override_settings
 from django.utils import timezone
 
+from maestro import queue
 from orchestration.health.selectors import health_snapshot, mc_core
 from tests.factories import make_run
-from tests.support.jobs import celery_eager
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_workers")]
 
@@ -145,7 +146,7 @@ def test_a_locked_merge_train_is_an_incident(seeded):
 
 
 @pytest.mark.redis
-def test_with_a_broker_and_no_worker_the_workers_workstream_is_an_incident(tenant):
+def test_with_a_broker_and_no_worker_the_workers_workstream_is_an_incident(tenant, monkeypatch):
     import redis
     from django.conf import settings
 
@@ -157,17 +158,18 @@ def test_with_a_broker_and_no_worker_the_workers_workstream_is_an_incident(tenan
         pytest.skip("Redis is not reachable")
     # given: a real broker that no worker consumes (a Redis database no Maestro process uses,
     # so a worker started by another test run cannot answer)
-    from maestro.celery import app
 
-    idle_broker = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/13"
-    before = app.conf.broker_url
-    app.conf.broker_url = idle_broker
+    # A Celery app of its own pings it: pointing Maestro's app there, even for a moment, leaves
+    # its connection pools on that database, and later tests' jobs would be published where no
+    # one reads them.
+    idle = Celery("idle-broker", broker=settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/13")
+    monkeypatch.setattr(queue, "app", idle)
     try:
-        with celery_eager(False), override_settings(REDIS_URL=settings.CELERY_BROKER_URL):
+        with override_settings(REDIS_URL=settings.CELERY_BROKER_URL):
             # when
             snap = health_snapshot(tenant=tenant)
     finally:
-        app.conf.broker_url = before
+        idle.close()
 
     # then
     workers = next(w for w in snap["workstreams"] if w["name"] == "Workers")

@@ -1,5 +1,7 @@
 """Admin edits go through the services: the same audit row, ledger intake and event as the API."""
 
+import re
+
 from django.contrib.admin.utils import quote
 
 from ledger.models import IntakeEntry
@@ -112,3 +114,86 @@ def test_admin_edits_only_the_session_it_opened_when_two_tenants_share_its_id(st
     assert r.status_code == 302, r.content[:3000]
     assert (Session.objects.get(pk=other.pk).name, Session.objects.get(pk=other.pk).version) == ("renamed", 2)
     assert (Session.objects.get(pk=session.pk).name, Session.objects.get(pk=session.pk).version) == ("mine", 1)
+
+
+def test_task_id_lists_are_edited_one_per_line_or_comma_separated(staff, tenant):
+    # given
+    from tests.support.writes import Mark
+
+    project = make_project(tenant)
+    task = make_task(tenant, project, "Ids", skill_ids=["python"])
+    page = staff.get(f"/admin/orchestration/task/{quote(task.id)}/change/").content.decode()
+    assert 'id="id_skill_ids">\npython</textarea>' in page  # shown as lines, not as JSON
+    mark = Mark(tenant)
+
+    # when
+    r = staff.post(f"/admin/orchestration/task/{quote(task.id)}/change/", {
+        "title": "Ids", "description": "", "initial_prompt": "", "status": "pending", "priority": "medium",
+        "skill_ids": "python\nsql\nrust", "agent_ids": "coder, reviewer", "dependencies": "",
+        "subtasks-TOTAL_FORMS": 0, "subtasks-INITIAL_FORMS": 0, "timeline-TOTAL_FORMS": 0,
+        "timeline-INITIAL_FORMS": 0})
+
+    # then: saved by the service, as lists
+    assert r.status_code == 302, r.content[:3000]
+    task.refresh_from_db()
+    assert (task.skill_ids, task.agent_ids, task.dependencies) == (["python", "sql", "rust"], ["coder", "reviewer"], [])
+    assert [(a.action, a.resource) for a in mark.audits()] == [("task.update", task.id)]
+
+
+def test_session_env_must_map_names_to_strings_and_says_which_is_not(staff, tenant):
+    # given
+    from tests.support.writes import Mark
+
+    project = make_project(tenant)
+    from orchestration.work.services.sessions import session_create
+
+    session = session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[], env={"HOME": "/root"},
+                             metadata={"role": "coder"})
+    page = staff.get(f"/admin/orchestration/session/{session.pk}/change/").content.decode()
+    assert "\n{\n  &quot;HOME&quot;: &quot;/root&quot;\n}</textarea>" in page  # pretty-printed
+    mark = Mark(tenant)
+
+    # when
+    r = staff.post(f"/admin/orchestration/session/{session.pk}/change/", {
+        "name": session.name, "status": "running", "agent_id": "", "env": '{"HOME": "/root", "DEBUG": 1}',
+        "metadata": '["not", "an", "object"]', "hostname": "", "platform": ""})
+
+    # then: a form error per field, naming the path; nothing saved
+    assert r.status_code == 200
+    errors = r.context["adminform"].form.errors
+    assert errors["env"] == ["$.DEBUG: must be a string, not 1"]
+    assert errors["metadata"] == ["$: must be a JSON object ({...})."]
+    mark.assert_nothing_written()
+
+
+def test_list_pages_show_the_columns_an_operator_scans_for(staff, tenant):
+    # given: a project with two tasks (one with a done subtask) and a session on one of them
+    from orchestration.work.services.sessions import session_create
+    from orchestration.work.services.tasks import subtask_create
+    from tests.support.admin import columns
+
+    project = make_project(tenant)
+    task, _ = make_task(tenant, project, "A" * 300), make_task(tenant, project, "B")
+    subtask_create(tenant=tenant, actor=SYSTEM, task_id=task.id, title="one", completed=True)
+    subtask_create(tenant=tenant, actor=SYSTEM, task_id=task.id, title="two")
+    session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[task.id], name="s1")
+
+    # when
+    projects = staff.get("/admin/orchestration/project/")
+    tasks = staff.get("/admin/orchestration/task/?o=1")
+    sessions = staff.get("/admin/orchestration/session/")
+
+    # then
+    assert columns(projects) == ["name", "id", "task_count", "session_count", "version", "updated_at", "tenant"]
+    assert columns(tasks) == ["short_title", "project_name", "status", "priority", "subtasks", "version",
+                              "updated_at", "tenant"]
+    assert columns(sessions) == ["short_name", "project_name", "status", "agent_id", "task_count", "version",
+                                 "last_activity", "tenant"]
+    assert '<td class="field-task_count">2</td><td class="field-session_count">1</td>' in projects.content.decode()
+    page = tasks.content.decode()
+    assert '<td class="field-subtasks">1/2</td>' in page and '<td class="field-subtasks">—</td>' in page
+    assert re.search(r'<th class="field-short_title"><a [^>]*>(A+…)</a>', page).group(1) == "A" * 69 + "…"
+    assert '<td class="field-task_count">1</td>' in sessions.content.decode()
+    for url in ("/admin/orchestration/project/?q=Payments", "/admin/orchestration/task/?status__exact=pending&q=B",
+                "/admin/orchestration/session/?status__exact=running&o=5"):
+        assert staff.get(url).status_code == 200, url

@@ -144,7 +144,9 @@
       const fresh = template.content.firstElementChild;
       const focused = old.contains(document.activeElement) ? document.activeElement : null;
       const focusKey = focused && (focused.id ? `#${CSS.escape(focused.id)}`
-        : focused.dataset.loopToggle ? `[data-loop-toggle="${CSS.escape(focused.dataset.loopToggle)}"]` : null);
+        : focused.dataset.loopToggle ? `[data-loop-toggle="${CSS.escape(focused.dataset.loopToggle)}"]`
+        : focused.dataset.dlqReplay ? `[data-dlq-replay="${CSS.escape(focused.dataset.dlqReplay)}"]`
+        : focused.dataset.runCancel ? `[data-run-cancel="${CSS.escape(focused.dataset.runCancel)}"]` : null);
       const open = [...old.querySelectorAll("details[open]")].map((d) => d.closest("[id]")?.id).filter(Boolean);
       localTimes(fresh);
       open.forEach((id) => fresh.querySelector(`#${CSS.escape(id)} details`)?.setAttribute("open", ""));
@@ -159,6 +161,13 @@
 
   // Controls call the same API as every other client (session cookie + CSRF token); on
   // success the change's own event updates every open page, this one included.
+  // A control at work stays focusable (a disabled one would drop the keyboard focus): it is
+  // marked busy and ignores further activation until the answer is in.
+  function busy(control, on) {
+    if (on) control.setAttribute("aria-busy", "true"); else control.removeAttribute("aria-busy");
+  }
+  const isBusy = (control) => control.getAttribute("aria-busy") === "true";
+
   function controls(tenant, sections) {
     async function call(method, path, body, headers = {}) {
       notice("");
@@ -177,33 +186,33 @@
 
     document.addEventListener("click", async (event) => {
       const button = event.target.closest("[data-loop-toggle]");
-      if (!button) return;
-      button.disabled = true;
+      if (!button || isBusy(button)) return;
+      busy(button, true);
       const id = encodeURIComponent(button.dataset.loopToggle);
       const answer = await call("POST", `/api/maestro/autonomic/loops/${id}/toggle`,
                                 { status: button.dataset.to, version: Number(button.dataset.version) });
-      if (!answer.ok) { button.disabled = false; sections.refresh("loops"); }
+      if (!answer.ok) { busy(button, false); sections.refresh("loops"); }
     });
 
     document.addEventListener("change", async (event) => {
       const select = event.target.closest("[data-task-status]");
-      if (!select) return;
-      select.disabled = true;
+      if (!select || isBusy(select)) return;
+      busy(select, true);
       const answer = await call("PATCH", `/api/tasks/${encodeURIComponent(select.dataset.taskStatus)}`,
                                 { status: select.value }, { "If-Match": `"${select.dataset.version}"` });
-      if (!answer.ok) { select.disabled = false; sections.refresh("board"); }
+      if (!answer.ok) { busy(select, false); sections.refresh("board"); }
     });
 
     document.addEventListener("click", async (event) => {
       const cancel = event.target.closest("[data-run-cancel]");
       const replay = event.target.closest("[data-dlq-replay]");
       const button = cancel || replay;
-      if (!button) return;
-      button.disabled = true;
+      if (!button || isBusy(button)) return;
+      busy(button, true);
       const path = cancel ? `/api/maestro/runs/${encodeURIComponent(cancel.dataset.runCancel)}/cancel`
         : `/api/maestro/dlq/${encodeURIComponent(replay.dataset.dlqReplay)}/replay`;
       const answer = await call("POST", path, {});
-      if (!answer.ok) { button.disabled = false; sections.refresh("run"); }
+      if (!answer.ok) { busy(button, false); sections.refresh("run"); }
     });
 
     const starter = document.getElementById("start-run");

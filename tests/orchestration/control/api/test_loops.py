@@ -116,32 +116,48 @@ def test_viewer_cannot_toggle_and_the_refusal_is_audited(viewer_client, seeded):
 
 
 def test_toggle_with_a_stale_if_match_is_412_denied_and_changes_nothing(api_client, seeded):
-    # given: someone else toggled first (version 1 → 2)
-    api_client.post(f"{URL}/safety-sentinel/toggle", {"status": "active"}, format="json")
+    # given: someone else toggled first (version 1 → 2). (Not the seeded safety-sentinel: resumed,
+    # its strictMode refuses operators' writes.)
+    api_client.post(f"{URL}/reliability-guardian/toggle", {"status": "paused"}, format="json")
     mark = Mark(seeded)
 
     # when
-    r = api_client.post(f"{URL}/safety-sentinel/toggle", {"status": "paused"}, format="json", HTTP_IF_MATCH='"1"')
+    r = api_client.post(f"{URL}/reliability-guardian/toggle", {"status": "active"}, format="json",
+                        HTTP_IF_MATCH='"1"')
 
     # then
     assert r.status_code == 412
     assert r.json()["code"] == "PRECONDITION_FAILED"
     assert r.json()["details"] == {"currentVersion": 2, "expectedVersion": 1}
-    loop = loop_row(seeded)
-    assert (loop.status, loop.version) == ("active", 2)
-    assert mark.audit_summary() == [("loop.set_status", "safety-sentinel", "denied", "optimistic_concurrency")]
+    loop = loop_row(seeded, "reliability-guardian")
+    assert (loop.status, loop.version) == ("paused", 2)
+    assert mark.audit_summary() == [("loop.set_status", "reliability-guardian", "denied", "optimistic_concurrency")]
     assert mark.event_types() == ["audit:created"]
 
 
 def test_toggle_with_the_current_version_in_the_body_is_accepted(api_client, seeded):
     # when
-    r = api_client.post(f"{URL}/safety-sentinel/toggle", {"status": "active", "version": 1}, format="json")
-    stale = api_client.post(f"{URL}/safety-sentinel/toggle", {"status": "paused", "version": 1}, format="json")
+    r = api_client.post(f"{URL}/reliability-guardian/toggle", {"status": "paused", "version": 1}, format="json")
+    stale = api_client.post(f"{URL}/reliability-guardian/toggle", {"status": "active", "version": 1}, format="json")
 
     # then
     assert r.status_code == 200
     assert stale.status_code == 412
-    assert loop_row(seeded).version == 2
+    assert loop_row(seeded, "reliability-guardian").version == 2
+
+
+def test_resuming_a_safety_loop_in_strict_mode_leaves_only_admins_writing(api_client, admin_client, seeded):
+    # given: the seeded safety-sentinel says strictMode: true
+    assert api_client.post(f"{URL}/safety-sentinel/toggle", {"status": "active"}, format="json").status_code == 200
+
+    # when
+    refused = api_client.post(f"{URL}/safety-sentinel/toggle", {"status": "paused"}, format="json")
+    paused = admin_client.post(f"{URL}/safety-sentinel/toggle", {"status": "paused"}, format="json")
+
+    # then
+    assert (refused.status_code, refused.json()["details"]["policy"]) == (403, "safety.strict")
+    assert paused.status_code == 200
+    assert loop_row(seeded).status == "paused"
 
 
 def test_malformed_if_match_is_412(api_client, seeded):

@@ -28,7 +28,9 @@ def test_a_fresh_tenant_gets_the_old_defaults(api_client, tenant, legacy_db):
     # then
     assert report == {"created": ALL, "skipped": []}
     assert api_client.get("/api/maestro/autonomic/loops").json() == [{**x, "version": 1} for x in legacy_db["loops"]]
-    assert api_client.get("/api/maestro/agents").json() == [{**x, "version": 1} for x in legacy_db["agents"]]
+    no_runs = {"successRate": 100.0, "latencyP95": 0.0, "costPerTask": 0.0, "sampleSize": 0}
+    assert api_client.get("/api/maestro/agents").json() == [{**x, "metrics": no_runs, "version": 1}
+                                                            for x in legacy_db["agents"]]
     assert api_client.get("/api/maestro/playbooks").json() == [{**x, "version": 1} for x in legacy_db["playbooks"]]
     experiment = api_client.get("/api/maestro/experiments/exp-001").json()
     assert {k: experiment[k] for k in legacy_db["experiments"][0]} == legacy_db["experiments"][0]
