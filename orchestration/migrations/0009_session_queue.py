@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orchestration', '0006_engine'),
+        ('orchestration', '0008_loop_decision_action'),
     ]
 
     operations = [
