@@ -13,14 +13,16 @@ from maestro.auth.websocket import authenticate_handshake  # noqa: E402
 from maestro.body_limit import BodySizeLimit  # noqa: E402
 from maestro.header_limit import HeaderSizeLimit  # noqa: E402
 from orchestration.work.selectors.projects import project_exists  # noqa: E402
-from realtime.consumers import EventStreamConsumer  # noqa: E402
+from realtime.consumers import EventStreamConsumer, OldClientsStreamConsumer  # noqa: E402
 
 # The stream is told how to authenticate a handshake and which project subscriptions a tenant
 # may make; realtime itself knows nothing of users or projects.
 stream = EventStreamConsumer.as_asgi(authenticate=authenticate_handshake, can_subscribe=project_exists)
+old_clients_stream = OldClientsStreamConsumer.as_asgi(authenticate=authenticate_handshake,
+                                                      can_subscribe=project_exists)
 websocket_urlpatterns = [
     re_path(r"^ws/?$", stream),
-    re_path(r"^$", stream),  # the old system's clients connect at /
+    re_path(r"^$", old_clients_stream),  # the old system's clients connect at / (DESIGN §5)
 ]
 
 # Authentication and origin validation happen at the handshake (maestro/auth/websocket.py), per

@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -38,7 +38,8 @@ def wire_text(envelope: Mapping[str, Any]) -> str:
 def wire_item(event: Event) -> dict[str, Any]:
     """One event as the consumers need it. The envelope travels encoded once, so a process
     with a thousand clients does not serialise it a thousand times."""
-    return {"seq": event.seq, "event": event.type, "project_id": event.project_id, "text": wire_text(event.envelope())}
+    return {"seq": event.seq, "event": event.type, "project_id": event.project_id, "old_stream": event.old_stream,
+            "text": wire_text(event.envelope())}
 
 
 def commit_messages(events: list[Event], access: Sequence[AccessChange] = ()) -> list[tuple[str, dict[str, Any]]]:
@@ -62,9 +63,45 @@ def broadcast_on_commit(events: list[Event], *, access: Sequence[AccessChange] =
     transaction.on_commit(lambda: _send(messages))
 
 
+class OldClient(Protocol):
+    def reached(self, seq: int) -> asyncio.Future[None]: ...
+
+
+# The old clients (the stream on `/`) had a change's event before the write's HTTP answer: the
+# old server sent both from one handler, and its clients and tests rely on it. So a commit's
+# broadcast waits, in the process that made it, until this process's old-clients connections
+# of the tenant have written its events — at most OLD_CLIENTS_WAIT_SECONDS, so that a stuck
+# client cannot hold writes. Connections of /ws, and of other processes, are not waited for.
+OLD_CLIENTS_WAIT_SECONDS = 0.5
+# Written first is not read first: the frame and the answer travel on two connections, and a
+# client reading both in one poll may take the answer first. A few milliseconds between them
+# (only while an old client of the tenant is connected here) make the old order hold.
+OLD_CLIENTS_GRACE_SECONDS = 0.005
+_old_clients: dict[str, set[OldClient]] = {}
+
+
+def old_client_joined(group: str, client: OldClient) -> None:
+    """Called on the serving loop, where the broadcast that waits for it runs."""
+    _old_clients.setdefault(group, set()).add(client)
+
+
+def old_client_left(group: str, client: OldClient) -> None:
+    clients = _old_clients.get(group)
+    if clients is not None:
+        clients.discard(client)
+        if not clients:
+            del _old_clients[group]
+
+
 async def _group_send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> None:
     for group, message in messages:
         await layer.group_send(group, message)
+    waits = [client.reached(message["events"][-1]["seq"])
+             for group, message in messages if any(item["old_stream"] for item in message["events"])
+             for client in list(_old_clients.get(group, ()))]
+    if waits:
+        await asyncio.wait(waits, timeout=OLD_CLIENTS_WAIT_SECONDS)
+        await asyncio.sleep(OLD_CLIENTS_GRACE_SECONDS)
 
 
 # The loop that serves WebSockets in this process, if any (set by the consumer). Commits made

@@ -48,7 +48,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from realtime import metrics
-from realtime.broadcast import MESSAGE_TYPE, bind_serving_loop, wire_text
+from realtime.broadcast import MESSAGE_TYPE, bind_serving_loop, old_client_joined, old_client_left, wire_text
 from realtime.groups import tenant_group
 from realtime.layers import LAYER_ERRORS, LAYER_RESUMED_TYPE
 from realtime.selectors import EventPage, event_stream_head_of, events_after
@@ -115,6 +115,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
     access_due = 0.0
     user_id: int | None = None
     token_id: int | None = None
+    # Only the events the old server sent (OldClientsStreamConsumer).
+    old_clients_only = False
+    accepted = False
 
     def __init__(self, *, authenticate: Authenticate, can_subscribe: CanSubscribe) -> None:
         super().__init__()
@@ -158,23 +161,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
         await super().dispatch(message)
 
     async def connect(self) -> None:
-        result = await self.authenticate(self.scope)
-        # Accept first: a close before accept is an HTTP 403 and the client never sees the code.
-        await self.accept(STREAM_SUBPROTOCOL if STREAM_SUBPROTOCOL in self.scope.get("subprotocols", ()) else None)
-        if result.grant is None:
-            await self.close(code=result.close_code)
+        grant = await self._open()
+        if grant is None:
             return
-        grant = result.grant
-        bind_serving_loop(asyncio.get_running_loop())
-        if not await self._join(tenant_group(grant.tenant_id)):
-            return
-        self.tenant_id = grant.tenant_id
-        self.user_id, self.token_id = grant.user_id, grant.token_id
-        self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
-        # Joined before reading the head: every event above it reaches this channel.
-        self.live_from = self.last_seq = await database_sync_to_async(event_stream_head_of)(self.tenant_id)
-        metrics.WS_CLIENTS.inc()
-        self.counted = True
         await self.send_json({"type": "connected", "tenant": grant.tenant_slug, "role": grant.role,
                               "seq": self.last_seq, "timestamp": _now_ms()})
         raw = scope_query(self.scope).get("afterSeq")
@@ -185,6 +174,37 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
                 await self._error("afterSeq must be a non-negative integer")
             else:
                 await self._resume(after)
+
+    async def _accept(self) -> None:
+        self.accepted = True
+        await self.accept(STREAM_SUBPROTOCOL if STREAM_SUBPROTOCOL in self.scope.get("subprotocols", ()) else None)
+
+    async def _open(self, *, accept_first: bool = True) -> StreamGrant | None:
+        """Authenticates, joins the tenant's group and reads the head: every event above it
+        reaches this connection. None: the connection was closed. ``accept_first=False``
+        accepts only once joined, so a client that needs no greeting gets every event
+        committed after its socket opened."""
+        result = await self.authenticate(self.scope)
+        if accept_first or result.grant is None:
+            # A close before accept is an HTTP 403 and the client never sees the code.
+            await self._accept()
+        if result.grant is None:
+            await self.close(code=result.close_code)
+            return None
+        grant = result.grant
+        bind_serving_loop(asyncio.get_running_loop())
+        if not await self._join(tenant_group(grant.tenant_id)):
+            return None
+        self.tenant_id = grant.tenant_id
+        self.user_id, self.token_id = grant.user_id, grant.token_id
+        self.access_due = time.monotonic() + settings.MAESTRO_WS_AUTH_RECHECK_SECONDS
+        # Joined before reading the head: every event above it reaches this channel.
+        self.live_from = self.last_seq = await database_sync_to_async(event_stream_head_of)(self.tenant_id)
+        metrics.WS_CLIENTS.inc()
+        self.counted = True
+        if not accept_first:
+            await self._accept()
+        return grant
 
     async def _join(self, group: str) -> bool:
         """Joins the tenant's group. While the channel layer cannot reach Redis the connection
@@ -199,6 +219,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
                 await self.channel_layer.group_discard(group, self.channel_name)
             except LAYER_ERRORS:
                 pass  # nothing reached Redis; only the local membership is undone
+            if not self.accepted:
+                await self._accept()  # so that the client sees the code
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return False
         self.group = group
@@ -305,9 +327,12 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
             metrics.WS_GAP_FILLED.inc(self.last_seq - before)
 
     async def _ping(self) -> None:
+        await self._fill_from_log_if_due()
+        await self.send_json({"type": "pong", "timestamp": _now_ms(), "seq": self.last_seq})
+
+    async def _fill_from_log_if_due(self) -> None:
         if time.monotonic() - self.checked_at >= PING_CATCH_UP_SECONDS:
             await self._fill_from_log()
-        await self.send_json({"type": "pong", "timestamp": _now_ms(), "seq": self.last_seq})
 
     async def _subscribe(self, content: dict[str, Any]) -> None:
         try:
@@ -353,9 +378,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
                 if not filled or seq <= self.last_seq:
                     continue
             self.last_seq = seq
-            await self._deliver(item["event"], item["project_id"], item["text"])
+            await self._deliver(item["event"], item["project_id"], item["text"], item["old_stream"])
 
-    async def _deliver(self, event_type: str, project_id: str, text: str) -> None:
+    async def _deliver(self, event_type: str, project_id: str, text: str, old_stream: bool) -> None:
+        if self.old_clients_only and not old_stream:
+            return
         if self.subscription.matches(event_type, project_id):
             await self.send(text_data=text)
             if not self.client_gone:
@@ -384,7 +411,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
                 await self._resync(page.head)
                 return False
             for event in page.events:
-                await self._deliver(event.type, event.project_id, wire_text(event.envelope()))
+                await self._deliver(event.type, event.project_id, wire_text(event.envelope()), event.old_stream)
             cursor = page.events[-1].seq
         return True
 
@@ -399,7 +426,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
                 await self._resync(page.head)
                 return False
             for event in page.events:
-                await self._deliver(event.type, event.project_id, wire_text(event.envelope()))
+                await self._deliver(event.type, event.project_id, wire_text(event.envelope()), event.old_stream)
                 self.last_seq = event.seq
             if len(page.events) < REPLAY_PAGE:
                 break
@@ -411,3 +438,66 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
         metrics.WS_RESYNCS.inc()
         self.last_seq = max(self.last_seq, head)
         await self.send_json({"type": "resync_required", "seq": self.last_seq})
+
+
+class OldClientsStreamConsumer(EventStreamConsumer):
+    """``/``: the old system's stream for its unchanged clients (CLI, agents UI, their tests;
+    DESIGN §5). No greeting: the socket opens once the connection is joined, so every event
+    committed after that reaches it. Only the events the old server sent (``Event.old_stream``,
+    decided by the write path), in the same envelope. ``ping`` answers ``{type: "pong",
+    timestamp}``; anything else a client sends is ignored, as the old server did (its agents UI
+    sends heartbeats). The delivery guarantee is the one of ``/ws`` from the connection on, and
+    a change made in this process is written to the socket before its HTTP answer leaves
+    (broadcast.OLD_CLIENTS_WAIT_SECONDS), as the old server did."""
+
+    old_clients_only = True
+    joined: str | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def connect(self) -> None:
+        if await self._open(accept_first=False) is not None and self.group is not None:
+            self.joined = self.group
+            old_client_joined(self.joined, self)
+
+    def reached(self, seq: int) -> asyncio.Future[None]:
+        """Done once this connection has handled every event up to ``seq`` (or is gone)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append((seq, done))
+        self._wake()
+        return done
+
+    def _wake(self) -> None:
+        gone = self.tenant_id is None or self.client_gone
+        waiting = []
+        for seq, done in self.waiters:
+            if gone or self.last_seq >= seq:
+                if not done.done():
+                    done.set_result(None)
+            else:
+                waiting.append((seq, done))
+        self.waiters = waiting
+
+    async def maestro_events(self, message: dict[str, Any]) -> None:
+        try:
+            await super().maestro_events(message)
+        finally:
+            self._wake()
+
+    async def _release(self) -> None:
+        joined, self.joined = self.joined, None
+        if joined is not None:
+            old_client_left(joined, self)
+        await super()._release()
+        self.tenant_id = None
+        self._wake()
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping" and await self._access_still_valid():
+            await self._fill_from_log_if_due()
+            await self.send_json({"type": "pong", "timestamp": _now_ms()})
+
+    async def _error(self, message: str, code: str = "VALIDATION_ERROR") -> None:
+        pass  # the old clients get no error frames: binary or unparsable messages are dropped

@@ -34,6 +34,8 @@ class Event(models.Model):
     data = models.JSONField()
     project_id = models.CharField(max_length=40, blank=True, default="")
     request_id = models.CharField(max_length=64, blank=True, default="")
+    # Shown on ``/`` too, the old system's stream for its unchanged clients (DESIGN §5).
+    old_stream = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     class Meta:

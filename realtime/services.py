@@ -24,6 +24,8 @@ class PendingEvent(NamedTuple):
     type: str
     data: Mapping[str, Any]
     project_id: str
+    # Also shown on the old clients' stream ``/`` (DESIGN §5; the write path decides).
+    old_stream: bool = False
 
 
 def _advance(tenant_id: int, n: int) -> int:
@@ -54,7 +56,7 @@ def events_append(*, tenant_id: int, items: list[PendingEvent]) -> list[Event]:
     request_id = current_request_id()
     rows = [
         Event(tenant_id=tenant_id, seq=first + i, type=item.type, data=item.data, project_id=item.project_id,
-              request_id=request_id, created_at=now)
+              old_stream=item.old_stream, request_id=request_id, created_at=now)
         for i, item in enumerate(items)
     ]
     Event.objects.bulk_create(rows)

@@ -83,6 +83,18 @@ class Event(StrEnum):
     LEDGER_CHECKPOINT = "ledger:checkpoint"
 
 
+# What the old system's clients see on ``/`` (DESIGN §5): the events the old server sent. Audit,
+# ledger, loop, run and the other control-plane events are for ``/ws`` clients only.
+OLD_STREAM_EVENTS = frozenset({
+    Event.PROJECT_CREATED, Event.PROJECT_UPDATED, Event.PROJECT_DELETED,
+    Event.TASK_CREATED, Event.TASK_UPDATED, Event.TASK_DELETED,
+    Event.TASK_SESSION_ADDED, Event.TASK_SESSION_REMOVED,
+    Event.SUBTASK_CREATED, Event.SUBTASK_UPDATED, Event.SUBTASK_DELETED,
+    Event.SESSION_CREATED, Event.SESSION_UPDATED, Event.SESSION_DELETED, Event.SESSION_SPAWN_REQUEST,
+    Event.SESSION_TASK_ADDED, Event.SESSION_TASK_REMOVED,
+})
+
+
 class Action(StrEnum):
     """Audit actions: ``<resource>.<verb>``. ``*.seed`` and ``*.import`` are creations by
     ``maestro_seed`` and ``maestro_import``."""
@@ -108,6 +120,11 @@ class Action(StrEnum):
     SESSION_TASK_ADD = "session.task_add"
     SESSION_TASK_REMOVE = "session.task_remove"
     SESSION_IMPORT = "session.import"
+    SESSION_QUEUE_PUSH = "session.queue_push"
+    SESSION_QUEUE_START = "session.queue_start"
+    SESSION_QUEUE_COMPLETE = "session.queue_complete"
+    SESSION_QUEUE_FAIL = "session.queue_fail"
+    SESSION_QUEUE_SKIP = "session.queue_skip"
     LOOP_CREATE = "loop.create"
     LOOP_UPDATE = "loop.update"
     LOOP_DELETE = "loop.delete"

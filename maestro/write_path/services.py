@@ -43,7 +43,15 @@ from ledger.services import intake_add, sequencer_poke_on_commit
 from maestro.core.actors import Actor
 from maestro.core.context import current_request_id
 from maestro.core.exceptions import PreconditionFailed, Refusal
-from maestro.write_path.catalogue import Action, Event, Resource, audit_action, event_type, resource
+from maestro.write_path.catalogue import (
+    OLD_STREAM_EVENTS,
+    Action,
+    Event,
+    Resource,
+    audit_action,
+    event_type,
+    resource,
+)
 from maestro.write_path.models import AuditEvent
 from maestro.write_path.representations import audit_repr
 from realtime.broadcast import AccessChange, broadcast_on_commit
@@ -76,6 +84,9 @@ class _Unit:
     events: list[PendingEvent] = field(default_factory=list)
     ledger_tenants: set[int] = field(default_factory=set)
     access: list[AccessChange] = field(default_factory=list)
+
+    def pending(self, tenant_id: int, type: str, data: Mapping[str, Any], project_id: str) -> PendingEvent:
+        return PendingEvent(tenant_id, type, data, project_id, old_stream=type in OLD_STREAM_EVENTS)
 
 
 _unit: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("maestro_write_unit", default=None)
@@ -157,19 +168,32 @@ def record(*, tenant_id: int, actor: Actor, action: Action | str, resource_type:
     unit.ledger_tenants.add(tenant_id)
     # The audit event belongs to the change's project, so a project subscription sees it
     # and other projects' subscriptions do not.
-    unit.events.append(PendingEvent(tenant_id, Event.AUDIT_CREATED, audit_repr(audit), project_id))
+    unit.events.append(unit.pending(tenant_id, Event.AUDIT_CREATED, audit_repr(audit), project_id))
     if event is not None:
-        unit.events.append(PendingEvent(tenant_id, event_type(event[0]), event[1], project_id))
+        unit.events.append(unit.pending(tenant_id, event_type(event[0]), event[1], project_id))
     return audit
 
 
-def emit(*, tenant_id: int, type: Event, data: Mapping[str, Any], project_id: str = "") -> None:
+def emit(*, tenant_id: int, type: Event, data: Mapping[str, Any], project_id: str = "", at: int | None = None) -> None:
     """An event with no audit row of its own (e.g. the ``task:updated`` that follows a
-    ``subtask:created``)."""
+    ``subtask:created``); ``at``: a position from :func:`events_mark` of this unit."""
     unit = _unit.get()
     if unit is None:
         raise RuntimeError("emit() must be called inside write_path.service()")
-    unit.events.append(PendingEvent(tenant_id, event_type(type), data, project_id))
+    pending = unit.pending(tenant_id, event_type(type), data, project_id)
+    if at is None:
+        unit.events.append(pending)
+    else:
+        unit.events.insert(at, pending)
+
+
+def events_mark() -> int:
+    """The position of the current unit's next event; ``emit(at=mark)`` puts an event there,
+    ahead of the ones recorded since (a spawn announces itself before the session it made)."""
+    unit = _unit.get()
+    if unit is None:
+        raise RuntimeError("events_mark() must be called inside write_path.service()")
+    return len(unit.events)
 
 
 def access_changed(*, tenant_id: int, user_id: int | None = None, token_id: int | None = None) -> None:

@@ -215,3 +215,27 @@ class SessionTimelineEvent(models.Model):
 
     class Meta:
         ordering = ["timestamp", "pk_id"]
+
+
+class SessionQueueItem(models.Model):
+    """One task in the queue of a ``queue``-strategy session (the old CLI's ``maestro queue``):
+    processed first in, first out, at most one at a time."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PROCESSING = "processing"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="queue_items")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    added_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    fail_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["session", "task"], name="uniq_session_queue_task")]

@@ -12,7 +12,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 
 from maestro.core.wire import EpochMs as Ms
 from maestro.core.wire import to_ms
-from orchestration.work.models import Project, Session, Subtask, Task, TaskTimelineEvent
+from orchestration.work.models import Project, Session, SessionQueueItem, Subtask, Task, TaskTimelineEvent
 
 Version = Annotated[int, "sent as ETag; If-Match with a stale one is 412"]
 
@@ -110,11 +110,79 @@ class DeletedOut(TypedDict):
     id: str
 
 
+class ManifestOut(TypedDict):
+    """The old CLI's manifest (orchestration.work.manifest): what ``maestro worker init`` reads."""
+
+    manifestVersion: Annotated[str, "1.0"]
+    role: Annotated[str, "worker | orchestrator"]
+    strategy: NotRequired[Annotated[str, "simple | queue"]]
+    tasks: Annotated[list[dict[str, Any]], "id, title, description, acceptanceCriteria, projectId, createdAt (ISO), "
+                                           "parentId, priority, status (pending is todo), dependencies, metadata"]
+    session: Annotated[dict[str, Any], "model (sonnet | opus | haiku), permissionMode, thinkingMode, workingDirectory"]
+    context: Annotated[dict[str, Any], "custom: taskIds, sessionId, projectId, serverUrl, spawnSource, spawnedBy, …"]
+    skills: list[str]
+
+
 class SpawnOut(TypedDict):
     success: bool
     sessionId: str
-    manifest: Annotated[dict[str, Any], "what an agent runner needs: tasks, skills, env, serverUrl"]
+    manifest: ManifestOut
     session: SessionOut
+
+
+class QueueItemOut(TypedDict):
+    taskId: str
+    status: Annotated[str, SessionQueueItem.Status]
+    addedAt: Ms
+    startedAt: NotRequired[Ms]
+    completedAt: NotRequired[Ms]
+    failReason: NotRequired[str]
+
+
+class QueueStatsOut(TypedDict):
+    total: int
+    queued: int
+    processing: int
+    completed: int
+    failed: int
+    skipped: int
+
+
+class QueueOut(TypedDict):
+    sessionId: str
+    strategy: Annotated[str, "queue"]
+    items: list[QueueItemOut]
+    currentIndex: Annotated[int, "the item being processed, -1 when none"]
+    createdAt: Ms
+    updatedAt: Ms
+
+
+def queue_item_repr(item: SessionQueueItem) -> QueueItemOut:
+    """The old server's item: times it does not have yet are left out."""
+    out: QueueItemOut = {"taskId": item.task_id, "status": item.status, "addedAt": to_ms(item.added_at)}
+    if item.started_at:
+        out["startedAt"] = to_ms(item.started_at)
+    if item.completed_at:
+        out["completedAt"] = to_ms(item.completed_at)
+    if item.fail_reason:
+        out["failReason"] = item.fail_reason
+    return out
+
+
+def queue_stats(items: list[SessionQueueItem]) -> QueueStatsOut:
+    count = {status: sum(1 for i in items if i.status == status) for status in SessionQueueItem.Status}
+    return {"total": len(items), "queued": count[SessionQueueItem.Status.QUEUED],
+            "processing": count[SessionQueueItem.Status.PROCESSING],
+            "completed": count[SessionQueueItem.Status.COMPLETED], "failed": count[SessionQueueItem.Status.FAILED],
+            "skipped": count[SessionQueueItem.Status.SKIPPED]}
+
+
+def queue_repr(session: Session, items: list[SessionQueueItem]) -> QueueOut:
+    current = next((n for n, i in enumerate(items) if i.status == SessionQueueItem.Status.PROCESSING), -1)
+    moments = [moment for i in items for moment in (i.added_at, i.started_at, i.completed_at) if moment]
+    return {"sessionId": session.id, "strategy": "queue", "items": [queue_item_repr(i) for i in items],
+            "currentIndex": current, "createdAt": to_ms(min(moments, default=session.started_at)),
+            "updatedAt": to_ms(max(moments, default=session.started_at))}
 
 
 def project_repr(p: Project) -> ProjectOut:

@@ -114,9 +114,11 @@ def run_issue2_scenario(tenant: Any, token: str) -> Scenario:
     spawn_pair = {"sessionId": spawned.id, "taskId": t2.id}
     sc.step("session_spawn", [(a, None), ("session:created", sc.session(spawned.id)),
                               ("task:session_added", spawn_pair), ("task:updated", sc.task(t2.id)),
-                              ("session:spawn_request", {"sessionId": spawned.id, "projectId": p.id,
-                                                         "manifest": json.loads(json.dumps(manifest)),
-                                                         "session": sc.session(spawned.id)})], ordered=False)
+                              ("session:spawn_request", {"session": sc.session(spawned.id), "projectId": p.id,
+                                                         "taskIds": [t2.id], "skillIds": ["maestro-worker"],
+                                                         "name": spawned.name, "sessionId": spawned.id,
+                                                         "manifest": json.loads(json.dumps(manifest))})],
+            ordered=False)
 
     sessions.session_delete(tenant=tenant, session_id=s.id, actor=SYSTEM)
     sc.step("session_delete", [(a, None), ("session:deleted", {"id": s.id}),

@@ -223,3 +223,11 @@ class SpawnIn(StrictSerializer):
     sessionId = StrictCharField(required=False, allow_null=True, max_length=200)
     spawnReason = StrictCharField(required=False, allow_null=True, max_length=2000)
     strategy = StrictChoiceField(choices=SPAWN_STRATEGIES, required=False)
+
+
+class QueueFailIn(StrictSerializer):
+    reason = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=10_000)
+
+
+class QueuePushIn(StrictSerializer):
+    taskId = id_field(error_messages={"required": "taskId is required", "blank": "taskId is required"})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 from maestro.api.openapi import doc
 from maestro.api.paging import Order
 from maestro.api.views import MaestroAPIView, if_match_version
-from maestro.core.exceptions import MaestroError, NotFound
+from maestro.core.exceptions import Conflict, MaestroError, NotFound
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import SessionFilter
 from orchestration.work.api.serializers import (
@@ -17,9 +18,11 @@ from orchestration.work.api.serializers import (
     SessionUpdateIn,
     SpawnIn,
 )
-from orchestration.work.representations import DeletedOut, SessionOut, SpawnOut, session_repr
+from orchestration.work.manifest import session_manifest
+from orchestration.work.representations import DeletedOut, ManifestOut, SessionOut, SpawnOut, session_repr
 from orchestration.work.selectors.projects import project_get
 from orchestration.work.selectors.sessions import session_get, session_list
+from orchestration.work.selectors.tasks import tasks_in_order
 from orchestration.work.services import sessions as services
 
 
@@ -115,6 +118,20 @@ class SessionTaskView(SessionView):
         services.session_task_remove(tenant=self.access.tenant, session_id=session_id, task_id=task_id,
                                      actor=self.access.actor)
         return self.answer_session(session_id)
+
+
+class SessionManifestView(SessionView):
+    @doc(response=ManifestOut, op="sessions_manifest", errors=(409,))
+    def get(self, request: Request, session_id: str) -> Response:
+        """The manifest an agent runner starts this session from (the old CLI's `worker init`)."""
+        tenant = self.access.tenant
+        session = session_get(tenant=tenant, session_id=session_id)
+        tasks = tasks_in_order(tenant=tenant, task_ids=[link.task_id for link in session.task_links.all()])
+        if not tasks:
+            raise Conflict(f"Session {session_id} has no tasks: a manifest names at least one")
+        project = project_get(tenant=tenant, project_id=session.project_id)
+        return Response(session_manifest(session=session, project=project, tasks=tasks,
+                                         server_url=settings.MAESTRO_PUBLIC_URL))
 
 
 def _spawn_error(code: str, message: str, status_code: int = 400, **details: object) -> MaestroError:

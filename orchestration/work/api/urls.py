@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orchestration.work.api import projects, sessions, tasks
+from orchestration.work.api import projects, queue, sessions, tasks
 
 urlpatterns = [
     path("projects", projects.ProjectListView.as_view()),
@@ -16,5 +16,14 @@ urlpatterns = [
     path("sessions/<str:session_id>", sessions.SessionDetailView.as_view()),
     path("sessions/<str:session_id>/events", sessions.SessionEventsView.as_view()),
     path("sessions/<str:session_id>/timeline", sessions.SessionTimelineView.as_view()),
+    path("sessions/<str:session_id>/manifest", sessions.SessionManifestView.as_view()),
+    path("sessions/<str:session_id>/queue", queue.QueueStateView.as_view()),
+    path("sessions/<str:session_id>/queue/items", queue.QueueItemsView.as_view()),
+    path("sessions/<str:session_id>/queue/top", queue.QueueTopView.as_view()),
+    path("sessions/<str:session_id>/queue/start", queue.QueueStartView.as_view()),
+    path("sessions/<str:session_id>/queue/complete", queue.QueueCompleteView.as_view()),
+    path("sessions/<str:session_id>/queue/fail", queue.QueueFailView.as_view()),
+    path("sessions/<str:session_id>/queue/skip", queue.QueueSkipView.as_view()),
+    path("sessions/<str:session_id>/queue/push", queue.QueuePushView.as_view()),
     path("sessions/<str:session_id>/tasks/<str:task_id>", sessions.SessionTaskView.as_view()),
 ]

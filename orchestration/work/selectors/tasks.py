@@ -34,6 +34,12 @@ def task_list_by_ids(*, tenant: Tenant, task_ids: list[str]) -> QuerySet[Task]:
     return _with_relations(Task.objects.filter(tenant=tenant, id__in=task_ids))
 
 
+def tasks_in_order(*, tenant: Tenant, task_ids: list[str]) -> list[Task]:
+    """The tasks named, in the order given (missing ones left out)."""
+    found = tasks_get_many(tenant=tenant, task_ids=task_ids)
+    return [found[t] for t in task_ids if t in found]
+
+
 def tasks_get_many(*, tenant: Tenant, task_ids: list[str]) -> dict[str, Task]:
     return {t.id: t for t in Task.objects.filter(tenant=tenant, id__in=task_ids)}
 

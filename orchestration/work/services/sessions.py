@@ -22,10 +22,11 @@ from maestro.core.actors import Actor
 from maestro.core.exceptions import NotFound, ValidationFailed
 from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Action, Event, Resource
-from maestro.write_path.services import emit, service
+from maestro.write_path.services import emit, events_mark, service
 from orchestration.base import entities
 from orchestration.base.selectors import key_share
 from orchestration.work.ids import new_id
+from orchestration.work.manifest import session_manifest
 from orchestration.work.models import (
     Project,
     Session,
@@ -37,7 +38,8 @@ from orchestration.work.models import (
 )
 from orchestration.work.representations import session_repr, task_repr
 from orchestration.work.selectors.sessions import session_get
-from orchestration.work.selectors.tasks import task_list_by_ids, tasks_get_many, tasks_lock
+from orchestration.work.selectors.tasks import task_list_by_ids, tasks_get_many, tasks_in_order, tasks_lock
+from orchestration.work.services.queue import queue_fill, uses_queue
 
 SESSION_FIELDS = ("name", "agent_id", "status", "env", "metadata", "hostname", "platform")
 
@@ -137,6 +139,8 @@ def session_create(*, tenant: Tenant, actor: Actor, project: Project, task_ids: 
 
     def with_links(saved: Session) -> Session:
         _link(session=saved, tasks=tasks, now=now, changes=changes)
+        if uses_queue(saved):  # a queue-strategy session works its tasks in the order given
+            queue_fill(session=saved, tasks=tasks)
         return saved
 
     with service(SESSION.change(tenant=tenant, actor=actor, action=action, ident=session.id)):
@@ -259,8 +263,10 @@ def session_spawn(*, tenant: Tenant, actor: Actor, project: Project, task_ids: l
                   spawn_source: str | None = None, spawned_by: str | None = None,
                   context: dict[str, Any] | None = None, spawn_reason: str | None = None,
                   strategy: str | None = None) -> tuple[Session, dict[str, Any]]:
-    """Creates a ``spawning`` session and the manifest an agent runner needs to start it.
-    ``spawn_reason`` and ``strategy`` (the old clients') are kept in the session's metadata."""
+    """Creates a ``spawning`` session and the manifest an agent runner needs to start it
+    (orchestration.work.manifest, from the options kept in the session's metadata, so that
+    ``GET /api/sessions/{id}/manifest`` gives it again). ``spawn_reason`` and ``strategy``
+    (the old clients') are kept there too."""
     skills = skills if skills is not None else ["maestro-worker"]
     task_ids = list(dict.fromkeys(task_ids))
     session_id = new_id("sess")
@@ -270,8 +276,12 @@ def session_spawn(*, tenant: Tenant, actor: Actor, project: Project, task_ids: l
         "MAESTRO_TASK_IDS": ",".join(task_ids),
         "MAESTRO_SERVER_URL": settings.MAESTRO_PUBLIC_URL,
         "MAESTRO_SKILLS": ",".join(skills),
+        "MAESTRO_STRATEGY": strategy or "simple",
     }
     with service(SESSION.change(tenant=tenant, actor=actor, action=Action.SESSION_SPAWN, ident=session_id)):
+        # The spawn request goes first: the old clients take the first message after a spawn
+        # as the request to start it (DESIGN §5, docs/architecture.md "Old clients").
+        mark = events_mark()
         session = session_create(
             tenant=tenant, actor=actor, project=project, task_ids=task_ids, session_id=session_id,
             name=session_name, status=Session.Status.SPAWNING, env=env, action=Action.SESSION_SPAWN,
@@ -280,26 +290,12 @@ def session_spawn(*, tenant: Tenant, actor: Actor, project: Project, task_ids: l
                       **({"spawnReason": spawn_reason} if spawn_reason else {}),
                       **({"strategy": strategy} if strategy else {})},
         )
-        tasks = {t.id: t for t in task_list_by_ids(tenant=tenant, task_ids=task_ids)}
-        manifest = {
-            "manifestVersion": 1,
-            "sessionId": session.id,
-            "sessionName": session.name,
-            "role": role,
-            "model": model,
-            "skills": skills,
-            "project": {"id": project.id, "name": project.name, "workingDir": project.working_dir},
-            "tasks": [{"id": t.id, "title": t.title, "description": t.description,
-                       "initialPrompt": t.initial_prompt, "priority": t.priority, "status": t.status,
-                       "parentId": t.parent_id} for t in (tasks[i] for i in task_ids)],
-            "env": env,
-            "context": context or {},
-            "spawnSource": spawn_source,
-            "spawnedBy": spawned_by,
-            "serverUrl": settings.MAESTRO_PUBLIC_URL,
-        }
-        emit(tenant_id=tenant.pk, type=Event.SESSION_SPAWN_REQUEST, project_id=project.id,
-             data={"sessionId": session.id, "projectId": project.id, "manifest": manifest,
-                   "session": SESSION.fresh(session)})
+        manifest = session_manifest(session=session, project=project, server_url=settings.MAESTRO_PUBLIC_URL,
+                                    tasks=tasks_in_order(tenant=tenant, task_ids=task_ids))
+        # What the old agents UI reads (session, projectId, taskIds, skillIds, name), then
+        # what an agent runner needs to start the session.
+        emit(tenant_id=tenant.pk, type=Event.SESSION_SPAWN_REQUEST, project_id=project.id, at=mark,
+             data={"session": SESSION.fresh(session), "projectId": project.id, "taskIds": task_ids,
+                   "skillIds": skills, "name": session.name, "sessionId": session.id, "manifest": manifest})
     return session, manifest
 

@@ -50,6 +50,16 @@ CALLS: list[tuple[str, str, Any]] = [
     ("sessions_task_add", "/api/sessions/{session}/tasks/{other_task}", None),
     ("sessions_task_remove", "/api/sessions/{session}/tasks/{other_task}", None),
     ("sessions_spawn", "/api/sessions/spawn", {"projectId": "{project}", "taskIds": ["{task}"]}),
+    ("sessions_manifest", "/api/sessions/{session}/manifest", None),
+    ("sessions_queue_get", "/api/sessions/{queued}/queue", None),
+    ("sessions_queue_items", "/api/sessions/{queued}/queue/items", None),
+    ("sessions_queue_top", "/api/sessions/{queued}/queue/top", None),
+    ("sessions_queue_push", "/api/sessions/{queued}/queue/push", {"taskId": "{other_task}"}),
+    ("sessions_queue_start", "/api/sessions/{queued}/queue/start", {}),
+    ("sessions_queue_complete", "/api/sessions/{queued}/queue/complete", {}),
+    ("sessions_queue_start", "/api/sessions/{queued}/queue/start", {}),
+    ("sessions_queue_fail", "/api/sessions/{queued}/queue/fail", {"reason": "r"}),
+    ("sessions_queue_skip", "/api/sessions/{queued}/queue/skip", {}),
     ("events_list", "/api/events?afterSeq=0&limit=50", None),
     ("maestro_dashboard_retrieve", "/api/maestro/dashboard", None),
     ("maestro_health_retrieve", "/api/maestro/health", None),
@@ -149,12 +159,14 @@ def world(tenant, admin_client) -> dict[str, str]:
     other = client.post("/api/tasks", {"projectId": project, "title": "U"}, format="json").json()["id"]
     subtask = client.post(f"/api/tasks/{task}/subtasks", {"title": "S"}, format="json").json()["id"]
     session = client.post("/api/sessions", {"projectId": project, "taskIds": [task]}, format="json").json()["id"]
+    queued = client.post("/api/sessions/spawn", {"projectId": project, "taskIds": [task], "strategy": "queue"},
+                         format="json").json()["sessionId"]
     run, _ = run_create(tenant=tenant, actor=SYSTEM, pipeline="build")
     run_transition(tenant=tenant, actor=SYSTEM, run_id=run.id, to="running")
     sequence_tenant(tenant_id=tenant.pk)
     entry = client.get("/api/ledger/entries?limit=1").json()[0]["id"]
     return {"project": project, "empty_project": empty, "task": task, "other_task": other, "subtask": subtask,
-            "session": session, "run": run.id, "entry": entry}
+            "session": session, "queued": queued, "run": run.id, "entry": entry}
 
 
 def test_every_operation_answers_what_the_document_declares(tenant, world, settings, tmp_path):

@@ -388,3 +388,32 @@ def test_post_timeline_on_missing_task_is_404(api_client, tenant):
     # then
     assert_error(r, 404, "TASK_NOT_FOUND")
     before.assert_nothing_written()
+
+
+def test_a_session_reports_a_task_status(api_client, tenant, project):
+    # given: the old CLI's `report progress --task` and `worker init` send this on a task update
+    task = api_client.post("/api/tasks", {"projectId": project.id, "title": "Work"}, format="json").json()
+    before = Mark(tenant)
+    # when
+    r = api_client.patch(f"/api/tasks/{task['id']}", {"sessionStatus": "working", "updateSource": "session",
+                                                       "sessionId": "sess_1_worker"}, format="json")
+    # then: stored and returned, with a timeline entry naming the session; the task's own status unchanged
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert (body["sessionStatus"], body["status"]) == ("working", "pending")
+    entry = body["timeline"][-1]
+    assert {k: entry[k] for k in ("type", "message", "sessionId")} == {
+        "type": "progress", "message": "sess_1_worker reported working", "sessionId": "sess_1_worker"}
+    assert api_client.get(f"/api/tasks/{task['id']}").json()["sessionStatus"] == "working"
+    before.assert_written(["audit:created", "task:updated"], action="task.update", resource=task["id"])
+    assert before.events()[1].data["sessionStatus"] == "working"
+
+
+def test_an_unknown_session_status_is_refused(api_client, tenant, project):
+    # given
+    task = api_client.post("/api/tasks", {"projectId": project.id, "title": "Work"}, format="json").json()
+    before = Mark(tenant)
+    # then
+    for body in ({"sessionStatus": "done"}, {"updateSource": "robot"}, {"sessionStatus": 1}):
+        assert_error(api_client.patch(f"/api/tasks/{task['id']}", body, format="json"), 400)
+    before.assert_nothing_written()
