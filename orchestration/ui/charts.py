@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from ledger.selectors import checkpoints_list
 from maestro.tenancy.models import Tenant
+from orchestration.engine.models import RunStep
 from orchestration.engine.representations import GraphOut
 from orchestration.runs.models import Run
 
@@ -63,6 +64,45 @@ def run_outcomes(*, tenant: Tenant, now: datetime | None = None) -> dict[str, An
         if i is not None:
             series[row["status"]][i] += row["n"]
     return stacked_bars(buckets, series)
+
+
+STEP_OUTCOMES = (RunStep.Status.SUCCEEDED, RunStep.Status.DEAD, RunStep.Status.CANCELLED)
+
+
+def step_outcomes(*, tenant: Tenant, now: datetime | None = None) -> dict[str, Any]:
+    """Steps finished per 5 minutes over the last hour, by how they ended."""
+    buckets = _buckets(now or timezone.now())
+    series: dict[str, list[int]] = {str(status): [0] * len(buckets) for status in STEP_OUTCOMES}
+    rows = (RunStep.objects.filter(tenant=tenant, status__in=STEP_OUTCOMES, finished_at__gte=buckets[0])
+            .annotate(minute=TruncMinute("finished_at")).values("minute", "status").annotate(n=Count("id")))
+    for row in rows:
+        i = _index(buckets, row["minute"])
+        if i is not None:
+            series[row["status"]][i] += row["n"]
+    return stacked_bars(buckets, series)
+
+
+def step_latency(*, tenant: Tenant, now: datetime | None = None) -> dict[str, Any]:
+    """Mean time from start to success of the steps that succeeded, per 5 minutes over the last
+    hour, in milliseconds (each bar also knows the slowest step of its 5 minutes)."""
+    buckets = _buckets(now or timezone.now())
+    took = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    totals, counts, slowest = [0.0] * len(buckets), [0] * len(buckets), [0.0] * len(buckets)
+    rows = (RunStep.objects.filter(tenant=tenant, status=RunStep.Status.SUCCEEDED, finished_at__gte=buckets[0],
+                                   started_at__isnull=False)
+            .annotate(minute=TruncMinute("finished_at")).values("minute")
+            .annotate(n=Count("id"), mean=Avg(took), longest=Max(took)))
+    for row in rows:
+        i = _index(buckets, row["minute"])
+        if i is not None and row["n"]:
+            totals[i] += row["mean"].total_seconds() * 1000 * row["n"]
+            counts[i] += row["n"]
+            slowest[i] = max(slowest[i], row["longest"].total_seconds() * 1000)
+    means = [round(totals[i] / counts[i]) if counts[i] else 0 for i in range(len(buckets))]
+    chart = stacked_bars(buckets, {"latency": means})
+    for bar, longest in zip(chart["bars"], slowest, strict=True):
+        bar["slowest"] = round(longest)
+    return chart
 
 
 def ledger_throughput(*, tenant: Tenant, now: datetime | None = None) -> dict[str, Any]:

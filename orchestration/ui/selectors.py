@@ -26,7 +26,7 @@ from orchestration.health.selectors import dashboard_stats, health_snapshot
 from orchestration.runs.models import Run
 from orchestration.runs.representations import run_repr
 from orchestration.runs.selectors import run_get, run_list
-from orchestration.ui.charts import dag_layout, ledger_throughput, run_outcomes
+from orchestration.ui.charts import dag_layout, ledger_throughput, run_outcomes, step_latency, step_outcomes
 from orchestration.work.models import Task
 from orchestration.work.representations import project_repr, session_repr, task_repr
 from orchestration.work.selectors.projects import project_get, project_list
@@ -144,6 +144,8 @@ SECTIONS: dict[str, Callable[[Tenant, Params], dict[str, Any]]] = {
     "loops": lambda tenant, _: {"loops": [loop_repr(loop) for loop in loop_list(tenant=tenant)]},
     "agents": lambda tenant, _: {"agents": agents_repr(list(agent_list(tenant=tenant)))},
     "charts": lambda tenant, _: {"charts": {"runs": run_outcomes(tenant=tenant),
+                                            "steps": step_outcomes(tenant=tenant),
+                                            "latency": step_latency(tenant=tenant),
                                             "ledger": ledger_throughput(tenant=tenant),
                                             "websocketClients": websocket_clients(),
                                             "backlog": tenant_backlog(tenant_id=tenant.pk)["backlog"]}},

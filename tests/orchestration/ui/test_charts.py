@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ledger.models import Checkpoint
 from orchestration.runs.models import Run
-from orchestration.ui.charts import HEIGHT, ledger_throughput, run_outcomes
+from orchestration.ui.charts import HEIGHT, ledger_throughput, run_outcomes, step_latency, step_outcomes
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(minute=42, second=30, microsecond=0)
@@ -62,3 +62,38 @@ def test_the_dashboard_draws_both_charts(tenant, client):
     client.force_login(get_user_model().objects.create_superuser("root", "", "x"))
     html = client.get("/").content.decode()
     assert 'id="chart-runs"' in html and 'id="chart-ledger"' in html and '<rect class="bar failed"' in html
+
+
+def test_steps_are_counted_by_outcome_and_their_mean_duration_per_five_minutes(tenant):
+    from orchestration.engine.models import RunStep
+
+    run = Run.objects.create(tenant=tenant, pipeline="p", status="running", created_at=NOW, updated_at=NOW)
+
+    def step(name: str, status: str, minutes_ago: float, took_ms: int) -> None:
+        end = NOW - timedelta(minutes=minutes_ago)
+        RunStep.objects.create(tenant=tenant, run=run, step_id=name, action="noop", status=status,
+                               started_at=end - timedelta(milliseconds=took_ms), finished_at=end)
+
+    step("a", "succeeded", 1, 100)
+    step("b", "succeeded", 2, 300)
+    step("c", "dead", 2, 50)
+    step("d", "succeeded", 12, 40)
+    step("e", "succeeded", 90, 999)   # older than the hour
+
+    outcomes = step_outcomes(tenant=tenant, now=NOW)
+    latency = step_latency(tenant=tenant, now=NOW)
+
+    assert {s["series"]: s["value"] for s in outcomes["bars"][-1]["segments"]} == {"succeeded": 2, "dead": 1}
+    assert outcomes["total"] == 4
+    last, at_30 = latency["bars"][-1], latency["bars"][-3]
+    assert (last["total"], last["slowest"]) == (200, 300)  # the mean of 100 and 300 ms; the dead step not counted
+    assert (at_30["total"], at_30["slowest"]) == (40, 40)
+
+
+def test_the_dashboard_draws_the_step_charts(tenant, client):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser("root", "", "x"))
+    html = client.get("/").content.decode()
+    assert 'id="chart-steps"' in html and 'id="chart-latency"' in html
+    assert 'Runs finished per 5 min <span class="sub">(0 in all)</span>' in html
