@@ -71,3 +71,12 @@ def test_the_admin_fits_1280_px_and_verifies_a_ledger_entry(live_asgi, browser_p
     assert page.inner_text("#maestro-verdict") == "passed"
     assert page.locator("#maestro-checks li.pass").count() == 4
     page.screenshot(path=str(SHOTS / "admin-ledger-entry.png"), full_page=True)
+
+    # and: on a phone-width screen the same pages are read without a page-wide sideways scroll
+    # (Django's responsive admin; wide tables scroll inside their own box)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / "admin-ledger-entry-phone.png"), full_page=True)
+    for path, shot in (("/admin/", "admin-index-phone.png"), ("/admin/orchestration/task/", "admin-tasks-phone.png")):
+        page.goto(f"{live_asgi}{path}")
+        page.screenshot(path=str(SHOTS / shot), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, path
