@@ -13,6 +13,7 @@ pytest.register_assert_rewrite("tests.support")
 
 from tests.factories import SYSTEM, make_project, make_token  # noqa: E402
 from tests.support.oidc import idp  # noqa: E402, F401 — the identity provider fixture
+from tests.support.processes import maestro_processes, worker_processes  # noqa: E402, F401 — bin/worker, bin/scheduler
 from tests.support.redis import RedisServer  # noqa: E402
 
 

@@ -19,7 +19,6 @@ from orchestration.runs.models import Run
 from tests.e2e.conftest import sign_in_as_operator
 from tests.e2e.test_dashboard_live import WAIT, sign_in
 from tests.factories import make_token
-from tests.support.processes import worker_processes  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.postgres
 
@@ -29,7 +28,7 @@ def weight_shown(page, weight: int) -> None:
 
 
 def test_changes_from_another_replica_its_admin_and_a_worker_reach_the_browser(
-        live_server_factory, browser_page, worker_processes):  # noqa: F811
+        live_server_factory, browser_page, worker_processes):
     tenant = default_tenant()
     olga = get_user_model().objects.create_user("olga", "", "olga-pass-9")
     Membership.objects.create(user=olga, tenant=tenant, role=Role.OPERATOR)

@@ -1,5 +1,5 @@
-"""Maestro's own production processes for black-box tests: ``bin/worker`` against the test
-database and this run's Redis, started and stopped by the test."""
+"""Maestro's own production processes for black-box tests: ``bin/worker`` and ``bin/scheduler``
+against the test database and this run's Redis, started and stopped by the test."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def worker_processes(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """``start(*queues, **env)`` starts one ``bin/worker`` (its log in the test's tmp dir; all
-    queues unless some are named); every one started is stopped at the end of the test."""
+def maestro_processes(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start(command, *args, **env)`` starts one of Maestro's production commands
+    (``bin/worker``, ``bin/scheduler``) on the test database and this run's Redis (``env``
+    overrides), its log in the test's tmp dir; every one started is stopped at the end."""
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip("needs PostgreSQL and Redis")
     db = connection.settings_dict
@@ -27,14 +28,13 @@ def worker_processes(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]
             "MAESTRO_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
                                     f"{db['NAME']}",
             "MAESTRO_REDIS_URL": settings.REDIS_URL, "MAESTRO_WORKER_CONCURRENCY": "2",
-            "MAESTRO_LOG_LEVEL": "WARNING"}
+            "MAESTRO_LOG_LEVEL": "WARNING", "MAESTRO_VAR_DIR": str(tmp_path)}
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*queues: str, **env: str) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 — closed with the process
-        args = ["bin/worker", *(["-Q", ",".join(queues)] if queues else [])]
-        process = subprocess.Popen(args, cwd=ROOT, env={**base, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+    def start(command: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"{Path(command).name}-{len(started)}.log", "wb")  # noqa: SIM115 — closed with the process
+        process = subprocess.Popen([command, *args], cwd=ROOT, env={**base, **env}, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
         started.append(process)
         return process
 
@@ -47,3 +47,12 @@ def worker_processes(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes]
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+@pytest.fixture
+def worker_processes(maestro_processes) -> Callable[..., subprocess.Popen[bytes]]:
+    """``start(*queues, **env)`` starts one ``bin/worker`` (all queues unless some are named)."""
+    def start(*queues: str, **env: str) -> subprocess.Popen[bytes]:
+        return maestro_processes("bin/worker", *(["-Q", ",".join(queues)] if queues else []), **env)
+
+    return start

@@ -15,14 +15,13 @@ import pytest
 from orchestration.engine.models import RunStep, StepTransition
 from orchestration.runs.models import Run
 from tests.factories import SYSTEM
-from tests.support.processes import worker_processes  # noqa: F401  (the fixture)
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.postgres]
 
 
 @pytest.fixture
-def workers(worker_processes):  # noqa: F811
+def workers(worker_processes):
     """Real bin/worker processes on the steps queue, with a short step lease."""
     from maestro.queue import Queue, queue_name
 
