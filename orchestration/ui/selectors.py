@@ -39,9 +39,16 @@ RECENT_AUDIT = 12
 
 @dataclass(frozen=True)
 class TenantChoice:
-    slug: str
-    name: str
+    tenant: Tenant
     role: str
+
+    @property
+    def slug(self) -> str:
+        return self.tenant.slug
+
+    @property
+    def name(self) -> str:
+        return self.tenant.name or self.tenant.slug
 
 
 def tenants_of(user: AbstractBaseUser) -> list[TenantChoice]:
@@ -51,7 +58,7 @@ def tenants_of(user: AbstractBaseUser) -> list[TenantChoice]:
     tenants = Tenant.objects.order_by("slug")
     if not getattr(user, "is_superuser", False):
         tenants = tenants.filter(pk__in=roles)
-    return [TenantChoice(slug=t.slug, name=t.name or t.slug, role=roles.get(t.pk, Role.ADMIN)) for t in tenants]
+    return [TenantChoice(tenant=t, role=roles.get(t.pk, Role.ADMIN)) for t in tenants]
 
 
 def signed_in_as(user: AbstractBaseUser) -> dict[str, str]:

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from maestro.auth import sso
@@ -48,12 +49,13 @@ def _page(request: HttpRequest) -> tuple[dict[str, Any], Tenant] | HttpResponse:
         return _to_login(request)
     tenants = tenants_of(user)
     current = _current(request, tenants)
-    context = {"me": signed_in_as(user), "tenants": tenants, "current": current,
+    # Read only by a whole page's header, never by a section a live page fetches again.
+    context = {"me": SimpleLazyObject(lambda: signed_in_as(user)), "tenants": tenants, "current": current,
                "can_operate": current is not None and Role.rank(current.role) >= Role.rank(Role.OPERATOR)}
     if current is None:
         status = 403 if request.GET.get("tenant") or tenants else 200
         return render(request, "maestro/no_tenant.html", context, status=status)
-    return context, Tenant.objects.get(slug=current.slug)
+    return context, current.tenant
 
 
 def _render(request: HttpRequest, template: str, names: tuple[str, ...], params: dict[str, str]) -> HttpResponse:

@@ -290,3 +290,15 @@ def test_the_run_page_shows_the_step_graph_timeline_and_controls(tenant):
     assert f'<a href="/runs/{run.id}">deploy</a>' in dashboard and '<option value="deploy">deploy</option>' in dashboard
     assert signed_in(person("vic", (tenant, Role.VIEWER))).get(f"/runs/{run.id}").content.count(b"data-run-cancel") == 0
     assert client.get("/runs/nope").status_code == 404
+
+
+def test_a_section_fetch_reads_neither_the_persons_identity_nor_its_tenant_twice(tenant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(person("olga", (tenant, Role.VIEWER)))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/sections/loops").status_code == 200
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "tenancy_oidcidentity" not in tables  # only a whole page's header names the person
+    assert tables.count('FROM "tenancy_tenant"') == 1
