@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,3 +57,13 @@ def worker_processes(maestro_processes) -> Callable[..., subprocess.Popen[bytes]
         return maestro_processes("bin/worker", *(["-Q", ",".join(queues)] if queues else []), **env)
 
     return start
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 60) -> None:
+    """Polls ``check`` until it holds (real processes move at their own pace)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")

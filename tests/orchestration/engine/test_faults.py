@@ -5,7 +5,6 @@ message of every step left waiting, and the run finishes with each step succeede
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -13,6 +12,7 @@ from orchestration.engine.models import RunStep, StepTransition
 from orchestration.runs.models import Run
 from tests.factories import SYSTEM
 from tests.support.jobs import celery_eager
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.postgres]
 STEPS = [f"s{i}" for i in range(1, 7)]
@@ -20,13 +20,6 @@ SPEC = {"steps": [{"id": s, "action": "sleep", "params": {"seconds": 0.4},
                    **({"dependsOn": [STEPS[i - 1]]} if i else {})} for i, s in enumerate(STEPS)]}
 
 
-def wait_for(check: Callable[[], bool], seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 def succeeded() -> int:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from orchestration.engine.models import RunStep, StepTransition
 from orchestration.runs.models import Run
 from tests.factories import SYSTEM
+from tests.support.processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.postgres]
@@ -28,13 +27,6 @@ def workers(worker_processes):
     return lambda: worker_processes(queue_name(Queue.STEPS), MAESTRO_ENGINE_LEASE_SECONDS="2")
 
 
-def wait_for(check: Callable[[], bool], seconds: float = 60) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 def start_run(tenant, spec):
