@@ -110,9 +110,12 @@ class MaestroAPIView(APIView):
         return self.request.data
 
     def validated(self, serializer_class: type[serializers.Serializer[Any]], data: Any = None,
-                  *, partial: bool = False) -> dict[str, Any]:
+                  *, partial: bool = False, optional: bool = False) -> dict[str, Any]:
+        """The body checked by ``serializer_class``; ``optional``: no body at all is ``{}`` (one
+        that is sent must still be an object — JSON ``null`` is refused)."""
         if data is None:
-            data = self.body()
+            empty = self.request.META.get("CONTENT_LENGTH") in (None, "", "0")
+            data = {} if optional and empty else self.body()
         if not isinstance(data, dict):
             raise ValidationFailed("Request body must be a JSON object")
         serializer = serializer_class(data=data, partial=partial)

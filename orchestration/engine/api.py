@@ -139,9 +139,7 @@ class PlaybookRunView(RunStartMixin):
     @doc(PlaybookRunIn, status=201, response=RunWithStepsOut, others={200: RunWithStepsOut})
     def post(self, request: Request, playbook_id: str) -> Response:
         key = _key(request)
-        # The body is optional; one that is sent must be an object (JSON null is refused).
-        empty = request.META.get("CONTENT_LENGTH") in (None, "", "0")
-        data = self.validated(PlaybookRunIn, data={} if empty else request.data)
+        data = self.validated(PlaybookRunIn, optional=True)
         run, created = playbook_start(tenant=self.access.tenant, actor=self.access.actor, playbook=playbook_id,
                                       input=data.get("input"), idempotency_key=key, agent=data.get("agent"))
         return _run_answer(run, created)
