@@ -39,6 +39,7 @@ sys.meta_path.insert(0, Hide())
 import django
 django.setup()
 import maestro.asgi, maestro.celery, maestro.scheduler, maestro.ops.metrics
+import maestro.urls  # the URLconf the first request loads (single sign-on, the pages, every API)
 from maestro.celery import app
 app.connection_for_write().transport  # resolves the broker transport (kombu.transport.redis)
 import channels_redis.pubsub, psycopg_pool, uvicorn.main, uvicorn.loops.uvloop
