@@ -50,17 +50,43 @@ def events_append(*, tenant_id: int, items: list[PendingEvent]) -> list[Event]:
     Must run inside the write transaction, as late as possible (see write_path)."""
     if not items:
         return []
-    last = _advance(tenant_id, len(items))
-    first = last - len(items) + 1
     now = timezone.now()
     request_id = current_request_id()
-    rows = [
-        Event(tenant_id=tenant_id, seq=first + i, type=item.type, data=item.data, project_id=item.project_id,
-              old_stream=item.old_stream, request_id=request_id, created_at=now)
-        for i, item in enumerate(items)
-    ]
-    Event.objects.bulk_create(rows)
+    rows = [Event(tenant_id=tenant_id, type=item.type, data=item.data, project_id=item.project_id,
+                  old_stream=item.old_stream, request_id=request_id, created_at=now) for item in items]
+    last = _advance_and_insert(tenant_id, rows) if connection.vendor == "postgresql" else None
+    if last is None:
+        last = _advance(tenant_id, len(rows))
+        _number(rows, last)
+        Event.objects.bulk_create(rows)
+    else:
+        _number(rows, last)
     return rows
+
+
+def _number(rows: list[Event], last: int) -> None:
+    for i, row in enumerate(rows):
+        row.seq = last - len(rows) + 1 + i
+
+
+def _advance_and_insert(tenant_id: int, rows: list[Event]) -> int | None:
+    """PostgreSQL: the seqs taken and the events inserted in one statement (every write unit's
+    last statement before its commit); ``None`` when the tenant has no counter row yet."""
+    opts = Event._meta
+    fields = [opts.get_field(name) for name in ("type", "data", "project_id", "request_id", "old_stream", "created_at")]
+    columns = [[f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows] for f in fields]  # type: ignore[union-attr]
+    stream = connection.ops.quote_name(EventStream._meta.db_table)
+    sql = (f"WITH taken AS (UPDATE {stream} SET last_seq = last_seq + %s WHERE tenant_id = %s RETURNING last_seq) "
+           f'INSERT INTO "{opts.db_table}" ("tenant_id", "seq", "type", "data", "project_id", "request_id", '
+           f'"old_stream", "created_at") '
+           f"SELECT %s, taken.last_seq - %s + e.n, e.type, e.data, e.project_id, e.request_id, e.old_stream, "
+           f"e.created_at FROM taken, unnest(%s::varchar[], %s::jsonb[], %s::varchar[], %s::varchar[], "
+           f"%s::boolean[], %s::timestamptz[]) WITH ORDINALITY AS e(type, data, project_id, request_id, old_stream, "
+           f"created_at, n) RETURNING seq")
+    with connection.cursor() as cur:
+        cur.execute(sql, [len(rows), tenant_id, tenant_id, len(rows), *columns])
+        seqs = [int(r[0]) for r in cur.fetchall()]
+    return max(seqs) if seqs else None
 
 
 def installation_key() -> str:
