@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -24,6 +25,8 @@ def use_bench_database(name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["MAESTRO_DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{name}"))
+    # A fresh ledger per run: checkpoints archived by an earlier run's database would conflict.
+    os.environ.setdefault("MAESTRO_ARCHIVE_URL", Path(tempfile.mkdtemp(prefix=f"{name}-archive-")).as_uri())
     os.environ.setdefault("MAESTRO_ENV", "dev")
     os.environ.setdefault("MAESTRO_LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")

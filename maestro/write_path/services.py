@@ -135,12 +135,28 @@ def service(change: Change | None = None) -> Iterator[None]:
 
 
 def record_refusal(change: Change, exc: Refusal) -> None:
-    details = exc.describe() if isinstance(exc, PreconditionFailed) else exc.message
     if transaction.get_connection().needs_rollback:
         return  # inside a caller's transaction that is already broken: it reports the refusal
-    record_denied(tenant_id=change.tenant_id, actor=change.actor, action=change.action,
-                  resource_type=change.resource_type, resource_id=change.resource_id, policy_id=exc.policy,
-                  details=details)
+    with service():
+        _record_denial(change, exc)
+
+
+def refusal_record(exc: Refusal) -> None:
+    """Records, in the current unit, the denial of a refusal that a nested unit raised and the
+    caller caught and carries on from (the engine runs a transactional action in a savepoint:
+    its refusal fails the step, and the denial commits with that failure). A refusal that
+    passed through no unit with a change is not recorded, as at the outermost unit."""
+    if _unit.get() is None:
+        raise RuntimeError("refusal_record() must be called inside write_path.service()")
+    change = getattr(exc, "maestro_change", None)
+    if change is not None:
+        _record_denial(change, exc)
+
+
+def _record_denial(change: Change, exc: Refusal) -> None:
+    details = exc.describe() if isinstance(exc, PreconditionFailed) else exc.message
+    record(tenant_id=change.tenant_id, actor=change.actor, action=change.action, resource_type=change.resource_type,
+           resource_id=change.resource_id, details=details, status=AuditEvent.Status.DENIED, policy_id=exc.policy)
 
 
 def record(*, tenant_id: int, actor: Actor, action: Action | str, resource_type: Resource | str, resource_id: str,

@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from ledger.services import entries_append, idempotency_entry_id
-from orchestration.base.actions import REGISTRY, ActionFailed, StepContext
+from orchestration.base.actions import REGISTRY, ActionFailed, StepContext, transactional
 from orchestration.control.services.agents import agent_update
 from orchestration.control.services.loops import loop_set_status
 from orchestration.work.selectors.projects import project_get
@@ -43,6 +43,7 @@ def _param(ctx: StepContext, name: str, kind: type | tuple[type, ...], required:
     return value
 
 
+@transactional
 def noop(ctx: StepContext) -> Any:
     return None
 
@@ -59,6 +60,7 @@ def sleep(ctx: StepContext) -> Any:
     return {"slept": seconds}
 
 
+@transactional
 def fail(ctx: StepContext) -> Any:
     """Fails the first ``params.times`` executions of its step (replays included), then
     succeeds; without ``times`` it always fails."""
@@ -111,6 +113,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+@transactional
 def create_task(ctx: StepContext) -> Any:
     project = project_get(tenant=ctx.tenant, project_id=_param(ctx, "projectId", str))
     task = task_create(tenant=ctx.tenant, actor=ctx.actor, project=project, title=_param(ctx, "title", str),
@@ -119,12 +122,14 @@ def create_task(ctx: StepContext) -> Any:
     return {"taskId": task.id}
 
 
+@transactional
 def set_loop_status(ctx: StepContext) -> Any:
     loop = loop_set_status(tenant=ctx.tenant, actor=ctx.actor, loop_id=_param(ctx, "loopId", str),
                            status=_param(ctx, "status", str))
     return {"loopId": loop.slug, "status": loop.status}
 
 
+@transactional
 def set_agent(ctx: StepContext) -> Any:
     changes = {k: v for k, v in ctx.params.items() if k != "agentId"}
     names = {"routingWeight": "routing_weight"}  # metrics are counted from runs, never set
@@ -133,6 +138,7 @@ def set_agent(ctx: StepContext) -> Any:
     return {"agentId": agent.slug, "status": agent.status, "routingWeight": agent.routing_weight}
 
 
+@transactional
 def run_playbook(ctx: StepContext) -> Any:
     from orchestration.engine.services.runs import playbook_start
 
@@ -142,6 +148,7 @@ def run_playbook(ctx: StepContext) -> Any:
     return {"runId": run.id}
 
 
+@transactional
 def ledger_append(ctx: StepContext) -> Any:
     # One entry per step however often it runs: the id derives from the run and the step.
     entry_id = idempotency_entry_id(tenant_id=ctx.tenant.pk, key=f"run:{ctx.run_id}:{ctx.step_id}")

@@ -17,12 +17,16 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from maestro.core.exceptions import Refusal
+from maestro.write_path.services import refusal_record, service
 from orchestration.base.actions import REGISTRY, ActionFailed, StepContext
 from orchestration.engine.models import RunStep
+from orchestration.engine.selectors import step_get
 from orchestration.engine.services import steps as machine
 from orchestration.runs.models import Run
 
 log = logging.getLogger(__name__)
+S = RunStep.Status
 HOST = socket.gethostname()
 
 
@@ -37,7 +41,13 @@ def step_run(*, step_pk: int) -> str:
     """Runs step ``step_pk`` once if it is due; returns what became of it (for logs and tests):
     ``skipped`` (nothing to run), ``succeeded``, ``failed``, ``discarded`` (the result lost)."""
     # host:pid of this job process (read per call: Celery's pool processes fork after import)
-    step = machine.step_begin(step_pk=step_pk, worker=f"{HOST}:{os.getpid()}")
+    worker = f"{HOST}:{os.getpid()}"
+    peek = step_get(step_pk=step_pk)
+    if peek is None or peek.status not in (S.QUEUED, S.RETRYING):
+        return "skipped"  # a duplicate delivery, a cancelled run: one query
+    if peek.timeout is None and REGISTRY.transactional(peek.action):
+        return _run_in_one_transaction(peek, worker)
+    step = machine.step_begin(step_pk=step_pk, worker=worker)
     if step is None:
         return "skipped"
     outcome = _execute(step)
@@ -45,6 +55,33 @@ def step_run(*, step_pk: int) -> str:
         return "succeeded" if machine.step_succeed(step, output=outcome.output) else "discarded"
     done = machine.step_fail(step, error=outcome.error, retryable=outcome.retryable)
     return "failed" if done else "discarded"
+
+
+def _run_in_one_transaction(step: RunStep, worker: str) -> str:
+    """A transactional action's step, whole in one unit: the run's row locked, begin, the action
+    in a savepoint (its writes kept only when it succeeds), the result and the steps it
+    releases. A worker that dies meanwhile leaves the step queued, its message redelivered."""
+    with service():
+        run = machine.lock_run(step.run_id)
+        if machine.begin(step, run, worker=worker, limited=False) is None:
+            return "skipped"
+        outcome = _Outcome()
+        action = REGISTRY.get(step.action)
+        if action is None:  # unregistered since the peek (a plugin reloaded): as in _execute
+            outcome.error, outcome.retryable = f"unknown action {step.action}", False
+        else:
+            try:
+                with service():
+                    outcome.output = action(_context(step, None))
+            except Refusal as exc:  # a maestro.* action refused: denied, as a call from outside would be
+                refusal_record(exc)
+                outcome.error = exc.message
+            except Exception as exc:
+                _failure(exc, outcome, step)
+        if outcome.error is None:
+            return "succeeded" if machine.succeeded(run, step, output=outcome.output) else "discarded"
+        done = machine.failed(run, step, error=outcome.error, retryable=outcome.retryable)
+        return "failed" if done else "discarded"
 
 
 def _context(step: RunStep, deadline: float | None) -> StepContext:
@@ -62,12 +99,17 @@ def _context(step: RunStep, deadline: float | None) -> StepContext:
 def _call(action: Any, context: StepContext, outcome: _Outcome, step: RunStep) -> None:
     try:
         outcome.output = action(context)
-    except ActionFailed as exc:
+    except Exception as exc:
+        _failure(exc, outcome, step)
+
+
+def _failure(exc: Exception, outcome: _Outcome, step: RunStep) -> None:
+    if isinstance(exc, ActionFailed):
         outcome.error = str(exc) or type(exc).__name__
-    except Exception as exc:  # an action's bug fails its step, never the worker
-        log.warning("step action raised", exc_info=True, extra={"event": "engine.action_error",
-                                                                 "action": step.action})
-        outcome.error = f"{type(exc).__name__}: {exc}"
+        return
+    # an action's bug fails its step, never the worker
+    log.warning("step action raised", exc_info=True, extra={"event": "engine.action_error", "action": step.action})
+    outcome.error = f"{type(exc).__name__}: {exc}"
 
 
 def _execute(step: RunStep) -> _Outcome:

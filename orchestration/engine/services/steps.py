@@ -174,23 +174,30 @@ def step_begin(*, step_pk: int, worker: str = "") -> RunStep | None:
         # module docstring); otherwise the step's compare-and-set alone decides, and a cancel that
         # commits first leaves it nothing to move.
         run = lock_run(step.run_id) if step.run.status == Run.Status.QUEUED else step.run
-        if run is None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
-            return None
-        now = clock.now()
-        if step.available_at is not None and step.available_at > now:
-            enqueue_later_on_commit(STEP_JOB, step.pk, countdown=(step.available_at - now).total_seconds())
-            return None
-        if _tenant_busy(step.tenant_id):
-            enqueue_later_on_commit(STEP_JOB, step.pk, countdown=settings.MAESTRO_ENGINE_BUSY_RETRY_SECONDS)
-            return None
-        fields: dict[str, Any] = {
-            "attempts": step.attempts + 1, "executions": step.executions + 1, "started_at": now, "finished_at": None,
-            "lease_expires_at": now + timedelta(seconds=lease_seconds(step)), "heartbeat_at": now,
-            "worker": worker[:200], "available_at": None}
-        if not move(step, S.RUNNING, sources=(S.QUEUED, S.RETRYING), at_attempt=step.attempts, **fields):
-            return None
-        if run.status == Run.Status.QUEUED:
-            run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING)
+        return begin(step, run, worker=worker, limited=True)
+
+
+def begin(step: RunStep, run: Run | None, *, worker: str, limited: bool) -> RunStep | None:
+    """:func:`step_begin` inside the caller's unit, the step and its run already read (the run
+    locked when it is queued). ``limited``: the tenant's concurrency limit applies (a step
+    run whole in one transaction never shows as running to anyone, so it takes no place)."""
+    if run is None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
+        return None
+    now = clock.now()
+    if step.available_at is not None and step.available_at > now:
+        enqueue_later_on_commit(STEP_JOB, step.pk, countdown=(step.available_at - now).total_seconds())
+        return None
+    if limited and _tenant_busy(step.tenant_id):
+        enqueue_later_on_commit(STEP_JOB, step.pk, countdown=settings.MAESTRO_ENGINE_BUSY_RETRY_SECONDS)
+        return None
+    fields: dict[str, Any] = {
+        "attempts": step.attempts + 1, "executions": step.executions + 1, "started_at": now, "finished_at": None,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds(step)), "heartbeat_at": now,
+        "worker": worker[:200], "available_at": None}
+    if not move(step, S.RUNNING, sources=(S.QUEUED, S.RETRYING), at_attempt=step.attempts, **fields):
+        return None
+    if run.status == Run.Status.QUEUED:
+        run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING)
     return step
 
 
@@ -209,14 +216,18 @@ def heartbeat(step: RunStep) -> bool:
 def step_succeed(step: RunStep, *, output: Any) -> bool:
     """The execution that began as ``step`` succeeded; ``False`` when its result is discarded."""
     with service():
-        run = lock_run(step.run_id)
-        now = clock.now()
-        if run is None or not move(step, S.SUCCEEDED, sources=(S.RUNNING,), at_attempt=step.attempts, error="",
-                                   output=output, finished_at=now, lease_expires_at=None):
-            return False
-        metrics.step_duration(step, now)
-        if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):
-            dispatch(run, list(steps_of(run_id=run.id)))
+        return succeeded(lock_run(step.run_id), step, output=output)
+
+
+def succeeded(run: Run | None, step: RunStep, *, output: Any) -> bool:
+    """:func:`step_succeed` inside the caller's unit, which holds ``run`` locked."""
+    now = clock.now()
+    if run is None or not move(step, S.SUCCEEDED, sources=(S.RUNNING,), at_attempt=step.attempts, error="",
+                               output=output, finished_at=now, lease_expires_at=None):
+        return False
+    metrics.step_duration(step, now)
+    if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):
+        dispatch(run, list(steps_of(run_id=run.id)))
     return True
 
 
@@ -224,29 +235,32 @@ def step_fail(step: RunStep, *, error: str, retryable: bool = True) -> bool:
     """The execution that began as ``step`` failed with ``error``: retried after its backoff while
     attempts remain, else dead (a DeadLetter row), which fails the run. ``False``: discarded."""
     with service():
-        run = lock_run(step.run_id)
-        now = clock.now()
-        if run is None:
+        return failed(lock_run(step.run_id), step, error=error, retryable=retryable)
+
+
+def failed(run: Run | None, step: RunStep, *, error: str, retryable: bool) -> bool:
+    """:func:`step_fail` inside the caller's unit, which holds ``run`` locked."""
+    now = clock.now()
+    if run is None:
+        return False
+    error = error[:10_000]
+    live = run.status in (Run.Status.QUEUED, Run.Status.RUNNING)
+    if retryable and live and step.attempts < step.max_attempts:
+        delay = backoff(step, step.attempts)
+        if not move(step, S.RETRYING, sources=(S.RUNNING,), at_attempt=step.attempts, error=error,
+                    available_at=now + timedelta(seconds=delay), lease_expires_at=None, finished_at=now,
+                    queued_at=now):
             return False
-        error = error[:10_000]
-        live = run.status in (Run.Status.QUEUED, Run.Status.RUNNING)
-        if retryable and live and step.attempts < step.max_attempts:
-            delay = backoff(step, step.attempts)
-            if not move(step, S.RETRYING, sources=(S.RUNNING,), at_attempt=step.attempts, error=error,
-                        available_at=now + timedelta(seconds=delay), lease_expires_at=None, finished_at=now):
-                return False
-            metrics.step_retried(step)
-            RunStep.objects.filter(pk=step.pk).update(queued_at=now)
-            enqueue_later_on_commit(STEP_JOB, step.pk, countdown=delay)
-            return True
-        if not move(step, S.DEAD, sources=(S.RUNNING,), at_attempt=step.attempts, error=error, finished_at=now,
-                    lease_expires_at=None):
-            return False
-        metrics.step_duration(step, now)
-        dead_letter_add(run, step, now)
-        if live:
-            steps = list(steps_of(run_id=run.id))
-            fail_run(run, steps, reason=f"step {step.step_id} failed: {error}", step=step)
+        metrics.step_retried(step)
+        enqueue_later_on_commit(STEP_JOB, step.pk, countdown=delay)
+        return True
+    if not move(step, S.DEAD, sources=(S.RUNNING,), at_attempt=step.attempts, error=error, finished_at=now,
+                lease_expires_at=None):
+        return False
+    metrics.step_duration(step, now)
+    dead_letter_add(run, step, now)
+    if live:
+        fail_run(run, list(steps_of(run_id=run.id)), reason=f"step {step.step_id} failed: {error}", step=step)
     return True
 
 

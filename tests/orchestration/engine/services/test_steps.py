@@ -279,3 +279,86 @@ def test_a_step_reads_the_outputs_of_the_steps_it_depends_on(tenant, engine, mon
     engine.drain()
 
     assert RunStep.objects.get(run=run, step_id="c").output == {"p1": {"made": "p1"}, "p2": {"made": "p2"}}
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """The action registry, restored after the test."""
+    from orchestration.base.actions import REGISTRY
+
+    monkeypatch.setattr(REGISTRY, "_actions", dict(REGISTRY._actions))
+    monkeypatch.setattr(REGISTRY, "_transactional", set(REGISTRY._transactional))
+    return REGISTRY
+
+
+def test_a_transactional_action_that_fails_leaves_none_of_its_writes_and_its_step_retries(
+        tenant, project, engine, registry):
+    from orchestration.base.actions import ActionFailed, transactional
+    from orchestration.work.models import Task
+    from orchestration.work.services.tasks import task_create
+
+    @transactional
+    def half_done(ctx):
+        task_create(tenant=ctx.tenant, actor=ctx.actor, project=project, title=f"attempt {ctx.attempt}")
+        if ctx.attempt == 1:
+            raise ActionFailed("gave up half way")
+        return {"attempt": ctx.attempt}
+
+    registry.register("test.half_done", half_done)
+    run = start(tenant, {"steps": [{"id": "h", "action": "test.half_done",
+                                    "retry": {"maxAttempts": 2, "initialInterval": 1}}]})
+
+    first = engine.drain()
+    engine.clock.advance(1)
+    second = engine.drain()
+
+    run.refresh_from_db()
+    assert (first, second, run.status) == (["failed", "skipped"], ["succeeded"], "succeeded")  # not due, then due
+    assert list(Task.objects.filter(project=project).values_list("title", flat=True)) == ["attempt 2"]
+    assert timeline(run) == [("h", "queued", 0), ("h", "running", 1), ("h", "retrying", 1),
+                             ("h", "running", 2), ("h", "succeeded", 2)]
+    assert RunStep.objects.get(run=run).error == ""
+
+
+def test_a_step_whose_maestro_action_is_refused_fails_and_the_refusal_is_audited(seeded, engine):
+    from maestro.write_path.models import AuditEvent
+    from orchestration.control.models.playbooks import Playbook
+
+    playbook = Playbook.objects.filter(tenant=seeded).first()
+    Playbook.objects.filter(pk=playbook.pk).update(is_enabled=False)
+    run = start(seeded, {"steps": [{"id": "p", "action": "maestro.run_playbook",
+                                    "params": {"playbookId": playbook.slug}}]})
+    mark = Mark(seeded)
+
+    outcomes = engine.drain()
+
+    run.refresh_from_db()
+    step = RunStep.objects.get(run=run)
+    assert outcomes == ["failed"]
+    assert (run.status, step.status, step.error) == ("failed", "dead", f"Playbook {playbook.slug} is disabled")
+    denied = [(a.action, a.status, a.policy_id, a.actor) for a in mark.audits()
+              if a.status == AuditEvent.Status.DENIED]
+    assert denied == [("run.create", "denied", "playbook_disabled", "engine")]
+    assert Run.objects.filter(tenant=seeded).count() == 1  # the playbook's run was not started
+
+
+def test_a_noop_step_that_releases_the_next_costs_one_transaction_of_few_statements(tenant, engine):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orchestration.engine.services.execute import step_run
+
+    run = start(tenant, {"steps": [{"id": "a", "action": "noop"}, {"id": "b", "action": "noop", "dependsOn": ["a"]},
+                                   {"id": "c", "action": "noop", "dependsOn": ["b"]}]})
+    assert step_run(step_pk=RunStep.objects.get(run=run, step_id="a").pk) == "succeeded"  # the run is running
+
+    b = RunStep.objects.get(run=run, step_id="b").pk
+
+    with CaptureQueriesContext(connection) as queries:
+        assert step_run(step_pk=b) == "succeeded"
+
+    sql = [q["sql"].split()[0] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    # the step (outside any transaction); BEGIN; the run locked; b → running; b → succeeded; the
+    # run's steps; c → queued; the events (seqs taken and rows inserted in one statement); COMMIT
+    assert sql == ["SELECT", "BEGIN", "SELECT", "WITH", "WITH", "SELECT", "WITH", "WITH", "COMMIT"]
+    assert statuses(run) == {"a": ("succeeded", 1), "b": ("succeeded", 1), "c": ("queued", 0)}
