@@ -151,6 +151,8 @@ else:
 
 # --- celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # named host: kombu warns on a bare memory://
+# kombu's Redis transport with a reconnect fault mended (maestro/broker.py); rediss:// keeps kombu's own.
+CELERY_BROKER_TRANSPORT = "maestro.broker:Transport" if REDIS_URL.startswith("redis://") else None
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -20,17 +20,10 @@ SPEC = {"steps": [{"id": s, "action": "sleep", "params": {"seconds": 0.4},
                    **({"dependsOn": [STEPS[i - 1]]} if i else {})} for i, s in enumerate(STEPS)]}
 
 
-
-
 def succeeded() -> int:
     return RunStep.objects.filter(status=RunStep.Status.SUCCEEDED).count()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kombu 5.x: when Redis goes away the worker's consumer closes its channel, restoring unacked "
-    "messages through a connection already released (redis.py _connparams: conninfo is None), and "
-    "bin/worker exits with 'Unrecoverable error: AttributeError'; without a supervisor restarting it "
-    "the run never finishes. Open in issue #10."))
 def test_redis_restarted_empty_mid_run_loses_no_step_and_doubles_none(tenant, redis_server, maestro_processes):
     from orchestration.engine.services import run_start, workflow_create
 
