@@ -49,3 +49,39 @@ def test_redis_restarted_empty_mid_run_loses_no_step_and_doubles_none(tenant, re
     assert dict(RunStep.objects.values_list("step_id", "status")) == dict.fromkeys(STEPS, "succeeded")
     once = StepTransition.objects.filter(status="succeeded").values_list("step__step_id", flat=True)
     assert sorted(once) == STEPS
+
+
+def test_database_connections_dropped_mid_run_lose_no_step_and_double_none(tenant, maestro_processes):
+    from django.db import connection
+
+    from orchestration.engine.services import run_start, workflow_create
+
+    # given: a worker and a scheduler; steps that each take a moment (begin and end in their own
+    # transactions) alternating with noops (one transaction each)
+    env = {"MAESTRO_ENGINE_LEASE_SECONDS": "2", "MAESTRO_ENGINE_RESEND_AFTER_SECONDS": "2",
+           "MAESTRO_ENGINE_REAP_INTERVAL": "1"}
+    maestro_processes("bin/worker", **env)
+    maestro_processes("bin/scheduler", **env)
+    steps = [{"id": f"s{i}", "action": "sleep" if i % 2 else "noop", "params": {"seconds": 0.3} if i % 2 else {},
+              **({"dependsOn": [f"s{i - 1}"]} if i else {})} for i in range(8)]
+    workflow_create(tenant=tenant, actor=SYSTEM, name="dropped", spec_json={"steps": steps})
+    run, _ = run_start(tenant=tenant, actor=SYSTEM, workflow="dropped")
+
+    # when: every other connection to the database is cut, again and again, while the run runs
+    wait_for(lambda: succeeded() >= 1, 90)
+    cuts = 0
+    for _ in range(12):
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            cuts += cur.fetchone()[0]
+        time.sleep(0.25)
+
+    # then: connections were cut, and still the run finishes with every step succeeded once
+    assert cuts > 0
+    wait_for(lambda: Run.objects.get(pk=run.pk).status in Run.FINISHED, 90)
+    assert Run.objects.get(pk=run.pk).status == "succeeded"
+    names = [s["id"] for s in steps]
+    assert dict(RunStep.objects.filter(run=run).values_list("step_id", "status")) == dict.fromkeys(names, "succeeded")
+    once = StepTransition.objects.filter(run=run, status="succeeded").values_list("step__step_id", flat=True)
+    assert sorted(once) == sorted(names)
