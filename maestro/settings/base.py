@@ -376,3 +376,15 @@ MAESTRO_PERIODIC_JOBS["engine.reap"] = float(os.environ.get("MAESTRO_ENGINE_REAP
 # The reaper sends a waiting step's message again after this long while the steps queue is empty
 # (a message lost with a broker outage, or held by a worker that died); a duplicate is harmless.
 MAESTRO_ENGINE_RESEND_AFTER_SECONDS = float(os.environ.get("MAESTRO_ENGINE_RESEND_AFTER_SECONDS", "60"))
+# Step transitions commit without waiting for their WAL flush (PostgreSQL's synchronous_commit
+# off, for those transactions only): the tenant's event counter is held until commit, so a
+# flush per step capped one tenant's steps at the disk's flush rate. A database crash may lose
+# the last moments of transitions, all of them whole; the reaper runs those steps again
+# (docs/decisions.md). "on" waits for the flush, as every other write does.
+# A worker that finishes a short step (a transactional action) runs up to this many of the steps
+# it released itself, one after the other, without a broker message each (0: every step gets
+# its message). A worker that dies meanwhile leaves one step queued, which the reaper resends.
+MAESTRO_ENGINE_CARRY_STEPS = int(os.environ.get("MAESTRO_ENGINE_CARRY_STEPS", "20"))
+MAESTRO_ENGINE_SYNCHRONOUS_COMMIT = os.environ.get("MAESTRO_ENGINE_SYNCHRONOUS_COMMIT", "off").lower()
+if MAESTRO_ENGINE_SYNCHRONOUS_COMMIT not in {"on", "off"}:
+    raise ImproperlyConfigured("MAESTRO_ENGINE_SYNCHRONOUS_COMMIT must be on or off")

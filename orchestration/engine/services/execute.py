@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connections
 
 from maestro.core.exceptions import Refusal
+from maestro.queue import enqueue_later_on_commit
 from maestro.write_path.services import refusal_record, service
 from orchestration.base.actions import REGISTRY, ActionFailed, StepContext
 from orchestration.engine.models import RunStep
@@ -45,8 +46,8 @@ def step_run(*, step_pk: int) -> str:
     peek = step_get(step_pk=step_pk)
     if peek is None or peek.status not in (S.QUEUED, S.RETRYING):
         return "skipped"  # a duplicate delivery, a cancelled run: one query
-    if peek.timeout is None and REGISTRY.transactional(peek.action):
-        return _run_in_one_transaction(peek, worker)
+    if machine.carriable(peek):
+        return _run_carrying_on(peek, worker)
     step = machine.step_begin(step_pk=step_pk, worker=worker)
     if step is None:
         return "skipped"
@@ -57,11 +58,26 @@ def step_run(*, step_pk: int) -> str:
     return "failed" if done else "discarded"
 
 
-def _run_in_one_transaction(step: RunStep, worker: str) -> str:
+def _run_carrying_on(step: RunStep, worker: str) -> str:
+    """Runs ``step`` (see :func:`_run_in_one_transaction`), then, up to
+    ``MAESTRO_ENGINE_CARRY_STEPS`` times, a short step it released, each in its own transaction
+    (steps.dispatch). Returns what became of ``step``."""
+    carry: list[RunStep] = []
+    outcome = _run_in_one_transaction(step, worker, carry)
+    for _ in range(settings.MAESTRO_ENGINE_CARRY_STEPS):
+        if not carry:
+            break
+        _run_in_one_transaction(carry.pop(), worker, carry)
+    for left in carry:  # the limit reached: its message, as any released step gets
+        enqueue_later_on_commit(machine.STEP_JOB, left.pk)
+    return outcome
+
+
+def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep]) -> str:
     """A transactional action's step, whole in one unit: the run's row locked, begin, the action
     in a savepoint (its writes kept only when it succeeds), the result and the steps it
     releases. A worker that dies meanwhile leaves the step queued, its message redelivered."""
-    with service():
+    with machine.transition():
         run = machine.lock_run(step.run_id)
         if machine.begin(step, run, worker=worker, limited=False) is None:
             return "skipped"
@@ -79,7 +95,7 @@ def _run_in_one_transaction(step: RunStep, worker: str) -> str:
             except Exception as exc:
                 _failure(exc, outcome, step)
         if outcome.error is None:
-            return "succeeded" if machine.succeeded(run, step, output=outcome.output) else "discarded"
+            return "succeeded" if machine.succeeded(run, step, output=outcome.output, carry=carry) else "discarded"
         done = machine.failed(run, step, error=outcome.error, retryable=outcome.retryable)
         return "failed" if done else "discarded"
 

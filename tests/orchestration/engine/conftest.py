@@ -56,6 +56,8 @@ class Engine:
 def engine(settings) -> Iterator[Engine]:
     from maestro.queue import Queue, queue_name
 
+    # Message by message: a worker carrying on with the steps it released is tested on its own.
+    settings.MAESTRO_ENGINE_CARRY_STEPS = 0
     with celery_eager(False):
         name = queue_name(Queue.STEPS)
         purge(name)

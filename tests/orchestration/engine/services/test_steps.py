@@ -358,7 +358,35 @@ def test_a_noop_step_that_releases_the_next_costs_one_transaction_of_few_stateme
         assert step_run(step_pk=b) == "succeeded"
 
     sql = [q["sql"].split()[0] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
-    # the step (outside any transaction); BEGIN; the run locked; b → running; b → succeeded; the
-    # run's steps; c → queued; the events (seqs taken and rows inserted in one statement); COMMIT
-    assert sql == ["SELECT", "BEGIN", "SELECT", "WITH", "WITH", "SELECT", "WITH", "WITH", "COMMIT"]
+    # the step (outside any transaction); BEGIN; no waiting for the WAL flush at commit; the run
+    # locked; b → running; b → succeeded; the run's steps; c → queued; the events (seqs taken
+    # and rows inserted in one statement); COMMIT
+    assert sql == ["SELECT", "BEGIN", "SET", "SELECT", "WITH", "WITH", "SELECT", "WITH", "WITH", "COMMIT"]
     assert statuses(run) == {"a": ("succeeded", 1), "b": ("succeeded", 1), "c": ("queued", 0)}
+
+
+def test_a_worker_carries_on_with_the_short_steps_it_released_up_to_the_limit(tenant, engine, settings):
+    # given: a chain a → b → c → d of noops and a fork after a (e waits for a too)
+    settings.MAESTRO_ENGINE_CARRY_STEPS = 2
+    run = start(tenant, {"steps": [{"id": "a", "action": "noop"}, {"id": "b", "action": "noop", "dependsOn": ["a"]},
+                                   {"id": "c", "action": "noop", "dependsOn": ["b"]},
+                                   {"id": "d", "action": "noop", "dependsOn": ["c"]},
+                                   {"id": "e", "action": "noop", "dependsOn": ["a"]}]})
+    pk = {s.step_id: s.pk for s in RunStep.objects.filter(run=run)}
+    from orchestration.engine.services.execute import step_run
+
+    # when: a's message is run
+    assert [pk for _, (pk,) in engine.pop()] == [pk["a"]]
+    outcome = step_run(step_pk=pk["a"])
+
+    # then: a, b (carried) and c (carried) ran in this job; e (released with b) and d (past the
+    # limit) got messages; the rest runs from those
+    assert outcome == "succeeded"
+    assert statuses(run) == {"a": ("succeeded", 1), "b": ("succeeded", 1), "c": ("succeeded", 1),
+                             "d": ("queued", 0), "e": ("queued", 0)}
+    assert sorted(engine.pending()) == sorted([pk["d"], pk["e"]])
+    assert engine.drain() == ["succeeded", "succeeded"]
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert [(s, st) for s, st, _ in timeline(run) if s in "bc"] == [
+        ("b", "queued"), ("b", "running"), ("b", "succeeded"), ("c", "queued"), ("c", "running"), ("c", "succeeded")]
