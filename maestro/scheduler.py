@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from maestro.ops import heartbeat
 from maestro.queue import enqueue
 
 log = logging.getLogger("maestro.scheduler")
@@ -71,14 +72,18 @@ class Leadership:
 
 
 def run(*, stop: threading.Event | None = None, poll: float = 1.0,
-        jobs: dict[str, float] | None = None, on_leader: Callable[[], None] | None = None) -> None:
+        jobs: dict[str, float] | None = None, on_leader: Callable[[], None] | None = None,
+        heartbeat_file: str | None = None) -> None:
     stop = stop or threading.Event()
     jobs = dict(jobs if jobs is not None else settings.MAESTRO_PERIODIC_JOBS)
     leadership = Leadership()
     due = dict.fromkeys(jobs, 0.0)
     leader = False
+    beat_file = settings.MAESTRO_SCHEDULER_HEARTBEAT_FILE if heartbeat_file is None else heartbeat_file
     try:
         while not stop.is_set():
+            if beat_file:  # the liveness probe's evidence that this loop turns (maestro.ops.heartbeat)
+                heartbeat.beat(beat_file)
             if not leader:
                 leader = leadership.try_acquire()
                 if not leader:

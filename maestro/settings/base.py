@@ -317,6 +317,9 @@ MAESTRO_AUDIT_RETENTION_DAYS = int(os.environ.get("MAESTRO_AUDIT_RETENTION_DAYS"
 # How long a write's Idempotency-Key is remembered (a retry after that is a new request).
 MAESTRO_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("MAESTRO_IDEMPOTENCY_KEY_HOURS", "24"))
 MAESTRO_SCHEDULER_STANDBY_RETRY = float(os.environ.get("MAESTRO_SCHEDULER_STANDBY_RETRY", "5"))
+# Touched at every turn of the scheduler's loop, leader or standby (the container's liveness
+# probe: python3 -m maestro.ops.heartbeat FILE MAX_AGE); empty: none.
+MAESTRO_SCHEDULER_HEARTBEAT_FILE = os.environ.get("MAESTRO_SCHEDULER_HEARTBEAT_FILE", "")
 # Agent metrics (successRate, latencyP95, costPerTask) are counted over the runs that finished
 # in this many seconds (DESIGN §7.2).
 MAESTRO_AGENT_METRICS_WINDOW_SECONDS = int(os.environ.get("MAESTRO_AGENT_METRICS_WINDOW_SECONDS", "3600"))

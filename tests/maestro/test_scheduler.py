@@ -1,5 +1,6 @@
 """maestro.scheduler: one leader among the schedulers; the periodic jobs it enqueues exist."""
 
+import os
 import threading
 import time
 
@@ -43,3 +44,41 @@ def test_scheduler_finds_the_periodic_jobs(db, settings):
 
     for name in settings.MAESTRO_PERIODIC_JOBS:
         assert registered(name).name == name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scheduler_beats_its_heartbeat_as_leader_and_as_standby(settings, tmp_path):
+    # given: two schedulers with a heartbeat file each (MAESTRO_SCHEDULER_HEARTBEAT_FILE; the
+    # chart's liveness probe reads it)
+    from maestro import scheduler
+    from maestro.ops import heartbeat
+
+    settings.VAR_DIR = tmp_path
+    settings.MAESTRO_SCHEDULER_STANDBY_RETRY = 0.05
+    stops = [threading.Event(), threading.Event()]
+    files = [tmp_path / "s0.alive", tmp_path / "s1.alive"]
+    leaders: list[int] = []
+
+    def run(i: int) -> None:
+        scheduler.run(stop=stops[i], poll=0.05, jobs={}, on_leader=lambda: leaders.append(i),
+                      heartbeat_file=str(files[i]))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 5
+    while not (leaders and all(f.exists() for f in files)) and time.time() < deadline:
+        time.sleep(0.05)
+    # when: both beats are made stale, then the loops turn again
+    for f in files:
+        os.utime(f, (0, 0))
+    deadline = time.time() + 5
+    while any(heartbeat.main([str(f), "60"]) for f in files) and time.time() < deadline:
+        time.sleep(0.05)
+    for stop in stops:
+        stop.set()
+    for t in threads:
+        t.join(5)
+    # then: one led, and both the leader and the standby beat again
+    assert len(leaders) == 1
+    assert [heartbeat.main([str(f), "60"]) for f in files] == [0, 0]
