@@ -217,7 +217,8 @@ def test_a_playbook_the_policy_refuses_is_a_denial_in_the_ticks_records(seeded, 
     extra.mkdir()
     (extra / "no_drain.rego").write_text(
         'package maestro.authz\nimport rego.v1\ndeny contains {"rule": "no_drain", "message": "not by loops"} if {\n'
-        '  input.operation == "playbook.run"\n  input.playbook == "pb-drain"\n  input.subject.via in {"job", "system"}\n}\n')
+        '  input.operation == "playbook.run"\n  input.playbook == "pb-drain"\n'
+        '  input.subject.via in {"job", "system"}\n}\n')
     settings.MAESTRO_POLICY_DIRS = [str(extra)]
     policy_id = f"maestro.authz.no_drain@{bundle_load().revision}"
     for slug in ("pb-drain", "pb-page"):
