@@ -25,9 +25,7 @@ from maestro.core.exceptions import MaestroError
 from maestro.core.wire import to_iso
 from maestro.policy.decisions import PolicyDenied
 from maestro.tenancy.models import Tenant
-from maestro.write_path.catalogue import Action, Resource
-from maestro.write_path.models import AuditEvent
-from maestro.write_path.services import record, service
+from maestro.write_path.services import refusal_record, service
 from orchestration.autonomic import config as cfg
 from orchestration.autonomic import metrics, policies
 from orchestration.autonomic.selectors import (
@@ -138,10 +136,8 @@ def _start_playbooks(loop: AutonomicLoop, tenant: Tenant, actor: Actor, plan: po
         except MaestroError as exc:  # a playbook that cannot start does not undo the decision
             entry["error"] = exc.message
             if isinstance(exc, PolicyDenied):
-                # Every policy denial is a denied audit row and ledger entry; the tick's unit
-                # commits, where the refusal rule would have written it after a rollback.
-                record(tenant_id=tenant.pk, actor=actor, action=Action.RUN_CREATE, resource_type=Resource.RUN,
-                       resource_id=playbook.slug, details=exc.message, status=AuditEvent.Status.DENIED,
-                       policy_id=exc.policy)
+                # Every policy denial is a denied audit row and ledger entry: written in the
+                # tick's unit, which commits (the refusal rule writes one only after a rollback).
+                refusal_record(exc)
         fired.append(entry)
     return fired
