@@ -327,3 +327,30 @@ def test_an_opa_server_decides_the_api_and_the_worker(api_client, viewer_client,
     assert opa.requests[2][1]["input"]["step"] == {"id": "a", "action": "maestro.set_agent",
                                                    "params": {"agentId": "nobody"}, "host": None}
     assert opa.requests[2][1]["input"]["run"] == {"id": run["id"], "pipeline": "deploy", "executor": ""}
+
+
+def test_a_step_a_worker_carries_on_with_is_decided_too(api_client, seeded, engine, tmp_path, settings):
+    # given: a noop that releases a set_agent step, which the worker runs straight after it
+    settings.MAESTRO_ENGINE_CARRY_STEPS = 5
+    revision = use_examples(tmp_path, settings, "business_hours")
+    make_workflow(api_client, name="reroute", spec={"steps": [
+        {"id": "a", "action": "noop"},
+        {"id": "b", "action": "maestro.set_agent", "params": {"agentId": "planner", "routingWeight": 7},
+         "dependsOn": ["a"]}]})
+    run = api_client.post(f"{M}/runs", {"workflow": "reroute"}, format="json").json()
+    weight = AgentProfile.objects.get(tenant=seeded, slug="planner").routing_weight
+    mark = Mark(seeded)
+
+    # when: one message, on a Saturday morning
+    with use(FixedClock(start=SATURDAY_MORNING)):
+        outcomes = engine.drain()
+
+    # then: b was refused in the same worker turn, with no message of its own
+    assert outcomes == ["succeeded"]
+    assert dict(RunStep.objects.filter(run_id=run["id"]).values_list("step_id", "status")) == {
+        "a": "succeeded", "b": "dead"}
+    assert RunStep.objects.get(run_id=run["id"], step_id="b").error.startswith(
+        f"maestro.set_agent: Denied by policy maestro.authz.business_hours@{revision}: ")
+    assert AgentProfile.objects.get(tenant=seeded, slug="planner").routing_weight == weight
+    assert [a for a in mark.audit_summary() if a[2] == "denied"] == [
+        ("step.execute", f"{run['id']}/b", "denied", f"maestro.authz.business_hours@{revision}")]
