@@ -78,7 +78,7 @@ class Embedded:
     """The bundle compiled into one regorus engine, rebuilt when a file of it changes. A regorus
     engine belongs to the thread that made it (it refuses to be used, or even dropped,
     elsewhere), so one thread of the process owns it, in a thread-local of its own, and
-    evaluates every decision (about 0.2 ms each, docs/operations.md). A bundle that fails to load or
+    evaluates every decision (0.2-0.4 ms each, docs/operations.md). A bundle that fails to load or
     compile is remembered until it changes, and every decision raises :class:`PolicyUnavailable`."""
 
     def __init__(self) -> None:
