@@ -9,6 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
 
+from maestro.policy.engine import policy_check
 from maestro.queue import broker_check
 from realtime.status import layer_check
 
@@ -51,9 +52,10 @@ def _check_migrations() -> str:
     return "ok"
 
 
-# Each subsystem answers for itself: the channel layer (realtime) and the job queue.
+# Each subsystem answers for itself: the channel layer (realtime), the job queue, and the
+# policy engine (a run's start and each step are denied while it cannot answer).
 CHECKS = {"database": _check_database, "migrations": _check_migrations, "redis": layer_check,
-          "broker": broker_check}
+          "broker": broker_check, "policy": policy_check}
 
 
 @require_safe

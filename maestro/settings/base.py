@@ -375,6 +375,14 @@ MAESTRO_ENGINE_BUSY_RETRY_SECONDS = float(os.environ.get("MAESTRO_ENGINE_BUSY_RE
 MAESTRO_HTTP_ACTION_ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("MAESTRO_HTTP_ACTION_ALLOWED_HOSTS", "").split(",") if h.strip()
 ]
+# --- policies (docs/operations.md, "Policies") -------------------------------------------------
+# Rego policies decide whether a run or playbook may start and whether each step may execute.
+# Evaluated in process (the shipped ./policies plus MAESTRO_POLICY_DIR, comma-separated extra
+# directories of .rego and .json files), or by an OPA server when MAESTRO_OPA_URL is set.
+MAESTRO_POLICY_DEFAULT_DIR = BASE_DIR / "policies"
+MAESTRO_POLICY_DIRS = [d.strip() for d in os.environ.get("MAESTRO_POLICY_DIR", "").split(",") if d.strip()]
+MAESTRO_OPA_URL = os.environ.get("MAESTRO_OPA_URL", "").strip()
+MAESTRO_OPA_TIMEOUT_SECONDS = float(os.environ.get("MAESTRO_OPA_TIMEOUT_SECONDS", "2"))
 MAESTRO_PERIODIC_JOBS["engine.reap"] = float(os.environ.get("MAESTRO_ENGINE_REAP_INTERVAL", "10"))
 # The reaper sends a waiting step's message again after this long while the steps queue is empty
 # (a message lost with a broker outage, or held by a worker that died); a duplicate is harmless.

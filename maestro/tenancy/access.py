@@ -85,6 +85,16 @@ def _tenant(slug: str) -> Tenant:
     return tenant
 
 
+def role_in(user: Any, tenant: Tenant) -> str:
+    """``user``'s role in ``tenant`` without refusing ("" for no membership; superusers are
+    admins everywhere): what the policies are told about a person in the admin, whose own gate
+    is Django's model permissions, checked before any admin action runs."""
+    if getattr(user, "is_superuser", False):
+        return Role.ADMIN
+    role = Membership.objects.filter(user_id=user.pk, tenant=tenant).values_list("role", flat=True).first()
+    return role or ""
+
+
 def _membership_role(user: Any, tenant: Tenant) -> str:
     role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
     return _role_or_refuse(user, tenant, role)

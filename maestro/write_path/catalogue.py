@@ -166,6 +166,7 @@ class Action(StrEnum):
     WORKFLOW_UPDATE = "workflow.update"
     WORKFLOW_SEED = "workflow.seed"
     STEP_DEAD = "step.dead"
+    STEP_EXECUTE = "step.execute"  # only ever denied: a step the policy refused to run
     DEAD_LETTER_REPLAY = "dead_letter.replay"
     AUDIT_IMPORT = "audit.import"
     TENANT_CREATE = "tenant.create"

@@ -23,8 +23,9 @@ from django.utils import timezone
 from maestro.core.actors import Actor
 from maestro.core.exceptions import MaestroError
 from maestro.core.wire import to_iso
+from maestro.policy.decisions import PolicyDenied
 from maestro.tenancy.models import Tenant
-from maestro.write_path.services import service
+from maestro.write_path.services import refusal_record, service
 from orchestration.autonomic import config as cfg
 from orchestration.autonomic import metrics, policies
 from orchestration.autonomic.selectors import (
@@ -134,5 +135,9 @@ def _start_playbooks(loop: AutonomicLoop, tenant: Tenant, actor: Actor, plan: po
                 entry["runId"] = run.id
         except MaestroError as exc:  # a playbook that cannot start does not undo the decision
             entry["error"] = exc.message
+            if isinstance(exc, PolicyDenied):
+                # Every policy denial is a denied audit row and ledger entry: written in the
+                # tick's unit, which commits (the refusal rule writes one only after a rollback).
+                refusal_record(exc)
         fired.append(entry)
     return fired

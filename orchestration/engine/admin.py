@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from maestro.admin_base import ServiceAdmin, actor_of
 from maestro.core.exceptions import MaestroError
 from maestro.readonly_admin import ReadOnlyAdmin
+from maestro.tenancy.access import role_in
 from maestro.write_path.catalogue import Action, Resource
 from orchestration.engine import spec
 from orchestration.engine.models import DeadLetter, RunStep, StepTransition, WorkflowDefinition
@@ -106,7 +107,7 @@ class WorkflowDefinitionAdmin(ServiceAdmin[WorkflowDefinition]):
     def start_runs(self, request: HttpRequest, queryset: QuerySet[WorkflowDefinition]) -> None:
         self.run_action(request, queryset, "Started",
                         lambda wf: run_start(tenant=wf.tenant, actor=actor_of(request), workflow=wf.name,
-                                             version=wf.version))
+                                             version=wf.version, role=role_in(request.user, wf.tenant), via="admin"))
 
 
 class StepInline(admin.TabularInline[RunStep, Run]):

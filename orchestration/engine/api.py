@@ -16,6 +16,7 @@ from maestro.api.paging import Order
 from maestro.api.serializers import StrictSerializer
 from maestro.api.views import MaestroAPIView
 from maestro.core.exceptions import ValidationFailed
+from maestro.core.roles import Role
 from maestro.write_path.catalogue import Resource
 from orchestration.engine import spec
 from orchestration.engine.representations import (
@@ -118,6 +119,9 @@ class WorkflowDetailView(MaestroAPIView):
 class RunStartMixin(MaestroAPIView):
     # The run itself remembers its Idempotency-Key (a repeat answers 200 with the first run).
     idempotency_by_service = True
+    # Who may start a run is the policy's to say (policies/maestro/authz.rego: operator and
+    # up, as before); the tenant's members reach it, and the safety loop's write guard still applies.
+    write_role = Role.VIEWER
 
 
 class RunStartView(RunStartMixin):
@@ -129,7 +133,7 @@ class RunStartView(RunStartMixin):
         data = self.validated(RunIn)
         run, created = run_start(tenant=self.access.tenant, actor=self.access.actor, workflow=data["workflow"],
                                  version=data.get("version"), input=data.get("input"), idempotency_key=key,
-                                 agent=data.get("agent"))
+                                 agent=data.get("agent"), role=self.access.role, via="api")
         return _run_answer(run, created)
 
 
@@ -141,7 +145,8 @@ class PlaybookRunView(RunStartMixin):
         key = _key(request)
         data = self.validated(PlaybookRunIn, optional=True)
         run, created = playbook_start(tenant=self.access.tenant, actor=self.access.actor, playbook=playbook_id,
-                                      input=data.get("input"), idempotency_key=key, agent=data.get("agent"))
+                                      input=data.get("input"), idempotency_key=key, agent=data.get("agent"),
+                                      role=self.access.role, via="api")
         return _run_answer(run, created)
 
 

@@ -18,9 +18,14 @@ from django.conf import settings
 from django.db import connections
 
 from maestro.core.exceptions import Refusal
+from maestro.policy.decisions import Subject, Verdict, decide, policy_input, step_input_fields
 from maestro.queue import enqueue_later_on_commit
-from maestro.write_path.services import refusal_record, service
+from maestro.tenancy.models import Tenant
+from maestro.write_path.catalogue import Action, Resource
+from maestro.write_path.models import AuditEvent
+from maestro.write_path.services import record, record_denied, refusal_record, service
 from orchestration.base.actions import REGISTRY, ActionFailed, StepContext
+from orchestration.engine import clock
 from orchestration.engine.models import RunStep
 from orchestration.engine.selectors import step_get
 from orchestration.engine.services import steps as machine
@@ -48,9 +53,16 @@ def step_run(*, step_pk: int) -> str:
         return "skipped"  # a duplicate delivery, a cancelled run: one query
     if machine.carriable(peek):
         return _run_carrying_on(peek, worker)
+    # Asked before any transaction opens (an OPA server may take its timeout to answer); the
+    # denial is recorded only once the step is begun, so a duplicate delivery records nothing.
+    verdict = _policy_verdict(peek, peek.run, peek.tenant)
     step = machine.step_begin(step_pk=step_pk, worker=worker)
     if step is None:
         return "skipped"
+    if not verdict.allowed:
+        record_denied(**_denial(step, verdict))
+        done = machine.step_fail(step, error=_refused(step, verdict), retryable=False)
+        return "failed" if done else "discarded"
     outcome = _execute(step)
     if outcome.error is None:
         return "succeeded" if machine.step_succeed(step, output=outcome.output) else "discarded"
@@ -63,17 +75,19 @@ def _run_carrying_on(step: RunStep, worker: str) -> str:
     ``MAESTRO_ENGINE_CARRY_STEPS`` times, a short step it released, each in its own transaction
     (steps.dispatch). Returns what became of ``step``."""
     carry: list[RunStep] = []
-    outcome = _run_in_one_transaction(step, worker, carry)
+    # The policy is asked outside the step's transaction; a released step is of the same run.
+    outcome = _run_in_one_transaction(step, worker, carry, _policy_verdict(step, step.run, step.tenant))
     for _ in range(settings.MAESTRO_ENGINE_CARRY_STEPS):
         if not carry:
             break
-        _run_in_one_transaction(carry.pop(), worker, carry)
+        released = carry.pop()
+        _run_in_one_transaction(released, worker, carry, _policy_verdict(released, step.run, step.tenant))
     for left in carry:  # the limit reached: its message, as any released step gets
         enqueue_later_on_commit(machine.STEP_JOB, left.pk)
     return outcome
 
 
-def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep]) -> str:
+def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep], verdict: Verdict) -> str:
     """A transactional action's step, whole in one unit: the run's row locked, begin, the action
     in a savepoint (its writes kept only when it succeeds), the result and the steps it
     releases. A worker that dies meanwhile leaves the step queued, its message redelivered."""
@@ -83,7 +97,10 @@ def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep]) ->
             return "skipped"
         outcome = _Outcome()
         action = REGISTRY.get(step.action)
-        if action is None:  # unregistered since the peek (a plugin reloaded): as in _execute
+        if not verdict.allowed:  # the denial commits with the step's failure
+            record(**_denial(step, verdict), status=AuditEvent.Status.DENIED)
+            outcome.error, outcome.retryable = _refused(step, verdict), False
+        elif action is None:  # unregistered since the peek (a plugin reloaded): as in _execute
             outcome.error, outcome.retryable = f"unknown action {step.action}", False
         else:
             try:
@@ -98,6 +115,28 @@ def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep]) ->
             return "succeeded" if machine.succeeded(run, step, output=outcome.output, carry=carry) else "discarded"
         done = machine.failed(run, step, error=outcome.error, retryable=outcome.retryable)
         return "failed" if done else "discarded"
+
+
+def _policy_verdict(step: RunStep, run: Run, tenant: Tenant) -> Verdict:
+    """Whether the policy lets the step's action execute now (``step.execute``)."""
+    return decide(policy_input(
+        operation="step.execute", tenant=tenant.slug, subject=Subject.of(machine.ENGINE), now=clock.now(),
+        **step_input_fields(run_id=run.id, pipeline=run.pipeline, executor=run.executor_id, step_id=step.step_id,
+                            action=step.action, params=dict(step.params))))
+
+
+def _denial(step: RunStep, verdict: Verdict) -> dict[str, Any]:
+    """The denied audit row and ledger entry of a step the policy refused (naming the policy
+    and its version)."""
+    return {"tenant_id": step.tenant_id, "actor": machine.ENGINE, "action": Action.STEP_EXECUTE,
+            "resource_type": Resource.STEP, "resource_id": f"{step.run_id}/{step.step_id}"[:200],
+            "policy_id": verdict.policy_id, "details": _refused(step, verdict)}
+
+
+def _refused(step: RunStep, verdict: Verdict) -> str:
+    # Not retried: asking again gets the same answer. The dead step is replayable from the
+    # dead-letter queue once the policy (or the engine) says otherwise.
+    return f"{step.action}: {verdict.describe()}"
 
 
 def _context(step: RunStep, deadline: float | None) -> StepContext:

@@ -9,6 +9,7 @@ from typing import Any
 
 from maestro.core.actors import Actor
 from maestro.core.exceptions import Conflict, NotFound, ValidationFailed
+from maestro.policy.decisions import Subject, authorize
 from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Action, Resource
 from maestro.write_path.services import Change, service
@@ -58,15 +59,20 @@ def _existing(tenant: Tenant, key: str | None) -> Run | None:
 
 def run_start(*, tenant: Tenant, actor: Actor, workflow: str, version: int | None = None,
               input: Any = None, idempotency_key: str | None = None, agent: str | None = None,
-              rng: Callable[[], float] | None = None) -> tuple[Run, bool]:
+              rng: Callable[[], float] | None = None, role: str = "", via: str | None = None) -> tuple[Run, bool]:
     """Starts the latest (or that ``version`` of) workflow ``workflow``: ``(run, created)``.
-    Unknown workflow 404; a disabled one 409 (recorded as denied)."""
-    existing = _existing(tenant, idempotency_key)
-    if existing is not None:
-        return existing, False
+    Unknown workflow 404; refused by the policy 403 and a disabled one 409 (both recorded as
+    denied). ``role`` (the actor's in the tenant) and ``via`` (``api``, ``admin``; by default
+    from the actor) are what the policy is told about the caller."""
     params = _check_input(input)
     definition = workflow_get(tenant=tenant, name=workflow, version=version)
     change = RUN.change(tenant=tenant, actor=actor, action=Action.RUN_CREATE, ident=definition.name)
+    with service(change):  # asked first: a repeated key is answered only to whom the policy allows
+        authorize(operation="run.start", tenant=tenant.slug, subject=Subject.of(actor, role=role, via=via),
+                  now=clock.now(), workflow=definition.name)
+    existing = _existing(tenant, idempotency_key)
+    if existing is not None:
+        return existing, False
     with service(change):
         if not definition.is_enabled:
             raise Conflict(f"Workflow {definition.name} version {definition.version} is disabled",
@@ -79,17 +85,22 @@ def run_start(*, tenant: Tenant, actor: Actor, workflow: str, version: int | Non
 
 def playbook_start(*, tenant: Tenant, actor: Actor, playbook: Playbook | str, input: Any = None,
                    idempotency_key: str | None = None, agent: str | None = None,
-                   rng: Callable[[], float] | None = None) -> tuple[Run, bool]:
+                   rng: Callable[[], float] | None = None, role: str = "", via: str | None = None
+                   ) -> tuple[Run, bool]:
     """Runs a playbook's actions in order, one step each (``pipeline`` ``playbook:<id>``). An
     action the registry does not know (an old playbook's) fails its step, naming the action.
-    A disabled playbook is 409; one without actions 400."""
-    existing = _existing(tenant, idempotency_key)
-    if existing is not None:
-        return existing, False
+    Refused by the policy 403 (``role``, ``via``: as :func:`run_start`); a disabled playbook
+    is 409; one without actions 400."""
     params = _check_input(input)
     if isinstance(playbook, str):
         playbook = playbook_get(tenant=tenant, playbook_id=playbook)
     change = RUN.change(tenant=tenant, actor=actor, action=Action.RUN_CREATE, ident=playbook.slug)
+    with service(change):
+        authorize(operation="playbook.run", tenant=tenant.slug, subject=Subject.of(actor, role=role, via=via),
+                  now=clock.now(), playbook=playbook.slug)
+    existing = _existing(tenant, idempotency_key)
+    if existing is not None:
+        return existing, False
     if not playbook.actions:
         raise ValidationFailed(f"Playbook {playbook.slug} has no actions", details={"field": "actions"})
     with service(change):

@@ -1,6 +1,7 @@
 
 from django.test import Client
 
+from maestro.policy.bundle import bundle_load
 from tests.support.jobs import celery_eager
 
 
@@ -19,7 +20,7 @@ def test_readyz_reports_each_check(db, settings):
 
     assert r.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "redis": expected,
                                                       "broker": "in-process" if app.conf.task_always_eager
-                                                      else "ok"}}
+                                                      else "ok", "policy": f"ok (embedded, {bundle_load().revision})"}}
 
 
 def test_readyz_says_in_process_for_what_the_embedded_default_replaces(db, settings):
@@ -30,7 +31,8 @@ def test_readyz_says_in_process_for_what_the_embedded_default_replaces(db, setti
         r = Client().get("/readyz")
     # then
     assert r.status_code == 200
-    assert r.json()["checks"] == {"database": "ok", "migrations": "ok", "redis": "in-process", "broker": "in-process"}
+    assert r.json()["checks"] == {"database": "ok", "migrations": "ok", "redis": "in-process", "broker": "in-process",
+                                  "policy": f"ok (embedded, {bundle_load().revision})"}
 
 
 def test_readyz_names_the_failing_check(db, settings):

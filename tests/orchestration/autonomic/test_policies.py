@@ -209,6 +209,39 @@ def test_playbooks_whose_triggers_match_the_action_or_an_alert_fire(seeded, tick
                        fired[1]["runId"]: ("playbook:pb-page", "quarantine")}
 
 
+def test_a_playbook_the_policy_refuses_is_a_denial_in_the_ticks_records(seeded, tick, tmp_path, settings):
+    from maestro.policy.bundle import bundle_load
+
+    # given: an operator's rule that keeps the loops from running pb-drain
+    extra = tmp_path / "policies"
+    extra.mkdir()
+    (extra / "no_drain.rego").write_text(
+        'package maestro.authz\nimport rego.v1\ndeny contains {"rule": "no_drain", "message": "not by loops"} if {\n'
+        '  input.operation == "playbook.run"\n  input.playbook == "pb-drain"\n'
+        '  input.subject.via in {"job", "system"}\n}\n')
+    settings.MAESTRO_POLICY_DIRS = [str(extra)]
+    policy_id = f"maestro.authz.no_drain@{bundle_load().revision}"
+    for slug in ("pb-drain", "pb-page"):
+        playbook_create(tenant=seeded, actor=SYSTEM, playbook_id=slug, name=slug,
+                        triggers=["quarantine", "high_failure_rate"], actions=["noop"], is_enabled=True)
+    runs(seeded, "coder", failed=5)
+    mark = Mark(seeded)
+
+    # when
+    decision = tick(RELIABILITY)
+
+    # then: pb-page started; pb-drain refused, in the decision and as a denied audit row and ledger entry
+    fired = decision.details["playbooks"]
+    assert [(p["id"], p.get("error")) for p in fired] == [
+        ("pb-drain", f"Denied by policy {policy_id}: not by loops"), ("pb-page", None)]
+    assert list(Run.objects.filter(pipeline__startswith="playbook:").values_list("pipeline", flat=True)) == [
+        "playbook:pb-page"]
+    assert [a for a in mark.audit_summary() if a[2] == "denied"] == [("run.create", "pb-drain", "denied", policy_id)]
+    denied = [a for a in mark.audits() if a.status == "denied"][0]
+    assert (denied.actor, denied.actor_type) == (SYSTEM.name, SYSTEM.actor_type)
+    assert [i.action_type for i in mark.intakes()].count("run.create") == 2  # pb-page's start and pb-drain's denial
+
+
 def test_a_tick_that_decides_nothing_starts_no_playbook(seeded, tick):
     # given
     playbook_create(tenant=seeded, actor=SYSTEM, playbook_id="pb-none", name="n", triggers=["none"], is_enabled=True)
