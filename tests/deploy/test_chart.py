@@ -277,6 +277,27 @@ def test_tracing_and_policy_endpoints_are_passed_only_when_set(default):
         assert env["OTEL_SERVICE_NAME"]["value"] == "maestro-" + component.split("-")[0]
 
 
+def test_an_opa_server_is_reachable_and_the_operators_policies_are_mounted_when_given():
+    values = {**DEFAULT_VALUES, "config": {"allowedHosts": ["*"], "opaUrl": "http://opa.policy:8181",
+                                           "policyConfigMap": "maestro-policies"},
+              "networkPolicy": {"egress": {"opa": {"to": [{"namespaceSelector": {"matchLabels": {
+                  "kubernetes.io/metadata.name": "policy"}}}]}}}}
+    docs = render(values)
+
+    for _, template in pods(docs):
+        container = template["spec"]["containers"][0]
+        assert env_of(container)["MAESTRO_POLICY_DIR"]["value"] == "/etc/maestro/policies"
+        assert {"name": "policies", "mountPath": "/etc/maestro/policies", "readOnly": True} in container["volumeMounts"]
+        assert {"name": "policies", "configMap": {"name": "maestro-policies"}} in template["spec"]["volumes"]
+    for policy in of_kind(docs, "NetworkPolicy").values():
+        assert policy["spec"]["egress"][-1] == {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "policy"}}}],
+            "ports": [{"port": 8181, "protocol": "TCP"}]}
+    for version in KUBERNETES_VERSIONS:
+        for doc in docs:
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
 def test_migrations_run_first_as_a_hook(manifests):
     hooks = {(d["kind"], d["metadata"]["name"]): d["metadata"]["annotations"] for d in manifests
              if "helm.sh/hook" in d["metadata"].get("annotations", {})}

@@ -103,6 +103,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 - name: MAESTRO_OPA_URL
   value: {{ $root.Values.config.opaUrl | quote }}
 {{- end }}
+{{- if $root.Values.config.policyConfigMap }}
+- name: MAESTRO_POLICY_DIR
+  value: /etc/maestro/policies
+{{- end }}
 {{- range $name, $value := $root.Values.config.extraEnv }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
@@ -133,6 +137,11 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ .Values.tmpVolume.sizeLimit }}
+{{- if .Values.config.policyConfigMap }}
+  - name: policies
+    configMap:
+      name: {{ .Values.config.policyConfigMap }}
+{{- end }}
 {{- end -}}
 
 {{- define "maestro.containerCommon" -}}
@@ -143,6 +152,11 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- if .Values.config.policyConfigMap }}
+  - name: policies
+    mountPath: /etc/maestro/policies
+    readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "maestro.workerComponents" -}}
@@ -154,7 +168,7 @@ volumeMounts:
 {{/* The egress rules every pod gets: one per target with peers, then the extra ones. */}}
 {{- define "maestro.egressRules" -}}
 {{- $rules := list -}}
-{{- range $target := list "dns" "postgresql" "redis" "otlpCollector" "archive" -}}
+{{- range $target := list "dns" "postgresql" "redis" "otlpCollector" "archive" "opa" -}}
 {{- $t := index $.Values.networkPolicy.egress $target -}}
 {{- if $t.to -}}
 {{- $rules = append $rules (dict "to" $t.to "ports" $t.ports) -}}
