@@ -33,7 +33,7 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "maestro_bench_ledger"
+DB_NAME = os.environ.get("MAESTRO_BENCH_DB", "maestro_bench_ledger")  # a name of its own per concurrent run
 
 
 def _bench_url(server_url: str) -> str:
