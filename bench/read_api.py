@@ -17,7 +17,8 @@ The floor is a bare ASGI app (uvicorn, same worker count, psycopg on one connect
 by hand (the token, the task, its timeline, subtasks and session links); for the three other
 reads it replays the very SQL Maestro ran for that request (captured here first), so their
 ratio is what Maestro's Python costs above its queries. ``--server`` picks how Maestro is
-served (see SERVERS; default: ``bin/web``'s layout); ``--servers a,b`` measures several in one run.
+served (see SERVERS; default: ``bin/web``'s layout); ``--servers a,b`` measures several in one run
+(``web:4``: ``bin/web`` with 4 threads a process).
 The load generator shares the machine's cores with the servers and PostgreSQL: absolute
 figures are lower than a server alone would reach; the ratios carry the same handicap.
 ``--check`` exits 1 when the task read misses 1,500 req/s or 60 % of the floor, a list read
@@ -328,7 +329,7 @@ def main() -> int:
     raw_env = {**env, "BENCH_DSN": dsn, "BENCH_REPLAY": str(tmp / "replay.json")}
     servers = [s for s in args.servers.split(",") if s] or [args.server]
     for name in servers:
-        if name not in SERVERS:
+        if name.partition(":")[0] not in SERVERS:
             raise SystemExit(f"unknown server {name!r} (one of {', '.join(sorted(SERVERS))})")
     failed: list[str] = []
     print(f"{args.connections} keep-alive connections, {args.seconds:.0f} s per read; {WORKERS} workers "
@@ -336,7 +337,9 @@ def main() -> int:
 
     def run(name: str, reads: list[tuple[str, Callable[[random.Random], str]]]) -> dict[str, dict[str, float]]:
         port = free_port()
-        menv = {**env, "MAESTRO_PORT": str(port), "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}"}
+        name, _, threads = name.partition(":")  # "web:4": bin/web with MAESTRO_WEB_THREADS=4
+        menv = {**env, "MAESTRO_PORT": str(port), "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}",
+                "MAESTRO_WEB_THREADS": threads or str(THREADS)}
         argv = SERVERS[name](port)
         proc = start(argv, port, menv, ROOT, name)
         results = {}
