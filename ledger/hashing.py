@@ -21,6 +21,7 @@ at about half the cost.  The tests check that equivalence.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -98,6 +99,24 @@ class LedgerHashError(ValueError):
     """
 
 
+def _plain(obj: object) -> bool:
+    """Whether ``json.dumps`` (sorted keys, no spaces, UTF-8) writes ``obj`` exactly as JCS
+    does: strings, safe integers, booleans, null, lists and objects whose keys sort the same
+    by code point as by UTF-16 unit (none at or above U+D800). Floats are not: JCS writes
+    numbers as ECMAScript does (``1.0`` is ``1``, ``1e21`` stays), Python otherwise."""
+    kind = type(obj)
+    if kind is str or kind is bool or obj is None:
+        return True
+    if kind is int:
+        return -_MAX_SAFE_INT <= obj <= _MAX_SAFE_INT  # type: ignore[operator]  # an int
+    if kind is dict:
+        return all(type(k) is str and (k.isascii() or max(k) < "\ud800") and _plain(v)
+                   for k, v in obj.items())  # type: ignore[attr-defined]  # a dict
+    if kind is list:
+        return all(_plain(v) for v in obj)  # type: ignore[attr-defined]  # a list
+    return False
+
+
 def canonical_json(obj: object) -> bytes:
     """Return the RFC 8785 (JCS) encoding of ``obj`` as UTF-8 bytes.
 
@@ -108,6 +127,14 @@ def canonical_json(obj: object) -> bytes:
     conversion is one a verifier elsewhere could not reproduce.
     """
     try:
+        if _plain(obj):
+            # The C encoder, several times faster than rfc8785's; the same bytes for these
+            # values (tests/ledger/test_hashing.py holds them equal). A lone surrogate fails
+            # to encode and falls through to rfc8785, which refuses it.
+            try:
+                return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+            except UnicodeEncodeError:
+                pass
         return rfc8785.dumps(obj)  # type: ignore[arg-type]  # any object: rfc8785 refuses what is not JSON
     except rfc8785.CanonicalizationError as exc:
         raise LedgerHashError(f"value is not canonical JSON: {exc}") from exc

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from ledger.hashing import ACTOR_TYPES, LedgerHashError, canonical_json, entry_template
 from ledger.models import IntakeEntry, LedgerEntry
@@ -140,6 +141,29 @@ def _insert(entry: IntakeEntry) -> None:
     entry._state.adding = False
 
 
+_COPY_SQL = (f"COPY {IntakeEntry._meta.db_table} ({', '.join(str(f.column) for f in _INTAKE_FIELDS)}) "
+             "FROM STDIN")
+_COPY_ATTRS = [f.attname for f in _INTAKE_FIELDS]
+_JSON_ATTRS = {i for i, f in enumerate(_INTAKE_FIELDS) if isinstance(f, models.JSONField)}
+
+
+def _insert_many(entries: list[IntakeEntry]) -> None:
+    """A batch's intake rows in one statement: COPY on PostgreSQL (``bulk_create`` compiled and
+    sent a 13-column INSERT of every row, and converted every value through its field: half of
+    an API batch's time). The columns are plain values psycopg adapts itself, and JSON."""
+    if connection.vendor != "postgresql":
+        IntakeEntry.objects.bulk_create(entries)
+        return
+    with connection.cursor() as cur, cur.cursor.copy(_COPY_SQL) as copy:
+        for entry in entries:
+            row = [getattr(entry, attr) for attr in _COPY_ATTRS]
+            for i in _JSON_ATTRS:
+                row[i] = Jsonb(row[i])
+            copy.write_row(row)
+    for entry in entries:
+        entry._state.adding = False
+
+
 def idempotency_entry_id(*, tenant_id: int, key: str) -> uuid.UUID:
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{tenant_id}:{key}")
 
@@ -220,7 +244,7 @@ def _store(tenant_id: int, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntr
             existing.update((e.id, e) for e in LedgerEntry.objects.filter(tenant_id=tenant_id, id__in=client_ids))
         new = [p for p in prepared if p.id not in existing]
         if new:
-            IntakeEntry.objects.bulk_create(new)
+            _insert_many(new)
             sequencer_poke_on_commit(tenant_ids=[tenant_id])
     return [(existing[p.id], False) if p.id in existing else (p, True) for p in prepared]
 

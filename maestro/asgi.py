@@ -1,12 +1,15 @@
 import os
+from typing import Any, cast
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
 # Django must be set up before the routing (and with it the models) is imported.
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
+from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from maestro.auth.websocket import authenticate_handshake  # noqa: E402
@@ -33,7 +36,13 @@ websocket_urlpatterns = [
 # cookie while it is "*". No AuthMiddlewareStack either: it loads the session of every
 # connection, token ones included, and wraps every frame sent to save a session the
 # stream never changes.
+# HTTP: Django's views are synchronous, so each request runs whole in one thread of a pool of
+# MAESTRO_WEB_THREADS (middleware, view, queries), one hop from the event loop and one back.
+# Django's own ASGI handler ran the middleware chain on the loop and every sync view in the one
+# thread asgiref keeps for thread-sensitive code: requests of a process took turns on that
+# thread, waits on PostgreSQL included (docs/decisions.md; bench/read_api.py measures both).
+http_app = WSGIMiddleware(cast(Any, django_wsgi_app), workers=settings.MAESTRO_WEB_THREADS)  # the stubs: a response
 application = HeaderSizeLimit(ProtocolTypeRouter({
-    "http": BodySizeLimit(django_asgi_app),
+    "http": BodySizeLimit(http_app),
     "websocket": URLRouter(websocket_urlpatterns),
 }))

@@ -4,7 +4,8 @@ Django's ASGI handler buffers the whole body (spooling it to disk past
 ``FILE_UPLOAD_MAX_MEMORY_SIZE``) before any middleware runs, so a limit checked in middleware
 comes after a 10 GB upload has been received and written. Here a declared ``Content-Length``
 over ``MAESTRO_MAX_BODY_BYTES`` is refused before a byte of the body is read, and a body sent
-without one (chunked) is refused as soon as it passes the limit. The answer is the one error
+without one (chunked) is refused as soon as it passes the limit (and one within it is handed on
+with its length declared, as Django served as WSGI needs). The answer is the one error
 envelope, as :class:`maestro.middleware.BodySizeLimitMiddleware` gives on other paths in.
 """
 
@@ -19,10 +20,6 @@ from maestro.core.context import request_id_from
 from maestro.core.exceptions import error_body
 
 Scope = dict[str, Any]
-
-
-class _TooLarge(Exception):
-    pass
 
 
 # The rule, shared with maestro.middleware.BodySizeLimitMiddleware: (message, details) of a refusal.
@@ -68,22 +65,37 @@ class BodySizeLimit:
                 return
             await self.app(scope, receive, send)  # the server holds the body to its declared length
             return
+        if b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body (HTTP/1.1 sends one with either header)
+            return
+        # A chunked body: read here, up to the limit, and handed on with its length declared.
+        # Django, served as WSGI (maestro.asgi), reads only a declared length of body.
+        chunks: list[bytes] = []
         received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > limit:
+                await refuse(send, headers, *too_large(limit))
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        declared = [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"]
+        declared.append((b"content-length", str(len(body)).encode()))
+        given = False
 
-        async def counting_receive() -> dict[str, Any]:
-            nonlocal received
-            message: dict[str, Any] = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return message
+        async def replay() -> dict[str, Any]:
+            nonlocal given
+            if given:
+                return dict(await receive())
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            # Django reads the whole body before it starts a response, so none has begun.
-            await refuse(send, headers, *too_large(limit))
+        await self.app({**scope, "headers": declared}, replay, send)
 
 
 async def refuse(send: Any, headers: dict[bytes, bytes], message: str, details: dict[str, Any] | None) -> None:

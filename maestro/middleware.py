@@ -2,11 +2,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
+from django.middleware.clickjacking import XFrameOptionsMiddleware as DjangoXFrameOptionsMiddleware
+from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
+from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from maestro import body_limit
@@ -15,6 +21,13 @@ from maestro.core.context import bound_request_id, request_id_from
 
 # Paths whose clients expect JSON, never an HTML error page.
 API_PREFIXES = ("/api/", "/health", "/readyz", "/healthz", "/metrics")
+
+def carries_credentials(request: HttpRequest) -> bool:
+    """An API call that authenticates itself (``Authorization``: an API token or a JWT): the
+    API's authenticators decide who it is, and no session, CSRF cookie, message store or
+    frame policy concerns it. Browsers (cookie sessions, the admin, the pages) send none."""
+    return "HTTP_AUTHORIZATION" in request.META and is_api_path(request.path)
+
 
 # The next handler Django gives a middleware: a coroutine function when the chain runs async.
 Handler = Callable[[HttpRequest], "HttpResponse | Awaitable[HttpResponse]"]
@@ -146,3 +159,39 @@ class ApiErrorMiddleware(_DualMiddleware):
         if is_api_path(request.path):
             return exception_to_response(exception)
         return None
+
+
+class _BrowserOnly(MiddlewareMixin):
+    """Runs a browser's middleware (``super()``) for every request but an API call carrying its
+    own credentials, which goes straight on: those are the hot path of agents and dashboards
+    polling, and none of this middleware does anything for them."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if carries_credentials(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_BrowserOnly, DjangoSessionMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(_BrowserOnly, DjangoCsrfViewMiddleware):
+    def process_view(self, request: HttpRequest, callback: Callable[..., HttpResponseBase],
+                     callback_args: tuple[Any, ...], callback_kwargs: dict[str, Any]) -> HttpResponseForbidden | None:
+        # The API's views are CSRF-exempt (DRF checks CSRF itself, for session authentication).
+        if carries_credentials(request):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)
+
+
+class AuthenticationMiddleware(_BrowserOnly, DjangoAuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_BrowserOnly, DjangoMessageMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(_BrowserOnly, DjangoXFrameOptionsMiddleware):
+    pass

@@ -48,6 +48,16 @@ class StringListField(serializers.ListField):
 MAX_JSON_DEPTH = 64
 
 
+def _encodable(value: str) -> bool:
+    """No lone surrogate (U+D800-U+DFFF): exactly the strings UTF-8 can encode. (Looking at
+    every character in Python took most of the validation of a ledger batch.)"""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_storable(value: Any, *, depth: int = 0) -> None:
     """Refuses what PostgreSQL cannot store in text or jsonb — NUL characters and lone
     surrogates (SQLite would take them, so the two stores would disagree) — and absurd nesting."""
@@ -56,7 +66,7 @@ def check_storable(value: Any, *, depth: int = 0) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise serializers.ValidationError("Null characters are not allowed.")
-        if any("\ud800" <= ch <= "\udfff" for ch in value):
+        if not value.isascii() and not _encodable(value):
             raise serializers.ValidationError("Surrogate characters are not allowed.")
     elif isinstance(value, dict):
         for key, item in value.items():

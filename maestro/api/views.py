@@ -161,9 +161,13 @@ class MaestroAPIView(APIView):
 
     def answer(self, obj: Any, *, status: int = 200) -> Response:
         """The object in its API shape; a versioned object's version is the answer's ETag, for
-        the next If-Match."""
-        response = Response(self.present(obj), status=status)
+        the next If-Match, and a read whose If-None-Match names it is a 304 without a body (a
+        client polling an object that has not changed gets nothing to parse)."""
         version = getattr(obj, "version", None)
+        if version is not None and status == 200 and self.request.method in ("GET", "HEAD") \
+                and etag_matches(self.request, version):
+            return with_etag(Response(status=304), version)
+        response = Response(self.present(obj), status=status)
         return with_etag(response, version) if version is not None else response
 
 
@@ -181,6 +185,15 @@ def if_match_version(request: Request) -> int | None:
     if not value.isdigit():
         raise PreconditionFailed("If-Match must carry the ETag (version) of the resource", details={"ifMatch": raw})
     return int(value)
+
+
+def etag_matches(request: Request, version: int) -> bool:
+    """Whether ``If-None-Match`` names this version (``"3"``, ``W/"3"``, a list of them, or ``*``)."""
+    raw = request.headers.get("If-None-Match")
+    if raw is None:
+        return False
+    tags = [tag.strip() for tag in raw.split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == f'"{version}"' for tag in tags)
 
 
 def with_etag(response: Response, version: int) -> Response:

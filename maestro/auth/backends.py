@@ -11,13 +11,14 @@ import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from maestro.auth.jwks import key_set
+from maestro.core.compiled import CompiledRead
 from maestro.core.roles import Role
 from maestro.tenancy.credentials import DevLoopback, OidcClaims
 from maestro.tenancy.models import ApiToken, Membership, OidcIdentity, hash_token, oidc_username
@@ -38,12 +39,22 @@ def bearer_token(request: HttpRequest) -> str | None:
     return value.strip()
 
 
+def _token_query(key_hash: str) -> QuerySet[ApiToken]:
+    role = Membership.objects.filter(user=OuterRef("user_id"), tenant=OuterRef("tenant_id")).values("role")[:1]
+    return (ApiToken.objects.select_related("user", "tenant").annotate(member_role=Subquery(role))
+            .filter(key_hash=key_hash, revoked_at__isnull=True)[:1])
+
+
+# Every token-authenticated request reads its token: compiled once per process. Nothing of it is
+# cached, so a revoked token is refused by the very next request, in every process.
+_TOKEN_READ: CompiledRead[ApiToken] = CompiledRead(_token_query, key_hash="\x01token-marker")
+
+
 def user_for_api_token(raw: str) -> tuple[User, ApiToken] | None:
     """The token's user and the token, which carries ``member_role`` (the user's role in the
     token's tenant, None when not a member), read in the same query."""
-    role = Membership.objects.filter(user=OuterRef("user_id"), tenant=OuterRef("tenant_id")).values("role")[:1]
-    token = (ApiToken.objects.select_related("user", "tenant").annotate(member_role=Subquery(role))
-             .filter(key_hash=hash_token(raw), revoked_at__isnull=True).first())
+    found = _TOKEN_READ.rows(key_hash=hash_token(raw))
+    token = found[0] if found else None
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()

@@ -24,6 +24,9 @@ MAESTRO_PORT = int(os.environ.get("MAESTRO_PORT", "8000"))
 MAESTRO_PUBLIC_URL = os.environ.get("MAESTRO_PUBLIC_URL", f"http://{MAESTRO_HOST}:{MAESTRO_PORT}")
 # The processes (bin/web, bin/worker; docs/operations.md).
 MAESTRO_WEB_WORKERS = int(os.environ.get("MAESTRO_WEB_WORKERS", "1"))
+# Threads per web process serving HTTP requests (maestro.asgi); each holds at most one database
+# connection while it serves, so keep it at most MAESTRO_DB_POOL_MAX.
+MAESTRO_WEB_THREADS = int(os.environ.get("MAESTRO_WEB_THREADS", "8"))
 MAESTRO_WORKER_CONCURRENCY = int(os.environ.get("MAESTRO_WORKER_CONCURRENCY", "4"))
 # Proxies whose X-Forwarded-For / -Proto the web process believes (comma-separated, or *).
 MAESTRO_FORWARDED_ALLOW_IPS = os.environ.get("MAESTRO_FORWARDED_ALLOW_IPS", "127.0.0.1")
@@ -55,19 +58,21 @@ MIDDLEWARE = [
     "maestro.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "maestro.middleware.StaticFilesMiddleware",  # WhiteNoise, async capable
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, CSRF, auth, messages and frame middleware, skipped by API calls that carry
+    # their own credentials (maestro.middleware.carries_credentials); browsers get all of them.
+    "maestro.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "maestro.middleware.CsrfViewMiddleware",
+    "maestro.middleware.AuthenticationMiddleware",
+    "maestro.middleware.MessageMiddleware",
+    "maestro.middleware.XFrameOptionsMiddleware",
     "maestro.middleware.ApiErrorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "maestro.urls"
 ASGI_APPLICATION = "maestro.asgi.application"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "maestro.wsgi.application"
 
 TEMPLATES = [
     {
@@ -103,9 +108,10 @@ if DATABASE_URL:
         DATABASES["default"]["OPTIONS"] = {
             "application_name": os.environ.get("MAESTRO_DB_APPLICATION_NAME", "maestro")}
         if _pool_max > 0:
-            # CONN_HEALTH_CHECKS makes the pool check a connection as it hands it out (one round
-            # trip), so a database restart or failover costs no failed request.
-            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+            # Django's backend, whose pool checks a connection it hands out unless it came back
+            # healthy within the last second (maestro/db/base.py): a database restart or
+            # failover costs no failed request, and a busy process no extra round trip a request.
+            DATABASES["default"]["ENGINE"] = "maestro.db"
             DATABASES["default"]["OPTIONS"]["pool"] = {
                 "min_size": min(_pool_max, int(os.environ.get("MAESTRO_DB_POOL_MIN", "1"))),
                 "max_size": _pool_max,

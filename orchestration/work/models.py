@@ -2,6 +2,10 @@
 timeline, agent sessions with their events, timeline and links to tasks. Ids keep the old
 system's ``<prefix>_<ms>_<rand9>`` shape."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from django.db import models
 
 from orchestration.work.ids import new_id
@@ -45,6 +49,16 @@ class Project(models.Model):
         return f"{self.name} ({self.id})"
 
 
+@dataclass(frozen=True)
+class TaskRelations:
+    """A task's timeline (in order), subtasks (in order) and the ids of its sessions, read with
+    the task in one query (orchestration.work.selectors.tasks) and set as ``task.relations``."""
+
+    timeline: list[TaskTimelineEvent]
+    subtasks: list[Subtask]
+    session_ids: list[str]
+
+
 class Task(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -58,6 +72,8 @@ class Task(models.Model):
         MEDIUM = "medium"
         HIGH = "high"
 
+    # Set by the selectors that read a task with its relations in one query; not a column.
+    relations: TaskRelations
     id = models.CharField(primary_key=True, max_length=40, default=_task_id)
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="tasks")

@@ -12,7 +12,15 @@ from typing import Annotated, Any, NotRequired, TypedDict
 
 from maestro.core.wire import EpochMs as Ms
 from maestro.core.wire import to_ms
-from orchestration.work.models import Project, Session, SessionQueueItem, Subtask, Task, TaskTimelineEvent
+from orchestration.work.models import (
+    Project,
+    Session,
+    SessionQueueItem,
+    Subtask,
+    Task,
+    TaskRelations,
+    TaskTimelineEvent,
+)
 
 Version = Annotated[int, "sent as ETag; If-Match with a stale one is 412"]
 
@@ -215,6 +223,11 @@ def task_repr(t: Task, *, timeline_rows: Iterable[TaskTimelineEvent] | None = No
               subtasks: Iterable[Subtask] | None = None, session_ids: list[str] | None = None) -> TaskOut:
     """The API shape of a task. Its relations are read from ``t`` (prefetched by the selectors)
     unless given: a service that has just written them passes them in instead of re-reading."""
+    read: TaskRelations | None = getattr(t, "relations", None)  # read with the task (the selectors)
+    if read is not None:
+        timeline_rows = read.timeline if timeline_rows is None else timeline_rows
+        subtasks = read.subtasks if subtasks is None else subtasks
+        session_ids = read.session_ids if session_ids is None else session_ids
     timeline: list[TaskTimelineOut] = []
     for e in t.timeline.all() if timeline_rows is None else timeline_rows:
         item: TaskTimelineOut = {"id": e.id, "type": e.type, "timestamp": to_ms(e.timestamp), "message": e.message}

@@ -108,7 +108,7 @@ def test_no_token_reaches_a_log_line_of_the_web_process(live_server_factory, ten
         assert any(m.endswith(f'"GET {path} HTTP/1.1" {status}') for m in messages), path
     [logged] = [r for r in records if r["logger"] == "django.request"]
     assert (logged["message"], logged["status_code"]) == ("Service Unavailable: /readyz", 503)
-    assert logged["request"] == f"<ASGIRequest: GET '/readyz?token={REDACTED}&x=1'>"
+    assert logged["request"] == f"<WSGIRequest: GET '/readyz?token={REDACTED}&x=1'>"  # HTTP runs as WSGI (maestro.asgi)
 
 
 def _banner_token(stdout: Path, proc: subprocess.Popen[bytes], port: int) -> str:

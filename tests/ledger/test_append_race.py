@@ -28,16 +28,17 @@ def test_an_append_that_looked_before_the_first_committed_is_still_idempotent(te
     item = {"id": entry_id, "action_type": "deploy.finished", "resource_type": "pipeline", "resource_id": "p1",
             "actor_id": "ci", "actor_type": "job", "payload": {"ok": True}, "metadata": {}}
     looked, go = threading.Event(), threading.Event()
-    manager = IntakeEntry.objects
-    real_bulk_create = manager.bulk_create
+    from ledger import services
 
-    def bulk_create_after_a_pause(objs: Any, *args: Any, **kwargs: Any) -> Any:
+    real_insert = services._insert_many
+
+    def insert_after_a_pause(entries: Any) -> None:
         if threading.current_thread().name == "early":
             looked.set()  # it has looked for the id in intake and entries, found nothing
             assert go.wait(10)
-        return real_bulk_create(objs, *args, **kwargs)
+        real_insert(entries)
 
-    monkeypatch.setattr(manager, "bulk_create", bulk_create_after_a_pause)
+    monkeypatch.setattr(services, "_insert_many", insert_after_a_pause)
     results: dict[str, Any] = {}
 
     def append(name: str) -> None:

@@ -534,3 +534,33 @@ def test_chain_rejects_a_bad_starting_hash() -> None:
 def test_large_finite_floats_in_metadata_hash_like_the_contract() -> None:
     entry = {**ENTRY_1, "metadata": {"x": 1e308}}
     assert entry_hash(**entry, previous_hash=GENESIS_HASH) == reference_hash(GENESIS_HASH, entry)
+
+
+# Every character class JCS treats specially: controls, quote and backslash, DEL, U+2028, the
+# range above the surrogates that UTF-16 sorts after astral characters, and astral ones.
+tricky_text = st.text(alphabet=st.sampled_from(
+    ["a", "Z", "0", " ", '"', "\\", "\x00", "\x1f", "\x7f", "\u2028", "é", "\ue000", "\uffff", "😀", "\U00010000"]),
+    max_size=5)
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False) | tricky_text | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(tricky_text | st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(any_json)
+def test_canonical_json_is_byte_for_byte_rfc8785(value: Any) -> None:
+    # canonical_json takes the C encoder for plain values: it must give the reference's bytes
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize("value", [
+    {"\ue000": 1, "😀": 2},  # sorted by UTF-16 units: U+1F600 (D83D…) before U+E000
+    {"n": 1.0, "m": 1e21, "k": 1e-7, "j": -0.0},  # numbers in ECMAScript's form
+    [2**53 - 1, -(2**53 - 1)],
+    {"s": "\x00\x1f\x7f\u2028\"\\"},
+])
+def test_canonical_json_known_edges_match_the_reference(value: Any) -> None:
+    assert canonical_json(value) == rfc8785.dumps(value)

@@ -150,3 +150,15 @@ def test_the_actor_of_system_changes_is_visible(api_client, tenant):
     make_project(tenant)
     audit = api_client.get(f"/api/events?afterSeq={before}").json()[0]
     assert (audit["type"], audit["data"]["actor"]) == ("audit:created", SYSTEM.name)
+
+
+def test_a_page_of_events_is_a_fixed_number_of_queries(api_client, tenant, django_assert_num_queries):
+    # given 30 events, and a first request (the token's once-a-minute "last used" write out of the way)
+    for i in range(30):
+        make_project(tenant, f"p{i}")
+    assert api_client.get("/api/events?afterSeq=0&limit=5").status_code == 200
+    # then: the token with its membership, the stream's head, the page — for 5 events as for 25
+    with django_assert_num_queries(3):
+        assert len(api_client.get("/api/events?afterSeq=0&limit=5").json()) == 5
+    with django_assert_num_queries(3):
+        assert len(api_client.get("/api/events?afterSeq=0&limit=25").json()) == 25

@@ -417,3 +417,31 @@ def test_an_unknown_session_status_is_refused(api_client, tenant, project):
     for body in ({"sessionStatus": "done"}, {"updateSource": "robot"}, {"sessionStatus": 1}):
         assert_error(api_client.patch(f"/api/tasks/{task['id']}", body, format="json"), 400)
     before.assert_nothing_written()
+
+
+def test_a_task_read_naming_its_current_etag_is_304_until_the_task_changes(api_client, tenant, project):
+    # given a client that read the task
+    task = make_task(tenant, project)
+    first = api_client.get(f"/api/tasks/{task.id}")
+    etag = first["ETag"]
+    # when it reads again naming that version
+    unchanged = api_client.get(f"/api/tasks/{task.id}", HTTP_IF_NONE_MATCH=etag)
+    listed = api_client.get(f"/api/tasks/{task.id}", HTTP_IF_NONE_MATCH=f'"0", W/{etag}')
+    # then nothing is sent but the version
+    assert (unchanged.status_code, unchanged.content, unchanged["ETag"]) == (304, b"", etag)
+    assert listed.status_code == 304
+    # when the task changes, the same request gets the new task and its new version
+    assert api_client.patch(f"/api/tasks/{task.id}", {"title": "T2"}, format="json").status_code == 200
+    changed = api_client.get(f"/api/tasks/{task.id}", HTTP_IF_NONE_MATCH=etag)
+    new_etag = f'"{first.json()["version"] + 1}"'
+    assert (changed.status_code, changed.json()["title"], changed["ETag"]) == (200, "T2", new_etag)
+
+
+
+def test_another_tenants_task_is_404_whatever_the_etag(api_client, other_tenant, foreign_project):
+    # given a task of another tenant, and its version
+    foreign = make_task(other_tenant, foreign_project)
+    # when a client of this tenant names it with that version
+    r = api_client.get(f"/api/tasks/{foreign.id}", HTTP_IF_NONE_MATCH=f'"{foreign.version}"')
+    # then it is not found: no 304 reveals that it exists
+    assert_error(r, 404, "TASK_NOT_FOUND")
