@@ -44,6 +44,8 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["tenant", "-created_at", "-id"], name="run_tenant_recent_idx"),
             models.Index(fields=["tenant", "status", "completed_at"], name="run_tenant_status_idx"),
+            # runs finished in a window, whatever their status (agent metrics, health, charts)
+            models.Index(fields=["tenant", "completed_at"], name="run_tenant_completed_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="uniq_run_idempotency_key",

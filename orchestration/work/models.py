@@ -102,6 +102,8 @@ class Task(models.Model):
             models.Index(fields=["tenant", "created_at", "id"], name="task_tenant_keyset_idx"),
             models.Index(fields=["project", "created_at", "id"], name="task_project_keyset_idx"),
             models.Index(fields=["tenant", "status"], name="task_tenant_status_idx"),
+            # tasks completed in the last hour (health, dashboard)
+            models.Index(fields=["tenant", "completed_at"], name="task_tenant_completed_idx"),
         ]
 
     def __str__(self) -> str:
