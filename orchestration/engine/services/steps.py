@@ -29,7 +29,7 @@ from orchestration.base.actions import REGISTRY
 from orchestration.engine import clock, metrics
 from orchestration.engine.models import DeadLetter, RunStep, StepTransition
 from orchestration.engine.representations import step_repr
-from orchestration.engine.selectors import step_get, steps_of
+from orchestration.engine.selectors import run_locked, step_get, steps_list
 from orchestration.runs.models import Run
 from orchestration.runs.services import run_move
 
@@ -53,9 +53,7 @@ def transition() -> Iterator[None]:
 
 
 def lock_run(run_id: str) -> Run | None:
-    # of=self: the joined tenant row must not be locked too (every step of the tenant would queue on it).
-    return (Run.objects.select_for_update(no_key=True, of=("self",)).select_related("tenant")
-            .filter(pk=run_id).first())
+    return run_locked(run_id=run_id)
 
 
 def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | None = None,
@@ -257,7 +255,7 @@ def succeeded(run: Run | None, step: RunStep, *, output: Any, carry: list[RunSte
         return False
     metrics.step_duration(step, now)
     if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):
-        dispatch(run, list(steps_of(run_id=run.id)), carry=carry)
+        dispatch(run, steps_list(run_id=run.id), carry=carry)
     return True
 
 
@@ -290,7 +288,7 @@ def failed(run: Run | None, step: RunStep, *, error: str, retryable: bool) -> bo
     metrics.step_duration(step, now)
     dead_letter_add(run, step, now)
     if live:
-        fail_run(run, list(steps_of(run_id=run.id)), reason=f"step {step.step_id} failed: {error}", step=step)
+        fail_run(run, steps_list(run_id=run.id), reason=f"step {step.step_id} failed: {error}", step=step)
     return True
 
 
