@@ -3,6 +3,7 @@ from contextvars import Token
 
 from celery import Celery
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from django.db import close_old_connections
 
 from maestro.core.context import current_request_id, new_request_id, request_id_var
 
@@ -52,3 +53,12 @@ def _unbind_request_id(task_id: str | None = None, **_: object) -> None:
     token = _tokens.pop(task_id or "", None)
     if token is not None:
         request_id_var.reset(token)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _connections_back_to_the_pool(task: object = None, **_: object) -> None:
+    """Around each job (not an eager one, which runs inside its caller's): the job's database
+    connection goes back to the pool, and one that broke is dropped (CELERY_DB_REUSE_MAX)."""
+    if not getattr(getattr(task, "request", None), "is_eager", False):
+        close_old_connections()

@@ -167,6 +167,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Workers keep Django's LOGGING (JSON lines with request ids) instead of Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "maestro"
+# Celery's Django fix-up closes the process's whole connection pool before and after every job
+# in a prefork worker (celery/fixups/django.py), so each job opened a new PostgreSQL connection
+# (a backend started, authenticated) and closed it: most of a short workflow step's cost. With a
+# reuse count it only does so every 2×this many jobs (in effect never); maestro/celery.py hands
+# each job's connection back to the pool instead, dropping one that broke. A new pool process
+# still closes what it inherited.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 # Each job's queue is declared with it (maestro.queue.job); this router reads those.
 CELERY_TASK_ROUTES = ("maestro.queue.route",)
 # Without a broker the embedded default runs jobs in-process, right after the commit that
