@@ -3,7 +3,13 @@ from typing import Any, cast
 
 from django.core.wsgi import get_wsgi_application
 
+from maestro import tracing
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
+# Once per web process (each uvicorn worker process imports this module), and before the ASGI
+# handler loads the middleware, among which the Django instrumentation puts its own. Nothing
+# when no OTLP endpoint is configured.
+tracing.configure(tracing.WEB)
 # Django must be set up before the routing (and with it the models) is imported.
 django_wsgi_app = get_wsgi_application()
 

@@ -98,6 +98,10 @@ def scheduler(argv: list[str]) -> None:
     django.setup()
     from django.core.management import call_command
 
+    from maestro import tracing
+
+    tracing.configure(tracing.SCHEDULER)
+
     call_command("maestro_scheduler", *argv)
 
 
