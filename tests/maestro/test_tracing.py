@@ -1,0 +1,363 @@
+"""Traces (maestro/tracing.py, issue #14): one trace from ``POST /api/maestro/runs`` through every
+step of the run and the ledger sequencing of its writes — in this process (the web's spans, read
+from the SDK's in-memory exporter) and in a real ``bin/worker`` (its spans exported over OTLP/HTTP
+to a collector the test runs); log lines carry the span they were written in; and nothing at all
+is set up without an OTLP endpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from maestro import tracing
+from orchestration.runs.models import Run
+from tests.factories import SYSTEM
+from tests.support.jobs import celery_eager, purge
+from tests.support.processes import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+M = "/api/maestro"
+# a → (b, c) → d: two steps wait for one, one waits for two
+SPEC = {"steps": [{"id": "a", "action": "noop"}, {"id": "b", "action": "noop", "dependsOn": ["a"]},
+                  {"id": "c", "action": "noop", "dependsOn": ["a"]},
+                  {"id": "d", "action": "noop", "dependsOn": ["b", "c"]}]}
+STEP_RUN, STEP_SEND = "run/engine.step", "apply_async/engine.step"
+SEQUENCE_RUN, SEQUENCE_SEND = "run/ledger.sequence_tenant", "apply_async/ledger.sequence_tenant"
+
+
+@dataclass(frozen=True)
+class Span:
+    """A finished span, from either side, in W3C hex."""
+
+    name: str
+    service: str
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    kind: str
+    attributes: dict[str, Any] = field(hash=False)
+
+
+def _local(span: ReadableSpan) -> Span:
+    context, parent = span.get_span_context(), span.parent
+    assert context is not None
+    return Span(span.name, str(span.resource.attributes["service.name"]), f"{context.trace_id:032x}",
+                f"{context.span_id:016x}", None if parent is None else f"{parent.span_id:016x}", span.kind.name,
+                dict(span.attributes or {}))
+
+
+def _value(any_value: Any) -> Any:
+    return getattr(any_value, any_value.WhichOneof("value")) if any_value.WhichOneof("value") else None
+
+
+class Collector:
+    """An OTLP/HTTP trace receiver on a loopback port: what the processes export to it."""
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self.resources: list[dict[str, Any]] = []
+        self.posts = 0
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 — http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                collector._receive(self.path, request)
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._lock = threading.Lock()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _receive(self, path: str, request: ExportTraceServiceRequest) -> None:
+        assert path == "/v1/traces"
+        with self._lock:
+            self.posts += 1
+            for resource_spans in request.resource_spans:
+                resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
+                self.resources.append(resource)
+                for scope in resource_spans.scope_spans:
+                    for s in scope.spans:
+                        kind = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}[s.kind]
+                        self.spans.append(Span(s.name, resource["service.name"], s.trace_id.hex(), s.span_id.hex(),
+                                               s.parent_span_id.hex() or None, kind,
+                                               {a.key: _value(a.value) for a in s.attributes}))
+
+    def named(self, name: str) -> list[Span]:
+        with self._lock:
+            return [s for s in self.spans if s.name == name]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    running = Collector()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def traced() -> Iterator[InMemorySpanExporter]:
+    """This process traced as the web process is, its spans kept in memory."""
+    exporter = InMemorySpanExporter()
+    tracing.instrument(tracing.tracer_provider(tracing.WEB, exporter=exporter), web=True)
+    try:
+        yield exporter
+    finally:
+        tracing.uninstrument()
+
+
+def ancestors(span: Span, by_id: dict[str, Span]) -> list[Span]:
+    """``span``'s parents, nearest first, as far as the spans seen go."""
+    chain = []
+    while span.parent_id is not None and span.parent_id in by_id:
+        span = by_id[span.parent_id]
+        chain.append(span)
+    return chain
+
+
+def make_workflow(tenant) -> None:
+    from orchestration.engine.services import workflow_create
+
+    workflow_create(tenant=tenant, actor=SYSTEM, name="traced", spec_json=SPEC)
+
+
+def finished(run_id: str) -> bool:
+    return Run.objects.get(pk=run_id).status in Run.FINISHED
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_one_trace_runs_from_post_runs_through_every_step_and_the_ledger_sequencing_in_a_real_worker(
+        tenant, api_client, traced, collector, worker_processes, tmp_path):
+    from maestro.queue import Queue, _redis, queue_name, wake_markers
+
+    # given: a workflow; no message or pending wake-up left over; a real worker tracing to the collector
+    make_workflow(tenant)
+    steps, sequencer = queue_name(Queue.STEPS), queue_name(Queue.SEQUENCER)
+    purge(steps, sequencer)
+    markers = _redis(str(settings_broker()))
+    for key in markers.scan_iter(wake_markers()):
+        markers.delete(key)
+    worker = worker_processes(steps, sequencer, OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+                              OTEL_BSP_SCHEDULE_DELAY="50", OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test",
+                              MAESTRO_JOB_LOG_LEVEL="INFO")
+
+    # when
+    response = api_client.post(f"{M}/runs", {"workflow": "traced"}, format="json")
+    run_id = response.json()["id"]
+    wait_for(lambda: finished(run_id))
+    wait_for(lambda: len(collector.named(STEP_RUN)) == 4 and len(collector.named(SEQUENCE_RUN)) >= 1)
+
+    # then: the request's spans, here
+    assert (response.status_code, Run.objects.get(pk=run_id).status) == (201, "succeeded")
+    local = [_local(s) for s in traced.get_finished_spans()]
+    [request] = [s for s in local if s.kind == "SERVER"]
+    assert (request.name, request.service, request.parent_id) == ("POST api/maestro/runs", "maestro-web", None)
+    assert request.attributes["http.status_code"] == 201
+    [send_first] = [s for s in local if s.name == STEP_SEND]
+    [send_sequencer] = [s for s in local if s.name == SEQUENCE_SEND]
+    assert (send_first.kind, send_first.parent_id) == ("PRODUCER", request.span_id)
+    assert (send_sequencer.kind, send_sequencer.parent_id) == ("PRODUCER", request.span_id)
+    # outside the request's trace only the test's own Redis commands (its wait and clean-up)
+    assert {(s.attributes.get("db.system"), s.parent_id) for s in local if s.trace_id != request.trace_id} <= {
+        ("redis", None)}
+
+    # then: the worker's, in the same trace, each step a child of the message that queued it
+    remote = list(collector.spans)
+    by_id = {s.span_id: s for s in local + remote}
+    step_runs = collector.named(STEP_RUN)
+    assert {(s.service, s.kind, s.trace_id) for s in step_runs} == {("maestro-worker", "CONSUMER", request.trace_id)}
+    assert {by_id[s.parent_id].name for s in step_runs} == {STEP_SEND}
+    # a → (b, c) → d: how many step executions each step's chain passes through on its way up
+    depths = sorted(sum(a.name == STEP_RUN for a in ancestors(s, by_id)) for s in step_runs)
+    assert depths == [0, 1, 1, 2]
+    assert {ancestors(s, by_id)[-1].span_id for s in step_runs} == {request.span_id}
+    first = next(s for s in step_runs if s.parent_id == send_first.span_id)
+    assert by_id[first.parent_id].parent_id == request.span_id
+    # the ledger sequencing of the run's writes: woken by the request (and by the run's end)
+    sequencing = collector.named(SEQUENCE_RUN)
+    assert {s.trace_id for s in sequencing} == {request.trace_id}
+    assert send_sequencer.span_id in {s.parent_id for s in sequencing}
+    # the queries a step makes are its children (psycopg), its messages go through Redis (redis-py)
+    queries = [s for s in remote if s.attributes.get("db.system") == "postgresql"]
+    assert {a.name for q in queries for a in ancestors(q, by_id)[:1]} >= {STEP_RUN}
+    assert any(s.attributes.get("db.system") == "redis" and s.trace_id == request.trace_id for s in remote)
+    assert {r["service.name"] for r in collector.resources} == {"maestro-worker"}
+    assert {r.get("deployment.environment") for r in collector.resources} == {"test"}
+
+    # then: the worker's log line of each step's end names that step's span
+    worker_log = next(tmp_path.glob("worker-*.log")).read_text()
+    lines = [json.loads(line) for line in worker_log.splitlines() if line.startswith("{")]
+    done = [line for line in lines if line.get("logger") == "celery.app.trace" and "engine.step[" in line["message"]]
+    span_of_task = {s.attributes["messaging.message.id"]: s for s in step_runs}
+    assert len(done) == 4
+    for line in done:
+        task_id = line["message"].split("engine.step[", 1)[1].split("]", 1)[0]
+        assert (line["traceId"], line["spanId"]) == (request.trace_id, span_of_task[task_id].span_id)
+    assert worker.poll() is None
+
+
+def settings_broker() -> str:
+    from maestro.celery import app
+
+    return str(app.conf.broker_url)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_the_embedded_default_the_deferred_steps_continue_the_request_trace(tenant, api_client, traced, settings):
+    from maestro.queue import run_deferred_now
+
+    # given: no broker (jobs run in this process's deferred thread)
+    make_workflow(tenant)
+    with celery_eager(True):
+        settings.REDIS_URL = ""
+        # when
+        response = api_client.post(f"{M}/runs", {"workflow": "traced"}, format="json")
+        run_id = response.json()["id"]
+        end = time.monotonic() + 60
+        while not finished(run_id) and time.monotonic() < end:
+            run_deferred_now()
+            time.sleep(0.01)
+        while run_deferred_now():  # the sequencer's wake-up too: nothing of this test runs in a later one
+            pass
+
+    # then: every step's execution is in the request's trace, each a child of what queued it
+    spans = [_local(s) for s in traced.get_finished_spans()]
+    by_id = {s.span_id: s for s in spans}
+    [request] = [s for s in spans if s.kind == "SERVER"]
+    step_runs = [s for s in spans if s.name == STEP_RUN]
+    assert Run.objects.get(pk=run_id).status == "succeeded"
+    assert len(step_runs) == 4
+    assert {s.trace_id for s in step_runs} == {request.trace_id}
+    assert sorted(sum(a.name == STEP_RUN for a in ancestors(s, by_id)) for s in step_runs) == [0, 1, 1, 2]
+    assert {ancestors(s, by_id)[-1].span_id for s in step_runs} == {request.span_id}
+
+
+def test_a_log_line_written_inside_a_span_names_it_and_one_outside_names_none():
+    from maestro.logging import RedactingJsonFormatter
+
+    # given: the handler every Maestro process logs through (settings.LOGGING's console handler)
+    [handler] = [h for h in logging.getLogger().handlers if isinstance(h.formatter, RedactingJsonFormatter)]
+    logger = logging.getLogger("maestro.test_tracing")
+    records: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    capture.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(capture)
+    try:
+        # when
+        tracer = tracing.tracer_provider(tracing.WEB, exporter=InMemorySpanExporter()).get_tracer("test")
+        with tracer.start_as_current_span("work") as span:
+            logger.warning("inside", extra={"event": "test.inside"})
+            inside_record = records[-1]
+            handler.filter(inside_record)  # the handler's filters run as it handles the record
+        logger.warning("outside", extra={"event": "test.outside"})
+        handler.filter(records[-1])
+    finally:
+        logger.removeHandler(capture)
+
+    # then
+    inside, outside = (json.loads(handler.format(r)) for r in records)
+    context = span.get_span_context()
+    assert (inside["message"], inside["traceId"], inside["spanId"]) == (
+        "inside", f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    assert (len(inside["traceId"]), len(inside["spanId"])) == (32, 16)
+    assert ("traceId" in outside, "spanId" in outside) == (False, False)
+    assert ("request_id" in inside, "request_id" in outside) == (True, True)
+
+
+PROBE = """
+import json, sys
+from opentelemetry import trace
+import maestro.asgi  # the web process's start
+from django.conf import settings
+from maestro import tracing
+from opentelemetry.instrumentation.celery import CeleryInstrumentor
+from opentelemetry.instrumentation.django import DjangoInstrumentor
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+with trace.get_tracer("probe").start_as_current_span("probe"):
+    pass
+tracing.flush()
+print(json.dumps({
+    "configured": tracing.configured(),
+    "provider": type(trace.get_tracer_provider()).__name__,
+    "sdk_imported": "opentelemetry.sdk.trace" in sys.modules,
+    "instrumented": [i.__class__.__name__ for i in (DjangoInstrumentor(), CeleryInstrumentor(),
+                     PsycopgInstrumentor(), RedisInstrumentor()) if i.is_instrumented_by_opentelemetry],
+    "first_middleware": settings.MIDDLEWARE[0],
+}))
+"""
+
+
+def probe(**env: str) -> dict[str, Any]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env={**clean, "MAESTRO_ENV": "test", **env},
+                          capture_output=True, text=True, timeout=120, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_without_an_otlp_endpoint_nothing_is_set_up_and_nothing_exported(collector):
+    # when: a web process starts with no OTEL_EXPORTER_OTLP_ENDPOINT (a collector listening regardless)
+    state = probe()
+
+    # then
+    assert state == {"configured": None, "provider": "ProxyTracerProvider", "sdk_imported": False,
+                     "instrumented": [], "first_middleware": "django_prometheus.middleware.PrometheusBeforeMiddleware"}
+    assert (collector.posts, collector.spans) == (0, [])
+
+
+def test_with_an_otlp_endpoint_the_web_process_exports_its_spans_as_maestro_web(collector):
+    # when
+    state = probe(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_RESOURCE_ATTRIBUTES="deployment.environment=ci")
+
+    # then
+    assert state == {"configured": "maestro-web", "provider": "TracerProvider", "sdk_imported": True,
+                     "instrumented": ["DjangoInstrumentor", "CeleryInstrumentor", "PsycopgInstrumentor",
+                                      "RedisInstrumentor"],
+                     "first_middleware": "opentelemetry.instrumentation.django.middleware.otel_middleware."
+                                         "_DjangoMiddleware"}
+    assert [(s.name, s.service) for s in collector.spans] == [("probe", "maestro-web")]
+    assert collector.resources[0]["deployment.environment"] == "ci"
+
+
+def test_otel_service_name_names_the_service_instead_and_sdk_disabled_turns_tracing_off(collector):
+    # when
+    named = probe(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_SERVICE_NAME="maestro-web-eu")
+    disabled = probe(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_SDK_DISABLED="true")
+
+    # then
+    assert (named["configured"], disabled["configured"]) == ("maestro-web", None)
+    assert [(s.name, s.service) for s in collector.spans] == [("probe", "maestro-web-eu")]
