@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
@@ -143,3 +143,26 @@ def uninstrument() -> None:
     for instrumentor in (DjangoInstrumentor(), celery, PsycopgInstrumentor(), RedisInstrumentor()):
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
+
+
+class FlushedAtShutdown:
+    """The web process's ASGI application, answering the server's lifespan messages: at shutdown
+    it exports the spans still waiting in the batch. uvicorn ends a process by re-raising the
+    SIGTERM it caught once it has shut down, so the SDK's ``atexit`` flush would never run and
+    the last seconds of every web process's spans would be lost."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                flush()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
