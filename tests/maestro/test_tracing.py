@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -168,7 +169,7 @@ def test_one_trace_runs_from_post_runs_through_every_step_and_the_ledger_sequenc
     make_workflow(tenant)
     steps, sequencer = queue_name(Queue.STEPS), queue_name(Queue.SEQUENCER)
     purge(steps, sequencer)
-    markers = _redis(str(settings_broker()))
+    markers = _redis(settings_broker())
     for key in markers.scan_iter(wake_markers()):
         markers.delete(key)
     worker = worker_processes(steps, sequencer, OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
@@ -361,3 +362,79 @@ def test_otel_service_name_names_the_service_instead_and_sdk_disabled_turns_trac
     # then
     assert (named["configured"], disabled["configured"]) == ("maestro-web", None)
     assert [(s.name, s.service) for s in collector.spans] == [("probe", "maestro-web-eu")]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_the_production_processes_each_export_their_part_of_the_trace_under_their_own_name(
+        tenant, operator_token, collector, maestro_processes):
+    import urllib.request
+
+    from maestro.queue import Queue, _redis, queue_name, wake_markers
+
+    # given: bin/web, bin/worker and bin/scheduler, all exporting to the collector
+    make_workflow(tenant)
+    purge(*(queue_name(kind) for kind in Queue))
+    markers = _redis(settings_broker())
+    for key in markers.scan_iter(wake_markers()):
+        markers.delete(key)
+    port = free_port()
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    # the web process exports only when its batch is full (512 spans) or it shuts down
+    web = maestro_processes("bin/web", MAESTRO_PORT=str(port), **{**env, "OTEL_BSP_SCHEDULE_DELAY": "600000"})
+    maestro_processes("bin/worker", **env)
+    maestro_processes("bin/scheduler", **env)
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return urllib.request.urlopen(f"{base}/healthz", timeout=2).status == 200
+        except OSError:
+            return False
+
+    wait_for(answers)
+
+    # when: a run is started over HTTP
+    request = urllib.request.Request(f"{base}{M}/runs", data=json.dumps({"workflow": "traced"}).encode(),
+                                     headers={"Authorization": f"Bearer {operator_token}",
+                                              "Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        status, run_id = response.status, json.loads(response.read())["id"]
+    wait_for(lambda: finished(run_id))
+    wait_for(lambda: len(collector.named(STEP_RUN)) == 4 and bool(collector.named("apply_async/ledger.sweep"))
+             and bool(collector.named("run/ledger.sweep")))
+    held = [s for s in collector.spans if s.service == "maestro-web"]
+    os.killpg(web.pid, signal.SIGTERM)  # as the orchestrator stops a pod
+    web.wait(timeout=30)
+
+    # then: the web's request (under uvicorn, through the ASGI handler) is the root of the steps' trace
+    spans = list(collector.spans)
+    by_id = {s.span_id: s for s in spans}
+    [server] = [s for s in spans if s.kind == "SERVER" and s.name == "POST api/maestro/runs"]
+    step_runs = collector.named(STEP_RUN)
+    assert (status, Run.objects.get(pk=run_id).status) == (201, "succeeded")
+    assert (server.service, server.parent_id, server.attributes["http.status_code"]) == ("maestro-web", None, 201)
+    assert held == []  # the web's spans arrived as it shut down, not before
+    # its queries (psycopg, through the connection pool) are children of the request
+    assert any(s.service == "maestro-web" and s.attributes.get("db.system") == "postgresql"
+               and s.parent_id == server.span_id for s in spans)
+    assert {(s.service, s.trace_id) for s in step_runs} == {("maestro-worker", server.trace_id)}
+    assert sorted(sum(a.name == STEP_RUN for a in ancestors(s, by_id)) for s in step_runs) == [0, 1, 1, 2]
+    assert {ancestors(s, by_id)[-1].span_id for s in step_runs} == {server.span_id}
+    # the probes are not traced
+    assert [s for s in spans if s.kind == "SERVER" and "healthz" in s.name] == []
+    # the scheduler's periodic jobs: each a trace of its own, sent by the scheduler, run by a worker
+    sweep = collector.named("run/ledger.sweep")[0]
+    assert (sweep.service, by_id[sweep.parent_id].name, by_id[sweep.parent_id].service) == (
+        "maestro-worker", "apply_async/ledger.sweep", "maestro-scheduler")
+    assert by_id[sweep.parent_id].parent_id is None
+    assert {r["service.name"] for r in collector.resources} == {"maestro-web", "maestro-worker", "maestro-scheduler"}
