@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ WEB, WORKER, SCHEDULER = "maestro-web", "maestro-worker", "maestro-scheduler"
 EXCLUDED_URLS = "/healthz$,/readyz$,/metrics$,/health$"
 
 _configured: str | None = None  # the service this process was set up as
+_provider: TracerProvider | None = None  # the provider the instrumentations were given
 
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -114,10 +116,20 @@ def tracer_provider(service: str, *, exporter: SpanExporter | None = None) -> Tr
     return provider
 
 
+def tracer(name: str) -> Tracer:
+    """The tracer for Maestro's own spans (the engine's step executions): from the provider the
+    instrumentations use, or the API's global one (a no-op one while tracing is off)."""
+    from opentelemetry import trace
+
+    return (_provider or trace.get_tracer_provider()).get_tracer(name)
+
+
 def instrument(provider: TracerProvider, *, web: bool) -> None:
     """Installs the instrumentations with ``provider``: Django's middleware (``web`` only, before
     the ASGI handler loads the middleware), Celery's publish and run signals, psycopg's connect
-    and redis-py's commands."""
+    and redis-py's commands; Maestro's own spans (:func:`tracer`) go to it too."""
+    global _provider
+    _provider = provider
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
@@ -134,6 +146,8 @@ def instrument(provider: TracerProvider, *, web: bool) -> None:
 
 def uninstrument() -> None:
     """Removes every instrumentation :func:`instrument` installed (tests)."""
+    global _provider
+    _provider = None
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
