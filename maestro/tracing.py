@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
     from opentelemetry.trace import Tracer
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def tracer_provider(service: str, *, exporter: SpanExporter | None = None) -> Tr
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     provider = TracerProvider(resource=resource(service))
+    provider.sampler = _inside_work(provider.sampler)  # before any tracer takes it
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider
@@ -122,6 +124,26 @@ def tracer(name: str) -> Tracer:
     from opentelemetry import trace
 
     return (_provider or trace.get_tracer_provider()).get_tracer(name)
+
+
+def _inside_work(configured: Sampler) -> Sampler:
+    """The sampler ``OTEL_TRACES_SAMPLER`` configures, except that a query or Redis command
+    outside any request or job — a trace of one span: the broker's polling in a worker that does
+    not fork, a step lease's heartbeat, a pool's connection check — is not recorded."""
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+    from opentelemetry.trace import SpanKind, get_current_span
+
+    class InsideWork(Sampler):
+        def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: SpanKind | None = None,
+                          attributes: Any = None, links: Any = None, trace_state: Any = None) -> SamplingResult:
+            if kind is SpanKind.CLIENT and not get_current_span(parent_context).get_span_context().is_valid:
+                return SamplingResult(Decision.DROP)
+            return configured.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return f"InsideWork{{{configured.get_description()}}}"
+
+    return InsideWork()
 
 
 def instrument(provider: TracerProvider, *, web: bool) -> None:
