@@ -148,7 +148,7 @@ def _inside_work(configured: Sampler) -> Sampler:
 
 def instrument(provider: TracerProvider, *, web: bool) -> None:
     """Installs the instrumentations with ``provider``: Django's middleware (``web`` only, before
-    the ASGI handler loads the middleware), Celery's publish and run signals, psycopg's connect
+    Django's handler loads the middleware), Celery's publish and run signals, psycopg's connect
     and redis-py's commands; Maestro's own spans (:func:`tracer`) go to it too."""
     global _provider
     _provider = provider
