@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                           "spans_per_request_on": round(Dropped.count / (len(results["on"]) + 50 * args.rounds), 2),
                           "trace_filter_us_per_log_line": round(filter_us, 3)}, indent=2))
     finally:
+        fresh_connections()  # the pool too: it would reconnect to the dropped database
         drop_bench_database(DB_NAME)
 
 
