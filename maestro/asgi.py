@@ -3,7 +3,13 @@ from typing import Any, cast
 
 from django.core.wsgi import get_wsgi_application
 
+from maestro import tracing
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maestro.settings")
+# Once per web process (each uvicorn worker process imports this module), and before Django's
+# handler loads the middleware, among which the Django instrumentation puts its own. Nothing
+# when no OTLP endpoint is configured.
+tracing.configure(tracing.WEB)
 # Django must be set up before the routing (and with it the models) is imported.
 django_wsgi_app = get_wsgi_application()
 
@@ -42,7 +48,7 @@ websocket_urlpatterns = [
 # thread asgiref keeps for thread-sensitive code: requests of a process took turns on that
 # thread, waits on PostgreSQL included (docs/decisions.md; bench/read_api.py measures both).
 http_app = WSGIMiddleware(cast(Any, django_wsgi_app), workers=settings.MAESTRO_WEB_THREADS)  # the stubs: a response
-application = HeaderSizeLimit(ProtocolTypeRouter({
+application = tracing.FlushedAtShutdown(HeaderSizeLimit(ProtocolTypeRouter({
     "http": BodySizeLimit(http_app),
     "websocket": URLRouter(websocket_urlpatterns),
-}))
+})))

@@ -2,7 +2,15 @@ import os
 from contextvars import Token
 
 from celery import Celery
-from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from celery.signals import (
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from django.db import close_old_connections
 
 from maestro.core.context import current_request_id, new_request_id, request_id_var
@@ -17,6 +25,34 @@ app.autodiscover_tasks(related_name="jobs")
 app.autodiscover_tasks(["orchestration.autonomic"], related_name="jobs")
 
 REQUEST_ID_HEADER = "maestro_request_id"
+
+
+# Tracing (maestro/tracing.py) is set up in the process that runs the jobs: a prefork pool
+# process after its fork, as the SDK requires (its export thread and connections are not
+# shared with the parent); a pool that does not fork (solo, threads) in the worker itself.
+@worker_process_init.connect
+def _trace_pool_process(**_: object) -> None:
+    from maestro import tracing
+
+    tracing.configure(tracing.WORKER)
+
+
+@worker_init.connect
+def _trace_worker(sender: object = None, **_: object) -> None:
+    from celery.concurrency import get_implementation
+
+    from maestro import tracing
+
+    pool = get_implementation(getattr(sender, "pool_cls", None) or app.conf.worker_pool)
+    if pool.__module__ != "celery.concurrency.prefork":
+        tracing.configure(tracing.WORKER)
+
+
+@worker_process_shutdown.connect
+def _flush_traces(**_: object) -> None:
+    from maestro import tracing
+
+    tracing.flush()  # a pool process ends with os._exit: the SDK's atexit flush would not run
 
 
 @setup_logging.connect

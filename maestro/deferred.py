@@ -4,7 +4,11 @@ Without a broker, jobs run in-process. Most run right after the commit that enqu
 but a wake-up (the ledger sequencer's, issue #9) must not: run in the committing request it
 made every write pay for a batch and a signed checkpoint of its own. Wake-ups are kept here
 instead, one per key, and run by one daemon thread once their delay has passed; writes that
-commit meanwhile find their key pending and add nothing, so they share that one run."""
+commit meanwhile find their key pending and add nothing, so they share that one run.
+
+A run happens in the request id and trace context of the call that scheduled it (the first one,
+when later calls found its key pending), as a job sent through a broker carries them in its
+message's headers."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.db import connections
+
+from maestro.core.context import carried
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +37,7 @@ class Deferred:
         with self._cond:
             if key in self._pending:
                 return False
-            self._pending[key] = (time.monotonic() + delay, run)
+            self._pending[key] = (time.monotonic() + delay, carried(run))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="maestro-deferred", daemon=True)
                 self._thread.start()

@@ -1,5 +1,6 @@
-"""Log records of every Maestro process: stamped with the request id, rendered as JSON lines,
-and stripped of credentials.
+"""Log records of every Maestro process: stamped with the request id and, inside a trace span,
+its W3C ``traceId`` and ``spanId`` (lowercase hex, 32 and 16 digits), rendered as JSON lines, and
+stripped of credentials.
 
 No credential may reach a log line (issue #9). They travel in places that end up logged — an
 old WebSocket client's ``?token=`` in the path uvicorn's access log and Django's
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 from maestro.core.context import current_request_id
@@ -58,4 +60,17 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
             record.request_id = current_request_id() or None
+        return True
+
+
+class TraceContextFilter(logging.Filter):
+    """Stamps a record emitted inside a span (tracing on, docs/operations.md "Traces") with the
+    span's ``traceId`` and ``spanId`` as W3C ``traceparent`` writes them, so a log line and its
+    span find each other. Outside a span (and always with tracing off) the record gets neither."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.traceId = format(context.trace_id, "032x")
+            record.spanId = format(context.span_id, "016x")
         return True

@@ -38,6 +38,12 @@ def _migrated() -> None:
         pending = pending_migrations()
     finally:
         connections.close_all()  # not inherited by the server's worker processes
+        for connection in connections.all(initialized_only=True):
+            # nor is the pool kept: the server's own connections are made once tracing has
+            # instrumented psycopg (maestro.tracing), so that its queries are traced
+            close_pool = getattr(connection, "close_pool", None)
+            if close_pool is not None:
+                close_pool()
     if pending:
         raise ImproperlyConfigured(f"the database is not migrated ({pending} migration(s) pending): "
                                    "run python3 manage.py migrate")
@@ -48,7 +54,9 @@ def serve(*, host: str, port: int, workers: int) -> None:
     import uvicorn
     from django.conf import settings
 
-    uvicorn.run("maestro.asgi:application", host=host, port=port, workers=workers, lifespan="off",
+    # The lifespan messages only tell the application to export its last spans at shutdown
+    # (maestro.tracing.FlushedAtShutdown).
+    uvicorn.run("maestro.asgi:application", host=host, port=port, workers=workers, lifespan="on",
                 log_config=settings.LOGGING, proxy_headers=True,
                 forwarded_allow_ips=settings.MAESTRO_FORWARDED_ALLOW_IPS)
 
@@ -97,6 +105,10 @@ def scheduler(argv: list[str]) -> None:
 
     django.setup()
     from django.core.management import call_command
+
+    from maestro import tracing
+
+    tracing.configure(tracing.SCHEDULER)
 
     call_command("maestro_scheduler", *argv)
 

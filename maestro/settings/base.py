@@ -288,7 +288,8 @@ LOGIN_URL = "/admin/login/"
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "maestro.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "maestro.logging.RequestIdFilter"},
+                "trace": {"()": "maestro.logging.TraceContextFilter"}},
     "formatters": {
         # Every handler formats through it: it redacts credentials (tokens, cookies) from every line.
         "json": {
@@ -298,7 +299,7 @@ LOGGING: dict[str, Any] = {
         }
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "trace"]}
     },
     "root": {"handlers": ["console"], "level": MAESTRO_LOG_LEVEL},
     "loggers": {

@@ -45,6 +45,10 @@ app.connection_for_write().transport  # resolves the broker transport (kombu.tra
 import channels_redis.pubsub, psycopg_pool, uvicorn.main, uvicorn.loops.uvloop
 import uvicorn.protocols.http.httptools_impl, uvicorn.protocols.websockets.websockets_impl
 import celery.bin.worker, ledger.archive, ledger.signing
+# tracing, as a process sets it up when an OTLP endpoint is configured (maestro/tracing.py)
+from maestro import tracing
+import opentelemetry.exporter.otlp.proto.http.trace_exporter
+tracing.instrument(tracing.tracer_provider(tracing.WEB), web=True)
 print("ok")
 """
 

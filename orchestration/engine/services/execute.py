@@ -1,7 +1,13 @@
 """Executing one step: begin (compare-and-set to ``running`` with a lease), run its action while
 the process's heartbeat thread extends the lease (in a thread of its own when the step has a
 timeout), then record the result by compare-and-set (a result that lost the race — a cancel,
-the reaper — is dropped)."""
+the reaper — is dropped).
+
+Each execution is a span of its own (``engine.step.execute``, with the run, step, action and
+attempt), a child of the job that ran it or, for a step a worker carried on with, of the step
+that released it; the messages a step sends for the steps it released are sent inside its span.
+So a run's trace (maestro/tracing.py) shows every step where the DAG has it, however many went
+through the broker."""
 
 from __future__ import annotations
 
@@ -10,13 +16,16 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 from django.db import connections
+from opentelemetry import context as trace_context
+from opentelemetry.trace import Status, StatusCode
 
+from maestro import tracing
 from maestro.core.exceptions import Refusal
 from maestro.policy.decisions import Subject, Verdict, decide, policy_input, step_input_fields
 from maestro.queue import enqueue_later_on_commit
@@ -34,6 +43,7 @@ from orchestration.runs.models import Run
 log = logging.getLogger(__name__)
 S = RunStep.Status
 HOST = socket.gethostname()
+SPAN = "engine.step.execute"
 
 
 class _Outcome:
@@ -53,10 +63,14 @@ def step_run(*, step_pk: int) -> str:
         return "skipped"  # a duplicate delivery, a cancelled run: one query
     if machine.carriable(peek):
         return _run_carrying_on(peek, worker)
+    return _traced(peek, None, lambda: _run_alone(peek, worker))
+
+
+def _run_alone(peek: RunStep, worker: str) -> str:
     # Asked before any transaction opens (an OPA server may take its timeout to answer); the
     # denial is recorded only once the step is begun, so a duplicate delivery records nothing.
     verdict = _policy_verdict(peek, peek.run, peek.tenant)
-    step = machine.step_begin(step_pk=step_pk, worker=worker)
+    step = machine.step_begin(step_pk=peek.pk, worker=worker)
     if step is None:
         return "skipped"
     if not verdict.allowed:
@@ -70,20 +84,50 @@ def step_run(*, step_pk: int) -> str:
     return "failed" if done else "discarded"
 
 
+def _traced(step: RunStep, parent: trace_context.Context | None, execute: Callable[[], str]) -> str:
+    """``execute()`` (one execution of ``step``) in a span of its own, under ``parent`` (else the
+    current span), which names what became of it."""
+    # the attempt this execution is, once it begins (begin counts it)
+    attributes: dict[str, str | int] = {"maestro.run.id": step.run_id, "maestro.step.id": step.step_id,
+                                        "maestro.step.action": step.action, "maestro.step.attempt": step.attempts + 1}
+    spans = tracing.tracer("maestro.engine")
+    with spans.start_as_current_span(SPAN, context=parent, attributes=attributes) as span:
+        result = execute()
+        span.set_attribute("maestro.step.outcome", result)
+        if result == "failed":
+            span.set_status(Status(StatusCode.ERROR))
+        return result
+
+
 def _run_carrying_on(step: RunStep, worker: str) -> str:
     """Runs ``step`` (see :func:`_run_in_one_transaction`), then, up to
     ``MAESTRO_ENGINE_CARRY_STEPS`` times, a short step it released, each in its own transaction
     (steps.dispatch). Returns what became of ``step``."""
     carry: list[RunStep] = []
-    # The policy is asked outside the step's transaction; a released step is of the same run.
-    outcome = _run_in_one_transaction(step, worker, carry, _policy_verdict(step, step.run, step.tenant))
+    released_by: dict[int, trace_context.Context] = {}  # a carried step's pk -> the span that released it
+
+    def run(next_step: RunStep) -> str:
+        def execute() -> str:
+            before = len(carry)
+            # The policy is asked outside the step's transaction; a released step is of the same run.
+            verdict = _policy_verdict(next_step, step.run, step.tenant)
+            result = _run_in_one_transaction(next_step, worker, carry, verdict)
+            released_by.update({s.pk: trace_context.get_current() for s in carry[before:]})
+            return result
+
+        return _traced(next_step, released_by.get(next_step.pk), execute)
+
+    outcome = run(step)
     for _ in range(settings.MAESTRO_ENGINE_CARRY_STEPS):
         if not carry:
             break
-        released = carry.pop()
-        _run_in_one_transaction(released, worker, carry, _policy_verdict(released, step.run, step.tenant))
+        run(carry.pop())
     for left in carry:  # the limit reached: its message, as any released step gets
-        enqueue_later_on_commit(machine.STEP_JOB, left.pk)
+        token = trace_context.attach(released_by[left.pk])
+        try:
+            enqueue_later_on_commit(machine.STEP_JOB, left.pk)
+        finally:
+            trace_context.detach(token)
     return outcome
 
 
