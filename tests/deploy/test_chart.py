@@ -261,19 +261,19 @@ def test_the_rendered_env_satisfies_the_production_settings(production, tmp_path
     assert result.stdout == ("['maestro.example.com'] s3://example-maestro-ledger/production maestro "
                              "db.example\n")
     assert env["MAESTRO_ENV"] == "production"
-    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability.svc:4317"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability.svc:4318"
 
 
 def test_tracing_and_policy_endpoints_are_passed_only_when_set(default):
     env = env_of(of_kind(default, "Deployment")["maestro-web"]["spec"]["template"]["spec"]["containers"][0])
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env and "MAESTRO_OPA_URL" not in env
-    docs = render({**DEFAULT_VALUES, "config": {"allowedHosts": ["*"], "otlpEndpoint": "http://otel:4317",
+    docs = render({**DEFAULT_VALUES, "config": {"allowedHosts": ["*"], "otlpEndpoint": "http://otel:4318",
                                                 "opaUrl": "http://opa:8181"}})
     for _, template in pods(docs):
         env = env_of(template["spec"]["containers"][0])
         component = template["metadata"]["labels"]["app.kubernetes.io/component"]
         assert (env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"], env["MAESTRO_OPA_URL"]["value"]) == (
-            "http://otel:4317", "http://opa:8181")
+            "http://otel:4318", "http://opa:8181")
         assert env["OTEL_SERVICE_NAME"]["value"] == "maestro-" + component.split("-")[0]
 
 
