@@ -32,7 +32,7 @@ from maestro.queue import enqueue_later_on_commit
 from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Action, Resource
 from maestro.write_path.models import AuditEvent
-from maestro.write_path.services import record, record_denied, refusal_record, service
+from maestro.write_path.services import record, record_denied, refusal_record
 from orchestration.base.actions import REGISTRY, ActionFailed, StepContext
 from orchestration.engine import clock
 from orchestration.engine.models import RunStep
@@ -131,32 +131,63 @@ def _run_carrying_on(step: RunStep, worker: str) -> str:
     return outcome
 
 
+class _ActionRaised(Exception):
+    """A transactional action raised: its unit is rolled back, the error recorded in a new one."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep], verdict: Verdict) -> str:
-    """A transactional action's step, whole in one unit: the run's row locked, begin, the action
-    in a savepoint (its writes kept only when it succeeds), the result and the steps it
-    releases. A worker that dies meanwhile leaves the step queued, its message redelivered."""
+    """A transactional action's step, whole in one unit: the run's row locked, begin, the action,
+    the result and the steps it releases. The action runs in the unit itself, with no savepoint
+    of its own: when it raises, the whole unit rolls back (its writes with the step's begin) and
+    :func:`_record_failure` begins the step again in a new unit to record the failure. A worker
+    that dies meanwhile leaves the step queued, its message redelivered."""
+    try:
+        with machine.transition():
+            run = machine.lock_run(step.run_id)
+            if machine.begin(step, run, worker=worker, limited=False) is None:
+                return "skipped"
+            action = REGISTRY.get(step.action)
+            if verdict.allowed and action is not None:
+                try:
+                    output = action(_context(step, None))
+                except Exception as exc:
+                    raise _ActionRaised(exc) from exc
+                return "succeeded" if machine.succeeded(run, step, output=output, carry=carry) else "discarded"
+            outcome = _Outcome()
+            if not verdict.allowed:  # the denial commits with the step's failure
+                record(**_denial(step, verdict), status=AuditEvent.Status.DENIED)
+                outcome.error, outcome.retryable = _refused(step, verdict), False
+            else:  # unregistered since the peek (a plugin reloaded): as in _execute
+                outcome.error, outcome.retryable = f"unknown action {step.action}", False
+            done = machine.failed(run, step, error=outcome.error, retryable=outcome.retryable)
+            return "failed" if done else "discarded"
+    except _ActionRaised as raised:
+        return _record_failure(step.pk, worker, raised.error)
+
+
+def _record_failure(step_pk: int, worker: str, error: Exception) -> str:
+    """The unit whose action raised ``error`` rolled back: the step (read again: the unit's
+    changes to it are gone) begins once more and fails with that error — retried or dead as
+    its policy says; a refusal from a ``maestro.*`` action is audited as denied, as a call
+    from outside would be."""
+    step = step_get(step_pk=step_pk)
+    if step is None:
+        return "discarded"
+    outcome = _Outcome()
     with machine.transition():
         run = machine.lock_run(step.run_id)
         if machine.begin(step, run, worker=worker, limited=False) is None:
-            return "skipped"
-        outcome = _Outcome()
-        action = REGISTRY.get(step.action)
-        if not verdict.allowed:  # the denial commits with the step's failure
-            record(**_denial(step, verdict), status=AuditEvent.Status.DENIED)
-            outcome.error, outcome.retryable = _refused(step, verdict), False
-        elif action is None:  # unregistered since the peek (a plugin reloaded): as in _execute
-            outcome.error, outcome.retryable = f"unknown action {step.action}", False
+            return "discarded"  # cancelled (or taken) meanwhile
+        if isinstance(error, Refusal):
+            refusal_record(error)
+            outcome.error = error.message
         else:
-            try:
-                with service():
-                    outcome.output = action(_context(step, None))
-            except Refusal as exc:  # a maestro.* action refused: denied, as a call from outside would be
-                refusal_record(exc)
-                outcome.error = exc.message
-            except Exception as exc:
-                _failure(exc, outcome, step)
-        if outcome.error is None:
-            return "succeeded" if machine.succeeded(run, step, output=outcome.output, carry=carry) else "discarded"
+            _failure(error, outcome, step)
+        assert outcome.error is not None
         done = machine.failed(run, step, error=outcome.error, retryable=outcome.retryable)
         return "failed" if done else "discarded"
 

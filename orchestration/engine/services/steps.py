@@ -15,10 +15,11 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Field, Q
 
 from maestro.core.actors import Actor
@@ -81,7 +82,8 @@ def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | No
         StepTransition.objects.create(run_id=step.run_id, step=step, status=to, attempt=step.attempts,
                                       timestamp=now, error=error or "")
     emit(tenant_id=step.tenant_id, type=Event.STEP_UPDATED, data=step_repr(step))
-    metrics.step_moved(before, to)
+    # Counted once committed: a unit that rolls back (a transactional action that raised) moved nothing.
+    transaction.on_commit(partial(metrics.step_moved, before, to))
     return True
 
 
