@@ -53,8 +53,9 @@ def transactional(fn: A) -> A:
     """Marks an action that only reads and writes Maestro's own database, quickly (``noop``, the
     ``maestro.*`` actions): the engine runs its step whole in one transaction — begin, the
     action, the result, the steps it releases (rolled back, with the action's writes, when the
-    action raises) — instead of two around it with a lease kept meanwhile. An action that waits on anything else (the network, a timer) must
-    not be marked: it would hold the run's row and a database connection while it waits."""
+    action raises) — instead of two around it with a lease kept meanwhile. An action that waits
+    on anything else (the network, a timer) must not be marked: it would hold the run's row and
+    a database connection while it waits."""
     fn.maestro_transactional = True  # type: ignore[attr-defined]
     return fn
 
