@@ -148,15 +148,19 @@ def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep], ve
     try:
         with machine.transition():
             run = machine.lock_run(step.run_id)
-            if machine.begin(step, run, worker=worker, limited=False) is None:
-                return "skipped"
             action = REGISTRY.get(step.action)
             if verdict.allowed and action is not None:
+                read_at = machine.begin_in_unit(step, run, worker=worker)
+                if read_at is None or run is None:
+                    return "skipped"
                 try:
                     output = action(_context(step, None))
                 except Exception as exc:
                     raise _ActionRaised(exc) from exc
-                return "succeeded" if machine.succeeded(run, step, output=output, carry=carry) else "discarded"
+                machine.succeeded_in_unit(run, step, read_at, output=output, carry=carry)
+                return "succeeded"
+            if machine.begin(step, run, worker=worker, limited=False) is None:
+                return "skipped"
             outcome = _Outcome()
             if not verdict.allowed:  # the denial commits with the step's failure
                 record(**_denial(step, verdict), status=AuditEvent.Status.DENIED)
@@ -167,6 +171,9 @@ def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep], ve
             return "failed" if done else "discarded"
     except _ActionRaised as raised:
         return _record_failure(step.pk, worker, raised.error)
+    except machine.StepTaken:  # by another delivery meanwhile: what the action wrote is rolled back
+        carry.clear()
+        return "skipped"
 
 
 def _record_failure(step_pk: int, worker: str, error: Exception) -> str:

@@ -11,6 +11,7 @@ events; the run's own transitions and every dead letter go through the audited w
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -42,15 +43,24 @@ S = RunStep.Status
 ACTIVE = (S.PENDING, S.QUEUED, S.RETRYING, S.RUNNING)
 
 
+# Inside a transition(): whether its transaction still has to be told not to wait for the WAL
+# flush (the first compare-and-set that moves a step does it, in the same statement).
+_unrelaxed: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("engine_unrelaxed", default=None)
+
+
 @contextmanager
 def transition() -> Iterator[None]:
     """A unit of the write path for a step's transition, committed without waiting for its WAL
-    flush unless ``MAESTRO_ENGINE_SYNCHRONOUS_COMMIT`` is on (see the setting)."""
-    with service():
-        if settings.MAESTRO_ENGINE_SYNCHRONOUS_COMMIT == "off" and connection.vendor == "postgresql":
-            with connection.cursor() as cur:
-                cur.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
+    flush unless ``MAESTRO_ENGINE_SYNCHRONOUS_COMMIT`` is on (see the setting): the first step
+    it moves sets ``synchronous_commit`` off for the transaction in the same statement (a unit
+    that moves no step writes next to nothing, and waits)."""
+    relax = settings.MAESTRO_ENGINE_SYNCHRONOUS_COMMIT == "off" and connection.vendor == "postgresql"
+    token = _unrelaxed.set([True] if relax else None)
+    try:
+        with service():
+            yield
+    finally:
+        _unrelaxed.reset(token)
 
 
 def lock_run(run_id: str) -> Run | None:
@@ -58,16 +68,19 @@ def lock_run(run_id: str) -> Run | None:
 
 
 def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | None = None,
-         error: str | None = None, **fields: Any) -> bool:
+         error: str | None = None, through: tuple[str, datetime] | None = None, **fields: Any) -> bool:
     """Compare-and-set ``step`` to ``to`` from one of ``sources`` (and, when given, only while it
     is still at ``at_attempt``, its attempt number as the caller read it). On success the step
-    object carries the new values and the transition is on the timeline and broadcast."""
+    object carries the new values and the transition is on the timeline and broadcast.
+    ``through``: a status the step went through in memory on the way (and when), recorded on the
+    timeline ahead of this one (:func:`begin_in_unit`)."""
     values = {"status": to, **fields}
     if error is not None:
         values["error"] = error
     now = clock.now()
+    timeline = [*([(through[0], through[1], "")] if through else []), (to, now, error or "")]
     if connection.vendor == "postgresql":
-        if not _move_and_record(step.pk, list(sources), at_attempt, values, now, error or ""):
+        if not _move_and_record(step.pk, list(sources), at_attempt, values, timeline):
             return False
     else:
         qs = RunStep.objects.filter(pk=step.pk, status__in=list(sources))
@@ -79,8 +92,9 @@ def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | No
     for key, value in values.items():
         setattr(step, key, value)
     if connection.vendor != "postgresql":
-        StepTransition.objects.create(run_id=step.run_id, step=step, status=to, attempt=step.attempts,
-                                      timestamp=now, error=error or "")
+        StepTransition.objects.bulk_create([
+            StepTransition(run_id=step.run_id, step=step, status=status, attempt=step.attempts, timestamp=at,
+                           error=text) for status, at, text in timeline])
     emit(tenant_id=step.tenant_id, type=Event.STEP_UPDATED, data=step_repr(step))
     # Counted once committed: a unit that rolls back (a transactional action that raised) moved nothing.
     transaction.on_commit(partial(metrics.step_moved, before, to))
@@ -88,9 +102,9 @@ def move(step: RunStep, to: str, *, sources: Iterable[str], at_attempt: int | No
 
 
 def _move_and_record(pk: int, sources: list[str], at_attempt: int | None, values: dict[str, Any],
-                     now: datetime, error: str) -> bool:
-    """PostgreSQL: the compare-and-set and its timeline row in one statement (a transition is
-    three statements per step less on the hot path)."""
+                     timeline_rows: list[tuple[str, datetime, str]]) -> bool:
+    """PostgreSQL: the compare-and-set and its timeline rows (status, time, error; in order) in
+    one statement (a transition is three statements per step less on the hot path)."""
     opts, timeline = RunStep._meta, StepTransition._meta
     columns, params = [], []
     for name, value in values.items():
@@ -102,14 +116,25 @@ def _move_and_record(pk: int, sources: list[str], at_attempt: int | None, values
     if at_attempt is not None:
         where.append('"attempts" = %s')
         params.append(at_attempt)
-    stamp = cast("Field[Any, Any]", timeline.get_field("timestamp")).get_db_prep_save(now, connection)
-    sql = (f'WITH moved AS (UPDATE "{opts.db_table}" SET {", ".join(columns)} WHERE {" AND ".join(where)} '
-           f'RETURNING "id", "run_id", "attempts", "status") '
+    stamp = cast("Field[Any, Any]", timeline.get_field("timestamp"))
+    rows = ", ".join(["(%s::varchar, %s::timestamptz, %s::text, %s::int)"] * len(timeline_rows))
+    for n, (status, at, error) in enumerate(timeline_rows):
+        params += [status, stamp.get_db_prep_save(at, connection), error, n]
+    unrelaxed = _unrelaxed.get()
+    relax = unrelaxed is not None and unrelaxed[0]
+    sql = (("WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)), " if relax else "WITH ") +
+           f'moved AS (UPDATE "{opts.db_table}" SET {", ".join(columns)} WHERE {" AND ".join(where)} '
+           f'RETURNING "id", "run_id", "attempts") '
            f'INSERT INTO "{timeline.db_table}" ("run_id", "step_id", "status", "attempt", "timestamp", "error") '
-           f'SELECT "run_id", "id", "status", "attempts", %s, %s FROM moved RETURNING "id"')
+           f'SELECT moved."run_id", moved."id", t.status, moved."attempts", t.at, t.error '
+           f'FROM moved{", relaxed" if relax else ""}, (VALUES {rows}) AS t(status, at, error, n) ORDER BY t.n '
+           f'RETURNING "id"')
     with connection.cursor() as cur:
-        cur.execute(sql, [*params, stamp, error])
-        return cur.fetchone() is not None
+        cur.execute(sql, params)
+        moved = cur.fetchone() is not None
+    if moved and unrelaxed is not None:
+        unrelaxed[0] = False  # a row came out of the join, so set_config ran
+    return moved
 
 
 def queue(step: RunStep, *, sources: Iterable[str] = (S.PENDING,), countdown: float = 0.0, message: bool = True,
@@ -228,6 +253,52 @@ def begin(step: RunStep, run: Run | None, *, worker: str, limited: bool) -> RunS
     if run.status == Run.Status.QUEUED:
         run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING)
     return step
+
+
+class StepTaken(Exception):
+    """The step a unit ran whole was taken meanwhile (its compare-and-set moved nothing): the
+    unit must roll back, the action's writes with it."""
+
+
+def begin_in_unit(step: RunStep, run: Run | None, *, worker: str) -> tuple[str, int, datetime] | None:
+    """:func:`begin` for a step run whole in the caller's unit (the run locked): the same checks,
+    the step taken to ``running`` in memory and broadcast, the compare-and-set left to
+    :func:`succeeded_in_unit`, which records both transitions in one statement. Returns the
+    status and attempt it was read at and when it started; ``None`` when there is nothing to
+    run. (A unit whose action raises rolls back and records the failure through :func:`begin`.)"""
+    if run is None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
+        return None
+    now = clock.now()
+    if step.available_at is not None and step.available_at > now:
+        enqueue_later_on_commit(STEP_JOB, step.pk, countdown=(step.available_at - now).total_seconds())
+        return None
+    read_at = (step.status, step.attempts, now)
+    for key, value in {"status": S.RUNNING, "attempts": step.attempts + 1, "executions": step.executions + 1,
+                       "started_at": now, "finished_at": None, "heartbeat_at": now, "worker": worker[:200],
+                       "available_at": None}.items():
+        setattr(step, key, value)
+    emit(tenant_id=step.tenant_id, type=Event.STEP_UPDATED, data=step_repr(step))
+    transaction.on_commit(partial(metrics.step_moved, read_at[0], S.RUNNING))
+    if run.status == Run.Status.QUEUED:
+        run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING)
+    return read_at
+
+
+def succeeded_in_unit(run: Run, step: RunStep, read_at: tuple[str, int, datetime], *, output: Any,
+                      carry: list[RunStep] | None = None) -> None:
+    """:func:`succeeded` for a step :func:`begin_in_unit` began: from the status and attempt it
+    was read at straight to ``succeeded``, running and succeeded both on the timeline. Raises
+    :class:`StepTaken` when the step was taken meanwhile."""
+    status, attempt, started = read_at
+    now = clock.now()
+    if not move(step, S.SUCCEEDED, sources=(status,), at_attempt=attempt, error="", output=output,
+                finished_at=now, lease_expires_at=None, through=(S.RUNNING, started), attempts=step.attempts,
+                executions=step.executions, started_at=started, heartbeat_at=started, worker=step.worker,
+                available_at=None):
+        raise StepTaken(step.pk)
+    metrics.step_duration(step, now)
+    if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):
+        dispatch(run, steps_list(run_id=run.id), carry=carry)
 
 
 def lease_seconds(step: RunStep) -> float:

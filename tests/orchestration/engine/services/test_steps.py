@@ -358,10 +358,13 @@ def test_a_noop_step_that_releases_the_next_costs_one_transaction_of_few_stateme
         assert step_run(step_pk=b) == "succeeded"
 
     sql = [q["sql"].split()[0] for q in queries.captured_queries]
-    # the step (outside any transaction); BEGIN; no waiting for the WAL flush at commit; the run
-    # locked; b → running; (the action, no savepoint); b → succeeded; the run's steps; c → queued;
-    # the events (seqs taken and rows inserted in one statement); COMMIT
-    assert sql == ["SELECT", "BEGIN", "SET", "SELECT", "WITH", "WITH", "SELECT", "WITH", "WITH", "COMMIT"]
+    # the step (outside any transaction); BEGIN; the run locked; (the action, no savepoint);
+    # b → succeeded with running and succeeded on its timeline (and no waiting for the WAL flush
+    # at commit); the run's steps; c → queued; the events (seqs taken and rows inserted in one
+    # statement); COMMIT
+    assert sql == ["SELECT", "BEGIN", "SELECT", "WITH", "SELECT", "WITH", "WITH", "COMMIT"]
+    assert [(s, st) for s, st, _ in timeline(run) if s == "b"] == [("b", "queued"), ("b", "running"),
+                                                                   ("b", "succeeded")]
     assert statuses(run) == {"a": ("succeeded", 1), "b": ("succeeded", 1), "c": ("queued", 0)}
 
 
@@ -390,3 +393,58 @@ def test_a_worker_carries_on_with_the_short_steps_it_released_up_to_the_limit(te
     assert run.status == "succeeded"
     assert [(s, st) for s, st, _ in timeline(run) if s in "bc"] == [
         ("b", "queued"), ("b", "running"), ("b", "succeeded"), ("c", "queued"), ("c", "running"), ("c", "succeeded")]
+
+
+@pytest.mark.parametrize("setting", ["off", "on"])
+def test_a_transition_that_moves_a_step_commits_without_waiting_for_the_flush_unless_told(
+        tenant, engine, settings, setting):
+    from django.db import connection
+
+    from orchestration.engine.services.steps import S, move, transition
+
+    settings.MAESTRO_ENGINE_SYNCHRONOUS_COMMIT = setting
+    run = start(tenant, {"steps": [{"id": "a", "action": "noop"}]})
+    step = RunStep.objects.get(run=run)
+
+    def synchronous_commit():
+        with connection.cursor() as cur:
+            cur.execute("SHOW synchronous_commit")
+            return cur.fetchone()[0]
+
+    with transition():
+        before = synchronous_commit()
+        moved = move(step, S.RUNNING, sources=(S.QUEUED,), at_attempt=0, attempts=1)
+        during = synchronous_commit()
+    after = synchronous_commit()
+
+    assert moved
+    assert (before, during, after) == ("on", setting, "on")
+    assert RunStep.objects.get(pk=step.pk).status == "running"
+
+
+def test_a_step_taken_after_its_worker_read_it_is_skipped_and_its_action_leaves_nothing(
+        tenant, project, engine, registry):
+    from orchestration.base.actions import transactional
+    from orchestration.engine.selectors import step_get
+    from orchestration.engine.services.execute import _run_carrying_on, step_run
+    from orchestration.work.models import Task
+    from orchestration.work.services.tasks import task_create
+
+    @transactional
+    def make(ctx):
+        task_create(tenant=ctx.tenant, actor=ctx.actor, project=project, title=f"by {ctx.step_id}")
+
+    registry.register("test.make", make)
+    run = start(tenant, {"steps": [{"id": "m", "action": "test.make"}]})
+    pk = RunStep.objects.get(run=run).pk
+    # given: one worker read the queued step, and another delivery ran it meanwhile
+    stale = step_get(step_pk=pk)
+    assert step_run(step_pk=pk) == "succeeded"
+
+    # when: the first worker goes on with what it read
+    outcome = _run_carrying_on(stale, "late:1")
+
+    # then: its action's writes are rolled back with its unit; the step ran once
+    assert outcome == "skipped"
+    assert list(Task.objects.filter(project=project).values_list("title", flat=True)) == ["by m"]
+    assert timeline(run) == [("m", "queued", 0), ("m", "running", 1), ("m", "succeeded", 1)]
