@@ -235,24 +235,36 @@ def begin(step: RunStep, run: Run | None, *, worker: str, limited: bool) -> RunS
     """:func:`step_begin` inside the caller's unit, the step and its run already read (the run
     locked when it is queued). ``limited``: the tenant's concurrency limit applies (a step
     run whole in one transaction never shows as running to anyone, so it takes no place)."""
-    if run is None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
-        return None
     now = clock.now()
-    if step.available_at is not None and step.available_at > now:
-        enqueue_later_on_commit(STEP_JOB, step.pk, countdown=(step.available_at - now).total_seconds())
+    if not _due(step, run, now):
         return None
     if limited and _tenant_busy(step.tenant_id):
         enqueue_later_on_commit(STEP_JOB, step.pk, countdown=settings.MAESTRO_ENGINE_BUSY_RETRY_SECONDS)
         return None
-    fields: dict[str, Any] = {
-        "attempts": step.attempts + 1, "executions": step.executions + 1, "started_at": now, "finished_at": None,
-        "lease_expires_at": now + timedelta(seconds=lease_seconds(step)), "heartbeat_at": now,
-        "worker": worker[:200], "available_at": None}
+    fields = {**_started(step, worker, now), "lease_expires_at": now + timedelta(seconds=lease_seconds(step))}
     if not move(step, S.RUNNING, sources=(S.QUEUED, S.RETRYING), at_attempt=step.attempts, **fields):
         return None
+    assert run is not None  # _due
     if run.status == Run.Status.QUEUED:
         run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING)
     return step
+
+
+def _due(step: RunStep, run: Run | None, now: datetime) -> bool:
+    """Whether ``step`` may begin now: its run still live, and (a retry) its time come; a step
+    not due yet is enqueued again for then."""
+    if run is None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
+        return False
+    if step.available_at is not None and step.available_at > now:
+        enqueue_later_on_commit(STEP_JOB, step.pk, countdown=(step.available_at - now).total_seconds())
+        return False
+    return True
+
+
+def _started(step: RunStep, worker: str, now: datetime) -> dict[str, Any]:
+    """The fields of a step that begins an execution now, in ``worker``."""
+    return {"attempts": step.attempts + 1, "executions": step.executions + 1, "started_at": now, "finished_at": None,
+            "heartbeat_at": now, "worker": worker[:200], "available_at": None}
 
 
 class StepTaken(Exception):
@@ -266,16 +278,12 @@ def begin_in_unit(step: RunStep, run: Run | None, *, worker: str) -> tuple[str, 
     :func:`succeeded_in_unit`, which records both transitions in one statement. Returns the
     status and attempt it was read at and when it started; ``None`` when there is nothing to
     run. (A unit whose action raises rolls back and records the failure through :func:`begin`.)"""
-    if run is None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
-        return None
     now = clock.now()
-    if step.available_at is not None and step.available_at > now:
-        enqueue_later_on_commit(STEP_JOB, step.pk, countdown=(step.available_at - now).total_seconds())
+    if not _due(step, run, now):
         return None
+    assert run is not None  # _due
     read_at = (step.status, step.attempts, now)
-    for key, value in {"status": S.RUNNING, "attempts": step.attempts + 1, "executions": step.executions + 1,
-                       "started_at": now, "finished_at": None, "heartbeat_at": now, "worker": worker[:200],
-                       "available_at": None}.items():
+    for key, value in {"status": S.RUNNING, **_started(step, worker, now)}.items():
         setattr(step, key, value)
     emit(tenant_id=step.tenant_id, type=Event.STEP_UPDATED, data=step_repr(step))
     transaction.on_commit(partial(metrics.step_moved, read_at[0], S.RUNNING))
@@ -296,9 +304,7 @@ def succeeded_in_unit(run: Run, step: RunStep, read_at: tuple[str, int, datetime
                 executions=step.executions, started_at=started, heartbeat_at=started, worker=step.worker,
                 available_at=None):
         raise StepTaken(step.pk)
-    metrics.step_duration(step, now)
-    if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):
-        dispatch(run, steps_list(run_id=run.id), carry=carry)
+    _done(run, step, now, carry)
 
 
 def lease_seconds(step: RunStep) -> float:
@@ -326,10 +332,15 @@ def succeeded(run: Run | None, step: RunStep, *, output: Any, carry: list[RunSte
     if run is None or not move(step, S.SUCCEEDED, sources=(S.RUNNING,), at_attempt=step.attempts, error="",
                                output=output, finished_at=now, lease_expires_at=None):
         return False
+    _done(run, step, now, carry)
+    return True
+
+
+def _done(run: Run, step: RunStep, now: datetime, carry: list[RunStep] | None) -> None:
+    """After ``step`` succeeded: its duration counted, and what it released dispatched."""
     metrics.step_duration(step, now)
     if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):
         dispatch(run, steps_list(run_id=run.id), carry=carry)
-    return True
 
 
 def step_fail(step: RunStep, *, error: str, retryable: bool = True) -> bool:
