@@ -40,6 +40,9 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _db import stop_processes  # noqa: E402
+
 DB_NAME = os.environ.get("MAESTRO_BENCH_DB", "maestro_bench_ledger")  # a name of its own per concurrent run
 
 
@@ -332,20 +335,6 @@ def _start_processes(url: str, redis_url: str, port: int, tmp: Path) -> list[Any
     raise SystemExit(f"bin/web did not start: {(tmp / 'web.log').read_text()[-2000:]}")
 
 
-def _stop_processes(procs: list[Any]) -> None:
-    import signal
-    import subprocess
-
-    for proc in procs:
-        os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def _post_all(port: int, token: str, path: str, bodies: list[bytes], latencies: list[float],
               statuses: dict[int, int], lock: threading.Lock) -> None:
     import http.client
@@ -444,7 +433,7 @@ def through_api(url: str, redis_url: str, *, clients: int, batches: int, batch: 
                       single_p50_ms=_pct(latencies, 0.5) * 1000, single_p99_ms=_pct(latencies, 0.99) * 1000)
         return result
     finally:
-        _stop_processes(procs)
+        stop_processes(procs, timeout=20)
 
 
 def main() -> int:

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _db import ROOT, drop_bench_database, use_bench_database  # noqa: E402
+from _db import ROOT, drop_bench_database, stop_processes, use_bench_database  # noqa: E402
 
 DB_NAME = "maestro_bench_orchestration"
 PREFIX = "bench-orch"
@@ -56,17 +56,6 @@ def start(command: str, env: dict[str, str], n: int) -> subprocess.Popen[bytes]:
     log = (Path(tempfile.gettempdir()) / f"bench-orch-{command}-{n}.log").open("ab")
     return subprocess.Popen([str(ROOT / "bin" / command)], cwd=ROOT, env=env, stdout=log, stderr=log,
                             start_new_session=True)
-
-
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
 
 
 def wait_for_workers(count: int) -> None:
@@ -197,7 +186,7 @@ def main() -> int:
         ours, created = engine(args.runs, (procs, env) if args.kill else None)
         result = check()
     finally:
-        stop(procs)
+        stop_processes(procs)
         _purge()
         drop_bench_database(DB_NAME)
     slots = args.workers * args.concurrency
