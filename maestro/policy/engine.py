@@ -75,17 +75,19 @@ def _decision(answer: Any) -> Decision:
 
 
 class Embedded:
-    """The bundle compiled into one regorus engine, rebuilt when a file of it changes. A regorus
+    """The bundle compiled into a regorus engine, rebuilt when a file of it changes. A regorus
     engine belongs to the thread that made it (it refuses to be used, or even dropped,
-    elsewhere), so one thread of the process owns it, in a thread-local of its own, and
-    evaluates every decision (0.2-0.4 ms each, docs/operations.md). A bundle that fails to load or
-    compile is remembered until it changes, and every decision raises :class:`PolicyUnavailable`."""
+    elsewhere), so each engine lives in a thread-local of the thread that evaluates with it: the
+    process's main thread, where a prefork worker runs every job, has one of its own (no hand-over
+    per step); every other thread hands its decisions to one policy thread, which owns another
+    (0.2-0.4 ms a decision, docs/operations.md). A bundle that fails to load or compile is
+    remembered until it changes, and every decision raises :class:`PolicyUnavailable`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._pid = 0
-        self._state = threading.local()  # read and written by the executor's thread only
+        self._state = threading.local()  # the main thread's engine, and the policy thread's
 
     def _thread(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -94,9 +96,10 @@ class Embedded:
             return self._executor
 
     def evaluate(self, input: dict[str, Any]) -> Decision:
-        future = self._thread().submit(self._evaluate, input)
         try:
-            return future.result()
+            if threading.current_thread() is threading.main_thread():
+                return self._evaluate(input)
+            return self._thread().submit(self._evaluate, input).result()
         except (PolicyUnavailable, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # a panic in the interpreter (raised as a BaseException) cannot answer either

@@ -75,6 +75,31 @@ def test_the_revision_is_a_content_hash_of_every_file_of_the_bundle(tmp_path, se
     assert ask("step.execute", via="job", step={"action": "noop", "params": {}, "host": None}).version == edited
 
 
+def test_the_main_thread_and_other_threads_decide_alike_and_see_an_edit_at_once(tmp_path, settings):
+    # The main thread (a prefork worker's jobs) evaluates with an engine of its own; other
+    # threads (the web's request threads) hand over to the policy thread, which owns another.
+    from concurrent.futures import ThreadPoolExecutor
+
+    extra = policy_dir(tmp_path / "extra", rego="package maestro.authz\n")
+    settings.MAESTRO_POLICY_DIRS = [str(extra)]
+
+    def both():
+        with ThreadPoolExecutor(3) as pool:
+            threads = list(pool.map(lambda _: outcome(ask("run.start", via="api", role="admin", workflow="x")),
+                                    range(6)))
+        return outcome(ask("run.start", via="api", role="admin", workflow="x")), set(threads)
+
+    # when
+    before = both()
+    (extra / "extra.rego").write_text('package maestro.authz\nimport rego.v1\n'
+                                      'deny contains {"rule": "frozen", "message": "frozen"} if true\n')
+    after = both()
+
+    # then
+    assert before == (ALLOWED, {ALLOWED})
+    assert after == ((False, "maestro.authz.frozen", "frozen"), {(False, "maestro.authz.frozen", "frozen")})
+
+
 def test_a_policy_that_does_not_compile_denies_and_readyz_names_it(db, tmp_path, settings):
     # given: an operator's file with a syntax error
     broken = policy_dir(tmp_path / "extra", rego="package maestro.authz\nimport rego.v1\ndeny contains x if {\n")
