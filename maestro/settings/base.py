@@ -406,9 +406,9 @@ MAESTRO_ENGINE_RESEND_AFTER_SECONDS = float(os.environ.get("MAESTRO_ENGINE_RESEN
 # flush per step capped one tenant's steps at the disk's flush rate. A database crash may lose
 # the last moments of transitions, all of them whole; the reaper runs those steps again
 # (docs/decisions.md). "on" waits for the flush, as every other write does.
-# A worker that finishes a short step (a transactional action) runs up to this many of the steps
-# it released itself, one after the other, without a broker message each (0: every step gets
-# its message). A worker that dies meanwhile leaves one step queued, which the reaper resends.
+# A worker that finishes a short step (a transactional action) runs the short steps it released,
+# and those they release, itself, up to this many a job, without a broker message each (0: every
+# step gets its message). A worker that dies meanwhile leaves them queued; the reaper resends them.
 MAESTRO_ENGINE_CARRY_STEPS = int(os.environ.get("MAESTRO_ENGINE_CARRY_STEPS", "20"))
 MAESTRO_ENGINE_SYNCHRONOUS_COMMIT = os.environ.get("MAESTRO_ENGINE_SYNCHRONOUS_COMMIT", "off").lower()
 if MAESTRO_ENGINE_SYNCHRONOUS_COMMIT not in {"on", "off"}:

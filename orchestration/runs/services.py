@@ -4,9 +4,10 @@ orchestration engine builds steps and execution on these two functions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from maestro.core.actors import Actor
@@ -80,11 +81,13 @@ def run_transition(*, tenant: Tenant, actor: Actor, run_id: str, to: str, **resu
 
 
 def run_move(*, tenant: Tenant, actor: Actor, run_id: str, to: str, sources: tuple[str, ...] | None = None,
-             **result: Any) -> Run | None:
+             locked: Run | None = None, **result: Any) -> Run | None:
     """:func:`run_transition` for the engine: ``None`` (nothing written) when the run is not in
     a status that may move to ``to`` — a duplicate message, a run cancelled meanwhile. ``sources``
     names the statuses it may leave instead of the state machine's (a replay takes a failed run
-    back to ``running``); a run that runs again keeps its first ``started_at``."""
+    back to ``running``); a run that runs again keeps its first ``started_at``. ``locked``: the
+    run as the caller read it in this unit with its row locked (the engine does, for every step),
+    which then is not read again and is returned with the new values."""
     entities.require_choice(to, Run.Status.values, "status")
     unknown = set(result) - set(RESULT_FIELDS)
     if unknown:
@@ -94,7 +97,7 @@ def run_move(*, tenant: Tenant, actor: Actor, run_id: str, to: str, sources: tup
         raise ValidationFailed("cost must be a number >= 0", details={"cost": cost})
     change = RUN.change(tenant=tenant, actor=actor, action=Action.RUN_UPDATE, ident=run_id)
     with service(change):
-        run = run_get(tenant=tenant, run_id=run_id)
+        run = locked if locked is not None else run_get(tenant=tenant, run_id=run_id)
         if sources is None:
             sources = tuple(s for s, targets in TRANSITIONS.items() if to in targets)
         if run.status not in sources:
@@ -111,6 +114,10 @@ def run_move(*, tenant: Tenant, actor: Actor, run_id: str, to: str, sources: tup
         moved = Run.objects.filter(pk=run.pk, status=run.status).update(**fields)
         if not moved:
             return None
-        run = run_get(tenant=tenant, run_id=run_id)
+        if locked is None:
+            run = run_get(tenant=tenant, run_id=run_id)
+        else:  # the row is as written: the values, as a read would give them back
+            for name, value in fields.items():
+                setattr(run, name, cast("Field[Any, Any]", Run._meta.get_field(name)).to_python(value))
         change.record(details=f"Run {run.id} {to}", event=(Event.RUN_UPDATED, run_repr(run)))
     return run

@@ -100,10 +100,10 @@ def _traced(step: RunStep, parent: trace_context.Context | None, execute: Callab
 
 
 def _run_carrying_on(step: RunStep, worker: str) -> str:
-    """Runs ``step`` (see :func:`_run_in_one_transaction`), then, up to
-    ``MAESTRO_ENGINE_CARRY_STEPS`` times, a short step it released, each in its own transaction
-    (steps.dispatch). Returns what became of ``step``."""
-    carry: list[RunStep] = []
+    """Runs ``step`` (see :func:`_run_in_one_transaction`), then the short steps it and they
+    released, up to ``MAESTRO_ENGINE_CARRY_STEPS`` of them, each in its own transaction
+    (steps.dispatch; the others get messages). Returns what became of ``step``."""
+    carry = machine.Carry(settings.MAESTRO_ENGINE_CARRY_STEPS)
     released_by: dict[int, trace_context.Context] = {}  # a carried step's pk -> the span that released it
 
     def run(next_step: RunStep) -> str:
@@ -117,17 +117,20 @@ def _run_carrying_on(step: RunStep, worker: str) -> str:
 
         return _traced(next_step, released_by.get(next_step.pk), execute)
 
-    outcome = run(step)
-    for _ in range(settings.MAESTRO_ENGINE_CARRY_STEPS):
-        if not carry:
-            break
-        run(carry.pop())
-    for left in carry:  # the limit reached: its message, as any released step gets
-        token = trace_context.attach(released_by[left.pk])
-        try:
-            enqueue_later_on_commit(machine.STEP_JOB, left.pk)
-        finally:
-            trace_context.detach(token)
+    try:
+        outcome = run(step)
+        while carry:  # depth first: a chain goes on before its siblings
+            run(carry.take())
+    finally:
+        # Only when a unit raised (the database gone, say): the steps still to run get their
+        # messages now rather than the reaper's resend later (one of the failed unit, not queued
+        # after all, is skipped when its message comes).
+        for left in carry:
+            token = trace_context.attach(released_by.get(left.pk, trace_context.get_current()))
+            try:
+                enqueue_later_on_commit(machine.STEP_JOB, left.pk)
+            finally:
+                trace_context.detach(token)
     return outcome
 
 
@@ -139,12 +142,13 @@ class _ActionRaised(Exception):
         self.error = error
 
 
-def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep], verdict: Verdict) -> str:
+def _run_in_one_transaction(step: RunStep, worker: str, carry: machine.Carry, verdict: Verdict) -> str:
     """A transactional action's step, whole in one unit: the run's row locked, begin, the action,
     the result and the steps it releases. The action runs in the unit itself, with no savepoint
     of its own: when it raises, the whole unit rolls back (its writes with the step's begin) and
     :func:`_record_failure` begins the step again in a new unit to record the failure. A worker
     that dies meanwhile leaves the step queued, its message redelivered."""
+    before = len(carry)
     try:
         with machine.transition():
             run = machine.lock_run(step.run_id)
@@ -172,7 +176,7 @@ def _run_in_one_transaction(step: RunStep, worker: str, carry: list[RunStep], ve
     except _ActionRaised as raised:
         return _record_failure(step.pk, worker, raised.error)
     except machine.StepTaken:  # by another delivery meanwhile: what the action wrote is rolled back
-        carry.clear()
+        del carry[before:]  # released in this unit, so not queued after all
         return "skipped"
 
 

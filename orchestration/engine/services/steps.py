@@ -155,17 +155,31 @@ def carriable(step: RunStep) -> bool:
     return step.timeout is None and REGISTRY.transactional(step.action)
 
 
-def dispatch(run: Run, steps: list[RunStep], *, carry: list[RunStep] | None = None) -> None:
+class Carry(list[RunStep]):
+    """The short steps a worker runs next itself, released by those it ran (see :func:`dispatch`):
+    at most ``room`` of them, counting those already in the list; running one takes its room."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def take(self) -> RunStep:
+        self.room -= 1
+        return self.pop()
+
+
+def dispatch(run: Run, steps: list[RunStep], *, carry: Carry | None = None) -> None:
     """Queues every pending step whose ``dependsOn`` all succeeded; a run with nothing left to do
-    finishes (succeeded when every step did, else failed). With ``carry``, the first of them that
-    is :func:`carriable` is queued without a message and added to it, for this worker to run
-    once this unit commits: a chain of short steps goes on in one job instead of a broker round
-    trip per step. Should the worker die before it runs it, the reaper sends its message (a
-    step that waited ``MAESTRO_ENGINE_RESEND_AFTER_SECONDS``)."""
+    finishes (succeeded when every step did, else failed). ``run``: locked in the caller's unit.
+    With ``carry``, those of them that are :func:`carriable`, as many as it has room for, are
+    queued without a message and added to it, for this worker to run once this unit commits: a
+    DAG of short steps goes on in one job instead of a broker round trip per step. Should the
+    worker die before it runs them, the reaper sends their messages (steps that waited
+    ``MAESTRO_ENGINE_RESEND_AFTER_SECONDS``)."""
     done = {s.step_id for s in steps if s.status == S.SUCCEEDED}
     for step in steps:
         if step.status == S.PENDING and all(d in done for d in step.depends_on):
-            keep = carry is not None and not carry and carriable(step)
+            keep = carry is not None and len(carry) < carry.room and carriable(step)
             if queue(step, message=not keep) and keep and carry is not None:
                 step.run, step.tenant = run, run.tenant
                 carry.append(step)
@@ -173,7 +187,7 @@ def dispatch(run: Run, steps: list[RunStep], *, carry: list[RunStep] | None = No
         return
     if all(s.status == S.SUCCEEDED for s in steps):
         finished = run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.SUCCEEDED,
-                            output_data={s.step_id: s.output for s in steps})
+                            output_data={s.step_id: s.output for s in steps}, locked=run)
         if finished is not None:
             metrics.run_finished(finished.status)
         return
@@ -190,7 +204,7 @@ def fail_run(run: Run, steps: list[RunStep], *, reason: str, step: RunStep | Non
             move(other, S.SKIPPED, sources=(S.PENDING, S.QUEUED, S.RETRYING), finished_at=now)
     details = None if step is None else {"step": step.step_id, "action": step.action, "error": step.error}
     failed = run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.FAILED,
-                      error_message=reason, failure_details=details)
+                      error_message=reason, failure_details=details, locked=run)
     if failed is not None:
         metrics.run_finished(failed.status)
 
@@ -246,7 +260,7 @@ def begin(step: RunStep, run: Run | None, *, worker: str, limited: bool) -> RunS
         return None
     assert run is not None  # _due
     if run.status == Run.Status.QUEUED:
-        run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING)
+        run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING, locked=run)
     return step
 
 
@@ -288,12 +302,12 @@ def begin_in_unit(step: RunStep, run: Run | None, *, worker: str) -> tuple[str, 
     emit(tenant_id=step.tenant_id, type=Event.STEP_UPDATED, data=step_repr(step))
     transaction.on_commit(partial(metrics.step_moved, read_at[0], S.RUNNING))
     if run.status == Run.Status.QUEUED:
-        run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING)
+        run_move(tenant=run.tenant, actor=ENGINE, run_id=run.id, to=Run.Status.RUNNING, locked=run)
     return read_at
 
 
 def succeeded_in_unit(run: Run, step: RunStep, read_at: tuple[str, int, datetime], *, output: Any,
-                      carry: list[RunStep] | None = None) -> None:
+                      carry: Carry | None = None) -> None:
     """:func:`succeeded` for a step :func:`begin_in_unit` began: from the status and attempt it
     was read at straight to ``succeeded``, running and succeeded both on the timeline. Raises
     :class:`StepTaken` when the step was taken meanwhile."""
@@ -325,7 +339,7 @@ def step_succeed(step: RunStep, *, output: Any) -> bool:
         return succeeded(lock_run(step.run_id), step, output=output)
 
 
-def succeeded(run: Run | None, step: RunStep, *, output: Any, carry: list[RunStep] | None = None) -> bool:
+def succeeded(run: Run | None, step: RunStep, *, output: Any, carry: Carry | None = None) -> bool:
     """:func:`step_succeed` inside the caller's unit, which holds ``run`` locked (``carry``: see
     :func:`dispatch`)."""
     now = clock.now()
@@ -336,7 +350,7 @@ def succeeded(run: Run | None, step: RunStep, *, output: Any, carry: list[RunSte
     return True
 
 
-def _done(run: Run, step: RunStep, now: datetime, carry: list[RunStep] | None) -> None:
+def _done(run: Run, step: RunStep, now: datetime, carry: Carry | None) -> None:
     """After ``step`` succeeded: its duration counted, and what it released dispatched."""
     metrics.step_duration(step, now)
     if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):

@@ -52,6 +52,14 @@ def test_a_dag_runs_each_step_once_after_its_dependencies_and_the_run_succeeds(t
     events = mark.event_types()
     assert events.count("step:updated") == 4 * 3 - 1  # a was queued before the mark
     assert [e for e in events if e.startswith("run:")] == ["run:updated", "run:updated"]  # running, succeeded
+    # the run as the engine broadcast it is the run as stored (it does not read it back after
+    # moving it)
+    from orchestration.runs.representations import run_repr
+
+    running, finished = [e.data for e in mark.events() if e.type == "run:updated"]
+    assert finished == run_repr(Run.objects.select_related("tenant").get(pk=run.pk))
+    assert (running["status"], running["started_at"], running["completed_at"]) == (
+        "running", finished["started_at"], None)
 
 
 def test_a_duplicated_step_message_never_runs_the_step_again(tenant, engine):
@@ -382,17 +390,39 @@ def test_a_worker_carries_on_with_the_short_steps_it_released_up_to_the_limit(te
     assert [pk for _, (pk,) in engine.pop()] == [pk["a"]]
     outcome = step_run(step_pk=pk["a"])
 
-    # then: a, b (carried) and c (carried) ran in this job; e (released with b) and d (past the
-    # limit) got messages; the rest runs from those
+    # then: a, and both steps it released (carried: the limit is two), ran in this job; c,
+    # released past the limit, got a message, and the rest runs from it
     assert outcome == "succeeded"
-    assert statuses(run) == {"a": ("succeeded", 1), "b": ("succeeded", 1), "c": ("succeeded", 1),
-                             "d": ("queued", 0), "e": ("queued", 0)}
-    assert sorted(engine.pending()) == sorted([pk["d"], pk["e"]])
-    assert engine.drain() == ["succeeded", "succeeded"]
+    assert statuses(run) == {"a": ("succeeded", 1), "b": ("succeeded", 1), "c": ("queued", 0),
+                             "d": ("pending", 0), "e": ("succeeded", 1)}
+    assert engine.pending() == [pk["c"]]
+    assert engine.drain() == ["succeeded"]
     run.refresh_from_db()
     assert run.status == "succeeded"
-    assert [(s, st) for s, st, _ in timeline(run) if s in "bc"] == [
-        ("b", "queued"), ("b", "running"), ("b", "succeeded"), ("c", "queued"), ("c", "running"), ("c", "succeeded")]
+    assert [(s, st) for s, st, _ in timeline(run) if s in "be"] == [
+        ("b", "queued"), ("e", "queued"), ("e", "running"), ("e", "succeeded"),
+        ("b", "running"), ("b", "succeeded")]
+
+
+def test_a_fork_and_join_of_short_steps_runs_whole_in_one_job(tenant, engine, settings):
+    # given: the benchmark's DAG: a root, four branches of two steps, a join
+    settings.MAESTRO_ENGINE_CARRY_STEPS = 20
+    spec = {"steps": [{"id": "root", "action": "noop"},
+                      *({"id": f"b{i}", "action": "noop", "dependsOn": ["root"]} for i in range(4)),
+                      *({"id": f"c{i}", "action": "noop", "dependsOn": [f"b{i}"]} for i in range(4)),
+                      {"id": "join", "action": "noop", "dependsOn": [f"c{i}" for i in range(4)]}]}
+    run = start(tenant, spec)
+    from orchestration.engine.services.execute import step_run
+
+    # when: the root's message is run
+    (_, (root,)), = engine.pop()
+    assert step_run(step_pk=root) == "succeeded"
+
+    # then: every step ran once in that job, and no message is left
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert set(statuses(run).values()) == {("succeeded", 1)}
+    assert engine.pending() == []
 
 
 @pytest.mark.parametrize("setting", ["off", "on"])
