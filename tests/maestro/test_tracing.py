@@ -260,7 +260,9 @@ def settings_broker() -> str:
 def test_in_the_embedded_default_the_deferred_steps_continue_the_request_trace(tenant, api_client, traced, settings):
     from maestro.queue import run_deferred_now
 
-    # given: no broker (jobs run in this process's deferred thread)
+    # given: no broker (jobs run in this process's deferred thread), and a worker that carries on
+    # with one released step only, so that a's other branch goes through a message
+    settings.MAESTRO_ENGINE_CARRY_STEPS = 1
     make_workflow(tenant)
     with celery_eager(True):
         settings.REDIS_URL = ""
