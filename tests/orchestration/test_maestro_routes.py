@@ -55,6 +55,6 @@ def test_list_and_dashboard_query_counts_do_not_grow_with_rows(api_client, seede
 def test_dashboard_query_count_is_pinned(api_client, seeded, django_assert_num_queries):
     # given: a first request (the token's once-a-minute "last used" write out of the way)
     assert api_client.get("/api/maestro/dashboard").status_code == 200
-    # then: the token with its membership, and nine reads of health, stats and the loops
-    with django_assert_num_queries(10):
+    # then: the token with its membership, and eight reads of health, stats and the loops
+    with django_assert_num_queries(9):
         assert api_client.get("/api/maestro/dashboard").status_code == 200
