@@ -10,7 +10,8 @@ HTTP/1.1 connections from this process (asyncio), random ids:
 - ``GET /api/tasks/{id}`` at 1k and at 100k tasks;
 - ``GET /api/tasks?projectId=…&limit=100``, ``GET /api/events?afterSeq=…`` (100 events a page)
   and ``GET /api/maestro/dashboard``, at 100k tasks;
-- then ``--rss-requests`` task reads in a row, with the web workers' RSS before and after.
+- then ``--rss-requests`` task reads in a row, with the web workers' RSS before (after 10,000 reads of
+  warm-up) and after.
 
 The floor is a bare ASGI app (uvicorn, same worker count, psycopg on one connection per worker,
 ``json.dumps``): for the task read it runs the five reads of the row and its relations written
@@ -397,7 +398,10 @@ def main() -> int:
         port = free_port()
         proc = start(SERVERS[servers[0]](port), port, {**env, "MAESTRO_PORT": str(port)}, ROOT, servers[0])
         try:
-            asyncio.run(load(port, token, task_paths(ids), 3, args.connections))
+            # Warm-up: 10,000 reads, so that each worker has loaded what a read loads (the kernel
+            # hands connections to the workers unevenly: after 3 s one worker had hardly served
+            # any, and its first requests counted as growth over the run).
+            asyncio.run(load(port, token, task_paths(ids), 10**9, args.connections, requests=10_000))
             before = workers_rss_mib(proc)
             began = time.perf_counter()
             rate, _, statuses = asyncio.run(load(port, token, task_paths(ids), 10**9, args.connections,
