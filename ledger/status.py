@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ledger.models import ArchiveSegment, IntakeEntry, LedgerEntry, TenantHead, VerificationRun
+from maestro.core.compiled import CompiledValues
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,16 @@ def _latest_runs() -> list[VerificationRun]:
 def tenant_backlog(*, tenant_id: int) -> dict[str, Any]:
     """The sequencer's backlog for one tenant: intake rows not yet chained (the intake table
     holds only those) and the age in seconds of the oldest."""
-    agg = IntakeEntry.objects.filter(tenant_id=tenant_id).aggregate(n=Count("pk_id"), oldest=Min("timestamp"))
-    oldest = agg["oldest"]
+    counted = _BACKLOG.rows(tenant_id=tenant_id)  # one row, or none with nothing waiting
+    n, oldest = counted[0] if counted else (0, None)
     age = max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
-    return {"backlog": agg["n"], "oldestUnsequencedAgeSeconds": round(age, 3)}
+    return {"backlog": n, "oldestUnsequencedAgeSeconds": round(age, 3)}
+
+
+# Asked by every dashboard and health read: compiled once per process (maestro/core/compiled.py).
+_BACKLOG = CompiledValues(lambda tenant_id: IntakeEntry.objects.filter(tenant_id=tenant_id).order_by()
+                          .values("tenant_id").annotate(n=Count("pk_id"), oldest=Min("timestamp"))
+                          .values_list("n", "oldest"), tenant_id=-7_400_002)
 
 
 def _families() -> dict[str, GaugeMetricFamily]:

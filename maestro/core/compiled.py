@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -53,19 +54,7 @@ class CompiledRead(Generic[M]):
         if plan is not None:
             return plan
         with self._lock:
-            qs = self._build(**self._markers)
-            compiler = qs.query.get_compiler(using=alias)
-            sql, params = compiler.as_sql()
-            # Each parameter is a marker (replaced by the call's value) or a constant of the
-            # query itself (a JSON key, a literal), kept as it is.
-            slots: list[tuple[str | None, Any]] = []
-            for value in params:
-                found = [n for n, v in self._markers.items() if type(v) is type(value) and v == value]
-                if len(found) > 1:
-                    raise ValueError(f"markers {found} have the same value")
-                slots.append((found[0], None) if found else (None, value))
-            if {name for name, _ in slots if name is not None} != set(self._markers):
-                raise ValueError("every marker must be a parameter of the compiled read's SQL")
+            compiler, sql, slots = _compile(self._build(**self._markers), self._markers, alias)
             select, klass_info = compiler.select, compiler.klass_info
             assert klass_info is not None  # a model query
             start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
@@ -82,17 +71,8 @@ class CompiledRead(Generic[M]):
     def rows(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[M]:
         plan = self._plan(using)
         connection = connections[using]
-        with connection.cursor() as cursor:
-            cursor.execute(plan.sql, [constant if name is None else values[name] for name, constant in plan.slots])
-            fetched = cursor.fetchall()
         objects: list[M] = []
-        for raw in fetched:
-            row = list(raw)
-            for position, (converters, expression) in plan.converters.items():
-                value = row[position]
-                for converter in converters:
-                    value = converter(value, expression, connection)
-                row[position] = value
+        for row in _run(connection, plan.sql, plan.slots, plan.converters, values):
             obj = plan.model.from_db(using, plan.init_list, row[plan.fields_start:plan.fields_end])
             for populator in plan.populators:
                 populator.populate(row, obj)
@@ -100,3 +80,68 @@ class CompiledRead(Generic[M]):
                 setattr(obj, name, row[position])
             objects.append(obj)  # type: ignore[arg-type]  # plan.model is M
         return objects
+
+
+class CompiledValues:
+    """:class:`CompiledRead` for a ``values_list()`` QuerySet (also one that aggregates, as
+    ``.values(key).annotate(...).values_list(...)``): ``rows(**values)`` returns its tuples,
+    as iterating the QuerySet would."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]], **markers: Any) -> None:
+        self._build = build
+        self._markers = markers
+        self._plans: dict[str, tuple[str, list[tuple[str | None, Any]], dict[int, tuple[list[Any], Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[tuple[Any, ...]]:
+        plan = self._plans.get(using)
+        if plan is None:
+            with self._lock:
+                compiler, sql, slots = _compile(self._build(**self._markers), self._markers, using)
+                plan = sql, slots, compiler.get_converters([col[0] for col in compiler.select[:compiler.col_count]])
+                self._plans[using] = plan
+        sql, slots, converters = plan
+        return [tuple(row) for row in _run(connections[using], sql, slots, converters, values)]
+
+
+def _compile(qs: QuerySet[Any], markers: dict[str, Any], alias: str) -> tuple[Any, str, list[tuple[str | None, Any]]]:
+    """The compiler of ``qs``, its SQL, and per parameter its marker's name (replaced by the
+    call's value) or ``None`` and a constant of the query itself (a JSON key, a literal)."""
+    compiler = qs.query.get_compiler(using=alias)
+    sql, params = compiler.as_sql()
+    slots: list[tuple[str | None, Any]] = []
+    sent = {name: _adapted(connections[alias], marker) for name, marker in markers.items()}
+    for value in params:
+        found = [n for n, v in sent.items() if type(v) is type(value) and v == value]
+        if len(found) > 1:
+            raise ValueError(f"markers {found} have the same value")
+        slots.append((found[0], None) if found else (None, value))
+    if {name for name, _ in slots if name is not None} != set(markers):
+        raise ValueError("every marker must be a parameter of the compiled read's SQL")
+    return compiler, sql, slots
+
+
+def _run(connection: Any, sql: str, slots: list[tuple[str | None, Any]],
+         converters: dict[int, tuple[list[Any], Any]], values: dict[str, Any]) -> list[list[Any]]:
+    """Executes the compiled SQL with ``values`` for its markers; the rows, each value passed
+    through the ORM's converters for its column."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [constant if name is None else _adapted(connection, values[name])
+                             for name, constant in slots])
+        fetched = cursor.fetchall()
+    rows = []
+    for raw in fetched:
+        row = list(raw)
+        for position, (column_converters, expression) in converters.items():
+            value = row[position]
+            for converter in column_converters:
+                value = converter(value, expression, connection)
+            row[position] = value
+        rows.append(row)
+    return rows
+
+
+def _adapted(connection: Any, value: Any) -> Any:
+    """A value as the ORM passes it to the database: a datetime as the backend adapts it (SQLite
+    takes it as text), anything else as it is."""
+    return connection.ops.adapt_datetimefield_value(value) if isinstance(value, datetime) else value

@@ -7,7 +7,7 @@ old MC-Core rule's score). The shapes are the TypedDicts below; the OpenAPI docu
 from them (no ``from __future__ import annotations``: see orchestration/work/representations.py)."""
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, cast
 
 from django.conf import settings
@@ -16,11 +16,13 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from ledger.status import tenant_backlog
+from maestro.core.compiled import CompiledRead, CompiledValues
 from maestro.core.wire import IsoTime, to_iso
 from maestro.queue import workers_status
 from maestro.tenancy.models import Tenant
+from orchestration.control.models.loops import AutonomicLoop
 from orchestration.control.models.merge_trains import MergeTrain
-from orchestration.control.selectors.loops import loop_list, loop_recent_decisions
+from orchestration.control.selectors.loops import loop_recent_decisions
 from orchestration.runs.models import Run
 from orchestration.work.models import Task
 from realtime.status import layer_status, websocket_clients
@@ -89,6 +91,31 @@ LEDGER_LAG_INCIDENT_S = 300
 LEDGER_BACKLOG_DEGRADED = 10_000
 
 
+# The dashboard's reads, compiled once per process (maestro/core/compiled.py): building and
+# compiling their QuerySets took longer than PostgreSQL took to answer them.
+_MARK = -7_400_001  # a tenant id no tenant has
+_SINCE = datetime(1901, 1, 1, tzinfo=UTC)  # a time no call passes
+_LATEST_RUNS = CompiledValues(lambda tenant_id: Run.objects.filter(tenant_id=tenant_id).order_by("-created_at", "-id")
+                              .values_list("status", "created_at")[:MC_CORE_SAMPLE], tenant_id=_MARK)
+_FIRST_TRAIN: CompiledRead[MergeTrain] = CompiledRead(
+    lambda tenant_id: MergeTrain.objects.filter(tenant_id=tenant_id).order_by("created_at", "id")[:1], tenant_id=_MARK)
+_RUN_COUNTS = CompiledValues(
+    lambda tenant_id: Run.objects.filter(tenant_id=tenant_id).order_by().values("tenant_id").annotate(
+        total=Count("id"), running=Count("id", filter=Q(status=Run.Status.RUNNING)),
+        queued=Count("id", filter=Q(status=Run.Status.QUEUED)),
+        succeeded=Count("id", filter=Q(status=Run.Status.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=Run.Status.FAILED)),
+        cancelled=Count("id", filter=Q(status=Run.Status.CANCELLED)),
+    ).values_list("total", "running", "queued", "succeeded", "failed", "cancelled"), tenant_id=_MARK)
+_TASKS_DONE_SINCE = CompiledValues(
+    lambda tenant_id, since: Task.objects.filter(tenant_id=tenant_id, completed_at__gte=since).order_by()
+    .values("tenant_id").annotate(n=Count("pk")).values_list("n"), tenant_id=_MARK, since=_SINCE)
+_LOOP_COUNTS = CompiledValues(
+    lambda tenant_id: AutonomicLoop.objects.filter(tenant_id=tenant_id).order_by().values("tenant_id")
+    .annotate(total=Count("id"), active=Count("id", filter=Q(status="active"))).values_list("total", "active"),
+    tenant_id=_MARK)
+
+
 def _status(score: int) -> str:
     return HEALTHY if score > 80 else DEGRADED if score > 40 else INCIDENT
 
@@ -97,8 +124,7 @@ def mc_core(*, tenant: Tenant, now: datetime) -> dict[str, Any]:
     """The old rule: among the latest 100 runs, those failed in the last hour: more than 5 →
     −20, more than 15 → −40 more. Healthy only *above* 80: 0-5 failures → 100 healthy;
     6-15 → 80 degraded (80 is not above 80); 16+ → 40 degraded."""
-    latest = list(Run.objects.filter(tenant=tenant).order_by("-created_at", "-id")
-                  .values_list("status", "created_at")[:MC_CORE_SAMPLE])
+    latest = _LATEST_RUNS.rows(tenant_id=tenant.pk)
     since = now - MC_CORE_WINDOW
     failures = sum(1 for status, created in latest if status == Run.Status.FAILED and created > since)
     score = 100
@@ -145,9 +171,10 @@ def realtime() -> dict[str, Any]:
 
 def merge_train(*, tenant: Tenant) -> dict[str, Any] | None:
     """The default train: active → 100, paused → 70 (merges wait), locked → 30 (blocked)."""
-    train = MergeTrain.objects.filter(tenant=tenant).order_by("created_at", "id").first()
-    if train is None:
+    trains = _FIRST_TRAIN.rows(tenant_id=tenant.pk)
+    if not trains:
         return None
+    train = trains[0]
     scores: dict[str, int] = {MergeTrain.Status.ACTIVE: 100, MergeTrain.Status.PAUSED: 70}
     score = scores.get(train.status, 30)
     return {"name": "MergeTrain", "status": _status(score), "score": score,
@@ -177,14 +204,12 @@ def dashboard_stats(*, tenant: Tenant, now: datetime | None = None) -> StatsOut:
     (succeeded + failed) × 100 (100 with none finished); ``tasksPerMinute`` = tasks
     completed in the last hour / 60."""
     now = now or timezone.now()
-    c = Run.objects.filter(tenant=tenant).aggregate(
-        total=Count("id"), running=Count("id", filter=Q(status=Run.Status.RUNNING)),
-        queued=Count("id", filter=Q(status=Run.Status.QUEUED)),
-        succeeded=Count("id", filter=Q(status=Run.Status.SUCCEEDED)),
-        failed=Count("id", filter=Q(status=Run.Status.FAILED)),
-        cancelled=Count("id", filter=Q(status=Run.Status.CANCELLED)))
+    counted = _RUN_COUNTS.rows(tenant_id=tenant.pk)  # one row, or none without runs
+    c = dict(zip(("total", "running", "queued", "succeeded", "failed", "cancelled"),
+                 counted[0] if counted else (0,) * 6, strict=True))
     finished = c["succeeded"] + c["failed"]
-    done_last_hour = Task.objects.filter(tenant=tenant, completed_at__gte=now - timedelta(hours=1)).count()
+    done = _TASKS_DONE_SINCE.rows(tenant_id=tenant.pk, since=now - timedelta(hours=1))
+    done_last_hour = done[0][0] if done else 0
     return {
         "activeRuns": c["running"],
         "completedRuns": c["succeeded"],
@@ -199,7 +224,8 @@ def dashboard_stats(*, tenant: Tenant, now: datetime | None = None) -> StatsOut:
 
 def dashboard(*, tenant: Tenant) -> DashboardOut:
     now = timezone.now()
-    loops = loop_list(tenant=tenant).aggregate(total=Count("id"), active=Count("id", filter=Q(status="active")))
+    counted = _LOOP_COUNTS.rows(tenant_id=tenant.pk)
+    loops = dict(zip(("total", "active"), counted[0] if counted else (0, 0), strict=True))
     return {
         "health": health_snapshot(tenant=tenant, now=now),
         "stats": dashboard_stats(tenant=tenant, now=now),
