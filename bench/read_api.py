@@ -10,8 +10,8 @@ HTTP/1.1 connections from this process (asyncio), random ids:
 - ``GET /api/tasks/{id}`` at 1k and at 100k tasks;
 - ``GET /api/tasks?projectId=…&limit=100``, ``GET /api/events?afterSeq=…`` (100 events a page)
   and ``GET /api/maestro/dashboard``, at 100k tasks;
-- then ``--rss-requests`` task reads in a row, with the web workers' RSS before (after 10,000 reads of
-  warm-up) and after.
+- then ``--rss-requests`` task reads in a row, with the web workers' RSS before (once each worker has
+  used 5 s of CPU) and after.
 
 The floor is a bare ASGI app (uvicorn, same worker count, psycopg on one connection per worker,
 ``json.dumps``): for the task read it runs the five reads of the row and its relations written
@@ -186,18 +186,23 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def workers_rss_mib(proc: subprocess.Popen[bytes]) -> list[float]:
-    """RSS of the server's worker processes: the descendants of its supervisor that hold more
-    than 30 MiB (leaving out helpers such as multiprocessing's resource tracker)."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss="], capture_output=True, text=True).stdout
+def workers(proc: subprocess.Popen[bytes]) -> list[tuple[float, float]]:
+    """(RSS in MiB, CPU seconds used) of each of the server's worker processes: the descendants
+    of its supervisor that hold more than 30 MiB (leaving out helpers such as multiprocessing's
+    resource tracker)."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss=,cputimes="], capture_output=True, text=True).stdout
     rows = [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
     family, grew = {proc.pid}, True
     while grew:
-        more = {pid for pid, ppid, _ in rows if ppid in family} - family
+        more = {pid for pid, ppid, _, _ in rows if ppid in family} - family
         grew = bool(more)
         family |= more
-    sizes = [rss / 1024 for pid, _, rss in rows if pid in family and pid != proc.pid]
-    return [s for s in sizes if s > 30] or sizes
+    found = [(rss / 1024, float(cpu)) for pid, _, rss, cpu in rows if pid in family and pid != proc.pid]
+    return [w for w in found if w[0] > 30] or found
+
+
+def workers_rss_mib(proc: subprocess.Popen[bytes]) -> list[float]:
+    return [rss for rss, _ in workers(proc)]
 
 
 async def _connection(port: int, token: str, paths: Callable[[random.Random], str], stop_at: float,
@@ -398,10 +403,14 @@ def main() -> int:
         port = free_port()
         proc = start(SERVERS[servers[0]](port), port, {**env, "MAESTRO_PORT": str(port)}, ROOT, servers[0])
         try:
-            # Warm-up: 10,000 reads, so that each worker has loaded what a read loads (the kernel
-            # hands connections to the workers unevenly: after 3 s one worker had hardly served
-            # any, and its first requests counted as growth over the run).
-            asyncio.run(load(port, token, task_paths(ids), 10**9, args.connections, requests=10_000))
+            # Warm-up until every worker has used 5 s of CPU (its start-up included; at most 60
+            # rounds of 1,000 reads):
+            # the kernel hands the connections of a round to the workers unevenly, at times all
+            # to one, and a worker's first reads (what they load) counted as growth over the run.
+            for _ in range(60):
+                asyncio.run(load(port, token, task_paths(ids), 10**9, args.connections, requests=1_000))
+                if min(cpu for _, cpu in workers(proc)) >= 5:
+                    break
             before = workers_rss_mib(proc)
             began = time.perf_counter()
             rate, _, statuses = asyncio.run(load(port, token, task_paths(ids), 10**9, args.connections,
