@@ -19,7 +19,8 @@ SINCE = datetime(1901, 1, 1, tzinfo=UTC)
 
 
 def _latest(tenant_id):
-    return Run.objects.filter(tenant_id=tenant_id).order_by("-created_at", "-id").values_list("status", "created_at")[:3]
+    return (Run.objects.filter(tenant_id=tenant_id).order_by("-created_at", "-id")
+            .values_list("status", "created_at")[:3])
 
 
 def _counts(tenant_id, since):
