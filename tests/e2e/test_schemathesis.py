@@ -57,6 +57,10 @@ def test_the_server_answers_as_its_published_schema_says(live_asgi, tenant, tmp_
         [ST, "--config-file", str(HERE / "schemathesis.toml"), "run", f"{live_asgi}/api/schema/",
          "--checks", CHECKS, "--header", f"Authorization: Bearer {token}", "--generation-deterministic",
          "--max-examples", str(EXAMPLES), "--max-time", str(BUDGET), "--workers", "1", "--request-timeout", "60",
+         # A health check of the generator, not of the API: at times hypothesis rejected most of
+         # the values it drew for the sessions' path ids (`{session_id}`) and gave the operation
+         # up as "Failed Health Check: filter_too_much" instead of testing it with those it kept.
+         "--suppress-health-check", "filter_too_much",
          "--no-color", "--output-truncate", "false", "--report", "junit", "--report-junit-path", str(junit)],
         cwd=tmp_path, capture_output=True, text=True, timeout=BUDGET + 90,
         env={**os.environ, "PYTHONPATH": str(ROOT)})  # the hooks module (tests.e2e.schemathesis_hooks)
