@@ -60,8 +60,7 @@ def _latest_runs() -> list[VerificationRun]:
 def tenant_backlog(*, tenant_id: int) -> dict[str, Any]:
     """The sequencer's backlog for one tenant: intake rows not yet chained (the intake table
     holds only those) and the age in seconds of the oldest."""
-    counted = _BACKLOG.rows(tenant_id=tenant_id)  # one row, or none with nothing waiting
-    n, oldest = counted[0] if counted else (0, None)
+    n, oldest = _BACKLOG.first((0, None), tenant_id=tenant_id)
     age = max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
     return {"backlog": n, "oldestUnsequencedAgeSeconds": round(age, 3)}
 

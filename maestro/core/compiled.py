@@ -103,6 +103,11 @@ class CompiledValues:
         sql, slots, converters = plan
         return [tuple(row) for row in _run(connections[using], sql, slots, converters, values)]
 
+    def first(self, default: tuple[Any, ...], *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> tuple[Any, ...]:
+        """The first row, or ``default`` when there is none (a grouped aggregate over no rows)."""
+        rows = self.rows(using=using, **values)
+        return rows[0] if rows else default
+
 
 def _compile(qs: QuerySet[Any], markers: dict[str, Any], alias: str) -> tuple[Any, str, list[tuple[str | None, Any]]]:
     """The compiler of ``qs``, its SQL, and per parameter its marker's name (replaced by the

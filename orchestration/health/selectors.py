@@ -204,12 +204,10 @@ def dashboard_stats(*, tenant: Tenant, now: datetime | None = None) -> StatsOut:
     (succeeded + failed) × 100 (100 with none finished); ``tasksPerMinute`` = tasks
     completed in the last hour / 60."""
     now = now or timezone.now()
-    counted = _RUN_COUNTS.rows(tenant_id=tenant.pk)  # one row, or none without runs
     c = dict(zip(("total", "running", "queued", "succeeded", "failed", "cancelled"),
-                 counted[0] if counted else (0,) * 6, strict=True))
+                 _RUN_COUNTS.first((0,) * 6, tenant_id=tenant.pk), strict=True))
     finished = c["succeeded"] + c["failed"]
-    done = _TASKS_DONE_SINCE.rows(tenant_id=tenant.pk, since=now - timedelta(hours=1))
-    done_last_hour = done[0][0] if done else 0
+    (done_last_hour,) = _TASKS_DONE_SINCE.first((0,), tenant_id=tenant.pk, since=now - timedelta(hours=1))
     return {
         "activeRuns": c["running"],
         "completedRuns": c["succeeded"],
@@ -224,8 +222,7 @@ def dashboard_stats(*, tenant: Tenant, now: datetime | None = None) -> StatsOut:
 
 def dashboard(*, tenant: Tenant) -> DashboardOut:
     now = timezone.now()
-    counted = _LOOP_COUNTS.rows(tenant_id=tenant.pk)
-    loops = dict(zip(("total", "active"), counted[0] if counted else (0, 0), strict=True))
+    loops = dict(zip(("total", "active"), _LOOP_COUNTS.first((0, 0), tenant_id=tenant.pk), strict=True))
     return {
         "health": health_snapshot(tenant=tenant, now=now),
         "stats": dashboard_stats(tenant=tenant, now=now),

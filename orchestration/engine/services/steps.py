@@ -180,7 +180,7 @@ def dispatch(run: Run, steps: list[RunStep], *, carry: Carry | None = None) -> N
     for step in steps:
         if step.status == S.PENDING and all(d in done for d in step.depends_on):
             keep = carry is not None and len(carry) < carry.room and carriable(step)
-            if queue(step, message=not keep) and keep and carry is not None:
+            if queue(step, message=not keep) and carry is not None and keep:
                 step.run, step.tenant = run, run.tenant
                 carry.append(step)
     if any(s.status in ACTIVE for s in steps):
@@ -339,14 +339,13 @@ def step_succeed(step: RunStep, *, output: Any) -> bool:
         return succeeded(lock_run(step.run_id), step, output=output)
 
 
-def succeeded(run: Run | None, step: RunStep, *, output: Any, carry: Carry | None = None) -> bool:
-    """:func:`step_succeed` inside the caller's unit, which holds ``run`` locked (``carry``: see
-    :func:`dispatch`)."""
+def succeeded(run: Run | None, step: RunStep, *, output: Any) -> bool:
+    """:func:`step_succeed` inside the caller's unit, which holds ``run`` locked."""
     now = clock.now()
     if run is None or not move(step, S.SUCCEEDED, sources=(S.RUNNING,), at_attempt=step.attempts, error="",
                                output=output, finished_at=now, lease_expires_at=None):
         return False
-    _done(run, step, now, carry)
+    _done(run, step, now, None)
     return True
 
 
