@@ -19,7 +19,10 @@ by hand (the token, the task, its timeline, subtasks and session links); for the
 reads it replays the very SQL Maestro ran for that request (captured here first), so their
 ratio is what Maestro's Python costs above its queries. ``--server`` picks how Maestro is
 served (see SERVERS; default: ``bin/web``'s layout); ``--servers a,b`` measures several in one run
-(``web:4``: ``bin/web`` with 4 threads a process).
+(``web:4``: ``bin/web`` with 4 threads a process; ``granian-wsgi:1``: 1 blocking thread).
+Next to each rate, the CPU time a request cost each party over the measured seconds (the
+server's processes, PostgreSQL's, the load generator's): on a machine shared with other work
+the rates move from run to run, the CPU a request costs much less.
 The load generator shares the machine's cores with the servers and PostgreSQL: absolute
 figures are lower than a server alone would reach; the ratios carry the same handicap.
 ``--check`` exits 1 when the task read misses 1,500 req/s or 60 % of the floor, a list read
@@ -51,20 +54,20 @@ THREADS = 8
 
 # How Maestro can be served. "web" is what bin/web runs (maestro.processes.serve): uvicorn, with
 # HTTP in a thread pool (maestro.asgi). The others are the candidates measured for that choice.
-SERVERS: dict[str, Callable[[int], list[str]]] = {
-    "web": lambda port: [sys.executable, "-m", "maestro.processes", "web"],
-    "uvicorn-django-asgi": lambda port: [
+SERVERS: dict[str, Callable[[int, int], list[str]]] = {
+    "web": lambda port, threads: [sys.executable, "-m", "maestro.processes", "web"],
+    "uvicorn-django-asgi": lambda port, threads: [
         sys.executable, "-m", "uvicorn", "django_asgi:app", "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log", "--lifespan", "off"],
-    "granian-asgi": lambda port: [
+    "granian-asgi": lambda port, threads: [
         sys.executable, "-m", "granian", "--interface", "asgi", "maestro.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning"],
-    "gunicorn-gthread": lambda port: [
+    "gunicorn-gthread": lambda port, threads: [
         sys.executable, "-m", "gunicorn", "maestro.wsgi:application", "-b", f"127.0.0.1:{port}", "-k", "gthread",
-        "--workers", str(WORKERS), "--threads", str(THREADS), "--log-level", "warning"],
-    "granian-wsgi": lambda port: [
+        "--workers", str(WORKERS), "--threads", str(threads), "--log-level", "warning"],
+    "granian-wsgi": lambda port, threads: [
         sys.executable, "-m", "granian", "--interface", "wsgi", "maestro.wsgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(WORKERS), "--blocking-threads", str(THREADS), "--log-level", "warning"],
+        "--port", str(port), "--workers", str(WORKERS), "--blocking-threads", str(threads), "--log-level", "warning"],
 }
 # The HTTP side as Django's own ASGI handler serves it (the layout before maestro.asgi ran
 # HTTP in threads): the baseline the server choice is measured against.
@@ -190,14 +193,10 @@ def workers(proc: subprocess.Popen[bytes]) -> list[tuple[float, float]]:
     """(RSS in MiB, CPU seconds used) of each of the server's worker processes: the descendants
     of its supervisor that hold more than 30 MiB (leaving out helpers such as multiprocessing's
     resource tracker)."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss=,cputimes="], capture_output=True, text=True).stdout
+    pids = family(proc) - {proc.pid}
+    out = subprocess.run(["ps", "-e", "-o", "pid=,rss=,cputimes="], capture_output=True, text=True).stdout
     rows = [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
-    family, grew = {proc.pid}, True
-    while grew:
-        more = {pid for pid, ppid, _, _ in rows if ppid in family} - family
-        grew = bool(more)
-        family |= more
-    found = [(rss / 1024, float(cpu)) for pid, _, rss, cpu in rows if pid in family and pid != proc.pid]
+    found = [(rss / 1024, float(cpu)) for pid, rss, cpu in rows if pid in pids]
     return [w for w in found if w[0] > 30] or found
 
 
@@ -240,19 +239,56 @@ async def load(port: int, token: str, paths: Callable[[random.Random], str], sec
     return len(latencies) / (time.perf_counter() - began), latencies, statuses
 
 
+def family(proc: subprocess.Popen[bytes]) -> set[int]:
+    """The server's supervisor and all its descendants."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    rows = [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
+    found, grew = {proc.pid}, True
+    while grew:
+        more = {pid for pid, ppid in rows if ppid in found} - found
+        grew = bool(more)
+        found |= more
+    return found
+
+
+def postgres_pids() -> set[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,comm="], capture_output=True, text=True).stdout
+    return {int(pid) for pid, _, comm in (line.strip().partition(" ") for line in out.splitlines())
+            if comm.strip() == "postgres"}
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """CPU time (user + system, all threads) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(proc: subprocess.Popen[bytes], port: int, token: str, paths: Callable[[random.Random], str],
             args: argparse.Namespace) -> dict[str, float]:
     asyncio.run(load(port, token, paths, 3, args.connections))  # warm-up: imports, connections, caches
+    server, database = family(proc), postgres_pids()
+    before = cpu_seconds(server), cpu_seconds(database), time.process_time()
     rate, latencies, statuses = asyncio.run(load(port, token, paths, args.seconds, args.connections))
+    after = cpu_seconds(server), cpu_seconds(database), time.process_time()
     if set(statuses) != {200}:
         raise SystemExit(f"unexpected statuses {statuses}")
-    return {"rate": rate, "p50": statistics.median(latencies), "p99": percentile(latencies, 99)}
+    n = len(latencies) / 1000  # CPU per request, in ms
+    return {"rate": rate, "p50": statistics.median(latencies), "p99": percentile(latencies, 99),
+            "cpu": (after[0] - before[0]) / n, "db": (after[1] - before[1]) / n, "gen": (after[2] - before[2]) / n}
 
 
 def line(label: str, m: dict[str, float], raw: dict[str, float]) -> str:
     return (f"{label:<34} {m['rate']:7.0f} req/s  p50 {m['p50']:6.1f}  p99 {m['p99']:6.1f} ms   "
             f"floor {raw['rate']:6.0f} req/s  p50 {raw['p50']:5.1f}  p99 {raw['p99']:6.1f} ms   "
-            f"{m['rate'] / raw['rate']:5.0%} of floor")
+            f"{m['rate'] / raw['rate']:5.0%} of floor; CPU ms a request: server {m['cpu']:.2f} "
+            f"(floor {raw['cpu']:.2f}), PostgreSQL {m['db']:.2f} ({raw['db']:.2f}), "
+            f"load generator {m['gen']:.2f} ({raw['gen']:.2f})")
 
 
 def capture_sql(token: str, paths: list[str]) -> dict[str, list[str]]:
@@ -346,7 +382,7 @@ def main() -> int:
         name, _, threads = name.partition(":")  # "web:4": bin/web with MAESTRO_WEB_THREADS=4
         menv = {**env, "MAESTRO_PORT": str(port), "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}",
                 "MAESTRO_WEB_THREADS": threads or str(THREADS)}
-        argv = SERVERS[name](port)
+        argv = SERVERS[name](port, int(threads or THREADS))
         proc = start(argv, port, menv, ROOT, name)
         results = {}
         try:
@@ -401,7 +437,9 @@ def main() -> int:
                 failed.append(label)
         # Memory: a long run of task reads, the workers' RSS before and after.
         port = free_port()
-        proc = start(SERVERS[servers[0]](port), port, {**env, "MAESTRO_PORT": str(port)}, ROOT, servers[0])
+        name, _, threads = servers[0].partition(":")
+        proc = start(SERVERS[name](port, int(threads or THREADS)), port,
+                     {**env, "MAESTRO_PORT": str(port), "MAESTRO_WEB_THREADS": threads or str(THREADS)}, ROOT, name)
         try:
             # Warm-up until every worker has used 5 s of CPU (its start-up included; at most 60
             # rounds of 1,000 reads):
