@@ -13,7 +13,6 @@ tracing.configure(tracing.WEB)
 # Django must be set up before the routing (and with it the models) is imported.
 django_wsgi_app = get_wsgi_application()
 
-from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
@@ -21,6 +20,7 @@ from django.urls import re_path  # noqa: E402
 from maestro.auth.websocket import authenticate_handshake  # noqa: E402
 from maestro.body_limit import BodySizeLimit  # noqa: E402
 from maestro.header_limit import HeaderSizeLimit  # noqa: E402
+from maestro.wsgi_threads import WSGIThreads  # noqa: E402
 from orchestration.work.selectors.projects import project_exists  # noqa: E402
 from realtime.consumers import EventStreamConsumer, OldClientsStreamConsumer  # noqa: E402
 
@@ -43,11 +43,12 @@ websocket_urlpatterns = [
 # connection, token ones included, and wraps every frame sent to save a session the
 # stream never changes.
 # HTTP: Django's views are synchronous, so each request runs whole in one thread of a pool of
-# MAESTRO_WEB_THREADS (middleware, view, queries), one hop from the event loop and one back.
+# MAESTRO_WEB_THREADS (middleware, view, queries), one hop from the event loop and one back
+# (maestro.wsgi_threads).
 # Django's own ASGI handler ran the middleware chain on the loop and every sync view in the one
 # thread asgiref keeps for thread-sensitive code: requests of a process took turns on that
 # thread, waits on PostgreSQL included (docs/decisions.md; bench/read_api.py measures both).
-http_app = WSGIMiddleware(cast(Any, django_wsgi_app), workers=settings.MAESTRO_WEB_THREADS)  # the stubs: a response
+http_app = WSGIThreads(cast(Any, django_wsgi_app), threads=settings.MAESTRO_WEB_THREADS)
 application = tracing.FlushedAtShutdown(HeaderSizeLimit(ProtocolTypeRouter({
     "http": BodySizeLimit(http_app),
     "websocket": URLRouter(websocket_urlpatterns),
