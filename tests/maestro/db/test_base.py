@@ -65,7 +65,7 @@ def test_timestamps_are_read_by_the_c_loader_as_django_reads_them():
         assert cur.connection.adapters.get_loader(1184, psycopg.pq.Format.TEXT) is backend.UtcTimestamptzLoader
         cur.execute(sql, [TIMESTAMPS])
         ours = [row[0] for row in cur.fetchall()]
-        register_tzloader(datetime.timezone.utc, cur.cursor)  # Django's own loader, on this cursor only
+        register_tzloader(datetime.UTC, cur.cursor)  # Django's own loader, on this cursor only
         cur.execute(sql, [TIMESTAMPS])
         djangos = [row[0] for row in cur.fetchall()]
     assert ours == djangos
