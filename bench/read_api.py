@@ -4,8 +4,9 @@ read ≥ 1,500 req/s on 2 cores and ≥ 60 % of the floor), and the web process'
 
     MAESTRO_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/read_api.py
 
-Reads measured, each for ``--seconds`` after a warm-up, with ``--connections`` keep-alive
-HTTP/1.1 connections from this process (asyncio), random ids:
+Reads measured after a warm-up, with ``--connections`` keep-alive HTTP/1.1 connections from this
+process (asyncio), random ids, Maestro and the floor in turns (``--rounds`` of ``--seconds``
+each, both servers up; medians):
 
 - ``GET /api/tasks/{id}`` at 1k and at 100k tasks;
 - ``GET /api/tasks?projectId=…&limit=100``, ``GET /api/events?afterSeq=…`` (100 events a page)
@@ -270,8 +271,9 @@ def cpu_seconds(pids: set[int]) -> float:
 
 
 def measure(proc: subprocess.Popen[bytes], port: int, token: str, paths: Callable[[random.Random], str],
-            args: argparse.Namespace) -> dict[str, float]:
-    asyncio.run(load(port, token, paths, 3, args.connections))  # warm-up: imports, connections, caches
+            args: argparse.Namespace, *, warm: bool = True) -> dict[str, float]:
+    if warm:
+        asyncio.run(load(port, token, paths, 3, args.connections))  # imports, connections, caches
     server, database = family(proc), postgres_pids()
     before = cpu_seconds(server), cpu_seconds(database), time.process_time()
     rate, latencies, statuses = asyncio.run(load(port, token, paths, args.seconds, args.connections))
@@ -283,10 +285,32 @@ def measure(proc: subprocess.Popen[bytes], port: int, token: str, paths: Callabl
             "cpu": (after[0] - before[0]) / n, "db": (after[1] - before[1]) / n, "gen": (after[2] - before[2]) / n}
 
 
+Server = tuple[subprocess.Popen[bytes], int]  # the process and its port
+
+
+def alternated(maestro: Server, bare: Server, token: str, paths: Callable[[random.Random], str],
+               args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float]]:
+    """Maestro and the floor measured in turns (``--rounds`` of ``--seconds`` each), both servers
+    up: this machine's speed drifts by a third within minutes, so a floor measured minutes after
+    Maestro moved the ratio more than any change did. Each figure is the median over the rounds;
+    ``ratio`` is the median of each round's Maestro rate over the next floor round's."""
+    for _, port in (maestro, bare):
+        asyncio.run(load(port, token, paths, 3, args.connections))  # imports, connections, caches
+    ours: list[dict[str, float]] = []
+    floors: list[dict[str, float]] = []
+    for _ in range(args.rounds):
+        ours.append(measure(*maestro, token, paths, args, warm=False))
+        floors.append(measure(*bare, token, paths, args, warm=False))
+    m = {key: statistics.median(r[key] for r in ours) for key in ours[0]}
+    raw = {key: statistics.median(r[key] for r in floors) for key in floors[0]}
+    m["ratio"] = statistics.median(a["rate"] / b["rate"] for a, b in zip(ours, floors, strict=True))
+    return m, raw
+
+
 def line(label: str, m: dict[str, float], raw: dict[str, float]) -> str:
     return (f"{label:<34} {m['rate']:7.0f} req/s  p50 {m['p50']:6.1f}  p99 {m['p99']:6.1f} ms   "
             f"floor {raw['rate']:6.0f} req/s  p50 {raw['p50']:5.1f}  p99 {raw['p99']:6.1f} ms   "
-            f"{m['rate'] / raw['rate']:5.0%} of floor; CPU ms a request: server {m['cpu']:.2f} "
+            f"{m['ratio']:5.0%} of floor; CPU ms a request: server {m['cpu']:.2f} "
             f"(floor {raw['cpu']:.2f}), PostgreSQL {m['db']:.2f} ({raw['db']:.2f}), "
             f"load generator {m['gen']:.2f} ({raw['gen']:.2f})")
 
@@ -311,7 +335,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=1_000, help="the first task count measured")
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=5, help="per round")
+    parser.add_argument("--rounds", type=int, default=3, help="Maestro and the floor in turns, per read")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rss-requests", type=int, default=100_000)
     parser.add_argument("--server", default="web", choices=sorted(SERVERS))
@@ -374,31 +399,29 @@ def main() -> int:
         if name.partition(":")[0] not in SERVERS:
             raise SystemExit(f"unknown server {name!r} (one of {', '.join(sorted(SERVERS))})")
     failed: list[str] = []
-    print(f"{args.connections} keep-alive connections, {args.seconds:.0f} s per read; {WORKERS} workers "
+    print(f"{args.connections} keep-alive connections, {args.rounds} rounds of {args.seconds:.0f} s per read and "
+          f"server, in turns; {WORKERS} workers "
           f"per server; server: {', '.join(servers)}; load average {os.getloadavg()[0]:.1f}", flush=True)
 
-    def run(name: str, reads: list[tuple[str, Callable[[random.Random], str]]]) -> dict[str, dict[str, float]]:
+    def maestro(name: str) -> Server:
         port = free_port()
         name, _, threads = name.partition(":")  # "web:4": bin/web with MAESTRO_WEB_THREADS=4
         menv = {**env, "MAESTRO_PORT": str(port), "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}",
                 "MAESTRO_WEB_THREADS": threads or str(THREADS)}
-        argv = SERVERS[name](port, int(threads or THREADS))
-        proc = start(argv, port, menv, ROOT, name)
-        results = {}
-        try:
-            for label, paths in reads:
-                results[label] = measure(proc, port, token, paths, args)
-        finally:
-            stop(proc)
-        return results
+        return start(SERVERS[name](port, int(threads or THREADS)), port, menv, ROOT, name), port
 
-    def floor(reads: list[tuple[str, Callable[[random.Random], str]]]) -> dict[str, dict[str, float]]:
+    def bare() -> Server:
         port = free_port()
-        proc = start_raw(port, raw_env, tmp)
+        return start_raw(port, raw_env, tmp), port
+
+    def compared(name: str, reads: list[tuple[str, Callable[[random.Random], str]]]
+                 ) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
+        ours, floor = maestro(name), bare()
         try:
-            return {label: measure(proc, port, token, paths, args) for label, paths in reads}
+            return {label: alternated(ours, floor, token, paths, args) for label, paths in reads}
         finally:
-            stop(proc)
+            stop(ours[0])
+            stop(floor[0])
 
     try:
         if len(servers) > 1:  # the server choice: the task read at --tasks, each server and the floor
@@ -407,15 +430,13 @@ def main() -> int:
                 cur.execute("ANALYZE")
             reads = [(f"GET /api/tasks/{{id}} ({args.tasks // 1000}k)", task_paths(task_ids()))]
             connection.close()
-            raw = floor(reads)
             for name in servers:
-                m = run(name, reads)
-                for label in m:
-                    print(line(f"{name}: {label}", m[label], raw[label]), flush=True)
+                for label, (m, raw) in compared(name, reads).items():
+                    print(line(f"{name}: {label}", m, raw), flush=True)
             return 0
         small = [(f"GET /api/tasks/{{id}} ({len(task_ids()) // 1000}k tasks)", task_paths(task_ids()))]
         connection.close()
-        m, raw = run(servers[0], small), floor(small)
+        results = compared(servers[0], small)
         fill_maestro(tenant, project, args.tasks)
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
@@ -425,13 +446,12 @@ def main() -> int:
                  ("GET /api/tasks?projectId=…&limit=100", lambda rnd: list_paths[0]),
                  ("GET /api/events?afterSeq=…&limit=100", lambda rnd: rnd.choice(event_paths)),
                  ("GET /api/maestro/dashboard", lambda rnd: list_paths[1])]
-        m.update(run(servers[0], reads))
-        raw.update(floor(reads))
-        for label in m:
-            print(line(label, m[label], raw[label]), flush=True)
-            ratio = m[label]["rate"] / raw[label]["rate"]
+        results.update(compared(servers[0], reads))
+        for label, (m, raw) in results.items():
+            print(line(label, m, raw), flush=True)
+            ratio = m["ratio"]
             if label.startswith("GET /api/tasks/{id}"):
-                if m[label]["rate"] < 1500 or ratio < 0.6:
+                if m["rate"] < 1500 or ratio < 0.6:
                     failed.append(label)
             elif ratio < 0.25:
                 failed.append(label)
