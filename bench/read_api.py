@@ -271,9 +271,8 @@ def cpu_seconds(pids: set[int]) -> float:
 
 
 def measure(proc: subprocess.Popen[bytes], port: int, token: str, paths: Callable[[random.Random], str],
-            args: argparse.Namespace, *, warm: bool = True) -> dict[str, float]:
-    if warm:
-        asyncio.run(load(port, token, paths, 3, args.connections))  # imports, connections, caches
+            args: argparse.Namespace) -> dict[str, float]:
+    """One round of ``--seconds`` against a warm server."""
     server, database = family(proc), postgres_pids()
     before = cpu_seconds(server), cpu_seconds(database), time.process_time()
     rate, latencies, statuses = asyncio.run(load(port, token, paths, args.seconds, args.connections))
@@ -299,8 +298,8 @@ def alternated(maestro: Server, bare: Server, token: str, paths: Callable[[rando
     ours: list[dict[str, float]] = []
     floors: list[dict[str, float]] = []
     for _ in range(args.rounds):
-        ours.append(measure(*maestro, token, paths, args, warm=False))
-        floors.append(measure(*bare, token, paths, args, warm=False))
+        ours.append(measure(*maestro, token, paths, args))
+        floors.append(measure(*bare, token, paths, args))
     m = {key: statistics.median(r[key] for r in ours) for key in ours[0]}
     raw = {key: statistics.median(r[key] for r in floors) for key in floors[0]}
     m["ratio"] = statistics.median(a["rate"] / b["rate"] for a, b in zip(ours, floors, strict=True))
