@@ -61,9 +61,10 @@ class WSGIThreads:
         """Runs the application in this thread; returns the response start and its whole body,
         or None when the response streamed (sent from here, a part at a time)."""
         started: list[Message] = []
+        sent = False  # the start went out (a stream): an error now can only end the connection
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
-            if exc_info is not None and started and started[0].get("sent"):
+            if exc_info is not None and sent:
                 raise exc_info[1].with_traceback(exc_info[2])
             started[:] = [{"type": "http.response.start", "status": int(status.split(" ", 1)[0]),
                            "headers": [(name.lower().encode("latin1"), value.encode("latin1"))
@@ -80,8 +81,8 @@ class WSGIThreads:
 
             parts = iter(result)
             first = next(parts, b"")  # an iterator may call start_response only once it is iterated
-            started[0]["sent"] = True
-            now({key: value for key, value in started[0].items() if key != "sent"})
+            sent = True
+            now(started[0])
             if first:
                 now({"type": "http.response.body", "body": first, "more_body": True})
             for part in parts:
