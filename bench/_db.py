@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -71,3 +72,35 @@ def stop_processes(procs: list[Any], timeout: float = 30) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+# ---- CPU accounting: what each side of a measured run cost (from /proc) ----------------
+
+def family(proc: Any) -> set[int]:
+    """The server's supervisor and all its descendants."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    rows = [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
+    found, grew = {proc.pid}, True
+    while grew:
+        more = {pid for pid, ppid in rows if ppid in found} - found
+        grew = bool(more)
+        found |= more
+    return found
+
+
+def postgres_pids() -> set[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,comm="], capture_output=True, text=True).stdout
+    return {int(pid) for pid, _, comm in (line.strip().partition(" ") for line in out.splitlines())
+            if comm.strip() == "postgres"}
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """CPU time (user + system, all threads) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")

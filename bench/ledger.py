@@ -41,7 +41,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _db import stop_processes  # noqa: E402
+from _db import cpu_seconds, family, postgres_pids, stop_processes  # noqa: E402
 
 DB_NAME = os.environ.get("MAESTRO_BENCH_DB", "maestro_bench_ledger")  # a name of its own per concurrent run
 
@@ -409,13 +409,18 @@ def through_api(url: str, redis_url: str, *, clients: int, batches: int, batch: 
         per_client = [[json.dumps([_entry(c * batches + b, i) for i in range(batch)]).encode()
                        for b in range(batches // clients)] for c in range(clients)]
         total = clients * (batches // clients) * batch
+        sides = {"web": family(procs[0]), "worker": family(procs[1]), "postgres": postgres_pids()}
+        cpu_before = {side: cpu_seconds(pids) for side, pids in sides.items()}
+        own_before = time.process_time()
         started = time.perf_counter()
         posted, latencies, statuses = _clients(port, token, "/api/ledger/entries/batch", per_client)
         done = _wait_sequenced(tenant_id, clients * batch + total)
+        cpu = {side: (cpu_seconds(pids) - cpu_before[side]) / total * 1e6 for side, pids in sides.items()}
+        cpu["clients"] = (time.process_time() - own_before) / total * 1e6
         if set(statuses) != {202}:
             raise SystemExit(f"batch appends answered {statuses}")
         result = {"entries": total, "batches": clients * (batches // clients), "clients": clients,
-                  "accepted_rate": total / posted, "rate": total / (done - started),
+                  "accepted_rate": total / posted, "rate": total / (done - started), "cpu_us": cpu,
                   "batch_p50_ms": _pct(latencies, 0.5) * 1000, "batch_p99_ms": _pct(latencies, 0.99) * 1000}
         # single appends: each client posts one entry at a time for singles_seconds
         have = clients * batch + total
@@ -511,6 +516,8 @@ def main() -> int:
                   f"{api['accepted_rate']:,.0f} entries/s accepted, {api['rate']:,.0f} entries/s accepted and "
                   f"sequenced end to end = {api_ratio:.1f}x baseline (batch p50 {api['batch_p50_ms']:.0f} ms, "
                   f"p99 {api['batch_p99_ms']:.0f} ms)")
+            print("api       CPU an entry: " + ", ".join(f"{side} {us:.1f} us" for side, us in api["cpu_us"].items())
+                  + " (web: intake; worker: sequencing; clients: this process)")
             print(f"api       {api['singles']:,} single appends from {api['singles_clients']} clients to "
                   f"POST /api/ledger/entries: {api['singles_rate']:,.0f} appends/s, p50 {api['single_p50_ms']:.1f} ms, "
                   f"p99 {api['single_p99_ms']:.1f} ms; {api['singles_sequenced_rate']:,.0f} sequenced/s end to end")

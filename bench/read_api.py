@@ -47,7 +47,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _db import ROOT, drop_bench_database, percentile, use_bench_database  # noqa: E402
+from _db import (  # noqa: E402
+    ROOT,
+    cpu_seconds,
+    drop_bench_database,
+    family,
+    percentile,
+    postgres_pids,
+    use_bench_database,
+)
 
 DB_NAME = os.environ.get("MAESTRO_BENCH_DB", "maestro_bench_read")  # a name of its own per concurrent run
 WORKERS = 2  # one per core
@@ -238,36 +246,6 @@ async def load(port: int, token: str, paths: Callable[[random.Random], str], sec
     await asyncio.gather(*(_connection(port, token, paths, began + seconds, budget, latencies, statuses)
                            for _ in range(connections)))
     return len(latencies) / (time.perf_counter() - began), latencies, statuses
-
-
-def family(proc: subprocess.Popen[bytes]) -> set[int]:
-    """The server's supervisor and all its descendants."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
-    rows = [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
-    found, grew = {proc.pid}, True
-    while grew:
-        more = {pid for pid, ppid in rows if ppid in found} - found
-        grew = bool(more)
-        found |= more
-    return found
-
-
-def postgres_pids() -> set[int]:
-    out = subprocess.run(["ps", "-e", "-o", "pid=,comm="], capture_output=True, text=True).stdout
-    return {int(pid) for pid, _, comm in (line.strip().partition(" ") for line in out.splitlines())
-            if comm.strip() == "postgres"}
-
-
-def cpu_seconds(pids: set[int]) -> float:
-    """CPU time (user + system, all threads) the processes have used so far."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime, in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def measure(proc: subprocess.Popen[bytes], port: int, token: str, paths: Callable[[random.Random], str],
