@@ -117,6 +117,10 @@ def _plain(obj: object) -> bool:
     return False
 
 
+# json.dumps with any option builds an encoder per call: a third of encoding a small object.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def canonical_json(obj: object) -> bytes:
     """Return the RFC 8785 (JCS) encoding of ``obj`` as UTF-8 bytes.
 
@@ -132,7 +136,7 @@ def canonical_json(obj: object) -> bytes:
             # values (tests/ledger/test_hashing.py holds them equal). A lone surrogate fails
             # to encode and falls through to rfc8785, which refuses it.
             try:
-                return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+                return _ENCODER.encode(obj).encode("utf-8")
             except UnicodeEncodeError:
                 pass
         return rfc8785.dumps(obj)  # type: ignore[arg-type]  # any object: rfc8785 refuses what is not JSON
@@ -257,11 +261,13 @@ def _encode_entry(
     actor_type: object,
     payload_hash: object,
     metadata: object,
+    metadata_jcs: bytes | None = None,
 ) -> bytes:
     """Validate the twelve fields and return ``JCS(obj)`` without building obj.
 
     Parameter order is ``previous_hash`` followed by :data:`CHAIN_FIELDS`, so
-    :func:`chain` can call it with one ``itemgetter`` per entry.
+    :func:`chain` can call it with one ``itemgetter`` per entry. ``metadata_jcs``: the caller's
+    ``canonical_json(metadata)``, when it has it already.
     """
     seq = sequence_number
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq <= _MAX_SAFE_INT:
@@ -271,10 +277,33 @@ def _encode_entry(
         raise LedgerHashError(
             f"previous_hash must be GENESIS_HASH exactly when sequence_number is 1 (sequence_number={seq})"
         )
+    return _encode_members(prev, str(seq).encode("ascii"), id, tenant_id, timestamp, action_type, resource_type,
+                           resource_id, actor_id, actor_type, payload_hash, metadata, metadata_jcs)
+
+
+def _encode_members(
+    prev: bytes,
+    seq: bytes,
+    id: object,
+    tenant_id: object,
+    timestamp: object,
+    action_type: object,
+    resource_type: object,
+    resource_id: object,
+    actor_id: object,
+    actor_type: object,
+    payload_hash: object,
+    metadata: object,
+    metadata_jcs: bytes | None,
+) -> bytes:
+    """``JCS(obj)`` with ``previousHash`` and ``sequenceNumber`` given as the bytes to write
+    (:func:`_encode_entry` validated them; :func:`entry_template` writes its holes); the
+    other ten fields validated here."""
     if not isinstance(actor_type, str) or actor_type not in ACTOR_TYPES:
         raise LedgerHashError(f"actor_type must be one of {sorted(ACTOR_TYPES)}, got {actor_type!r}")
     if isinstance(metadata, Mapping):
-        meta = canonical_json(metadata if isinstance(metadata, dict) else dict(metadata))
+        meta = metadata_jcs if metadata_jcs is not None else \
+            canonical_json(metadata if isinstance(metadata, dict) else dict(metadata))
     else:
         raise LedgerHashError(f"metadata must be a JSON object, got {metadata!r}")
     k = _K
@@ -288,7 +317,7 @@ def _encode_entry(
         k["previousHash"], prev,
         k["resourceId"], _encode_id(resource_id, "resource_id", nullable=True),
         k["resourceType"], _encode_name(resource_type, "resource_type"),
-        k["sequenceNumber"], str(seq).encode("ascii"),
+        k["sequenceNumber"], seq,
         k["tenantId"], _encode_id(tenant_id, "tenant_id", nullable=False),
         k["timestamp"], _encode_timestamp(timestamp),
         b"}",
@@ -313,10 +342,12 @@ class EntryFields(TypedDict):
     metadata: Mapping[str, object]
 
 
-def _encode_fields(previous_hash: object, sequence_number: object, f: EntryFields) -> bytes:
+def _encode_fields(previous_hash: object, sequence_number: object, f: EntryFields,
+                   metadata_jcs: bytes | None = None) -> bytes:
     return _encode_entry(
         previous_hash, f["id"], f["tenant_id"], sequence_number, f["timestamp"], f["action_type"],
         f["resource_type"], f["resource_id"], f["actor_id"], f["actor_type"], f["payload_hash"], f["metadata"],
+        metadata_jcs,
     )  # fmt: skip
 
 
@@ -373,26 +404,25 @@ def chain(entries: Iterable[Mapping[str, object]], previous_hash: str) -> list[s
 
 # ---- the template fast path (used by the sequencer) --------------------------------------
 
-_PREV_KEY = b',"previousHash":"'
-_SEQ_KEY = b',"sequenceNumber":'
+_HOLE_PREV = b'"\n"'  # previousHash is a JSON string: the hole is inside its quotes
+_HOLE_SEQ = b"\n"
 
 
-def entry_template(**fields: Unpack[EntryFields]) -> str:
+def entry_template(*, metadata_jcs: bytes | None = None, **fields: Unpack[EntryFields]) -> str:
     """Return ``JCS(obj)`` with two holes, for ``previousHash`` and ``sequenceNumber``.
 
     Everything about an entry except its position is known when it is appended, so the
     appender validates and encodes it once; the sequencer then only splices the two values in
     (:func:`chain_templates`), which is several times cheaper than :func:`entry_hash`. The holes
     are marked by ``"\\n"``: JCS escapes control characters, so it never emits a raw newline.
-    The bytes come from the same encoder as :func:`entry_hash`, so both give the same hash.
+    The members come from the same encoder as :func:`entry_hash`'s, so both give the same hash.
+    ``metadata_jcs``: ``canonical_json(metadata)``, when the caller has encoded it already.
     """
-    data = _encode_fields(GENESIS_HASH, 1, fields)
-    # Both keys are top-level members that follow "metadata", the only nested value; what comes
-    # after them are escaped strings, numbers or null, so the last occurrence is the member.
-    p = data.rindex(_PREV_KEY) + len(_PREV_KEY)
-    s = data.rindex(_SEQ_KEY) + len(_SEQ_KEY)
-    head, mid, tail = data[:p], data[p + 64 : s], data[s + 1 :]
-    return (head + b"\n" + mid + b"\n" + tail).decode("utf-8")
+    f = fields
+    return _encode_members(
+        _HOLE_PREV, _HOLE_SEQ, f["id"], f["tenant_id"], f["timestamp"], f["action_type"], f["resource_type"],
+        f["resource_id"], f["actor_id"], f["actor_type"], f["payload_hash"], f["metadata"], metadata_jcs,
+    ).decode("utf-8")  # fmt: skip
 
 
 def chain_templates(templates: Iterable[str], first_sequence: int, previous_hash: str) -> list[str]:

@@ -64,6 +64,9 @@ class IntakeEntry(Statement):
     # Only ids chosen by a client can collide with an already sequenced entry (a retried POST
     # racing the sequencer); the sequencer checks just those.
     client_id = models.BooleanField(default=False)
+    # Not a column: canonical_json(metadata), set by ledger.services.intake_prepare for the
+    # insert (jsonb from that text), so a batch does not encode every metadata twice.
+    metadata_jcs: bytes
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "pk_id"], name="ledger_intake_tenant_idx")]

@@ -12,6 +12,7 @@ from ledger.keys import public_key_b64
 from ledger.models import Checkpoint, IntakeEntry, LedgerEntry, LedgerPayload, MerkleNode, TenantHead
 from ledger.sequencer import LOCK_NAMESPACE, sequence_batch, sequence_tenant, sweep
 from realtime.models import Event
+from tests.factories import SYSTEM
 from tests.ledger.conftest import append, other_session, postgres_only, sequence
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +50,33 @@ def test_batches_are_gapless_per_tenant_and_every_hash_recomputes(tenant, other_
         assert [e.payload_hash for e in chain] == [row.payload_hash for row in appended]
         head = TenantHead.objects.get(tenant_id=t.pk)
         assert (head.sequence_number, head.head_hash) == (len(chain), chain[-1].current_hash)
+
+
+def test_a_batch_keeps_exactly_what_was_sent_whatever_characters_it_holds(tenant):
+    # given: a batch (one COPY on PostgreSQL) whose text holds COPY's own separators and escapes
+    from ledger.services import entries_append
+
+    odd = "tab\there\nline\r\\N back\\slash \\t ü ✓"
+    items = [{"action_type": f"a.{i}{odd}", "resource_type": odd, "resource_id": odd, "actor_id": odd,
+              "actor_type": "api", "payload": {"s": odd, "i": i}, "metadata": {"m": odd, "q": '"\\'}}
+             for i in range(3)]
+
+    # when
+    rows = [row for row, created in entries_append(tenant_id=tenant.pk, items=items, submitted_by=SYSTEM) if created]
+    stored = list(IntakeEntry.objects.filter(id__in=[r.id for r in rows]).order_by("pk_id"))
+    sequence(tenant)
+
+    # then: the intake rows hold what was prepared, and the entries what was sent, every hash recomputing
+    assert [(x.id, x.action_type, x.resource_id, x.actor_id, x.metadata, x.payload_jcs, x.entry_template)
+            for x in stored] == [(r.id, r.action_type, r.resource_id, r.actor_id, r.metadata, r.payload_jcs,
+                                  r.entry_template) for r in rows]
+    entries = list(LedgerEntry.objects.filter(id__in=[r.id for r in rows]).order_by("sequence_number"))
+    assert [(e.action_type, e.resource_type, e.resource_id, e.actor_id, {k: v for k, v in e.metadata.items()
+                                                                          if k != "_maestro"}) for e in entries] == \
+        [(f"a.{i}{odd}", odd, odd, odd, {"m": odd, "q": '"\\'}) for i in range(3)]
+    assert [_recompute(e) for e in entries] == [e.current_hash for e in entries]
+    assert [LedgerPayload.objects.get(tenant_id=tenant.pk, payload_hash=e.payload_hash).body for e in entries] == \
+        [canonical_json({"s": odd, "i": i}).decode() for i in range(3)]
 
 
 def test_entries_keep_exactly_what_was_appended(tenant):

@@ -46,6 +46,16 @@ def test_templates_hash_exactly_like_the_reference_chain(batch):
     assert chain_templates([_template(e) for e in batch], 1, GENESIS_HASH) == chain(batch, GENESIS_HASH)
 
 
+@given(entries())
+def test_a_template_given_its_metadata_encoded_is_the_template_that_encodes_it(batch):
+    from ledger.hashing import canonical_json
+
+    for entry in batch:
+        given = entry_template(metadata_jcs=canonical_json(entry["metadata"]),
+                               **{k: v for k, v in entry.items() if k != "sequence_number"})
+        assert given == _template(entry)
+
+
 def test_metadata_that_mimics_the_holes_cannot_confuse_the_template():
     entry = {"id": uuid.uuid4(), "tenant_id": 1, "timestamp": datetime.now(UTC), "action_type": "a",
              "resource_type": "b", "resource_id": ',"sequenceNumber":', "actor_id": ',"previousHash":"',
