@@ -239,9 +239,19 @@ def _encode_hex64(value: object, field: str) -> bytes:
     return b'"' + value.encode("ascii") + b'"'
 
 
+# The last datetime encoded and its encoding (it holds the datetime, so no other can take its id).
+_last_timestamp: tuple[datetime | None, bytes] = (None, b"")
+
+
 def _encode_timestamp(value: object) -> bytes:
+    global _last_timestamp
     if isinstance(value, datetime):
-        return b'"' + format_timestamp(value).encode("ascii") + b'"'
+        last = _last_timestamp
+        if value is last[0]:  # the entries of one append share their instant
+            return last[1]
+        encoded = b'"' + format_timestamp(value).encode("ascii") + b'"'
+        _last_timestamp = (value, encoded)  # one tuple: threads see the old pair or the new
+        return encoded
     if not isinstance(value, str):
         raise LedgerHashError(f"timestamp must be a str or datetime, got {value!r}")
     parse_timestamp(value)  # exact format *and* a real instant; well under 1 us

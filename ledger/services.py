@@ -46,10 +46,19 @@ _API_NAMES = {"action_type": "actionType", "resource_type": "resourceType", "res
 def uuid7() -> uuid.UUID:
     """A time-ordered UUID (RFC 9562 version 7) for server-assigned entry ids: consecutive
     entries land next to each other in the id index instead of at random pages."""
+    return uuid7s(1)[0]
+
+
+def uuid7s(n: int) -> list[uuid.UUID]:
+    """``n`` of :func:`uuid7`, drawing the randomness of all of them at once."""
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    return uuid.UUID(int=(ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand & 0xFFF) << 64 | 0b10 << 62
-                     | (rand >> 12) & (2**62 - 1))
+    head = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | 0b10 << 62
+    rand = os.urandom(10 * n)
+    ids = []
+    for i in range(0, 10 * n, 10):
+        bits = int.from_bytes(rand[i:i + 10], "big")
+        ids.append(uuid.UUID(int=head | (bits & 0xFFF) << 64 | (bits >> 12) & (2**62 - 1)))
+    return ids
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -211,6 +220,10 @@ def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
     use of the same id changes nothing (and is not revealed)."""
     prepared: list[IntakeEntry] = []
     seen: dict[uuid.UUID, int] = {}
+    server = {"submittedBy": submitted_by.name, "requestId": current_request_id()}
+    # The request's entries are appended together: one instant, and their ids drawn at once.
+    timestamp = timezone.now()
+    fresh_ids = iter(uuid7s(sum(1 for item in items if item.get("id") is None)))
     for index, item in enumerate(items):
         metadata = item.get("metadata")
         if isinstance(metadata, dict):
@@ -218,11 +231,12 @@ def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
                 raise ValidationFailed(
                     (f"entries[{index}]: " if len(items) > 1 else "") + f"metadata.{SERVER_METADATA_KEY} is set by "
                     "the server", details={"index": index, "field": f"metadata.{SERVER_METADATA_KEY}"})
-            server = {"submittedBy": submitted_by.name, "requestId": current_request_id()}
             item = {**item, "metadata": {**metadata, SERVER_METADATA_KEY: server}}
+        client_id = item.get("id") is not None
         try:
-            entry = intake_prepare(tenant_id=tenant_id, client_id=item.get("id") is not None,
-                                   entry_id=item.get("id"), **{k: v for k, v in item.items() if k != "id"})
+            entry = intake_prepare(tenant_id=tenant_id, client_id=client_id, timestamp=timestamp,
+                                   entry_id=item["id"] if client_id else next(fresh_ids),
+                                   **{k: v for k, v in item.items() if k != "id"})
         except ValidationFailed as exc:
             raise ValidationFailed(f"entries[{index}]: {exc.message}" if len(items) > 1 else exc.message,
                                    details={"index": index, **exc.details}) from None

@@ -138,3 +138,26 @@ def test_no_poke_before_commit(tenant, django_capture_on_commit_callbacks):
     # then
     assert LedgerEntry.objects.count() == 0
     assert appended().count() == 1
+
+
+def test_a_batch_is_appended_at_one_instant_with_distinct_time_ordered_ids(tenant):
+    import time
+    import uuid
+
+    from ledger.services import entries_append
+
+    # given
+    items = [{**GOOD, "resource_id": f"task_{i}"} for i in range(50)]
+    before_ms = time.time_ns() // 1_000_000
+
+    # when
+    rows = [row for row, _ in entries_append(tenant_id=tenant.pk, items=items, submitted_by=SYSTEM)]
+
+    # then: one instant; fifty different version-7 ids whose time is the append's
+    after_ms = time.time_ns() // 1_000_000
+    assert len({row.timestamp for row in rows}) == 1
+    assert len({row.id for row in rows}) == 50
+    assert {(row.id.version, row.id.variant) for row in rows} == {(7, uuid.RFC_4122)}
+    assert all(before_ms <= row.id.int >> 80 <= after_ms for row in rows)
+    stored = IntakeEntry.objects.filter(id__in=[row.id for row in rows])
+    assert sorted(stored.values_list("resource_id", flat=True)) == sorted(f"task_{i}" for i in range(50))
