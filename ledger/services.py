@@ -158,15 +158,12 @@ def _insert(entry: IntakeEntry) -> None:
     entry._state.adding = False
 
 
-_COPY_SQL = (f"COPY {IntakeEntry._meta.db_table} ({', '.join(str(f.column) for f in _INTAKE_FIELDS)}) "
-             "FROM STDIN")
-_COPY_ROW = itemgetter("tenant_id", "timestamp", "action_type", "resource_type", "resource_id", "actor_id",
-                       "actor_type", "id", "payload_hash", "payload_jcs", "entry_template", "client_id")
 _COPY_COLUMNS = ("tenant_id", "timestamp", "action_type", "resource_type", "resource_id", "actor_id", "actor_type",
                  "id", "payload_hash", "payload_jcs", "entry_template", "client_id", "metadata")
 _COPY_SQL = f"COPY {IntakeEntry._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
-if {str(f.column) for f in _INTAKE_FIELDS} != set(_COPY_COLUMNS):  # pragma: no cover — a new column
-    raise ImportError("ledger.services: _COPY_COLUMNS does not name every intake column")
+if {(str(f.column), f.attname) for f in _INTAKE_FIELDS} != {(c, c) for c in _COPY_COLUMNS}:  # pragma: no cover
+    raise ImportError("ledger.services: _COPY_COLUMNS does not name every intake column (as its attribute)")
+_COPY_ROW = itemgetter(*_COPY_COLUMNS[:-1])  # the metadata goes as its canonical text, metadata_jcs
 
 
 def _copy_text(value: str) -> str:
