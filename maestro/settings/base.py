@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "maestro.middleware.MessageMiddleware",
     "maestro.middleware.XFrameOptionsMiddleware",
     "maestro.middleware.ApiErrorMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "maestro.ops.http_metrics.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "maestro.urls"
