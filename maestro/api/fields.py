@@ -58,23 +58,43 @@ def _encodable(value: str) -> bool:
     return True
 
 
+def _check_text(value: str) -> None:
+    if "\x00" in value:
+        raise serializers.ValidationError("Null characters are not allowed.")
+    if not value.isascii() and not _encodable(value):
+        raise serializers.ValidationError("Surrogate characters are not allowed.")
+
+
 def check_storable(value: Any, *, depth: int = 0) -> None:
     """Refuses what PostgreSQL cannot store in text or jsonb — NUL characters and lone
-    surrogates (SQLite would take them, so the two stores would disagree) — and absurd nesting."""
+    surrogates (SQLite would take them, so the two stores would disagree) — and absurd nesting.
+
+    Strings inside a container are checked in place rather than by a call each (a ledger batch
+    checks two objects an entry); the first refusal is the one a walk in order meets."""
     if depth > MAX_JSON_DEPTH:
         raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
     if isinstance(value, str):
-        if "\x00" in value:
-            raise serializers.ValidationError("Null characters are not allowed.")
-        if not value.isascii() and not _encodable(value):
-            raise serializers.ValidationError("Surrogate characters are not allowed.")
+        _check_text(value)
     elif isinstance(value, dict):
+        if value and depth >= MAX_JSON_DEPTH:  # its members are a level too deep
+            raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
         for key, item in value.items():
-            check_storable(key, depth=depth + 1)
-            check_storable(item, depth=depth + 1)
+            if isinstance(key, str) and ("\x00" in key or not key.isascii()):
+                _check_text(key)
+            if isinstance(item, str):
+                if "\x00" in item or not item.isascii():
+                    _check_text(item)
+            elif isinstance(item, dict | list):
+                check_storable(item, depth=depth + 1)
     elif isinstance(value, list):
+        if value and depth >= MAX_JSON_DEPTH:
+            raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
         for item in value:
-            check_storable(item, depth=depth + 1)
+            if isinstance(item, str):
+                if "\x00" in item or not item.isascii():
+                    _check_text(item)
+            elif isinstance(item, dict | list):
+                check_storable(item, depth=depth + 1)
 
 
 class StrictJSONField(serializers.JSONField):
