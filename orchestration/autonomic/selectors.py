@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from maestro.core.compiled import CompiledRead
 from maestro.tenancy.models import Tenant
 from maestro.write_path.models import AuditEvent
 from orchestration.autonomic import config as cfg
@@ -58,7 +59,17 @@ def playbooks_triggered(*, tenant: Tenant, names: set[str]) -> list[Playbook]:
             if isinstance(p.triggers, list) and names.intersection(t for t in p.triggers if isinstance(t, str))]
 
 
+def _strict_loops(tenant_id: int) -> QuerySet[AutonomicLoop]:
+    return AutonomicLoop.objects.filter(tenant_id=tenant_id, type=AutonomicLoop.Type.SAFETY,
+                                        status=AutonomicLoop.Status.ACTIVE, config__strictMode=True).only("pk")[:1]
+
+
+# Every write asks (the write guard): compiled once per process, since compiling the JSON lookup
+# cost most of a single ledger append's CPU. Read afresh each time: a loop switched on holds
+# the very next write.
+_STRICT_LOOPS: CompiledRead[AutonomicLoop] = CompiledRead(_strict_loops, tenant_id=-7_919_000_002)
+
+
 def strict_mode_on(*, tenant_id: int) -> bool:
     """Does an active safety loop of the tenant hold strict mode (``config.strictMode``)?"""
-    return AutonomicLoop.objects.filter(tenant_id=tenant_id, type=AutonomicLoop.Type.SAFETY,
-                                        status=AutonomicLoop.Status.ACTIVE, config__strictMode=True).exists()
+    return bool(_STRICT_LOOPS.rows(tenant_id=tenant_id))

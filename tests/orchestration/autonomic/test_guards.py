@@ -73,3 +73,24 @@ def test_the_safety_loop_turns_strict_mode_on_and_then_an_operator_cannot_write(
     # then
     assert r.status_code == 403
     assert not Project.objects.exists()
+
+
+@pytest.mark.parametrize("slug, config, status, expected", [
+    ("safety-sentinel", {"strictMode": True}, "active", True),
+    ("safety-sentinel", {"strictMode": False}, "active", False),
+    ("safety-sentinel", {"strictMode": True}, "paused", False),
+])
+def test_strict_mode_is_an_active_safety_loop_holding_json_true_in_its_own_tenant(
+        seeded, other_tenant, slug, config, status, expected):
+    from orchestration.autonomic.selectors import strict_mode_on
+    from orchestration.control.services.seed import seed_defaults
+    from tests.factories import SYSTEM
+
+    # given: the other tenant's sentinel holds strict mode whatever this one does
+    seed_defaults(tenant=other_tenant, actor=SYSTEM)
+    configure(other_tenant, "safety-sentinel", {"strictMode": True}, status="active")
+    configure(seeded, slug, config, status=status)
+
+    # when / then: asked twice, so the second answer comes from the compiled query too
+    assert [strict_mode_on(tenant_id=seeded.pk) for _ in range(2)] == [expected, expected]
+    assert strict_mode_on(tenant_id=other_tenant.pk) is True
