@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledger.hashing import ACTOR_TYPES
-from maestro.api.fields import JSONObjectField, StrictCharField, StrictChoiceField, check_storable
+from maestro.api.fields import JSONObjectField, StrictCharField, StrictChoiceField, plainly_storable
 from maestro.api.serializers import StrictSerializer
 
 
@@ -102,11 +102,7 @@ def entry_plainly_valid(data: Any) -> dict[str, Any] | None:
         out["actor_type"] = data["actorType"]
     for name in ("payload", "metadata"):
         value = data.get(name, {})
-        if type(value) is not dict:
-            return None
-        try:
-            check_storable(value)
-        except serializers.ValidationError:
+        if type(value) is not dict or not plainly_storable(value):
             return None
         out[name] = value
     return out

@@ -113,7 +113,7 @@ class _AppendMixin(MaestroAPIView):
         given the caller's actor and its key-derived id."""
         try:
             if form is None:
-                item = self.validated(EntryIn, data)
+                item = entry_plainly_valid(data) or self.validated(EntryIn, data)
             elif not isinstance(data, dict):
                 raise ValidationFailed("Request body must be a JSON object")
             else:

@@ -3,6 +3,7 @@ coerce), so a wrong type is a 400 instead of silently stored garbage."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rest_framework import serializers
@@ -95,6 +96,43 @@ def check_storable(value: Any, *, depth: int = 0) -> None:
                     _check_text(item)
             elif isinstance(item, dict | list):
                 check_storable(item, depth=depth + 1)
+
+
+def plainly_storable(value: Any, *, depth: int = 0) -> bool:
+    """Whether a :class:`StrictJSONField` takes ``value`` as it is: plain JSON values only
+    (DRF's JSONField refuses an infinite number, JSON having none), nothing
+    :func:`check_storable` refuses. For quick paths that leave every refusal to the field,
+    which explains it; False may also mean "not sure" (a type JSON does not have)."""
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value and (value.isascii() or _encodable(value))
+    if kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        if value and depth >= MAX_JSON_DEPTH:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or "\x00" in key or not (key.isascii() or _encodable(key)):
+                return False
+            if not _plain_member(item, depth):
+                return False
+        return True
+    if kind is list:
+        if value and depth >= MAX_JSON_DEPTH:
+            return False
+        return all(_plain_member(item, depth) for item in value)
+    return False
+
+
+def _plain_member(item: Any, depth: int) -> bool:
+    kind = type(item)
+    if kind is str:
+        return "\x00" not in item and (item.isascii() or _encodable(item))
+    if kind is int or kind is bool or item is None:
+        return True
+    return plainly_storable(item, depth=depth + 1)
 
 
 class StrictJSONField(serializers.JSONField):

@@ -20,7 +20,9 @@ strings = st.one_of(
 values = st.one_of(strings, st.integers(), st.none(), st.booleans(), st.floats(allow_nan=False),
                    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 json_objects = st.dictionaries(st.text(max_size=4), st.one_of(st.text(max_size=4), st.integers(), st.none(),
-                                                             st.sampled_from(["\x00", "\ud800"])), max_size=3)
+                                                             st.floats(allow_nan=False, allow_infinity=False),
+                                                             st.sampled_from(["\x00", "\ud800", float("inf"),
+                                                                              -float("inf")])), max_size=3)
 entries = st.fixed_dictionaries({}, optional={
     "id": st.one_of(st.just(str(uuid.UUID(int=7))), st.just("not-a-uuid"), values),
     "actionType": st.one_of(strings, values), "resourceType": st.one_of(strings, values),
@@ -63,5 +65,6 @@ def test_a_plain_entry_is_decided_by_the_quick_check() -> None:
 def test_what_the_serializer_refuses_is_left_to_it() -> None:
     for data in ({"actionType": " a", "resourceType": "b"}, {"actionType": "a"}, {"actionType": "a", "resourceType": 1},
                  {"actionType": "a", "resourceType": "b", "payload": {"x": "\x00"}}, ["not", "an", "object"],
+                 {"actionType": "a", "resourceType": "b", "metadata": {"x": [1, {"y": -float("inf")}]}},
                  {"actionType": "a", "resourceType": "b", "extra": 1}):
         assert entry_plainly_valid(data) is None

@@ -1,15 +1,17 @@
 """check_storable refuses exactly what the plain recursive walk of its definition refuses, with
-the same first message: the one a walk in order meets."""
+the same first message: the one a walk in order meets; plainly_storable passes exactly the JSON
+values a StrictJSONField takes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework import serializers
 
-from maestro.api.fields import MAX_JSON_DEPTH, check_storable
+from maestro.api.fields import MAX_JSON_DEPTH, check_storable, plainly_storable
 
 
 def reference(value: Any, depth: int = 0) -> None:
@@ -41,7 +43,8 @@ def verdict(check: Any, value: Any) -> str | None:
 
 
 text = st.text(alphabet=st.sampled_from(["a", "é", "\x00", "\ud800", "\udfff", "😀", " "]), max_size=4)
-values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text
+                      | st.sampled_from([float("inf"), -float("inf")]),
                       lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
                       max_leaves=24)
 
@@ -64,3 +67,25 @@ def test_any_value_gets_the_definitions_answer(value):
 def test_the_depth_limit_is_where_the_definition_puts_it(depth, leaf, kind):
     value = nested(depth, leaf, kind)
     assert verdict(check_storable, value) == verdict(reference, value)
+
+
+def field_takes(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)  # DRF's JSONField: no infinite numbers
+    except ValueError:
+        return False
+    return verdict(reference, value) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(values)
+def test_plainly_storable_is_what_the_field_takes(value):
+    assert plainly_storable(value) == field_takes(value)
+
+
+@given(depth=st.integers(MAX_JSON_DEPTH - 2, MAX_JSON_DEPTH + 2),
+       leaf=st.sampled_from([1, "a", "\x00", {}, [], None, float("inf")]),
+       kind=st.sampled_from(["list", "dict", "mixed"]))
+def test_plainly_storable_keeps_the_depth_limit(depth, leaf, kind):
+    value = nested(depth, leaf, kind)
+    assert plainly_storable(value) == field_takes(value)
