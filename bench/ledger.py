@@ -427,12 +427,17 @@ def through_api(url: str, redis_url: str, *, clients: int, batches: int, batch: 
         per_single = max(1, int(singles_seconds * 40))  # about 40 appends/s a client
         bodies = [[json.dumps(_entry(10**6 + c, i)).encode() for i in range(per_single)]
                   for c in range(singles_clients)]
+        cpu_before = {side: cpu_seconds(pids) for side, pids in sides.items()}
+        own_before = time.process_time()
         started = time.perf_counter()
         posted, latencies, statuses = _clients(port, token, "/api/ledger/entries", bodies)
         done = _wait_sequenced(tenant_id, have + singles_clients * per_single)
+        singles = singles_clients * per_single
+        singles_cpu = {side: (cpu_seconds(pids) - cpu_before[side]) / singles * 1e6 for side, pids in sides.items()}
+        singles_cpu["clients"] = (time.process_time() - own_before) / singles * 1e6
         if set(statuses) != {202}:
             raise SystemExit(f"single appends answered {statuses}")
-        result.update(singles=singles_clients * per_single, singles_clients=singles_clients,
+        result.update(singles=singles, singles_clients=singles_clients, singles_cpu_us=singles_cpu,
                       singles_rate=singles_clients * per_single / posted,
                       singles_sequenced_rate=singles_clients * per_single / (done - started),
                       single_p50_ms=_pct(latencies, 0.5) * 1000, single_p99_ms=_pct(latencies, 0.99) * 1000)
@@ -521,6 +526,8 @@ def main() -> int:
             print(f"api       {api['singles']:,} single appends from {api['singles_clients']} clients to "
                   f"POST /api/ledger/entries: {api['singles_rate']:,.0f} appends/s, p50 {api['single_p50_ms']:.1f} ms, "
                   f"p99 {api['single_p99_ms']:.1f} ms; {api['singles_sequenced_rate']:,.0f} sequenced/s end to end")
+            print("api       CPU an append: " + ", ".join(f"{side} {us:,.0f} us"
+                                                         for side, us in api["singles_cpu_us"].items()))
             verdicts["through the API >= 30,000 entries/s"] = api["rate"] >= 30_000
             verdicts["through the API >= 20x baseline"] = api_ratio >= 20
         print(f"load average {os.getloadavg()[0]:.1f} (the machine is shared: absolute figures vary, ratios less)")
