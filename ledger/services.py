@@ -182,6 +182,9 @@ def _insert_many(entries: list[IntakeEntry]) -> None:
     if connection.vendor != "postgresql":
         IntakeEntry.objects.bulk_create(entries)
         return
+    if len(entries) == 1:  # one INSERT is one round trip; a COPY takes two
+        _insert(entries[0])
+        return
     lines = []
     for entry in entries:
         (tenant_id, timestamp, action_type, resource_type, resource_id, actor_id, actor_type, entry_id, payload_hash,
@@ -272,7 +275,10 @@ def _lock_client_ids(ids: list[uuid.UUID]) -> None:
 
 def _store(tenant_id: int, prepared: list[IntakeEntry]) -> list[tuple[IntakeEntry | LedgerEntry, bool]]:
     client_ids = [p.id for p in prepared if p.client_id]
-    with transaction.atomic():
+    # Only a client-chosen id can collide (a concurrent append of it): then the savepoint lets
+    # entries_append retry inside its caller's transaction. Server ids are fresh uuid7s, and a
+    # savepoint costs two round trips.
+    with transaction.atomic(savepoint=bool(client_ids)):
         _lock_client_ids(client_ids)
         existing: dict[uuid.UUID, IntakeEntry | LedgerEntry] = {}
         if client_ids:

@@ -52,14 +52,16 @@ def test_batches_are_gapless_per_tenant_and_every_hash_recomputes(tenant, other_
         assert (head.sequence_number, head.head_hash) == (len(chain), chain[-1].current_hash)
 
 
-def test_a_batch_keeps_exactly_what_was_sent_whatever_characters_it_holds(tenant):
-    # given: a batch (one COPY on PostgreSQL) whose text holds COPY's own separators and escapes
+@pytest.mark.parametrize("n", [1, 3])
+def test_appends_keep_exactly_what_was_sent_whatever_characters_they_hold(tenant, n):
+    # given: one entry (an INSERT) or a batch (one COPY on PostgreSQL) whose text holds COPY's own
+    # separators and escapes
     from ledger.services import entries_append
 
     odd = "tab\there\nline\r\\N back\\slash \\t ü ✓"
     items = [{"action_type": f"a.{i}{odd}", "resource_type": odd, "resource_id": odd, "actor_id": odd,
               "actor_type": "api", "payload": {"s": odd, "i": i}, "metadata": {"m": odd, "q": '"\\'}}
-             for i in range(3)]
+             for i in range(n)]
 
     # when
     rows = [row for row, created in entries_append(tenant_id=tenant.pk, items=items, submitted_by=SYSTEM) if created]
@@ -73,10 +75,10 @@ def test_a_batch_keeps_exactly_what_was_sent_whatever_characters_it_holds(tenant
     entries = list(LedgerEntry.objects.filter(id__in=[r.id for r in rows]).order_by("sequence_number"))
     assert [(e.action_type, e.resource_type, e.resource_id, e.actor_id, {k: v for k, v in e.metadata.items()
                                                                           if k != "_maestro"}) for e in entries] == \
-        [(f"a.{i}{odd}", odd, odd, odd, {"m": odd, "q": '"\\'}) for i in range(3)]
+        [(f"a.{i}{odd}", odd, odd, odd, {"m": odd, "q": '"\\'}) for i in range(n)]
     assert [_recompute(e) for e in entries] == [e.current_hash for e in entries]
     assert [LedgerPayload.objects.get(tenant_id=tenant.pk, payload_hash=e.payload_hash).body for e in entries] == \
-        [canonical_json({"s": odd, "i": i}).decode() for i in range(3)]
+        [canonical_json({"s": odd, "i": i}).decode() for i in range(n)]
 
 
 def test_entries_keep_exactly_what_was_appended(tenant):
