@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -104,3 +105,14 @@ def cpu_seconds(pids: set[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime, in clock ticks
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_mark(sides: dict[str, set[int]]) -> dict[str, float]:
+    """CPU seconds so far of each side (named sets of processes) and of this process ("clients")."""
+    return {**{side: cpu_seconds(pids) for side, pids in sides.items()}, "clients": time.process_time()}
+
+
+def cpu_us_each(sides: dict[str, set[int]], since: dict[str, float], units: int) -> dict[str, float]:
+    """Microseconds of CPU each side spent per unit of work since ``cpu_mark``."""
+    now = cpu_mark(sides)
+    return {side: (now[side] - since[side]) / units * 1e6 for side in since}

@@ -41,7 +41,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _db import cpu_seconds, family, postgres_pids, stop_processes  # noqa: E402
+from _db import cpu_mark, cpu_us_each, family, postgres_pids, stop_processes  # noqa: E402
 
 DB_NAME = os.environ.get("MAESTRO_BENCH_DB", "maestro_bench_ledger")  # a name of its own per concurrent run
 
@@ -410,13 +410,11 @@ def through_api(url: str, redis_url: str, *, clients: int, batches: int, batch: 
                        for b in range(batches // clients)] for c in range(clients)]
         total = clients * (batches // clients) * batch
         sides = {"web": family(procs[0]), "worker": family(procs[1]), "postgres": postgres_pids()}
-        cpu_before = {side: cpu_seconds(pids) for side, pids in sides.items()}
-        own_before = time.process_time()
+        mark = cpu_mark(sides)
         started = time.perf_counter()
         posted, latencies, statuses = _clients(port, token, "/api/ledger/entries/batch", per_client)
         done = _wait_sequenced(tenant_id, clients * batch + total)
-        cpu = {side: (cpu_seconds(pids) - cpu_before[side]) / total * 1e6 for side, pids in sides.items()}
-        cpu["clients"] = (time.process_time() - own_before) / total * 1e6
+        cpu = cpu_us_each(sides, mark, total)
         if set(statuses) != {202}:
             raise SystemExit(f"batch appends answered {statuses}")
         result = {"entries": total, "batches": clients * (batches // clients), "clients": clients,
@@ -427,19 +425,16 @@ def through_api(url: str, redis_url: str, *, clients: int, batches: int, batch: 
         per_single = max(1, int(singles_seconds * 40))  # about 40 appends/s a client
         bodies = [[json.dumps(_entry(10**6 + c, i)).encode() for i in range(per_single)]
                   for c in range(singles_clients)]
-        cpu_before = {side: cpu_seconds(pids) for side, pids in sides.items()}
-        own_before = time.process_time()
+        singles = singles_clients * per_single
+        mark = cpu_mark(sides)
         started = time.perf_counter()
         posted, latencies, statuses = _clients(port, token, "/api/ledger/entries", bodies)
-        done = _wait_sequenced(tenant_id, have + singles_clients * per_single)
-        singles = singles_clients * per_single
-        singles_cpu = {side: (cpu_seconds(pids) - cpu_before[side]) / singles * 1e6 for side, pids in sides.items()}
-        singles_cpu["clients"] = (time.process_time() - own_before) / singles * 1e6
+        done = _wait_sequenced(tenant_id, have + singles)
+        singles_cpu = cpu_us_each(sides, mark, singles)
         if set(statuses) != {202}:
             raise SystemExit(f"single appends answered {statuses}")
         result.update(singles=singles, singles_clients=singles_clients, singles_cpu_us=singles_cpu,
-                      singles_rate=singles_clients * per_single / posted,
-                      singles_sequenced_rate=singles_clients * per_single / (done - started),
+                      singles_rate=singles / posted, singles_sequenced_rate=singles / (done - started),
                       single_p50_ms=_pct(latencies, 0.5) * 1000, single_p99_ms=_pct(latencies, 0.99) * 1000)
         return result
     finally:

@@ -49,7 +49,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _db import (  # noqa: E402
     ROOT,
-    cpu_seconds,
+    cpu_mark,
+    cpu_us_each,
     drop_bench_database,
     family,
     percentile,
@@ -251,15 +252,14 @@ async def load(port: int, token: str, paths: Callable[[random.Random], str], sec
 def measure(proc: subprocess.Popen[bytes], port: int, token: str, paths: Callable[[random.Random], str],
             args: argparse.Namespace) -> dict[str, float]:
     """One round of ``--seconds`` against a warm server."""
-    server, database = family(proc), postgres_pids()
-    before = cpu_seconds(server), cpu_seconds(database), time.process_time()
+    sides = {"cpu": family(proc), "db": postgres_pids()}
+    mark = cpu_mark(sides)
     rate, latencies, statuses = asyncio.run(load(port, token, paths, args.seconds, args.connections))
-    after = cpu_seconds(server), cpu_seconds(database), time.process_time()
+    spent = cpu_us_each(sides, mark, len(latencies))
     if set(statuses) != {200}:
         raise SystemExit(f"unexpected statuses {statuses}")
-    n = len(latencies) / 1000  # CPU per request, in ms
     return {"rate": rate, "p50": statistics.median(latencies), "p99": percentile(latencies, 99),
-            "cpu": (after[0] - before[0]) / n, "db": (after[1] - before[1]) / n, "gen": (after[2] - before[2]) / n}
+            "cpu": spent["cpu"] / 1000, "db": spent["db"] / 1000, "gen": spent["clients"] / 1000}  # ms a request
 
 
 Server = tuple[subprocess.Popen[bytes], int]  # the process and its port
