@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.models import LedgerEntry
-from maestro.api.parsers import MAX_BODY_DEPTH
+from maestro.api.parsers import MAX_BODY_DEPTH, nested_deeper_than
 from orchestration.control.models.experiments import Experiment
 from tests.support.api import assert_error
 from tests.support.writes import Mark
@@ -56,3 +60,24 @@ def test_a_body_at_the_depth_limit_reaches_the_handler(api_client, seeded):
 
     # then: not the parser's refusal, the payload field's own
     assert_error(response, 400, "VALIDATION_ERROR", "payload: Nested deeper than 64 levels.")
+
+
+def containers_deep(value: Any) -> int:
+    """The definition: how many containers deep ``value`` is (a scalar: 0)."""
+    if isinstance(value, dict):
+        return 1 + max(map(containers_deep, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(containers_deep, value), default=0)
+    return 0
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner,
+                                                                                      max_size=4),
+                           max_leaves=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=json_values, limit=st.integers(0, 6))
+def test_nested_deeper_than_answers_as_the_definition(value, limit):
+    assert nested_deeper_than(value, limit) == (containers_deep(value) > limit)
