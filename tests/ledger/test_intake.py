@@ -161,3 +161,23 @@ def test_a_batch_is_appended_at_one_instant_with_distinct_time_ordered_ids(tenan
     assert all(before_ms <= row.id.int >> 80 <= after_ms for row in rows)
     stored = IntakeEntry.objects.filter(id__in=[row.id for row in rows])
     assert sorted(stored.values_list("resource_id", flat=True)) == sorted(f"task_{i}" for i in range(50))
+
+
+def test_a_prepared_entry_is_the_model_django_would_make_and_reads_back_as_stored(tenant):
+    # given: an entry prepared the fast way (no Model.__init__), then stored
+    from django.db.models.signals import post_init, pre_init
+
+    from ledger.services import intake_prepare
+
+    row = intake_add(tenant_id=tenant.pk, **GOOD)
+
+    # then: every field as the model made by its constructor, and as read back from the table
+    made = IntakeEntry(**{f.attname: getattr(row, f.attname) for f in IntakeEntry._meta.concrete_fields})
+    stored = IntakeEntry.objects.get(pk_id=row.pk_id)
+    for field in IntakeEntry._meta.concrete_fields:
+        assert getattr(row, field.attname) == getattr(made, field.attname) == getattr(stored, field.attname), field
+    assert row.tenant == tenant and row.pk == stored.pk and not row._state.adding
+    unsaved = intake_prepare(tenant_id=tenant.pk, **GOOD)
+    assert unsaved._state.adding and unsaved.pk is None
+    # nothing listens for an intake row's construction signals, which this way does not send
+    assert not pre_init.has_listeners(IntakeEntry) and not post_init.has_listeners(IntakeEntry)
