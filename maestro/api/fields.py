@@ -98,16 +98,27 @@ def check_storable(value: Any, *, depth: int = 0) -> None:
                 check_storable(item, depth=depth + 1)
 
 
-def plainly_storable(value: Any, *, depth: int = 0) -> bool:
+def plainly_storable(value: Any) -> bool:
     """Whether a :class:`StrictJSONField` takes ``value`` as it is: plain JSON values only
     (DRF's JSONField refuses an infinite number, JSON having none), nothing
     :func:`check_storable` refuses. For quick paths that leave every refusal to the field,
     which explains it; False may also mean "not sure" (a type JSON does not have)."""
-    kind = type(value)
+    return _plain_member(value, -1)
+
+
+def _plain_member(item: Any, depth: int) -> bool:
+    """:func:`plainly_storable` of a member of a container ``depth`` deep: strings and the
+    other scalars judged here, in place, since most members are one."""
+    kind = type(item)
     if kind is str:
-        return "\x00" not in value and (value.isascii() or _encodable(value))
-    if kind is int or kind is bool or value is None:
+        return "\x00" not in item and (item.isascii() or _encodable(item))
+    if kind is int or kind is bool or item is None:
         return True
+    return _plainly_storable_other(item, depth + 1)
+
+
+def _plainly_storable_other(value: Any, depth: int) -> bool:
+    kind = type(value)
     if kind is float:
         return math.isfinite(value)
     if kind is dict:
@@ -124,15 +135,6 @@ def plainly_storable(value: Any, *, depth: int = 0) -> bool:
             return False
         return all(_plain_member(item, depth) for item in value)
     return False
-
-
-def _plain_member(item: Any, depth: int) -> bool:
-    kind = type(item)
-    if kind is str:
-        return "\x00" not in item and (item.isascii() or _encodable(item))
-    if kind is int or kind is bool or item is None:
-        return True
-    return plainly_storable(item, depth=depth + 1)
 
 
 class StrictJSONField(serializers.JSONField):
