@@ -34,10 +34,18 @@ class Leadership:
         if connections["default"].vendor == "postgresql":
             import psycopg
 
-            if self._conn is None:
-                params = connections["default"].get_connection_params()
-                self._conn = psycopg.connect(**params, autocommit=True)
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK_KEY]).fetchone()
+            try:
+                if self._conn is None:
+                    params = connections["default"].get_connection_params()
+                    self._conn = psycopg.connect(**params, autocommit=True)
+                row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK_KEY]).fetchone()
+            except psycopg.Error:
+                # The server is away or dropped this connection: not leader for now; the next
+                # try connects afresh (raising here would end the process).
+                log.warning("could not ask for leadership", exc_info=True,
+                            extra={"event": "scheduler.leadership_unknown"})
+                self.release()
+                return False
             return bool(row and row[0])
         path = Path(settings.VAR_DIR) / "scheduler.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +64,7 @@ class Leadership:
                 self._conn.execute("SELECT 1")
                 return True
             except Exception:
-                self._conn = None
+                self.release()
                 return False
         return self._file is not None
 

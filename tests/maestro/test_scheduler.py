@@ -82,3 +82,33 @@ def test_scheduler_beats_its_heartbeat_as_leader_and_as_standby(settings, tmp_pa
     # then: one led, and both the leader and the standby beat again
     assert len(leaders) == 1
     assert [heartbeat.main([str(f), "60"]) for f in files] == [0, 0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduler_whose_connection_the_server_drops_stays_up_and_can_lead_again():
+    # given: a leader and a standby, each holding its own connection to PostgreSQL
+    from maestro import scheduler
+
+    if connection.vendor != "postgresql":
+        pytest.skip("leadership is a PostgreSQL advisory lock")
+    leader, standby = scheduler.Leadership(), scheduler.Leadership()
+    try:
+        assert (leader.try_acquire(), standby.try_acquire()) == (True, False)
+
+        # when: the server drops both connections (a failover, an operator's pg_terminate_backend)
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                        "AND datname = current_database() AND query LIKE '%%pg_try_advisory_lock%%'")
+            assert cur.fetchone()[0] == 2
+
+        # then: each notices on its next question rather than raising (a raise ended the process):
+        # the leader that it no longer leads, the standby that it cannot tell yet; asked again,
+        # the standby reconnects and takes the lock the server released with the leader's session
+        assert leader.still_held() is False
+        assert standby.try_acquire() is False
+        assert standby.try_acquire() is True
+        assert leader.try_acquire() is False
+    finally:
+        leader.release()
+        standby.release()
