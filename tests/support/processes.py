@@ -41,13 +41,17 @@ def maestro_processes(tmp_path) -> Iterator[Callable[..., subprocess.Popen[bytes
 
     yield start
     for process in started:
-        if process.poll() is None:
+        if process.poll() is not None:
+            print(f"{process.args[0]} exited early with {process.returncode}")
+        else:
             os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+    for log in sorted(tmp_path.glob("*.log")):  # pytest shows a teardown's output only when the test failed
+        print(f"--- {log.name} (last 60 lines)", *log.read_text(errors="replace").splitlines()[-60:], sep="\n")
 
 
 @pytest.fixture

@@ -60,8 +60,7 @@ def test_database_connections_dropped_mid_run_lose_no_step_and_double_none(tenan
     # transactions) alternating with noops (one transaction each)
     env = {"MAESTRO_ENGINE_LEASE_SECONDS": "2", "MAESTRO_ENGINE_RESEND_AFTER_SECONDS": "2",
            "MAESTRO_ENGINE_REAP_INTERVAL": "1", "MAESTRO_DB_APPLICATION_NAME": "maestro-fault-test"}
-    maestro_processes("bin/worker", **env)
-    maestro_processes("bin/scheduler", **env)
+    processes = [maestro_processes("bin/worker", **env), maestro_processes("bin/scheduler", **env)]
     steps = [{"id": f"s{i}", "action": "sleep" if i % 2 else "noop", "params": {"seconds": 0.3} if i % 2 else {},
               **({"dependsOn": [f"s{i - 1}"]} if i else {})} for i in range(8)]
     workflow_create(tenant=tenant, actor=SYSTEM, name="dropped", spec_json={"steps": steps})
@@ -80,7 +79,9 @@ def test_database_connections_dropped_mid_run_lose_no_step_and_double_none(tenan
 
     # then: connections were cut, and still the run finishes with every step succeeded once
     assert cuts > 0
-    wait_for(lambda: Run.objects.get(pk=run.pk).status in Run.FINISHED, 90)
+    wait_for(lambda: Run.objects.get(pk=run.pk).status in Run.FINISHED or any(p.poll() is not None for p in processes),
+             90)
+    assert [p.poll() for p in processes] == [None, None]  # both rode it out (the scheduler once exited)
     assert Run.objects.get(pk=run.pk).status == "succeeded"
     names = [s["id"] for s in steps]
     assert dict(RunStep.objects.filter(run=run).values_list("step_id", "status")) == dict.fromkeys(names, "succeeded")
