@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -89,6 +90,10 @@ class MaestroAPIView(APIView):
     # A view of one kind of object says how it is shown (``present = staticmethod(task_repr)``),
     # the order of its list, and the FilterSet of its list's query parameters, if any.
     present: Callable[[Any], Mapping[str, Any]]
+    # A view of one object may say how it is read (``read_one(tenant, **url_kwargs)``, what
+    # ``present`` shows): its token-authenticated GETs are then served without DRF
+    # (maestro.auth.reads.lean_read_view), and its own ``get`` answers ``read_one`` too.
+    read_one: Callable[..., Any] | None = None
     order: Order
     filters: type[FilterSet] | None = None
 
@@ -187,7 +192,7 @@ def if_match_version(request: Request) -> int | None:
     return int(value)
 
 
-def etag_matches(request: Request, version: int) -> bool:
+def etag_matches(request: Request | HttpRequest, version: int) -> bool:
     """Whether ``If-None-Match`` names this version (``"3"``, ``W/"3"``, a list of them, or ``*``)."""
     raw = request.headers.get("If-None-Match")
     if raw is None:

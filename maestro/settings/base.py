@@ -235,6 +235,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 MAESTRO_DEV_LOOPBACK_AUTH = False
+# Token-authenticated plain GETs of one object answered without DRF (maestro.auth.reads): the
+# same bytes either way; 0 rules the fast path out (a suspected difference, a benchmark's A/B).
+MAESTRO_LEAN_READS = os.environ.get("MAESTRO_LEAN_READS", "1") != "0"
 MAESTRO_MAX_BODY_BYTES = int(os.environ.get("MAESTRO_MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAESTRO_MAX_BODY_BYTES
 # Request headers, checked in front of Django (maestro.header_limit): in all, and per field.

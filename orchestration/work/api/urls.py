@@ -1,12 +1,13 @@
 from django.urls import path
 
+from maestro.auth.reads import lean_read_view
 from orchestration.work.api import projects, queue, sessions, tasks
 
 urlpatterns = [
     path("projects", projects.ProjectListView.as_view()),
     path("projects/<str:project_id>", projects.ProjectDetailView.as_view()),
     path("tasks", tasks.TaskListView.as_view()),
-    path("tasks/<str:task_id>", tasks.TaskDetailView.as_view()),
+    path("tasks/<str:task_id>", lean_read_view(tasks.TaskDetailView)),
     path("tasks/<str:task_id>/children", tasks.TaskChildrenView.as_view()),
     path("tasks/<str:task_id>/timeline", tasks.TaskTimelineView.as_view()),
     path("tasks/<str:task_id>/subtasks", tasks.SubtaskListView.as_view()),
