@@ -91,7 +91,7 @@ class RequestIdMiddleware(_DualMiddleware):
 
     @staticmethod
     def _request_id(request: HttpRequest) -> str:
-        request_id = request_id_from(request.headers.get("X-Request-ID", ""))
+        request_id = request_id_from(request.META.get("HTTP_X_REQUEST_ID", ""))
         request.request_id = request_id  # type: ignore[attr-defined]
         return request_id
 

@@ -194,7 +194,7 @@ def if_match_version(request: Request) -> int | None:
 
 def etag_matches(request: Request | HttpRequest, version: int) -> bool:
     """Whether ``If-None-Match`` names this version (``"3"``, ``W/"3"``, a list of them, or ``*``)."""
-    raw = request.headers.get("If-None-Match")
+    raw = request.META.get("HTTP_IF_NONE_MATCH")
     if raw is None:
         return False
     tags = [tag.strip() for tag in raw.split(",")]
