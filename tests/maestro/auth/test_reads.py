@@ -46,7 +46,7 @@ def _both(settings, send):
 def task(tenant, project):
     task = make_task(tenant, project, "Lean")
     subtask_create(tenant=tenant, task_id=task.id, actor=SYSTEM, title="s")
-    task_timeline_add(tenant=tenant, task_id=task.id, actor=SYSTEM, type="update", message="m é ✓")
+    task_timeline_add(tenant=tenant, task_id=task.id, actor=SYSTEM, type="update", message="m é ✓ \u2028 \u2029 \\ \" </script>")
     return task
 
 
@@ -61,7 +61,7 @@ def test_a_plain_read_is_answered_without_drf_byte_for_byte_as_drf_answers_it(se
     assert headers["Content-Type"] == "application/json"
     assert headers["ETag"] == '"3"'
     assert headers["Allow"] == "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
-    assert '"message":"m é ✓"'.encode() in body
+    assert '"message":"m é ✓ \\u2028 \\u2029 \\\\ \\" </script>"'.encode() in body  # as DRF escapes them
     assert dispatched == [f"/api/tasks/{task.id}"]
 
 
