@@ -1,7 +1,8 @@
-"""The hot reads of one object — ``GET /api/tasks/{id}``, polled by agents and dashboards far
-more than anything is written — served for an API token without DRF's per-request machinery
-(its Request wrapper, content negotiation, four authenticators, permission and finalize steps
-cost a third of such a read; docs/decisions.md 74).
+"""The hot reads of one object — ``GET /api/tasks/{id}``, ``/api/sessions/{id}``,
+``/api/projects/{id}``, polled by agents and dashboards far more than anything is written —
+served for an API token without DRF's per-request machinery (its Request wrapper, content
+negotiation, four authenticators, permission and finalize steps were a fifth of a task read's
+CPU; docs/decisions.md 74).
 
 Only the plain case takes this path: a GET with no query string, an ``Accept`` that JSON
 satisfies, a Maestro API token that is valid, of a member holding the view's read role, and an
@@ -10,7 +11,7 @@ and role resolution, the view's ``read_one`` and ``present``, the ETag check) an
 same bytes and headers. Everything else — no or another credential, a refusal, a missing
 object, a HEAD, ``?format=`` — goes to the DRF view, which answers it in the error envelope as
 before; a read has no side effect to repeat. The middleware chain (request id, metrics,
-security headers) wraps both alike. ``MAESTRO_LEAN_READS = False`` sends every request to DRF."""
+security headers) wraps both alike. ``MAESTRO_LEAN_READS=0`` sends every request to DRF."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def _answer(request: HttpRequest, kwargs: dict[str, Any], read_one: Callable[...
         access = resolve_access(user, token, meta)
         if not access.allows(role):
             return None
-        obj = read_one(access.tenant, **kwargs)
+        obj = read_one(tenant=access.tenant, **kwargs)
     except MaestroError:
         return None
     request.user = user

@@ -33,6 +33,8 @@ class ProjectListView(ProjectView):
 
 
 class ProjectDetailView(ProjectView):
+    read_one = staticmethod(project_get)
+
     @doc(response=ProjectOut, op="projects_get")
     def get(self, request: Request, project_id: str) -> Response:
         return self.answer(project_get(tenant=self.access.tenant, project_id=project_id))

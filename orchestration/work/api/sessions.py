@@ -59,6 +59,8 @@ class SessionListView(SessionView):
 
 
 class SessionDetailView(SessionView):
+    read_one = staticmethod(session_get)
+
     @doc(response=SessionOut, op="sessions_get")
     def get(self, request: Request, session_id: str) -> Response:
         return self.answer_session(session_id)

@@ -7,7 +7,6 @@ from rest_framework.response import Response
 from maestro.api.openapi import doc
 from maestro.api.paging import CREATED
 from maestro.api.views import MaestroAPIView, if_match_version
-from maestro.tenancy.models import Tenant
 from maestro.write_path.catalogue import Resource
 from orchestration.work.api.filters import TaskFilter
 from orchestration.work.api.serializers import (
@@ -17,7 +16,6 @@ from orchestration.work.api.serializers import (
     TaskTimelineIn,
     TaskUpdateIn,
 )
-from orchestration.work.models import Task
 from orchestration.work.representations import DeletedOut, SubtaskOut, TaskOut, subtask_repr, task_repr
 from orchestration.work.selectors.projects import project_get
 from orchestration.work.selectors.tasks import task_get, task_list
@@ -54,16 +52,12 @@ class TaskListView(TaskView):
         return self.answer_task(task.id, status=status.HTTP_201_CREATED)
 
 
-def _task(tenant: Tenant, task_id: str) -> Task:
-    return task_get(tenant=tenant, task_id=task_id)
-
-
 class TaskDetailView(TaskView):
-    read_one = staticmethod(_task)
+    read_one = staticmethod(task_get)
 
     @doc(response=TaskOut, op="tasks_get")
     def get(self, request: Request, task_id: str) -> Response:
-        return self.answer(_task(self.access.tenant, task_id))
+        return self.answer(task_get(tenant=self.access.tenant, task_id=task_id))
 
     @doc(TaskUpdateIn, response=TaskOut, op="tasks_update")
     def patch(self, request: Request, task_id: str) -> Response:

@@ -5,7 +5,7 @@ from orchestration.work.api import projects, queue, sessions, tasks
 
 urlpatterns = [
     path("projects", projects.ProjectListView.as_view()),
-    path("projects/<str:project_id>", projects.ProjectDetailView.as_view()),
+    path("projects/<str:project_id>", lean_read_view(projects.ProjectDetailView)),
     path("tasks", tasks.TaskListView.as_view()),
     path("tasks/<str:task_id>", lean_read_view(tasks.TaskDetailView)),
     path("tasks/<str:task_id>/children", tasks.TaskChildrenView.as_view()),
@@ -14,7 +14,7 @@ urlpatterns = [
     path("tasks/<str:task_id>/subtasks/<str:subtask_id>", tasks.SubtaskDetailView.as_view()),
     path("sessions", sessions.SessionListView.as_view()),
     path("sessions/spawn", sessions.SessionSpawnView.as_view()),
-    path("sessions/<str:session_id>", sessions.SessionDetailView.as_view()),
+    path("sessions/<str:session_id>", lean_read_view(sessions.SessionDetailView)),
     path("sessions/<str:session_id>/events", sessions.SessionEventsView.as_view()),
     path("sessions/<str:session_id>/timeline", sessions.SessionTimelineView.as_view()),
     path("sessions/<str:session_id>/manifest", sessions.SessionManifestView.as_view()),

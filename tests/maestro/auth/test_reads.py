@@ -46,8 +46,19 @@ def _both(settings, send):
 def task(tenant, project):
     task = make_task(tenant, project, "Lean")
     subtask_create(tenant=tenant, task_id=task.id, actor=SYSTEM, title="s")
-    task_timeline_add(tenant=tenant, task_id=task.id, actor=SYSTEM, type="update", message="m é ✓ \u2028 \u2029 \\ \" </script>")
+    task_timeline_add(tenant=tenant, task_id=task.id, actor=SYSTEM, type="update",
+                      message="m é ✓ \u2028 \u2029 \\ \" </script>")
     return task
+
+
+@pytest.fixture
+def paths(tenant, project, task):
+    """A path of each kind of object read on the lean path: a task, a session, a project."""
+    from orchestration.work.services.sessions import session_create
+
+    session = session_create(tenant=tenant, actor=SYSTEM, project=project, task_ids=[task.id], name="lean")
+    return {"task": f"/api/tasks/{task.id}", "session": f"/api/sessions/{session.id}",
+            "project": f"/api/projects/{project.id}"}
 
 
 def test_a_plain_read_is_answered_without_drf_byte_for_byte_as_drf_answers_it(settings, api_client, task,
@@ -65,6 +76,24 @@ def test_a_plain_read_is_answered_without_drf_byte_for_byte_as_drf_answers_it(se
     assert dispatched == [f"/api/tasks/{task.id}"]
 
 
+@pytest.mark.parametrize("kind", ["task", "session", "project"])
+@pytest.mark.parametrize("if_none_match", [None, "current", '"0"'])
+def test_each_kind_is_answered_alike_on_both_paths(settings, api_client, paths, dispatched, kind, if_none_match):
+    # given: the object's current ETag
+    path = paths[kind]
+    etag = api_client.get(path)["ETag"]
+    dispatched.clear()
+    headers = {} if if_none_match is None else {"HTTP_IF_NONE_MATCH": etag if if_none_match == "current" else
+                                                if_none_match}
+    # when
+    lean, drf = _both(settings, lambda: api_client.get(path, **headers))
+    # then: the same answer, the lean path's first
+    assert lean == drf
+    assert lean[0] == (304 if if_none_match == "current" else 200)
+    assert lean[1]["ETag"] == etag
+    assert dispatched == [path]
+
+
 @pytest.mark.parametrize("if_none_match, status", [
     ('"3"', 304), ('W/"3"', 304), ('"1", "3"', 304), ("*", 304), ('"2"', 200), ("3", 200),
 ])
@@ -76,6 +105,16 @@ def test_if_none_match_is_answered_alike(settings, api_client, task, dispatched,
     assert lean[0] == status
     assert lean[1]["ETag"] == '"3"'
     assert len(dispatched) == 1  # the lean path answered the first
+
+
+@pytest.mark.parametrize("path", ["/api/sessions/sess_nope", "/api/projects/proj_nope"])
+def test_a_missing_session_or_project_is_drfs_404(settings, api_client, dispatched, path):
+    # when
+    lean, drf = _both(settings, lambda: api_client.get(path))
+    # then
+    assert lean == drf
+    assert lean[0] == 404
+    assert len(dispatched) == 2
 
 
 def _other_tenant_task(other_tenant):
