@@ -20,7 +20,8 @@ by hand (the token, the task, its timeline, subtasks and session links); for the
 reads it replays the very SQL Maestro ran for that request (captured here first), so their
 ratio is what Maestro's Python costs above its queries. ``--server`` picks how Maestro is
 served (see SERVERS; default: ``bin/web``'s layout); ``--servers a,b`` measures several in one run
-(``web:4``: ``bin/web`` with 4 threads a process; ``granian-wsgi:1``: 1 blocking thread).
+(``web:4``: ``bin/web`` with 4 threads a process; ``granian-wsgi:1``: 1 blocking thread;
+``web-drf``: ``bin/web`` with every read through DRF, ``MAESTRO_LEAN_READS=0``).
 Next to each rate, the CPU time a request cost each party over the measured seconds (the
 server's processes, PostgreSQL's, the load generator's): on a machine shared with other work
 the rates move from run to run, the CPU a request costs much less.
@@ -66,6 +67,8 @@ THREADS = 8
 # HTTP in a thread pool (maestro.asgi). The others are the candidates measured for that choice.
 SERVERS: dict[str, Callable[[int, int], list[str]]] = {
     "web": lambda port, threads: [sys.executable, "-m", "maestro.processes", "web"],
+    # bin/web answering every read through DRF (MAESTRO_LEAN_READS=0): the lean reads' baseline
+    "web-drf": lambda port, threads: [sys.executable, "-m", "maestro.processes", "web"],
     "uvicorn-django-asgi": lambda port, threads: [
         sys.executable, "-m", "uvicorn", "django_asgi:app", "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log", "--lifespan", "off"],
@@ -384,7 +387,7 @@ def main() -> int:
         port = free_port()
         name, _, threads = name.partition(":")  # "web:4": bin/web with MAESTRO_WEB_THREADS=4
         menv = {**env, "MAESTRO_PORT": str(port), "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}",
-                "MAESTRO_WEB_THREADS": threads or str(THREADS)}
+                "MAESTRO_WEB_THREADS": threads or str(THREADS), "MAESTRO_LEAN_READS": "0" if name == "web-drf" else "1"}
         return start(SERVERS[name](port, int(threads or THREADS)), port, menv, ROOT, name), port
 
     def bare() -> Server:
