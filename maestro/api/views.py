@@ -90,9 +90,9 @@ class MaestroAPIView(APIView):
     # A view of one kind of object says how it is shown (``present = staticmethod(task_repr)``),
     # the order of its list, and the FilterSet of its list's query parameters, if any.
     present: Callable[[Any], Mapping[str, Any]]
-    # A view of one object may say how it is read (``read_one(tenant=…, **url_kwargs)``, the
-    # object ``present`` shows, its selector): its token-authenticated GETs can then be served
-    # without DRF (maestro.auth.reads.lean_read_view), and its own ``get`` answers ``read_one``.
+    # A view of one object may name how it is read (``read_one(tenant=…, **url_kwargs)``: the
+    # selector its own ``get`` answers with): its token-authenticated GETs can then be served
+    # without DRF (maestro.auth.reads.lean_read_view).
     read_one: Callable[..., Any] | None = None
     order: Order
     filters: type[FilterSet] | None = None
