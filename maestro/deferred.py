@@ -30,6 +30,7 @@ class Deferred:
         self._cond = threading.Condition()
         self._pending: dict[Hashable, tuple[float, Callable[[], Any]]] = {}
         self._thread: threading.Thread | None = None
+        self._running = 0  # runs the thread has taken and not finished
 
     def schedule(self, key: Hashable, delay: float, run: Callable[[], Any]) -> bool:
         """Run ``run`` in ``delay`` seconds unless ``key`` is already pending (then ``False``).
@@ -54,13 +55,29 @@ class Deferred:
             _run_logged(run)
         return len(runs)
 
+    def discard(self, *, wait: float) -> int:
+        """Drops every pending run and waits up to ``wait`` seconds for the one under way, if
+        any (a test ending: nothing it scheduled may write into the next one, or race the flush
+        of its database); returns how many were dropped."""
+        with self._cond:
+            dropped = len(self._pending)
+            self._pending.clear()
+            self._cond.wait_for(lambda: self._running == 0, wait)
+        return dropped
+
     def _loop(self) -> None:
         while True:
-            for run in self._next_due():
-                try:
-                    _run_logged(run)
-                finally:
-                    connections.close_all()  # this thread's own; not held between runs
+            runs = self._next_due()
+            try:
+                for run in runs:
+                    try:
+                        _run_logged(run)
+                    finally:
+                        connections.close_all()  # this thread's own; not held between runs
+            finally:
+                with self._cond:
+                    self._running -= len(runs)
+                    self._cond.notify_all()
 
     def _next_due(self) -> list[Callable[[], Any]]:
         with self._cond:
@@ -68,6 +85,7 @@ class Deferred:
                 now = time.monotonic()
                 due = [key for key, (at, _) in self._pending.items() if at <= now]
                 if due:
+                    self._running += len(due)
                     return [self._pending.pop(key)[1] for key in due]
                 soonest = min((at for at, _ in self._pending.values()), default=None)
                 self._cond.wait(None if soonest is None else soonest - now)

@@ -201,6 +201,11 @@ def woken(name: str, key: int) -> None:
         client.delete(_marker(name, key))
 
 
+def discard_deferred(*, wait: float = 10.0) -> int:
+    """Drop the in-process wake-ups still waiting, after the one under way (a test's end)."""
+    return _deferred.discard(wait=wait)
+
+
 def run_deferred_now() -> int:
     """Run the in-process wake-ups that are waiting for their delay now, in this thread (at
     shutdown of the embedded default, so nothing committed waits for the next start)."""

@@ -17,6 +17,17 @@ from tests.support.processes import maestro_processes, worker_processes  # noqa:
 from tests.support.redis import RedisServer  # noqa: E402
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Before any fixture is torn down: what the test left to the embedded default's deferred
+    thread (a ledger wake-up a second after its writes) is dropped, and a run under way is waited
+    for, so none writes into the next test or deadlocks with the flush of the test database."""
+    from maestro.queue import discard_deferred
+
+    discard_deferred()
+    return (yield)
+
+
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
     """A redis-server of the test's own (killed and restarted by outage tests)."""
