@@ -40,15 +40,13 @@ def lean_read_view(view_class: type[MaestroAPIView]) -> Callable[..., HttpRespon
     result carries the DRF view's attributes (``cls``, ``csrf_exempt``…), so URL resolution,
     metrics and the OpenAPI schema see the same view."""
     drf_view = view_class.as_view()
-    read_one = view_class.read_one
-    assert read_one is not None, f"{view_class.__name__} has no read_one"
-    present = view_class.present
+    assert view_class.read_one is not None, f"{view_class.__name__} has no read_one"
     role = getattr(view_class, "read_role", Role.VIEWER)
     allow = _allow(view_class)
 
     @functools.wraps(drf_view)
     def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        response = _answer(request, kwargs, read_one, present, role, allow) if settings.MAESTRO_LEAN_READS else None
+        response = _answer(request, kwargs, view_class, role, allow) if settings.MAESTRO_LEAN_READS else None
         return response if response is not None else drf_view(request, **kwargs)
 
     return view
@@ -61,8 +59,8 @@ def _allow(view_class: type[MaestroAPIView]) -> str:
     return ", ".join(instance.allowed_methods)
 
 
-def _answer(request: HttpRequest, kwargs: dict[str, Any], read_one: Callable[..., Any],
-            present: Callable[[Any], Any], role: str, allow: str) -> HttpResponse | None:
+def _answer(request: HttpRequest, kwargs: dict[str, Any], view_class: type[MaestroAPIView], role: str,
+            allow: str) -> HttpResponse | None:
     meta = request.META
     if request.method != "GET" or meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "") not in JSON_ACCEPTS \
             or "\x00" in request.path:
@@ -79,6 +77,9 @@ def _answer(request: HttpRequest, kwargs: dict[str, Any], read_one: Callable[...
         access = resolve_access(user, token, meta)
         if not access.allows(role):
             return None
+        read_one = view_class.read_one  # looked up per request: a subclass or a test may replace it
+        if read_one is None:
+            return None
         obj = read_one(tenant=access.tenant, **kwargs)
     except MaestroError:
         return None
@@ -89,7 +90,7 @@ def _answer(request: HttpRequest, kwargs: dict[str, Any], read_one: Callable[...
         response = HttpResponse(status=304)
         del response["Content-Type"]  # as DRF answers an empty body
     else:
-        response = HttpResponse(_RENDERER.render(present(obj)), content_type="application/json")
+        response = HttpResponse(_RENDERER.render(view_class.present(obj)), content_type="application/json")
     if version is not None:
         response["ETag"] = f'"{version}"'
     response["Allow"] = allow

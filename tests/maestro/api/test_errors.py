@@ -234,14 +234,17 @@ def test_other_tenants_ids_are_404_and_never_leak(api_client, tenant, other_tena
     their_before.assert_nothing_written()
 
 
-def test_error_responses_are_never_html_even_for_a_crash(api_client, monkeypatch, project):
-    # given: a bug deep in a selector
+@pytest.mark.parametrize("lean", [True, False])
+def test_error_responses_are_never_html_even_for_a_crash(api_client, monkeypatch, project, settings, lean):
+    # given: a bug deep in a selector, met on the lean read path (maestro.auth.reads) or DRF's
     from orchestration.work.api import projects as views
 
     def boom(**kwargs):
         raise RuntimeError("secret internals")
 
+    settings.MAESTRO_LEAN_READS = lean
     monkeypatch.setattr(views, "project_get", boom)
+    monkeypatch.setattr(views.ProjectDetailView, "read_one", staticmethod(boom))
     # when
     r = api_client.get(f"/api/projects/{project.id}")
     # then
