@@ -21,10 +21,11 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.renderers import JSONRenderer
 
 from maestro.api.views import MaestroAPIView, etag_matches
-from maestro.auth.backends import user_for_api_token
+from maestro.auth.backends import bearer_token, user_for_api_token
 from maestro.core.exceptions import MaestroError
 from maestro.core.roles import Role
 from maestro.tenancy.access import resolve_access
@@ -65,9 +66,11 @@ def _answer(request: HttpRequest, kwargs: dict[str, Any], view_class: type[Maest
     if request.method != "GET" or meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "") not in JSON_ACCEPTS \
             or "\x00" in request.path:
         return None
-    scheme, _, raw = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
-    raw = raw.strip()
-    if scheme.lower() != "bearer" or not raw.startswith(ApiToken.PREFIX):
+    try:  # as ApiTokenAuthentication reads it; DRF answers a malformed header
+        raw = bearer_token(request)
+    except AuthenticationFailed:
+        return None
+    if raw is None or not raw.startswith(ApiToken.PREFIX):
         return None
     found = user_for_api_token(raw)
     if found is None:

@@ -57,7 +57,7 @@ class TaskDetailView(TaskView):
 
     @doc(response=TaskOut, op="tasks_get")
     def get(self, request: Request, task_id: str) -> Response:
-        return self.answer(task_get(tenant=self.access.tenant, task_id=task_id))
+        return self.answer_task(task_id)
 
     @doc(TaskUpdateIn, response=TaskOut, op="tasks_update")
     def patch(self, request: Request, task_id: str) -> Response:
