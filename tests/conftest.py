@@ -120,6 +120,10 @@ def _archive_of_its_own(tmp_path, settings, monkeypatch):
     back, so a shared one (or a dev server's ``var/archive``) would mix tenants sharing a slug."""
     url = (tmp_path / "archive").as_uri()
     settings.MAESTRO_ARCHIVE_URL = url
+    # The test process reads every token (a listener would hold a connection to the test
+    # database from test to test); the processes a test starts keep the default, and the
+    # cache's own tests turn it on (tests/maestro/auth/test_credential_cache.py).
+    settings.MAESTRO_TOKEN_CACHE_SECONDS = 0
     monkeypatch.setenv("MAESTRO_ARCHIVE_URL", url)
 
 

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from maestro.auth.jwks import key_set
 from maestro.core.compiled import CompiledRead
 from maestro.core.roles import Role
+from maestro.tenancy import credential_cache
 from maestro.tenancy.credentials import DevLoopback, OidcClaims
 from maestro.tenancy.models import ApiToken, Membership, OidcIdentity, hash_token, oidc_username
 from maestro.tenancy.services import default_tenant
@@ -45,22 +46,32 @@ def _token_query(key_hash: str) -> QuerySet[ApiToken]:
             .filter(key_hash=key_hash, revoked_at__isnull=True)[:1])
 
 
-# Every token-authenticated request reads its token: compiled once per process. Nothing of it is
-# cached, so a revoked token is refused by the very next request, in every process.
+# A token is read with one compiled query, and kept by the web process until PostgreSQL says a
+# credential changed (credential_cache): a revoked token is refused by the next request on every
+# process, since the revoking writer waits until each process has dropped what it read.
 _TOKEN_READ: CompiledRead[ApiToken] = CompiledRead(_token_query, key_hash="\x01token-marker")
 
 
 def user_for_api_token(raw: str) -> tuple[User, ApiToken] | None:
     """The token's user and the token, which carries ``member_role`` (the user's role in the
-    token's tenant, None when not a member), read in the same query."""
-    found = _TOKEN_READ.rows(key_hash=hash_token(raw))
-    token = found[0] if found else None
-    if token is None or not token.user.is_active:
-        return None
+    token's tenant, None when not a member), read in the same query or kept from an earlier one."""
+    key_hash = hash_token(raw)
+    cache = credential_cache.active()
+    token = cache.get(key_hash, settings.MAESTRO_TOKEN_CACHE_SECONDS) if cache is not None else None
+    if token is None:
+        generation = cache.generation() if cache is not None else 0
+        found = _TOKEN_READ.rows(key_hash=key_hash)
+        token = found[0] if found else None
+        if token is None or not token.user.is_active:
+            return None
+        if cache is not None:
+            cache.put(key_hash, generation, token)
     now = timezone.now()
     # Touch at most once a minute: a write per request would make reads contend.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        if cache is not None:
+            cache.touched(key_hash, now)
     return token.user, token
 
 

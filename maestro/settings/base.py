@@ -238,6 +238,10 @@ MAESTRO_DEV_LOOPBACK_AUTH = False
 # Token-authenticated plain GETs of one object answered without DRF (maestro.auth.reads): the
 # same bytes either way; 0 rules the fast path out (a suspected difference, a benchmark's A/B).
 MAESTRO_LEAN_READS = os.environ.get("MAESTRO_LEAN_READS", "1") != "0"
+# API tokens a web process has read are kept until PostgreSQL notifies a credential change
+# (maestro.tenancy.credential_cache), and read again after this many seconds at the latest; 0 reads
+# every token from the database on every request. Only on PostgreSQL through Maestro's pool.
+MAESTRO_TOKEN_CACHE_SECONDS = float(os.environ.get("MAESTRO_TOKEN_CACHE_SECONDS", "30"))
 MAESTRO_MAX_BODY_BYTES = int(os.environ.get("MAESTRO_MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAESTRO_MAX_BODY_BYTES
 # Request headers, checked in front of Django (maestro.header_limit): in all, and per field.

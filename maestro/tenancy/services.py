@@ -16,6 +16,7 @@ from django.utils import timezone
 from maestro.core.actors import Actor
 from maestro.core.exceptions import Unauthenticated
 from maestro.core.roles import Role, parse_group_roles
+from maestro.tenancy.credential_cache import credentials_changed
 from maestro.tenancy.models import (
     DEFAULT_TENANT_SLUG,
     ApiToken,
@@ -88,6 +89,7 @@ def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
     """Revokes the token; WebSockets it opened are closed once the revocation commits."""
     with service():
         revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        credentials_changed()  # an update sends no signal: wait for every web process here
         token.refresh_from_db()
         if revoked:
             Change(tenant_id=token.tenant_id, actor=actor, action=Action.API_TOKEN_REVOKE,

@@ -1,5 +1,6 @@
-"""A revoked API token is refused at once by every web process: nothing of a token is cached,
-each request reads it (one compiled query, maestro/core/compiled.py)."""
+"""A revoked API token is refused at once by every web process: each keeps the tokens it read
+(maestro/tenancy/credential_cache.py), and the revocation returns only once every process's
+listener has dropped them."""
 
 from __future__ import annotations
 
