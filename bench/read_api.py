@@ -21,7 +21,9 @@ reads it replays the very SQL Maestro ran for that request (captured here first)
 ratio is what Maestro's Python costs above its queries. ``--server`` picks how Maestro is
 served (see SERVERS; default: ``bin/web``'s layout); ``--servers a,b`` measures several in one run
 (``web:4``: ``bin/web`` with 4 threads a process; ``granian-wsgi:1``: 1 blocking thread;
-``web-drf``: ``bin/web`` with every read through DRF, ``MAESTRO_LEAN_READS=0``).
+``web-drf``: ``bin/web`` with every read through DRF, ``MAESTRO_LEAN_READS=0``; ``web-uncached``:
+``bin/web`` reading the token from the database on every request, ``MAESTRO_TOKEN_CACHE_SECONDS=0``).
+The floor reads the token on every request, as Maestro did before it kept tokens.
 Next to each rate, the CPU time a request cost each party over the measured seconds (the
 server's processes, PostgreSQL's, the load generator's): on a machine shared with other work
 the rates move from run to run, the CPU a request costs much less.
@@ -69,6 +71,8 @@ SERVERS: dict[str, Callable[[int, int], list[str]]] = {
     "web": lambda port, threads: [sys.executable, "-m", "maestro.processes", "web"],
     # bin/web answering every read through DRF (MAESTRO_LEAN_READS=0): the lean reads' baseline
     "web-drf": lambda port, threads: [sys.executable, "-m", "maestro.processes", "web"],
+    # bin/web reading the token from the database on every request (MAESTRO_TOKEN_CACHE_SECONDS=0)
+    "web-uncached": lambda port, threads: [sys.executable, "-m", "maestro.processes", "web"],
     "uvicorn-django-asgi": lambda port, threads: [
         sys.executable, "-m", "uvicorn", "django_asgi:app", "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log", "--lifespan", "off"],
@@ -387,7 +391,8 @@ def main() -> int:
         port = free_port()
         name, _, threads = name.partition(":")  # "web:4": bin/web with MAESTRO_WEB_THREADS=4
         menv = {**env, "MAESTRO_PORT": str(port), "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}",
-                "MAESTRO_WEB_THREADS": threads or str(THREADS), "MAESTRO_LEAN_READS": "0" if name == "web-drf" else "1"}
+                "MAESTRO_WEB_THREADS": threads or str(THREADS), "MAESTRO_LEAN_READS": "0" if name == "web-drf" else "1",
+                "MAESTRO_TOKEN_CACHE_SECONDS": "0" if name == "web-uncached" else "30"}
         return start(SERVERS[name](port, int(threads or THREADS)), port, menv, ROOT, name), port
 
     def bare() -> Server:
