@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import LazySettings
 from django.core.exceptions import ImproperlyConfigured
@@ -54,11 +55,18 @@ def serve(*, host: str, port: int, workers: int) -> None:
     import uvicorn
     from django.conf import settings
 
+    from maestro import web_supervisor
+
     # The lifespan messages only tell the application to export its last spans at shutdown
     # (maestro.tracing.FlushedAtShutdown).
-    uvicorn.run("maestro.asgi:application", host=host, port=port, workers=workers, lifespan="on",
-                log_config=settings.LOGGING, proxy_headers=True,
-                forwarded_allow_ips=settings.MAESTRO_FORWARDED_ALLOW_IPS)
+    options: dict[str, Any] = {
+        "app": "maestro.asgi:application", "lifespan": "on", "log_config": settings.LOGGING, "proxy_headers": True,
+        "forwarded_allow_ips": settings.MAESTRO_FORWARDED_ALLOW_IPS}
+    if workers > 1 and web_supervisor.available():
+        # a listening socket per process, so connections spread evenly (maestro.web_supervisor)
+        web_supervisor.supervise(host, port, workers, options)
+    else:
+        uvicorn.run(host=host, port=port, workers=workers, **options)
 
 
 def web(argv: list[str]) -> None:
