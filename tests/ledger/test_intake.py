@@ -181,3 +181,18 @@ def test_a_prepared_entry_is_the_model_django_would_make_and_reads_back_as_store
     assert unsaved._state.adding and unsaved.pk is None
     # nothing listens for an intake row's construction signals, which this way does not send
     assert not pre_init.has_listeners(IntakeEntry) and not post_init.has_listeners(IntakeEntry)
+
+
+def test_drawn_ids_are_ordinary_uuid7s():
+    import pickle
+    import uuid
+
+    from ledger.services import uuid7s
+
+    ids = uuid7s(50)
+    for made in ids:
+        same = uuid.UUID(str(made))
+        assert (made == same, hash(made) == hash(same), made.int == same.int) == (True, True, True)
+        assert (made.version, made.variant, made.is_safe) == (7, uuid.RFC_4122, uuid.SafeUUID.unknown)
+        assert pickle.loads(pickle.dumps(made)) == made and type(made) is uuid.UUID
+    assert len(set(ids)) == 50
