@@ -1,3 +1,4 @@
+import gc
 import os
 from typing import Any, cast
 
@@ -15,7 +16,7 @@ django_wsgi_app = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.urls import re_path  # noqa: E402
+from django.urls import get_resolver, re_path  # noqa: E402
 
 from maestro.auth.websocket import authenticate_handshake  # noqa: E402
 from maestro.body_limit import BodySizeLimit  # noqa: E402
@@ -49,7 +50,19 @@ websocket_urlpatterns = [
 # thread asgiref keeps for thread-sensitive code: requests of a process took turns on that
 # thread, waits on PostgreSQL included (docs/decisions.md; bench/read_api.py measures both).
 http_app = WSGIThreads(cast(Any, django_wsgi_app), threads=settings.MAESTRO_WEB_THREADS)
+
+
+def freeze_what_is_loaded() -> None:
+    """At the server's startup: the URLconf and every view imported, then everything the process
+    has loaded moved out of the cyclic collector's sight (``gc.freeze``). It lives as long as the
+    process, and each full collection walked all of it again: a ledger batch's thousand parsed
+    entries set off several, a sixth of the batch's CPU (docs/decisions.md 77)."""
+    get_resolver().url_patterns  # noqa: B018 — imported now, not at the first request
+    gc.collect()
+    gc.freeze()
+
+
 application = tracing.FlushedAtShutdown(HeaderSizeLimit(ProtocolTypeRouter({
     "http": BodySizeLimit(http_app),
     "websocket": URLRouter(websocket_urlpatterns),
-})))
+})), on_startup=freeze_what_is_loaded)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -187,8 +187,9 @@ class FlushedAtShutdown:
     SIGTERM it caught once it has shut down, so the SDK's ``atexit`` flush would never run and
     the last seconds of every web process's spans would be lost."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, on_startup: Callable[[], None] = lambda: None) -> None:
         self.app = app
+        self.on_startup = on_startup
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":
@@ -197,6 +198,7 @@ class FlushedAtShutdown:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.on_startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 flush()
