@@ -131,7 +131,8 @@ class CredentialCache:
 
     # ---- the listener ----------------------------------------------------------------------
 
-    def _connect(self, pending: list[str]) -> psycopg.Connection[Any]:
+    def _connect(self, pending: list[str]) -> tuple[psycopg.Connection[Any], int]:
+        """A listening connection, and the barrier it has acknowledged."""
         s = connections[self.alias].settings_dict
         params = {"dbname": s["NAME"], "user": s["USER"], "password": s["PASSWORD"], "host": s["HOST"],
                   "port": s["PORT"]}
@@ -145,12 +146,13 @@ class CredentialCache:
             # Whatever committed before the LISTEN is in the database for every later read: drop
             # what was read before, then acknowledge every barrier sent so far.
             row = conn.execute(f"SELECT last_value FROM {SEQUENCE}").fetchone()
+            seen = int(row[0]) if row else 0
             self._drop_all()
-            self._ack(conn, int(row[0]) if row else 0)
+            self._ack(conn, seen)
         except BaseException:
             conn.close()
             raise
-        return conn
+        return conn, seen
 
     @staticmethod
     def _ack(conn: psycopg.Connection[Any], barrier: int) -> None:
@@ -160,9 +162,9 @@ class CredentialCache:
         while not self._stopping.is_set():
             pending: list[str] = []
             try:
-                conn = self._conn = self._connect(pending)
+                conn, seen = self._connect(pending)  # a barrier it brings later is never below that
+                self._conn = conn
                 pgconn = conn.pgconn
-                seen = 0
                 self._live = True
                 log.info("credential cache listening", extra={"event": "credentials.listening"})
                 while not self._stopping.is_set():

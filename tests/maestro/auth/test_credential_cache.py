@@ -202,3 +202,35 @@ def test_a_writer_gives_up_on_a_listener_that_never_answers(cache, tenant, caplo
         assert 0.3 <= time.monotonic() - started < 3
     assert any(getattr(r, "event", "") == "credentials.settle_timeout" for r in caplog.records)
     assert credential_cache.settle(timeout=5) is True
+
+
+def _listener_acks() -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT application_name FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND application_name LIKE 'maestro-credentials %%'")
+        return [int(name.rsplit(" ", 1)[1]) for (name,) in cur.fetchall()]
+
+
+def test_a_reconnected_listener_never_acknowledges_less_than_it_did(cache, tenant):
+    s = connection.settings_dict
+    with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"]) as writer:
+        # given a barrier drawn, its transaction not yet committed
+        early = writer.execute("SELECT n FROM nextval('maestro_credentials_seq') AS n, "
+                               "pg_notify('maestro_credentials', n::text)").fetchone()[0]
+        _other_process("SELECT nextval('maestro_credentials_seq')", [])
+        # and a listener that connects after both were drawn (it acknowledges the later one)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND application_name LIKE 'maestro-credentials %%'")
+        deadline = time.monotonic() + 10
+        while not (_listener_acks() and min(_listener_acks()) > early):
+            assert time.monotonic() < deadline, "the listener did not reconnect"
+            time.sleep(0.02)
+        acknowledged = min(_listener_acks())
+        # when the early barrier's transaction commits, and the listener is told of it
+        writer.commit()
+        until = time.monotonic() + 0.5
+        while time.monotonic() < until:
+            # then its acknowledgement does not go back to it
+            assert min(_listener_acks()) >= acknowledged
+            time.sleep(0.01)
