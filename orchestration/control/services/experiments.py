@@ -246,7 +246,11 @@ def stop_conditions_met(experiment: Experiment, *, now: datetime) -> list[str]:
     for cond in experiment.stop_conditions or []:
         kind = cond.get("type")
         if kind == "maxDuration" and experiment.start_date is not None:
-            if now - experiment.start_date >= timedelta(hours=cond["hours"]):
+            try:
+                limit = timedelta(hours=cond["hours"])
+            except OverflowError:  # stored before hours had a maximum: longer than time can reach
+                continue
+            if now - experiment.start_date >= limit:
                 met.append(f"maxDuration {cond['hours']}h")
             continue
         stats = stats if stats is not None else observation_stats(experiment=experiment)

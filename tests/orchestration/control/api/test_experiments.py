@@ -87,6 +87,8 @@ def test_bad_variants_are_400_and_store_nothing(api_client, seeded, variants, me
     ({"status": "completed"}, 'status: "completed" is not a valid choice.'),
     ({"stopConditions": [{"type": "maxObservations", "value": 0}]},
      "stopConditions are invalid: $[0].value: 0 is less than the minimum of 1"),
+    ({"stopConditions": [{"type": "maxDuration", "hours": 1e20}]},
+     "stopConditions are invalid: $[0].hours: 1e+20 is greater than the maximum of 876000"),
     ({"stopConditions": [{"type": "whenever"}]},
      "stopConditions are invalid: $[0].type: 'whenever' is not one of ['maxObservations', 'maxDuration', "
      "'metricThreshold']"),
@@ -346,3 +348,18 @@ def test_unknown_experiment_is_404(api_client, seeded):
     # then
     assert r.status_code == 404
     assert r.json()["code"] == "EXPERIMENT_NOT_FOUND"
+
+
+def test_a_max_duration_stored_beyond_what_time_can_reach_never_holds(api_client, seeded):
+    # given: a running experiment whose stop condition was stored before hours had a maximum
+    Experiment.objects.filter(slug="exp-001").update(
+        stop_conditions=[{"type": "maxDuration", "hours": 1.6e210}, {"type": "maxObservations", "value": 10**9}])
+
+    # when an observation comes in (the conditions are checked)
+    r = api_client.post(f"{URL}/exp-001/observations", {"variant": "control", "metrics": {"latency": 3}},
+                        format="json")
+
+    # then it is stored, and that condition is simply not met
+    assert r.status_code == 201, r.content
+    assert r.json()["stopConditionsMet"] == []
+    assert Experiment.objects.get(slug="exp-001").status == "running"
