@@ -41,11 +41,13 @@ def _socket(host: str, port: int) -> socket.socket:
 
 
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
-    """One web process: its own socket in the port's group, then uvicorn as ``serve`` runs it."""
+    """One web process: its own socket in the port's group, then uvicorn as ``serve`` runs it.
+    The socket listens (joins the group the kernel spreads connections over) only once uvicorn
+    serves on it, after the application has loaded: a process starting up, or replacing one that
+    died, is handed no connection it would leave waiting for seconds."""
     import uvicorn
 
     sock = _socket(host, port)
-    sock.listen(options.get("backlog", 2048))
     config = uvicorn.Config(host=host, port=port, **options)
     uvicorn.Server(config).run(sockets=[sock])
 

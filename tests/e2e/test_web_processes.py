@@ -126,6 +126,8 @@ def test_a_web_process_that_dies_is_replaced_and_sigterm_ends_them_all(live_serv
     while not _owned(replacement, _sockets(server.port, "0A")):
         assert time.monotonic() < deadline, "the replacement does not listen"
         time.sleep(0.1)
+    # it listens only once it serves: every connection from then on is answered
+    assert all(_healthy(server.port) for _ in range(20))
     # SIGTERM: every process ends, and the supervisor with status 0
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(35) == 0
