@@ -11,6 +11,7 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,13 +77,19 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def test_each_web_process_listens_on_its_own_socket_and_connections_spread(live_server_factory):
-    server = live_server_factory(MAESTRO_WEB_WORKERS="2")
+def _both_serving(server: Any) -> list[int]:
+    """The two web processes, once each listens (a process listens only once it serves)."""
     deadline = time.monotonic() + 60
     while len(processes := _web_processes(server.proc.pid)) < 2 or not all(
             _owned(pid, _sockets(server.port, "0A")) for pid in processes):
         assert time.monotonic() < deadline, "two listening web processes did not start"
         time.sleep(0.1)
+    return processes
+
+
+def test_each_web_process_listens_on_its_own_socket_and_connections_spread(live_server_factory):
+    server = live_server_factory(MAESTRO_WEB_WORKERS="2")
+    processes = _both_serving(server)
     listening = _sockets(server.port, "0A")
     owned = [_owned(pid, listening) for pid in processes]
     # each process its own listening socket; the supervisor holds the port without listening
@@ -107,13 +114,7 @@ def test_each_web_process_listens_on_its_own_socket_and_connections_spread(live_
 
 def test_a_web_process_that_dies_is_replaced_and_sigterm_ends_them_all(live_server_factory):
     server = live_server_factory(MAESTRO_WEB_WORKERS="2")
-    deadline = time.monotonic() + 60
-    # both processes serving (each listens only once it serves): either alone then answers
-    while len(processes := _web_processes(server.proc.pid)) < 2 or not all(
-            _owned(pid, _sockets(server.port, "0A")) for pid in processes):
-        assert time.monotonic() < deadline, "two listening web processes did not start"
-        time.sleep(0.1)
-    first, second = processes
+    first, second = _both_serving(server)  # either alone then answers
     os.kill(first, signal.SIGKILL)
     while _alive(first):  # its socket leaves the port's group as the process ends
         time.sleep(0.01)
