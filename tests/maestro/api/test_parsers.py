@@ -163,6 +163,8 @@ def test_a_body_parses_to_exactly_what_json_makes_of_it(value, ascii_only):
     b"NaN", b"[Infinity]", b"-Infinity", b'{"a": "\\ud800"}', b'{"\\udfff": 1}', b'"\\ud83d\\ude00"',
     b"\xef\xbb\xbf{}", b'"\xff"', b'{"a": "\xed\xa0\x80"}', b'"a\x01b"', b"[1,]", b'{"a":1,"a":2}', b"{} {}",
     b"", b" ", b"-0", b"-0.0", b"1E5", b"-1e-400", b'"\\u0000"', b'{"id": "1234567890123456789012"}',
+    b"9223372036854775807", b"9223372036854775808", b"-9223372036854775808", b"18446744073709551616",
+    b"[1e19]", b'{"a": -9.3e18}', b"9.2e18", b"[1, [2, [-18446744073709551617]]]", b'{"n": 12345678901234567890.5}',
     NESTED_1000.encode(), _nested(MAX_BODY_DEPTH).encode(), _nested(MAX_BODY_DEPTH + 1).encode(),
     _nested(2000).encode(),
 ])
