@@ -334,7 +334,7 @@ def _encode_members(
     other ten fields validated here."""
     if not isinstance(actor_type, str) or actor_type not in ACTOR_TYPES:
         raise LedgerHashError(f"actor_type must be one of {sorted(ACTOR_TYPES)}, got {actor_type!r}")
-    if isinstance(metadata, Mapping):
+    if type(metadata) is dict or isinstance(metadata, Mapping):  # the ABC check costs 8x the type check
         meta = metadata_jcs if metadata_jcs is not None else \
             canonical_json(metadata if isinstance(metadata, dict) else dict(metadata))
     else:

@@ -67,6 +67,7 @@ class IntakeEntry(Statement):
     # Not a column: canonical_json(metadata), set by ledger.services.intake_prepare for the
     # insert (jsonb from that text), so a batch does not encode every metadata twice.
     metadata_jcs: bytes
+    id_text: str  # Not a column either: str(id), written once for the template and the insert.
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "pk_id"], name="ledger_intake_tenant_idx")]

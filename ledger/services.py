@@ -62,12 +62,15 @@ def uuid7s(n: int) -> list[uuid.UUID]:
     return ids
 
 
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown  # an Enum member's class attribute is a property call
+
+
 def _uuid(value: int) -> uuid.UUID:
     """``uuid.UUID(int=value)`` for a value known to fit 128 bits, without the constructor's
     argument parsing (a third of a batch's id draws)."""
     made = object.__new__(uuid.UUID)
     object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+    object.__setattr__(made, "is_safe", _UNKNOWN_SAFETY)
     return made
 
 
@@ -78,10 +81,12 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 def intake_prepare(*, tenant_id: int, action_type: str, resource_type: str, resource_id: Any, actor_id: Any,
                    actor_type: str, payload: Any, metadata: Any, entry_id: uuid.UUID | None = None,
-                   timestamp: datetime | None = None, client_id: bool = False) -> IntakeEntry:
+                   timestamp: datetime | None = None, client_id: bool = False,
+                   limits: tuple[int, int] | None = None) -> IntakeEntry:
     """Validate and canonicalise one entry (unsaved). Raises ValidationFailed naming the field.
 
-    Ids are stored as text: an int resource id is hashed as the string the API returns."""
+    Ids are stored as text: an int resource id is hashed as the string the API returns.
+    ``limits``: :func:`payload_limits`, read once by a caller preparing many entries."""
     values = {"action_type": action_type, "resource_type": resource_type,
               "resource_id": "" if resource_id is None else str(resource_id),
               "actor_id": "" if actor_id is None else str(actor_id)}
@@ -102,28 +107,29 @@ def intake_prepare(*, tenant_id: int, action_type: str, resource_type: str, reso
         raise _invalid("payload", "must be a JSON object")
     if not isinstance(metadata, dict):
         raise _invalid("metadata", "must be a JSON object")
+    payload_limit, metadata_limit = limits or payload_limits()
     try:
         payload_jcs = canonical_json(payload)
     except LedgerHashError as exc:
         raise _invalid("payload", f"is not representable as canonical JSON ({exc})") from None
-    if len(payload_jcs) > settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES:
-        raise ValidationFailed(f"payload: {len(payload_jcs)} bytes exceeds the limit of "
-                               f"{settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES}",
-                               details={"field": "payload", "limit": settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES})
+    if len(payload_jcs) > payload_limit:
+        raise ValidationFailed(f"payload: {len(payload_jcs)} bytes exceeds the limit of {payload_limit}",
+                               details={"field": "payload", "limit": payload_limit})
     try:
         metadata_jcs = canonical_json(metadata)
     except LedgerHashError as exc:
         raise _invalid("metadata", f"is not representable as canonical JSON ({exc})") from None
-    if len(metadata_jcs) > settings.MAESTRO_LEDGER_MAX_METADATA_BYTES:
-        raise ValidationFailed(f"metadata: exceeds the limit of {settings.MAESTRO_LEDGER_MAX_METADATA_BYTES} bytes",
-                               details={"field": "metadata", "limit": settings.MAESTRO_LEDGER_MAX_METADATA_BYTES})
+    if len(metadata_jcs) > metadata_limit:
+        raise ValidationFailed(f"metadata: exceeds the limit of {metadata_limit} bytes",
+                               details={"field": "metadata", "limit": metadata_limit})
     if b"\\u0000" in metadata_jcs:
         raise _invalid("metadata", "must not contain NUL characters")  # jsonb cannot store them
     entry_id = entry_id or uuid7()
+    id_text = str(entry_id)  # once: the template and the COPY line both write it
     timestamp = timestamp or timezone.now()
     digest = hashlib.sha256(payload_jcs).hexdigest()
     try:
-        template = entry_template(id=entry_id, tenant_id=tenant_id, timestamp=timestamp, actor_type=actor_type,
+        template = entry_template(id=id_text, tenant_id=tenant_id, timestamp=timestamp, actor_type=actor_type,
                                   payload_hash=digest, metadata=metadata, metadata_jcs=metadata_jcs, **values)
     except LedgerHashError as exc:
         raise ValidationFailed(f"entry cannot be hashed: {exc}") from None
@@ -131,12 +137,18 @@ def intake_prepare(*, tenant_id: int, action_type: str, resource_type: str, reso
         "pk_id": None, "id": entry_id, "tenant_id": tenant_id, "timestamp": timestamp, "actor_type": actor_type,
         "payload_hash": digest, "payload_jcs": payload_jcs.decode(), "metadata": metadata,
         "entry_template": template, "client_id": client_id, **values,
-        "metadata_jcs": metadata_jcs})  # not a column: the jsonb column's text, for _insert_many
+        # not columns, for _insert_many: the jsonb column's text, and the id's
+        "metadata_jcs": metadata_jcs, "id_text": id_text})
+
+
+def payload_limits() -> tuple[int, int]:
+    """The largest canonical payload and metadata an entry may carry, in bytes."""
+    return settings.MAESTRO_LEDGER_MAX_PAYLOAD_BYTES, settings.MAESTRO_LEDGER_MAX_METADATA_BYTES
 
 
 def _unsaved(values: dict[str, Any]) -> IntakeEntry:
-    """An unsaved ``IntakeEntry`` holding ``values`` (every field's attribute, and
-    ``metadata_jcs``), without ``Model.__init__`` (maestro.core.instances): a batch makes a
+    """An unsaved ``IntakeEntry`` holding ``values`` (every field's attribute, ``metadata_jcs``
+    and ``id_text``), without ``Model.__init__`` (maestro.core.instances): a batch makes a
     thousand."""
     return instance(IntakeEntry, values)
 
@@ -177,11 +189,13 @@ if {(str(f.column), f.attname) for f in _INTAKE_FIELDS} != {(c, c) for c in _COP
 _COPY_ROW = itemgetter(*_COPY_COLUMNS[:-1])  # the metadata goes as its canonical text, metadata_jcs
 
 
-def _copy_text(value: str) -> str:
-    """``value`` as a field of PostgreSQL's COPY text format."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
+def _copy_row(fields: tuple[str, ...]) -> str:
+    """A row of PostgreSQL's COPY text format: the fields escaped and tab-separated, in five
+    C-level passes over the row instead of a call a field. The fields are joined on NUL, which
+    none holds (intake_prepare refuses it in the names; canonical JSON writes it escaped), so
+    a NUL in a field could only add a column, which COPY refuses: it cannot shift a value."""
+    return ("\x00".join(fields).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r").replace("\x00", "\t"))
 
 
 def _insert_many(entries: list[IntakeEntry]) -> None:
@@ -197,14 +211,15 @@ def _insert_many(entries: list[IntakeEntry]) -> None:
         _insert(entries[0])
         return
     lines = []
+    stamp, stamp_text = None, ""
     for entry in entries:
-        (tenant_id, timestamp, action_type, resource_type, resource_id, actor_id, actor_type, entry_id, payload_hash,
+        (tenant_id, timestamp, action_type, resource_type, resource_id, actor_id, actor_type, _id, payload_hash,
          payload_jcs, template, client_id) = _COPY_ROW(entry.__dict__)
-        lines.append("\t".join((
-            str(tenant_id), timestamp.isoformat(), _copy_text(action_type), _copy_text(resource_type),
-            _copy_text(resource_id), _copy_text(actor_id), actor_type, str(entry_id), payload_hash,
-            _copy_text(payload_jcs), _copy_text(template), "t" if client_id else "f",
-            _copy_text(entry.metadata_jcs.decode()))))
+        if timestamp is not stamp:  # a batch's entries share their instant
+            stamp, stamp_text = timestamp, timestamp.isoformat()
+        lines.append(_copy_row((
+            str(tenant_id), stamp_text, action_type, resource_type, resource_id, actor_id, actor_type, entry.id_text,
+            payload_hash, payload_jcs, template, "t" if client_id else "f", entry.metadata_jcs.decode())))
     lines.append("")
     with connection.cursor() as cur, cur.cursor.copy(_COPY_SQL) as copy:
         copy.write("\n".join(lines))
@@ -232,6 +247,7 @@ def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
     prepared: list[IntakeEntry] = []
     seen: dict[uuid.UUID, int] = {}
     server = {"submittedBy": submitted_by.name, "requestId": current_request_id()}
+    limits = payload_limits()
     # The request's entries are appended together: one instant, and their ids drawn at once.
     timestamp = timezone.now()
     fresh_ids = iter(uuid7s(sum(1 for item in items if item.get("id") is None)))
@@ -250,7 +266,8 @@ def entries_append(*, tenant_id: int, items: list[dict[str, Any]],
                                    entry_id=entry_id if client_id else next(fresh_ids),
                                    action_type=item["action_type"], resource_type=item["resource_type"],
                                    resource_id=item["resource_id"], actor_id=item["actor_id"],
-                                   actor_type=item["actor_type"], payload=item["payload"], metadata=metadata)
+                                   actor_type=item["actor_type"], payload=item["payload"], metadata=metadata,
+                                   limits=limits)
         except ValidationFailed as exc:
             raise ValidationFailed(f"entries[{index}]: {exc.message}" if len(items) > 1 else exc.message,
                                    details={"index": index, **exc.details}) from None
